@@ -1,0 +1,44 @@
+# Holdfast: `make demo` runs the lab and a resolver; `make test` runs every check.
+# Both work on a fresh Debian machine with Python 3.11.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test check pytest tools bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/holdfast demo
+
+# dig (Debian's bind9-dnsutils) and ip (iproute2) are needed by the tests;
+# install them when missing and we are root (CI is).
+tools:
+	@if ! command -v dig >/dev/null || ! command -v ip >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q bind9-dnsutils iproute2; \
+	  else echo "warning: dig or ip missing and not root: tests that need them will skip"; fi; \
+	fi
+
+check: $(STAMP)
+	$(BIN)/ruff check resolver rootzone dnssec tests bench
+	$(BIN)/mypy
+
+pytest: $(STAMP) tools
+	tests/run-isolated $(BIN)/pytest $(PYTEST_ARGS)
+
+test: check pytest
+
+bench: $(STAMP)
+	@echo "the benchmark harness arrives with its own issue"
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
