@@ -1,0 +1,294 @@
+"""Which authoritative server to ask next, and how long to wait for it.
+
+When the iterator has a delegation with several server addresses it asks
+``ServerSelection.choose`` for one, uses ``timeout_for`` as the transport's
+timeout, and reports what happened (an RTT, a timeout, a lame or broken
+reply, a server that rejects EDNS). This is Holdfast's counterpart of
+Unbound's infrastructure cache:
+
+* RTT is smoothed per address with Jacobson/Karels (RFC 6298): the first
+  sample sets ``srtt = R`` and ``rttvar = R/2``; later ones move ``srtt`` by
+  1/8 and ``rttvar`` by 1/4 of the error. RTO is ``srtt + 4 * rttvar``,
+  clamped to [50 ms, 2 s]. Servers we know nothing about get Unbound's
+  376 ms, so they fall in the selection band and get tried.
+* Each consecutive timeout doubles the RTO, still capped at 2 s (lower than
+  Unbound's 3 s so that, within a 5 s resolution budget, at least two
+  servers get a full try). After three in a row the server is *down* for
+  60 s; after that it is on probation with at least the unknown-server RTO,
+  so it is probed again: one more timeout puts it down again, while any
+  reply brings it back at once.
+* A server that answered a zone badly (lame, SERVFAIL, REFUSED, garbage)
+  is avoided *for that zone only* for ``broken_ttl`` seconds.
+* A server that rejected EDNS is queried without it for 15 minutes, then
+  EDNS is tried again.
+
+``choose`` picks at random among usable servers whose RTO is within 400 ms
+of the best (Unbound's RTT band), so load spreads and the RTT estimates of
+near-equal servers stay fresh. All memory expires on the injected wall
+clock and is bounded by an LRU of ``max_entries`` addresses. Pure: no I/O,
+no Trio.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+
+from cachetools import LRUCache
+
+from resolver.clock import Clock
+
+#: RTO of a server we have no measurement for (Unbound's UNKNOWN_SERVER_NICENESS).
+UNKNOWN_RTO = 0.376
+#: Lower bound of any RTO, seconds.
+MIN_RTO = 0.05
+#: Upper bound of any RTO, backed off or not, seconds (see the module docstring).
+MAX_RTO = 2.0
+#: Servers whose RTO is within this of the best one are chosen among at random.
+RTT_BAND = 0.4
+#: Consecutive timeouts after which a server is considered down.
+DOWN_AFTER_TIMEOUTS = 3
+#: How long a down server is left alone before it is probed again, seconds.
+DOWN_TIME = 60.0
+#: How long a server that rejected EDNS is queried without it, seconds.
+NO_EDNS_TIME = 900.0
+#: Default time a server broken for a zone is avoided for that zone, seconds.
+BROKEN_TTL = 120.0
+#: Zones remembered as broken per address; the soonest to expire go first.
+MAX_BROKEN_ZONES = 64
+
+
+@dataclass(frozen=True, slots=True)
+class BrokenMark:
+    """A server avoided for ``zone`` until wall time ``until``, and why."""
+
+    zone: str
+    reason: str
+    until: float
+
+
+@dataclass(frozen=True, slots=True)
+class ServerStats:
+    """What selection currently knows about one address.
+
+    ``srtt`` is ``None`` until a reply was measured; ``rto`` includes any
+    timeout back-off; ``broken`` lists the zones the server is avoided for
+    right now.
+    """
+
+    address: str
+    srtt: float | None
+    rto: float
+    timeouts: int
+    down: bool
+    edns: bool
+    broken: tuple[BrokenMark, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SelectionStats:
+    """A snapshot of server selection, for ``ctl status``."""
+
+    entries: int
+    servers: tuple[ServerStats, ...]
+
+
+@dataclass(slots=True)
+class _Host:
+    """Mutable per-address state (Unbound's infra-cache entry)."""
+
+    srtt: float | None = None
+    rttvar: float = 0.0
+    timeouts: int = 0
+    down_until: float = 0.0
+    no_edns_until: float = 0.0
+    broken: dict[str, BrokenMark] = field(default_factory=dict)
+
+    def base_rto(self) -> float:
+        """RTO from the RTT estimate alone, before timeout back-off."""
+        if self.srtt is None:
+            return UNKNOWN_RTO
+        return min(max(self.srtt + 4 * self.rttvar, MIN_RTO), MAX_RTO)
+
+    def rto(self, now: float) -> float:
+        """RTO including the doubling for each consecutive timeout.
+
+        A server whose down time is over is on probation: it gets at least
+        the RTO of an unknown server, so that it falls in the band and is
+        probed again.
+        """
+        if self.timeouts >= DOWN_AFTER_TIMEOUTS and self.down_until <= now:
+            return max(self.base_rto(), UNKNOWN_RTO)
+        # The exponent is bounded only to keep the float finite: 2**8 * MIN_RTO > MAX_RTO.
+        return min(self.base_rto() * 2.0 ** min(self.timeouts, 8), MAX_RTO)
+
+    def avoided_until(self, zone: str | None) -> float:
+        """Wall time until which this host should not be chosen for ``zone``."""
+        mark = None if zone is None else self.broken.get(zone)
+        return self.down_until if mark is None else max(self.down_until, mark.until)
+
+    def broken_marks(self, now: float) -> list[BrokenMark]:
+        """The broken marks that have not expired at ``now``."""
+        return [mark for mark in self.broken.values() if mark.until > now]
+
+
+class ServerSelection:
+    """Per-address RTT, timeout, lameness and EDNS memory; picks servers.
+
+    Args:
+        clock: Wall clock that expires down, broken and no-EDNS marks.
+        rng: Source of randomness for choosing within the RTT band.
+        max_entries: Addresses remembered (least recently used go first).
+        broken_ttl: Seconds a server broken for a zone is avoided for it.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        rng: random.Random | None = None,
+        max_entries: int = 10_000,
+        broken_ttl: float = BROKEN_TTL,
+    ) -> None:
+        self._clock = clock
+        self._rng = rng if rng is not None else random.Random()
+        self._hosts: LRUCache[str, _Host] = LRUCache(maxsize=max_entries)
+        self._broken_ttl = broken_ttl
+
+    def choose(
+        self,
+        candidates: Sequence[str],
+        exclude: Collection[str] = (),
+        *,
+        zone: str | None = None,
+    ) -> str | None:
+        """Pick the address to query next.
+
+        Servers that are down, or broken for ``zone`` when one is given, are
+        skipped unless nothing else is left; then the one that becomes
+        usable soonest (ties: lowest RTO) is returned, so it keeps being
+        probed. Otherwise the pick is random among those whose RTO is within
+        ``RTT_BAND`` of the best.
+
+        Args:
+            candidates: Addresses of the zone's servers.
+            exclude: Addresses already tried for this query.
+            zone: The zone being queried, for per-zone broken marks.
+
+        Returns:
+            One of ``candidates`` not in ``exclude``, or ``None`` if there is
+            none.
+        """
+        pool = [address for address in dict.fromkeys(candidates) if address not in exclude]
+        if not pool:
+            return None
+        zone_key = None if zone is None else _zone_key(zone)
+        now = self._clock.wall()
+        known = {address: self._hosts.get(address) for address in pool}
+        avoided = {
+            address: host
+            for address, host in known.items()
+            if host is not None and host.avoided_until(zone_key) > now
+        }
+        usable = [address for address in pool if address not in avoided]
+        if not usable:
+            return min(
+                avoided,
+                key=lambda address: (
+                    avoided[address].avoided_until(zone_key),
+                    avoided[address].rto(now),
+                ),
+            )
+        rtos = {address: _rto(known[address], now) for address in usable}
+        best = min(rtos.values())
+        return self._rng.choice([a for a in usable if rtos[a] <= best + RTT_BAND])
+
+    def timeout_for(self, address: str) -> float:
+        """The retransmission timeout to use for ``address``, seconds."""
+        return _rto(self._hosts.get(address), self._clock.wall())
+
+    def report_rtt(self, address: str, rtt: float) -> None:
+        """Record a reply from ``address`` that took ``rtt`` seconds.
+
+        Any reply clears the timeout back-off and the down mark.
+        """
+        host = self._host(address)
+        if host.srtt is None:
+            host.srtt = rtt
+            host.rttvar = rtt / 2
+        else:
+            host.rttvar += (abs(host.srtt - rtt) - host.rttvar) / 4
+            host.srtt += (rtt - host.srtt) / 8
+        host.timeouts = 0
+        host.down_until = 0.0
+
+    def report_timeout(self, address: str) -> None:
+        """Record that ``address`` did not answer in time.
+
+        Doubles its RTO; the third timeout in a row (and each one after,
+        while no reply comes) marks it down for ``DOWN_TIME``.
+        """
+        host = self._host(address)
+        host.timeouts += 1
+        if host.timeouts >= DOWN_AFTER_TIMEOUTS:
+            host.down_until = self._clock.wall() + DOWN_TIME
+
+    def report_broken(self, address: str, zone: str, reason: str) -> None:
+        """Avoid ``address`` for ``zone`` for ``broken_ttl`` seconds.
+
+        Args:
+            address: The server that misbehaved.
+            zone: The zone it was asked about (any case, dot optional).
+            reason: Why (lame, SERVFAIL, REFUSED, garbage), for statistics.
+        """
+        host = self._host(address)
+        now = self._clock.wall()
+        live = sorted(host.broken_marks(now), key=lambda mark: mark.until)
+        key = _zone_key(zone)
+        kept = [mark for mark in live if mark.zone != key][-(MAX_BROKEN_ZONES - 1) :]
+        host.broken = {mark.zone: mark for mark in kept}
+        host.broken[key] = BrokenMark(zone=key, reason=reason, until=now + self._broken_ttl)
+
+    def uses_edns(self, address: str) -> bool:
+        """Whether to send EDNS to ``address`` (false for a while after it rejected it)."""
+        host = self._hosts.get(address)
+        return host is None or host.no_edns_until <= self._clock.wall()
+
+    def report_no_edns(self, address: str) -> None:
+        """Record that ``address`` rejected EDNS; skip it for ``NO_EDNS_TIME``."""
+        self._host(address).no_edns_until = self._clock.wall() + NO_EDNS_TIME
+
+    def statistics(self) -> SelectionStats:
+        """A frozen snapshot of everything selection remembers."""
+        now = self._clock.wall()
+        servers = tuple(
+            ServerStats(
+                address=address,
+                srtt=host.srtt,
+                rto=host.rto(now),
+                timeouts=host.timeouts,
+                down=host.down_until > now,
+                edns=host.no_edns_until <= now,
+                broken=tuple(sorted(host.broken_marks(now), key=lambda mark: mark.zone)),
+            )
+            for address, host in sorted(self._hosts.items())
+        )
+        return SelectionStats(entries=len(servers), servers=servers)
+
+    def _host(self, address: str) -> _Host:
+        """The entry for ``address``, created on first report."""
+        host = self._hosts.get(address)
+        if host is None:
+            host = self._hosts[address] = _Host()
+        return host
+
+
+def _rto(host: _Host | None, now: float) -> float:
+    """RTO of a possibly unknown host."""
+    return UNKNOWN_RTO if host is None else host.rto(now)
+
+
+def _zone_key(zone: str) -> str:
+    """Normalise a zone name: lower case, exactly one trailing dot."""
+    return zone.lower().rstrip(".") + "."
