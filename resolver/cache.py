@@ -1,0 +1,568 @@
+"""The RRset and negative cache: what the iterator has learned, and for how long.
+
+Place in the query flow: the iterator consults this cache before every
+upstream query (for the answer itself, for delegations and for server
+addresses) and stores every RRset and negative answer (RFC 2308) it learns.
+Nothing here does I/O; time comes from an injected ``Clock``.
+
+What the cache decides:
+
+* **Lifetime.** TTLs are clamped into ``[min_ttl, max_ttl]`` (negative
+  answers into ``[min_ttl, max_negative_ttl]``); a TTL of 0 is never cached;
+  BOGUS data lives at most ``bogus_ttl`` seconds and never goes stale. The
+  TTL of a negative answer is the least of the SOA TTL and SOA MINIMUM
+  (RFC 2308 section 5) and of the proof records' TTLs (RFC 9077).
+* **Staleness** (RFC 8767). An entry past its TTL stays for
+  ``stale_window`` seconds and is returned, with TTL 0 and ``stale=True``,
+  only to a lookup that passes ``allow_stale=True``.
+* **Trust** (RFC 2181 section 5.4.1). A store replaces a fresh entry only
+  with data of equal or higher ``Rank``; expired data is always replaceable.
+  A positive store for a name drops that name's NXDOMAIN entry and the
+  NODATA entry for its type. An NXDOMAIN stored after positive data does not
+  remove that data (the records expire on their own); the iterator asks
+  ``lookup_rrset`` first.
+
+Representation, chosen for the budget of at most 500 bytes per cached RRset
+at a million entries (measured with tracemalloc at 100k single-address A
+RRsets under ``hostNNNNN.example.com.``: about 350 bytes each):
+
+* One ``OrderedDict`` in least-recently-used order maps a key to an entry.
+  The key is a single ``bytes``: the lowercase owner name in wire form plus a
+  two-byte type (type 0, which no RRset has, keys a name's NXDOMAIN entry).
+  A ``(Name, type)`` tuple would cost about 300 bytes by itself.
+* The records are stored once, as length-prefixed uncompressed wire RDATA.
+  Every lookup decodes them into a new RRset whose TTL is the remaining TTL,
+  so callers can never alter the cache through what it returns.
+* ``cachetools.TLRUCache`` was measured at about 240 bytes of bookkeeping
+  per key (a data dict, an ordered dict and a heap item), half the budget.
+  Expiry is therefore lazy: a lookup deletes an entry past its usable life,
+  every store drops dead entries from the least-recently-used end, and a
+  full cache evicts its least recently used entry.
+"""
+
+from __future__ import annotations
+
+import collections
+import enum
+import io
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.rdtypes.ANY.SOA
+import dns.rrset
+
+from dnssec.status import Security
+from resolver.clock import Clock
+from resolver.errors import ConfigError
+
+#: The key type under which a name's NXDOMAIN entry is stored.
+_NXDOMAIN_TYPE = 0
+#: How many least-recently-used entries each store inspects for expiry.
+_SWEEP_PER_STORE = 2
+
+
+class Rank(enum.IntEnum):
+    """How much a cached RRset is trusted (RFC 2181 5.4.1), lowest first."""
+
+    #: Glue and other additional-section data.
+    ADDITIONAL = 1
+    #: Non-authoritative authority data: a parent's NS set at a delegation.
+    REFERRAL = 2
+    #: The authority section of an authoritative answer.
+    AUTHORITY = 3
+    #: The answer section of an authoritative answer.
+    ANSWER = 4
+
+
+@dataclass(frozen=True, slots=True)
+class CachedRRset:
+    """A positive cache hit.
+
+    Attributes:
+        rrset: A fresh copy whose TTL is the remaining TTL (0 when stale).
+        rank: The trust rank it was stored with.
+        security: Its validation status.
+        source: The address of the server that sent it, if known.
+        rrsigs: The covering RRSIGs, with the same remaining TTL.
+        stale: Whether it is past its TTL (only with ``allow_stale=True``).
+    """
+
+    rrset: dns.rrset.RRset
+    rank: Rank
+    security: Security
+    source: str | None
+    rrsigs: dns.rrset.RRset | None
+    stale: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CachedNegative:
+    """A negative cache hit (RFC 2308).
+
+    Attributes:
+        nxdomain: True if the name does not exist at all; False for NODATA
+            (the name exists, the type does not).
+        soa: A copy of the zone's SOA with the remaining TTL, for the
+            authority section.
+        proof: Copies of the denial records (NSEC/NSEC3 and their RRSIGs)
+            with the remaining TTL.
+        security: The validation status of the denial.
+        source: The address of the server that sent it, if known.
+        stale: Whether it is past its TTL (only with ``allow_stale=True``).
+    """
+
+    nxdomain: bool
+    soa: dns.rrset.RRset
+    proof: tuple[dns.rrset.RRset, ...]
+    security: Security
+    source: str | None
+    stale: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CacheStats:
+    """A snapshot of the cache's counters.
+
+    Attributes:
+        entries: Entries held, including expired ones not yet removed.
+        hits: Lookups answered with fresh data.
+        stale_hits: Lookups answered with stale data.
+        misses: Lookups answered with nothing.
+        refused_stores: Stores refused because a fresh entry ranked higher.
+        evictions: Live entries removed to respect ``max_entries``.
+    """
+
+    entries: int
+    hits: int
+    stale_hits: int
+    misses: int
+    refused_stores: int
+    evictions: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """What every cache entry holds about its lifetime and provenance."""
+
+    ttl: int
+    expires_at: float
+    security: Security
+    source: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Positive(_Entry):
+    """An RRset, stored under its owner name and type."""
+
+    rdata: bytes
+    rrsigs: bytes | None
+    rank: Rank
+
+
+#: An RRset without its TTL: owner, type and packed RDATA.
+_Packed = tuple[dns.name.Name, dns.rdatatype.RdataType, bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class _Negative(_Entry):
+    """A negative answer, stored under (name, type) or (name, NXDOMAIN)."""
+
+    nxdomain: bool
+    soa: _Packed
+    proof: tuple[_Packed, ...]
+
+
+_E = TypeVar("_E", _Positive, _Negative)
+
+
+class Cache:
+    """A bounded, clock-driven cache of RRsets and negative answers."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        max_entries: int = 1_000_000,
+        min_ttl: int = 0,
+        max_ttl: int = 86_400,
+        max_negative_ttl: int = 3_600,
+        stale_window: float = 0.0,
+        bogus_ttl: int = 60,
+    ) -> None:
+        """Create an empty cache.
+
+        Args:
+            clock: The wall clock that TTLs count down against.
+            max_entries: The most entries (positive and negative) kept.
+            min_ttl: The shortest lifetime given to cached data.
+            max_ttl: The longest lifetime given to positive data.
+            max_negative_ttl: The longest lifetime given to negative answers.
+            stale_window: How long expired data is kept for serve-stale.
+            bogus_ttl: The longest lifetime given to BOGUS data.
+
+        Raises:
+            ConfigError: If a limit is out of range.
+        """
+        if max_entries < 1:
+            raise ConfigError(f"cache max_entries must be at least 1, not {max_entries}")
+        if not 0 <= min_ttl <= min(max_ttl, max_negative_ttl):
+            raise ConfigError("cache min_ttl must be between 0 and both maximum TTLs")
+        if stale_window < 0 or bogus_ttl < 0:
+            raise ConfigError("cache stale_window and bogus_ttl must not be negative")
+        self._clock = clock
+        self._max_entries = max_entries
+        self._min_ttl = min_ttl
+        self._max_ttl = max_ttl
+        self._max_negative_ttl = max_negative_ttl
+        self._stale_window = stale_window
+        self._bogus_ttl = bogus_ttl
+        self._entries: collections.OrderedDict[bytes, _Positive | _Negative] = (
+            collections.OrderedDict()
+        )
+        self._hits = 0
+        self._stale_hits = 0
+        self._misses = 0
+        self._refused_stores = 0
+        self._evictions = 0
+
+    def store_rrset(
+        self,
+        rrset: dns.rrset.RRset,
+        rank: Rank,
+        *,
+        security: Security = Security.INDETERMINATE,
+        source: str | None = None,
+        rrsigs: dns.rrset.RRset | None = None,
+    ) -> bool:
+        """Cache an RRset (and its covering RRSIGs) learned from a server.
+
+        The lifetime is the lesser of the RRset's and the RRSIGs' TTLs,
+        clamped; the inputs are not kept, only their RDATA.
+
+        Args:
+            rrset: A non-empty class-IN RRset with an absolute owner name.
+            rank: How much to trust it.
+            security: Its validation status.
+            source: The address of the server that sent it.
+            rrsigs: The RRSIGs covering it, if any.
+
+        Returns:
+            True if it is now cached; False if its TTL is 0 or a fresh entry
+            of higher rank holds its place.
+
+        Raises:
+            ValueError: If the RRset or the RRSIGs cannot be cached as given.
+        """
+        _check_rrset(rrset, rrsigs)
+        ttl = rrset.ttl if rrsigs is None else min(rrset.ttl, rrsigs.ttl)
+        ttl = self._lifetime(ttl, self._max_ttl, security)
+        if ttl == 0:
+            return False
+        now = self._clock.wall()
+        key = _key(rrset.name, rrset.rdtype)
+        current = self._entries.get(key)
+        if isinstance(current, _Positive) and rank < current.rank and now < current.expires_at:
+            self._refused_stores += 1
+            return False
+        self._entries.pop(_key(rrset.name, _NXDOMAIN_TYPE), None)
+        entry = _Positive(
+            ttl=ttl,
+            expires_at=now + ttl,
+            security=security,
+            source=_shared(source),
+            rdata=_pack(rrset),
+            rrsigs=None if rrsigs is None else _pack(rrsigs),
+            rank=rank,
+        )
+        self._put(key, entry, now)
+        return True
+
+    def lookup_rrset(
+        self,
+        name: dns.name.Name,
+        rdtype: dns.rdatatype.RdataType,
+        *,
+        allow_stale: bool = False,
+    ) -> CachedRRset | None:
+        """Find the cached RRset for ``name`` and ``rdtype``.
+
+        Args:
+            name: The absolute owner name (any case).
+            rdtype: The type asked for.
+            allow_stale: Whether expired data within the stale window may be
+                returned.
+
+        Returns:
+            The RRset, owned by the lowercase ``name``, or None.
+        """
+        now = self._clock.wall()
+        entry = self._read(_key(name, rdtype), _Positive, now, allow_stale)
+        if entry is None:
+            self._misses += 1
+            return None
+        ttl, stale = self._count_hit(entry, now)
+        owner = name.canonicalize()
+        return CachedRRset(
+            rrset=_unpack((owner, rdtype, entry.rdata), ttl),
+            rank=entry.rank,
+            security=entry.security,
+            source=entry.source,
+            rrsigs=(
+                None
+                if entry.rrsigs is None
+                else _unpack((owner, dns.rdatatype.RRSIG, entry.rrsigs), ttl)
+            ),
+            stale=stale,
+        )
+
+    def store_negative(
+        self,
+        name: dns.name.Name,
+        rdtype: dns.rdatatype.RdataType,
+        *,
+        nxdomain: bool,
+        soa: dns.rrset.RRset,
+        proof: Iterable[dns.rrset.RRset] = (),
+        security: Security = Security.INDETERMINATE,
+        source: str | None = None,
+    ) -> None:
+        """Cache a negative answer (RFC 2308), unless its TTL is 0.
+
+        An NXDOMAIN is stored once for the name and answers every type; a
+        NODATA answers only ``rdtype``. Either replaces whatever entry holds
+        its place.
+
+        Args:
+            name: The absolute name that was asked for.
+            rdtype: The type that was asked for.
+            nxdomain: True for NXDOMAIN, False for NODATA.
+            soa: The SOA RRset from the authority section.
+            proof: The denial records (NSEC/NSEC3 and RRSIGs), if any.
+            security: The validation status of the denial.
+            source: The address of the server that sent it.
+
+        Raises:
+            ValueError: If ``soa`` is not a single SOA record.
+        """
+        soa_rdata = soa[0] if len(soa) == 1 else None
+        if soa.rdtype != dns.rdatatype.SOA or not isinstance(soa_rdata, dns.rdtypes.ANY.SOA.SOA):
+            raise ValueError(f"a negative answer needs one SOA record, not {soa}")
+        proof = tuple(proof)
+        ttl = min(soa.ttl, soa_rdata.minimum, *(rrset.ttl for rrset in proof))
+        ttl = self._lifetime(ttl, self._max_negative_ttl, security)
+        if ttl == 0:
+            return
+        now = self._clock.wall()
+        entry = _Negative(
+            ttl=ttl,
+            expires_at=now + ttl,
+            security=security,
+            source=_shared(source),
+            nxdomain=nxdomain,
+            soa=(soa.name, soa.rdtype, _pack(soa)),
+            proof=tuple((rrset.name, rrset.rdtype, _pack(rrset)) for rrset in proof),
+        )
+        self._put(_key(name, _NXDOMAIN_TYPE if nxdomain else rdtype), entry, now)
+
+    def lookup_negative(
+        self,
+        name: dns.name.Name,
+        rdtype: dns.rdatatype.RdataType,
+        *,
+        allow_stale: bool = False,
+    ) -> CachedNegative | None:
+        """Find a cached denial of ``name``/``rdtype``: NXDOMAIN or NODATA.
+
+        If both a NXDOMAIN and a NODATA entry apply, the one that expires
+        last (the more recently learned) wins.
+
+        Args:
+            name: The absolute name (any case).
+            rdtype: The type asked for.
+            allow_stale: Whether expired data within the stale window may be
+                returned.
+
+        Returns:
+            The denial, or None.
+        """
+        now = self._clock.wall()
+        found = [
+            entry
+            for key in (_key(name, _NXDOMAIN_TYPE), _key(name, rdtype))
+            if (entry := self._read(key, _Negative, now, allow_stale)) is not None
+        ]
+        if not found:
+            self._misses += 1
+            return None
+        entry = max(found, key=lambda candidate: candidate.expires_at)
+        ttl, stale = self._count_hit(entry, now)
+        return CachedNegative(
+            nxdomain=entry.nxdomain,
+            soa=_unpack(entry.soa, ttl),
+            proof=tuple(_unpack(packed, ttl) for packed in entry.proof),
+            security=entry.security,
+            source=entry.source,
+            stale=stale,
+        )
+
+    def flush_name(self, name: dns.name.Name) -> int:
+        """Forget everything cached for exactly ``name``.
+
+        Returns:
+            How many entries were removed.
+        """
+        owner = name.to_digestable()
+        return self._remove(key for key in self._entries if key[:-2] == owner)
+
+    def flush_zone(self, zone: dns.name.Name) -> int:
+        """Forget everything cached for ``zone`` and every name below it.
+
+        Returns:
+            How many entries were removed.
+        """
+        apex = zone.to_digestable()
+        return self._remove(key for key in self._entries if _is_at_or_below(key[:-2], apex))
+
+    def flush_all(self) -> int:
+        """Forget everything.
+
+        Returns:
+            How many entries were removed.
+        """
+        removed = len(self._entries)
+        self._entries.clear()
+        return removed
+
+    def statistics(self) -> CacheStats:
+        """Return a snapshot of the counters."""
+        return CacheStats(
+            entries=len(self._entries),
+            hits=self._hits,
+            stale_hits=self._stale_hits,
+            misses=self._misses,
+            refused_stores=self._refused_stores,
+            evictions=self._evictions,
+        )
+
+    def _lifetime(self, ttl: int, ceiling: int, security: Security) -> int:
+        """Return how long to keep data with ``ttl``: 0 means not at all."""
+        if ttl <= 0:
+            return 0
+        lifetime = min(max(ttl, self._min_ttl), ceiling)
+        return min(lifetime, self._bogus_ttl) if security is Security.BOGUS else lifetime
+
+    def _dead_at(self, entry: _Entry) -> float:
+        """Return when ``entry`` may no longer be returned even as stale."""
+        if entry.security is Security.BOGUS:
+            return entry.expires_at
+        return entry.expires_at + self._stale_window
+
+    def _put(self, key: bytes, entry: _Positive | _Negative, now: float) -> None:
+        """Store ``entry`` as most recently used, then enforce the bounds."""
+        entries = self._entries
+        entries[key] = entry
+        entries.move_to_end(key)
+        for _ in range(_SWEEP_PER_STORE):
+            oldest_key, oldest = next(iter(entries.items()))
+            if now < self._dead_at(oldest):
+                break
+            del entries[oldest_key]
+        while len(entries) > self._max_entries:
+            entries.popitem(last=False)
+            self._evictions += 1
+
+    def _read(self, key: bytes, kind: type[_E], now: float, allow_stale: bool) -> _E | None:
+        """Return the usable entry of ``kind`` under ``key``, marking it used.
+
+        An entry past its usable life is deleted on the way.
+        """
+        entry = self._entries.get(key)
+        if not isinstance(entry, kind):
+            return None
+        if now >= self._dead_at(entry):
+            del self._entries[key]
+            return None
+        if now >= entry.expires_at and not allow_stale:
+            return None
+        self._entries.move_to_end(key)
+        return entry
+
+    def _count_hit(self, entry: _Entry, now: float) -> tuple[int, bool]:
+        """Count a hit on ``entry``; return its remaining TTL and staleness."""
+        if now >= entry.expires_at:
+            self._stale_hits += 1
+            return 0, True
+        self._hits += 1
+        return int(entry.expires_at - now), False
+
+    def _remove(self, keys: Iterable[bytes]) -> int:
+        """Delete ``keys`` (collected before deleting); return how many."""
+        doomed = list(keys)
+        for key in doomed:
+            del self._entries[key]
+        return len(doomed)
+
+
+def _check_rrset(rrset: dns.rrset.RRset, rrsigs: dns.rrset.RRset | None) -> None:
+    """Raise ValueError unless ``rrset`` and ``rrsigs`` can be cached together."""
+    if len(rrset) == 0 or rrset.rdclass != dns.rdataclass.IN:
+        raise ValueError(f"only non-empty class IN RRsets are cached, not {rrset!r}")
+    if rrset.rdtype == dns.rdatatype.RRSIG:
+        raise ValueError("RRSIGs are cached with the RRset they cover (rrsigs=)")
+    if rrsigs is not None and (
+        rrsigs.rdtype != dns.rdatatype.RRSIG or rrsigs.covers != rrset.rdtype
+    ):
+        raise ValueError(f"{rrsigs!r} does not cover {rrset!r}")
+
+
+def _key(name: dns.name.Name, rdtype: int) -> bytes:
+    """Return the cache key: lowercase wire-format ``name``, then the type."""
+    return name.to_digestable() + rdtype.to_bytes(2, "big")
+
+
+def _shared(source: str | None) -> str | None:
+    """Return one shared copy of a server address, so entries don't repeat it."""
+    return None if source is None else sys.intern(source)
+
+
+def _pack(rrset: dns.rrset.RRset) -> bytes:
+    """Return the RDATA of ``rrset`` as length-prefixed uncompressed wire."""
+    out = io.BytesIO()
+    for rdata in rrset:
+        wire = io.BytesIO()
+        rdata.to_wire(wire)
+        out.write(len(wire.getvalue()).to_bytes(2, "big"))
+        out.write(wire.getvalue())
+    return out.getvalue()
+
+
+def _unpack(packed: _Packed, ttl: int) -> dns.rrset.RRset:
+    """Rebuild a new RRset from ``packed``, with ``ttl``."""
+    name, rdtype, blob = packed
+    rdatas = []
+    offset = 0
+    while offset < len(blob):
+        size = int.from_bytes(blob[offset : offset + 2], "big")
+        rdatas.append(dns.rdata.from_wire(dns.rdataclass.IN, rdtype, blob, offset + 2, size))
+        offset += 2 + size
+    return dns.rrset.from_rdata_list(name, ttl, rdatas)
+
+
+def _is_at_or_below(owner: bytes, apex: bytes) -> bool:
+    """Whether wire-format ``owner`` is ``apex`` or a name below it.
+
+    Both are lowercase wire names; the suffix must start on a label boundary.
+    """
+    offset = len(owner) - len(apex)
+    if offset < 0 or not owner.endswith(apex):
+        return False
+    position = 0
+    while position < offset:
+        position += owner[position] + 1
+    return position == offset
