@@ -1,0 +1,332 @@
+"""Client-facing DNS messages: parse a query, render a response.
+
+This is the first and the last step of a client's query. The server hands each
+received packet to ``parse_query``, which either returns a ``ClientQuery``,
+raises ``DropQuery`` (not worth an answer) or raises ``QueryRejected`` (answer
+with an error rcode, rendered by ``render_error``). Once the resolver has an
+``Outcome``, ``render_response`` turns it into this client's response: the
+client's ID, flags and EDNS size, our RA/AD policy, its Extended DNS Errors.
+
+It is pure (no Trio, no I/O) so every rule here is tested without sockets.
+Rendering goes through dnspython; the whole response is built by
+``render_response`` from ``ClientQuery`` + ``Outcome``, which is the seam
+where a wire-bytes fast path for cache hits can later slot in.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import dns.edns
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.opcode
+import dns.rcode
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+
+from dnssec.status import Security
+from resolver.errors import HoldfastError, QueryError
+from resolver.question import ExtendedError, Outcome, Question
+
+#: Smallest response size every DNS client accepts over UDP (RFC 1035 4.2.1).
+MIN_UDP_SIZE = 512
+#: The EDNS UDP payload size we advertise and never exceed (DNS flag day 2020).
+OUR_UDP_PAYLOAD = 1232
+#: The largest message two-byte TCP framing can carry (RFC 1035 4.2.2).
+TCP_SIZE_LIMIT = 65535
+#: TTL of the synthesised RFC 8482 answer to QTYPE ANY (section 4.2 leaves it
+#: to the implementer; an hour keeps ANY-happy clients from coming back soon).
+ANY_TTL = 3600
+
+_HEADER = struct.Struct("!HHHHHH")
+
+#: Meta-TYPEs that exist only as message machinery (RFC 6895 3.1): asking for
+#: them is malformed.
+_UNASKABLE_TYPES = frozenset(
+    {dns.rdatatype.NONE, dns.rdatatype.OPT, dns.rdatatype.TKEY, dns.rdatatype.TSIG}
+)
+#: Zone transfers are an authoritative server's job; a recursive resolver has no
+#: zones to transfer, so this is a policy refusal (REFUSED), not an unknown kind
+#: of request (NOTIMP), matching what other recursive resolvers answer.
+_TRANSFER_TYPES = frozenset({dns.rdatatype.AXFR, dns.rdatatype.IXFR})
+#: The obsolete mail-agent QTYPEs of RFC 883: askable, but not implemented.
+_OBSOLETE_TYPES = frozenset({dns.rdatatype.MAILA, dns.rdatatype.MAILB})
+
+_ANY_HINFO = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.HINFO, '"RFC8482" ""')
+
+
+class DropQuery(HoldfastError):
+    """A packet that gets no answer at all (too short, or itself a response)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EchoedQuestion:
+    """The question exactly as the client sent it, in whatever class."""
+
+    name: dns.name.Name
+    rdtype: dns.rdatatype.RdataType
+    rdclass: dns.rdataclass.RdataClass
+
+
+@dataclass(frozen=True, slots=True)
+class Echo:
+    """What any reply copies from its query, even a query we reject.
+
+    ``question`` is None when the question section did not parse (or there was
+    not exactly one question); ``edns`` is whether the query carried an OPT
+    record we could read, and so whether the reply carries one.
+    """
+
+    id: int
+    opcode: dns.opcode.Opcode
+    rd: bool
+    cd: bool
+    question: EchoedQuestion | None = None
+    edns: bool = False
+    dnssec_ok: bool = False
+
+
+class QueryRejected(QueryError):
+    """A query answered with an error rcode instead of being resolved.
+
+    Attributes:
+        echo: the parts of the query the error reply copies.
+        errors: Extended DNS Errors to attach (when the client sent EDNS).
+    """
+
+    def __init__(
+        self, rcode: int, reason: str, *, echo: Echo, errors: tuple[ExtendedError, ...] = ()
+    ) -> None:
+        super().__init__(rcode, reason)
+        self.echo = echo
+        self.errors = errors
+
+    def instead(
+        self, rcode: int, reason: str, errors: tuple[ExtendedError, ...] = ()
+    ) -> QueryRejected:
+        """The same query rejected for another reason (e.g. the ACL trumps FORMERR)."""
+        return QueryRejected(rcode, reason, echo=self.echo, errors=errors)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientQuery:
+    """A well-formed query from a client, ready to resolve.
+
+    ``rd``/``cd``/``ad`` are the header bits as sent; ``payload`` is the
+    client's EDNS UDP size (at least 512; 512 without EDNS). The client's EDNS
+    options are not kept: nothing of them is echoed.
+    """
+
+    id: int
+    question: Question
+    rd: bool = True
+    cd: bool = False
+    ad: bool = False
+    dnssec_ok: bool = False
+    edns: bool = False
+    payload: int = MIN_UDP_SIZE
+
+    @property
+    def is_any(self) -> bool:
+        """Whether this asks QTYPE ANY, answered per RFC 8482 without resolving."""
+        return self.question.rdtype == dns.rdatatype.ANY
+
+    @property
+    def echo(self) -> Echo:
+        """What a reply to this query copies from it."""
+        return Echo(
+            id=self.id,
+            opcode=dns.opcode.QUERY,
+            rd=self.rd,
+            cd=self.cd,
+            question=EchoedQuestion(self.question.name, self.question.rdtype, dns.rdataclass.IN),
+            edns=self.edns,
+            dnssec_ok=self.dnssec_ok,
+        )
+
+    def reject(
+        self, rcode: int, reason: str, errors: tuple[ExtendedError, ...] = ()
+    ) -> QueryRejected:
+        """Turn this query into a ``QueryRejected`` answered with ``rcode``."""
+        return QueryRejected(rcode, reason, echo=self.echo, errors=errors)
+
+
+def parse_query(wire: bytes) -> ClientQuery:
+    """Parse a client's packet into a ``ClientQuery``.
+
+    Raises:
+        DropQuery: shorter than a header, or a response (QR=1).
+        QueryRejected: NOTIMP for an opcode other than QUERY or an obsolete
+            QTYPE; FORMERR for QDCOUNT != 1, anything unparsable after the
+            header or a meta-TYPE as QTYPE; BADVERS for EDNS version != 0
+            (RFC 6891 6.1.3); REFUSED for a class other than IN or AXFR/IXFR.
+    """
+    if len(wire) < _HEADER.size:
+        raise DropQuery("shorter than a DNS header")
+    query_id, flags, qdcount, _, _, _ = _HEADER.unpack_from(wire)
+    if flags & dns.flags.QR:
+        raise DropQuery("a response, not a query")
+    echo = Echo(
+        id=query_id,
+        opcode=dns.opcode.from_flags(flags),
+        rd=bool(flags & dns.flags.RD),
+        cd=bool(flags & dns.flags.CD),
+    )
+    if echo.opcode != dns.opcode.QUERY:
+        raise QueryRejected(
+            dns.rcode.NOTIMP, f"opcode {dns.opcode.to_text(echo.opcode)}", echo=echo
+        )
+    if qdcount != 1:
+        raise QueryRejected(dns.rcode.FORMERR, f"{qdcount} questions", echo=echo)
+    try:
+        message = dns.message.from_wire(wire)
+    # dnspython reports malformed input as DNSException, ValueError (bad
+    # option or rdata values) or UnicodeError (names in EDNS options).
+    except (dns.exception.DNSException, ValueError) as error:
+        raise QueryRejected(
+            dns.rcode.FORMERR, f"unparsable: {type(error).__name__}", echo=echo
+        ) from error
+    sent = message.question[0]
+    edns = message.opt is not None
+    dnssec_ok = bool(message.ednsflags & dns.flags.DO)
+    echo = Echo(
+        id=echo.id,
+        opcode=echo.opcode,
+        rd=echo.rd,
+        cd=echo.cd,
+        question=EchoedQuestion(sent.name, sent.rdtype, sent.rdclass),
+        edns=edns,
+        dnssec_ok=dnssec_ok,
+    )
+    if edns and message.edns != 0:
+        raise QueryRejected(dns.rcode.BADVERS, f"EDNS version {message.edns}", echo=echo)
+    _check_question(sent.rdtype, sent.rdclass, echo)
+    return ClientQuery(
+        id=query_id,
+        question=Question(sent.name, sent.rdtype),
+        rd=echo.rd,
+        cd=echo.cd,
+        ad=bool(flags & dns.flags.AD),
+        dnssec_ok=dnssec_ok,
+        edns=edns,
+        payload=max(message.payload, MIN_UDP_SIZE) if edns else MIN_UDP_SIZE,
+    )
+
+
+def _check_question(
+    rdtype: dns.rdatatype.RdataType, rdclass: dns.rdataclass.RdataClass, echo: Echo
+) -> None:
+    """Reject classes and QTYPEs a recursive resolver does not resolve."""
+    if rdclass != dns.rdataclass.IN:
+        reason = f"class {dns.rdataclass.to_text(rdclass)}"
+        raise QueryRejected(dns.rcode.REFUSED, reason, echo=echo)
+    reason = f"QTYPE {dns.rdatatype.to_text(rdtype)}"
+    if rdtype in _UNASKABLE_TYPES:
+        raise QueryRejected(dns.rcode.FORMERR, reason, echo=echo)
+    if rdtype in _TRANSFER_TYPES:
+        raise QueryRejected(dns.rcode.REFUSED, reason, echo=echo)
+    if rdtype in _OBSOLETE_TYPES:
+        raise QueryRejected(dns.rcode.NOTIMP, reason, echo=echo)
+
+
+def udp_size_limit(query: ClientQuery) -> int:
+    """The largest UDP response for ``query``: its payload, capped at ours, at least 512."""
+    return max(MIN_UDP_SIZE, min(query.payload, OUR_UDP_PAYLOAD))
+
+
+def render_response(query: ClientQuery, outcome: Outcome, *, max_size: int) -> bytes:
+    """Render ``outcome`` as the response to ``query``.
+
+    RA is always set and AA never; RD and CD are copied; AD is set only for a
+    SECURE outcome asked with AD or DO (RFC 6840 5.7). The OPT record (and
+    with it the Extended DNS Errors) appears only when the client sent EDNS.
+    Nothing but OPT goes into the additional section. A response larger
+    than ``max_size`` is replaced by a truncated one (TC=1, question only).
+    """
+    ad = outcome.security is Security.SECURE and (query.ad or query.dnssec_ok)
+    return _render(
+        query.echo,
+        outcome.rcode,
+        outcome.errors,
+        max_size=max_size,
+        ad=ad,
+        answer=outcome.answer,
+        authority=outcome.authority,
+    )
+
+
+def render_error(error: QueryRejected, *, max_size: int) -> bytes:
+    """Render the error reply to a rejected query (no question if it did not parse)."""
+    return _render(error.echo, error.rcode, error.errors, max_size=max_size)
+
+
+def render_any_response(query: ClientQuery) -> bytes:
+    """Answer QTYPE ANY with the RFC 8482 (4.2) synthesised HINFO, without resolving.
+
+    The answer is far below 512 octets even for a 255-octet name.
+    """
+    hinfo = dns.rrset.from_rdata(query.question.name, ANY_TTL, _ANY_HINFO)
+    outcome = Outcome(rcode=dns.rcode.NOERROR, answer=(hinfo,))
+    return render_response(query, outcome, max_size=MIN_UDP_SIZE)
+
+
+def _render(
+    echo: Echo,
+    rcode: int,
+    errors: Iterable[ExtendedError],
+    *,
+    max_size: int,
+    ad: bool = False,
+    answer: Iterable[dns.rrset.RRset] = (),
+    authority: Iterable[dns.rrset.RRset] = (),
+) -> bytes:
+    """Build and render a response; if it exceeds ``max_size``, the TC=1 stand-in."""
+    message = _message(echo, rcode, errors, ad=ad)
+    message.answer.extend(answer)
+    message.authority.extend(authority)
+    try:
+        return message.to_wire(max_size=max_size)
+    except dns.exception.TooBig:
+        truncated = _message(echo, rcode, (), ad=ad)
+        truncated.flags |= dns.flags.TC
+        return truncated.to_wire(max_size=max_size)
+
+
+def _message(
+    echo: Echo, rcode: int, errors: Iterable[ExtendedError], *, ad: bool
+) -> dns.message.Message:
+    """A response header, question and OPT record for ``echo``, sections empty."""
+    message = dns.message.Message(id=echo.id)
+    flags = dns.flags.QR | dns.flags.RA | dns.opcode.to_flags(echo.opcode)
+    if echo.rd:
+        flags |= dns.flags.RD
+    if echo.cd:
+        flags |= dns.flags.CD
+    if ad:
+        flags |= dns.flags.AD
+    message.flags = flags
+    if echo.question is not None:
+        sent = echo.question
+        message.question.append(dns.rrset.RRset(sent.name, sent.rdclass, sent.rdtype))
+    if echo.edns:
+        message.use_edns(
+            0,
+            dns.flags.DO if echo.dnssec_ok else 0,
+            payload=OUR_UDP_PAYLOAD,
+            options=[
+                dns.edns.EDEOption(dns.edns.EDECode.make(error.code), error.text or None)
+                for error in errors
+            ],
+        )
+    elif rcode > 0xF:
+        # An extended rcode needs an OPT record the client cannot read.
+        rcode = dns.rcode.SERVFAIL
+    message.set_rcode(dns.rcode.Rcode.make(rcode))
+    return message

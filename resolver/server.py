@@ -1,0 +1,465 @@
+"""The Trio DNS server: where clients' queries enter and responses leave.
+
+``DnsServer`` listens on UDP and TCP on every configured endpoint and passes
+each packet through ``DnsServer.answer``: access list, then
+``messages.parse_query``, then the RFC 8482 shortcut for ANY or the
+resolver's ``QueryHandler``, then ``messages.render_response``. Each query
+runs in its own task, so a slow resolution never holds up any other.
+
+It is the only client-facing I/O in Holdfast, and so the place for the
+limits that keep a flood or a stuck client from exhausting the process:
+concurrent UDP queries, TCP connections, queries in flight per connection and
+idle TCP connections are all capped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import ipaddress
+import logging
+import math
+import socket
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import dns.rcode
+import trio
+
+from resolver.access import AccessList
+from resolver.errors import ConfigError, HoldfastError, QueryError
+from resolver.messages import (
+    MIN_UDP_SIZE,
+    TCP_SIZE_LIMIT,
+    ClientQuery,
+    DropQuery,
+    Echo,
+    QueryRejected,
+    parse_query,
+    render_any_response,
+    render_error,
+    render_response,
+    udp_size_limit,
+)
+from resolver.question import ExtendedError, Outcome
+
+logger = logging.getLogger("holdfast.server")
+
+#: Resolves one client query; provided by the resolver.
+QueryHandler = Callable[[ClientQuery], Awaitable[Outcome]]
+
+Endpoint = tuple[str, int]
+
+#: EDE INFO-CODEs used here (RFC 8914 section 4).
+EDE_OTHER = 0
+EDE_PROHIBITED = 18
+
+#: Datagrams read per wakeup before yielding to the other tasks.
+_UDP_BATCH = 64
+#: Larger than any UDP payload, so nothing is cut short.
+_UDP_RECEIVE_SIZE = 65535
+_TCP_RECEIVE_SIZE = 65536
+_TCP_BACKLOG = 128
+#: Tries to find a free port for TCP when the endpoint asked for port 0.
+_PORT_ATTEMPTS = 8
+#: Pause after accept() fails (e.g. out of file descriptors) before retrying.
+_ACCEPT_BACKOFF = 0.1
+
+
+class BindError(ConfigError):
+    """A listen endpoint could not be bound; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerLimits:
+    """Caps on what clients can make the server hold.
+
+    Beyond ``max_udp_queries`` concurrent UDP queries, new datagrams are
+    dropped rather than answered SERVFAIL: under overload, parsing and
+    rendering is exactly the work there is no room for, a dropped query is
+    simply retried by its client (a SERVFAIL would make it give up), and a
+    flood of spoofed sources gets no reflected traffic.
+    """
+
+    max_tcp_connections: int = 256
+    tcp_idle_timeout: float = 10.0
+    max_tcp_queries_per_connection: int = 100
+    max_udp_queries: int = 4096
+
+
+@dataclass(slots=True)
+class ServerStats:
+    """Running counters, for ``ctl status``."""
+
+    queries_udp: int = 0
+    queries_tcp: int = 0
+    #: Responses sent, by rcode mnemonic (``"NOERROR"``, ``"SERVFAIL"``, ...).
+    responses: Counter[str] = field(default_factory=Counter)
+    #: Packets that got no answer: malformed headers, responses, internal bugs.
+    dropped: int = 0
+    #: UDP datagrams dropped because ``max_udp_queries`` were already in flight.
+    overloaded: int = 0
+    refused_by_acl: int = 0
+    #: TCP connections accepted (ever) and currently open.
+    tcp_connections: int = 0
+    tcp_open: int = 0
+    #: TCP connections closed at once because ``max_tcp_connections`` were open.
+    tcp_refused: int = 0
+
+
+class DnsServer:
+    """Serves DNS over UDP and TCP on a set of endpoints until shut down.
+
+    One instance serves once: ``serve()`` runs until cancelled or until
+    ``shutdown()``.
+
+    Args:
+        endpoints: ``(address literal, port)`` pairs, IPv4 or IPv6; port 0
+            picks a free port (the same for UDP and TCP).
+        handler: resolves a ``ClientQuery`` into an ``Outcome``.
+        access: which clients are served; others are answered REFUSED.
+        limits: resource caps.
+    """
+
+    def __init__(
+        self,
+        endpoints: Sequence[Endpoint],
+        handler: QueryHandler,
+        access: AccessList | None = None,
+        limits: ServerLimits = ServerLimits(),
+    ) -> None:
+        self._endpoints = tuple(endpoints)
+        self._handler = handler
+        self._access = access if access is not None else AccessList()
+        self.limits = limits
+        self.stats = ServerStats()
+        self._udp_in_flight = 0
+        self._grace = 0.0
+        self._stop = trio.Event()
+        self._stopped = trio.Event()
+        self._serving = False
+        #: Cancel scopes of the TCP connections' readers, cancelled at shutdown.
+        self._readers: set[trio.CancelScope] = set()
+
+    async def serve(
+        self, *, task_status: trio.TaskStatus[list[Endpoint]] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Bind every endpoint, report them bound, and serve until stopped.
+
+        ``task_status.started`` receives the bound endpoints with their
+        actual ports, in the order given.
+
+        Raises:
+            BindError: an endpoint is not an address literal or cannot be bound.
+        """
+        self._serving = True
+        try:
+            with contextlib.ExitStack() as sockets:
+                bound = [await _bind(endpoint, sockets) for endpoint in self._endpoints]
+                async with trio.open_nursery() as work:
+                    async with trio.open_nursery() as intake:
+                        for _, udp, tcp in bound:
+                            intake.start_soon(self._receive_udp, udp, work)
+                            intake.start_soon(self._accept_tcp, tcp, work)
+                        task_status.started([endpoint for endpoint, _, _ in bound])
+                        await self._stop.wait()
+                        intake.cancel_scope.cancel()
+                    for reader in self._readers:
+                        reader.cancel()
+                    work.cancel_scope.deadline = trio.current_time() + self._grace
+        finally:
+            self._stopped.set()
+
+    async def shutdown(self, grace: float = 2.0) -> None:
+        """Stop taking queries, give those in flight ``grace`` seconds, then return.
+
+        ``serve()`` returns normally once this is done.
+        """
+        self._grace = grace
+        self._stop.set()
+        if self._serving:
+            await self._stopped.wait()
+
+    async def answer(self, wire: bytes, client: str, *, tcp: bool) -> bytes | None:
+        """The response to one query packet from ``client``, or None to drop it.
+
+        Never raises (except ``trio.Cancelled``): errors the resolver raises
+        on purpose map to their rcode, anything else is logged as the bug it
+        is and answered SERVFAIL.
+        """
+        if tcp:
+            self.stats.queries_tcp += 1
+        else:
+            self.stats.queries_udp += 1
+        try:
+            reply = await self._reply(wire, client, tcp=tcp)
+        except Exception:
+            logger.exception("dropped a query from %s: failed to answer it", client)
+            reply = None
+        if reply is None:
+            self.stats.dropped += 1
+            return None
+        response, rcode = reply
+        self.stats.responses[dns.rcode.to_text(dns.rcode.Rcode.make(rcode))] += 1
+        return response
+
+    async def _reply(self, wire: bytes, client: str, *, tcp: bool) -> tuple[bytes, int] | None:
+        """ACL, parse, ANY shortcut, resolve, render: the response and its rcode."""
+        allowed = self._access.allows(client)
+        try:
+            query = parse_query(wire)
+        except DropQuery:
+            return None
+        except QueryRejected as rejected:
+            return self._reject(rejected if allowed else self._refuse(rejected.echo), tcp=tcp)
+        if not allowed:
+            return self._reject(self._refuse(query.echo), tcp=tcp)
+        if query.is_any:
+            return render_any_response(query), dns.rcode.NOERROR
+        outcome = await self._resolve(query)
+        max_size = TCP_SIZE_LIMIT if tcp else udp_size_limit(query)
+        try:
+            return render_response(query, outcome, max_size=max_size), outcome.rcode
+        except Exception:
+            logger.exception("cannot render the outcome for %s", query.question)
+            return self._reject(query.reject(dns.rcode.SERVFAIL, "unrenderable"), tcp=tcp)
+
+    async def _resolve(self, query: ClientQuery) -> Outcome:
+        """Run the handler, turning whatever it raises into an ``Outcome``."""
+        try:
+            return await self._handler(query)
+        except QueryError as error:
+            return Outcome(rcode=dns.rcode.Rcode.make(error.rcode))
+        except HoldfastError as error:
+            return Outcome.servfail(EDE_OTHER, str(error))
+        except Exception:
+            logger.exception("the resolver failed on %s", query.question)
+            return Outcome.servfail(EDE_OTHER, "internal error")
+
+    def _refuse(self, echo: Echo) -> QueryRejected:
+        """The REFUSED for a client outside the access list."""
+        self.stats.refused_by_acl += 1
+        return QueryRejected(
+            dns.rcode.REFUSED,
+            "client not allowed",
+            echo=echo,
+            errors=(ExtendedError(EDE_PROHIBITED),),
+        )
+
+    @staticmethod
+    def _reject(rejected: QueryRejected, *, tcp: bool) -> tuple[bytes, int]:
+        max_size = TCP_SIZE_LIMIT if tcp else MIN_UDP_SIZE
+        return render_error(rejected, max_size=max_size), rejected.rcode
+
+    async def _receive_udp(self, sock: socket.socket, work: trio.Nursery) -> None:
+        """Drain datagrams whenever the socket is readable; one task per query."""
+        while True:
+            await trio.lowlevel.wait_readable(sock)
+            for _ in range(_UDP_BATCH):
+                try:
+                    wire, peer = sock.recvfrom(_UDP_RECEIVE_SIZE)
+                except BlockingIOError:
+                    break
+                except OSError as error:
+                    logger.debug("UDP receive failed: %s", error)
+                    continue
+                if self._udp_in_flight >= self.limits.max_udp_queries:
+                    self.stats.overloaded += 1
+                    continue
+                self._udp_in_flight += 1
+                work.start_soon(self._answer_udp, sock, wire, peer)
+
+    async def _answer_udp(self, sock: socket.socket, wire: bytes, peer: tuple[Any, ...]) -> None:
+        try:
+            reply = await self.answer(wire, peer[0], tcp=False)
+            if reply is not None:
+                await _send_udp(sock, reply, peer)
+        finally:
+            self._udp_in_flight -= 1
+
+    async def _accept_tcp(self, listener: trio.SocketListener, work: trio.Nursery) -> None:
+        """Accept connections, closing at once those beyond the cap."""
+        while True:
+            try:
+                stream = await listener.accept()
+            except OSError as error:
+                logger.warning("TCP accept failed: %s", error)
+                await trio.sleep(_ACCEPT_BACKOFF)
+                continue
+            if self.stats.tcp_open >= self.limits.max_tcp_connections:
+                self.stats.tcp_refused += 1
+                await trio.aclose_forcefully(stream)
+                continue
+            self.stats.tcp_connections += 1
+            self.stats.tcp_open += 1
+            work.start_soon(self._serve_connection, stream)
+
+    async def _serve_connection(self, stream: trio.SocketStream) -> None:
+        reading = trio.CancelScope()
+        if self._stop.is_set():
+            reading.cancel()
+        self._readers.add(reading)
+        try:
+            async with stream:
+                try:
+                    client = str(stream.socket.getpeername()[0])
+                except OSError:  # reset before we got to it
+                    return
+                await _TcpConnection(self, stream, client, reading).run()
+        finally:
+            self._readers.discard(reading)
+            self.stats.tcp_open -= 1
+
+
+class _TcpConnection:
+    """One client's TCP connection: framed, pipelined, answered out of order.
+
+    The reader (under the ``reading`` cancel scope) stops after
+    ``tcp_idle_timeout`` without a query in flight (RFC 7766 6.2.3), at end of
+    stream, or at shutdown; queries already read are still answered before the
+    connection closes. A half-received frame holds up nobody but this reader.
+    When ``max_tcp_queries_per_connection`` are in flight, reading pauses,
+    which pushes back on the client through TCP flow control.
+    """
+
+    def __init__(
+        self, server: DnsServer, stream: trio.SocketStream, client: str, reading: trio.CancelScope
+    ) -> None:
+        self._server = server
+        self._stream = stream
+        self._client = client
+        self._reading = reading
+        self._idle_timeout = server.limits.tcp_idle_timeout
+        self._slots = trio.Semaphore(server.limits.max_tcp_queries_per_connection)
+        self._send_lock = trio.Lock()
+        self._in_flight = 0
+
+    async def run(self) -> None:
+        """Read and answer queries until the reader stops and all are answered."""
+        self._reading.deadline = trio.current_time() + self._idle_timeout
+        async with trio.open_nursery() as queries:
+            with self._reading:
+                await self._read(queries)
+
+    async def _read(self, queries: trio.Nursery) -> None:
+        buffer = bytearray()
+        while True:
+            while len(buffer) >= 2 and len(buffer) >= (end := 2 + int.from_bytes(buffer[:2])):
+                wire = bytes(buffer[2:end])
+                del buffer[:end]
+                await self._slots.acquire()
+                self._in_flight += 1
+                self._reading.deadline = math.inf
+                queries.start_soon(self._answer, wire, queries.cancel_scope)
+            try:
+                data = await self._stream.receive_some(_TCP_RECEIVE_SIZE)
+            except trio.BrokenResourceError:
+                return
+            if not data:
+                return
+            buffer += data
+
+    async def _answer(self, wire: bytes, connection: trio.CancelScope) -> None:
+        try:
+            reply = await self._server.answer(wire, self._client, tcp=True)
+            if reply is not None:
+                await self._send(len(reply).to_bytes(2, "big") + reply, connection)
+        finally:
+            self._slots.release()
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._reading.deadline = trio.current_time() + self._idle_timeout
+
+    async def _send(self, frame: bytes, connection: trio.CancelScope) -> None:
+        """Send one framed response; a client that stops reading loses the connection."""
+        async with self._send_lock:
+            with trio.move_on_after(self._idle_timeout) as timer:
+                try:
+                    await self._stream.send_all(frame)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    connection.cancel()
+            if timer.cancelled_caught:
+                connection.cancel()
+
+
+async def _bind(
+    endpoint: Endpoint, sockets: contextlib.ExitStack
+) -> tuple[Endpoint, socket.socket, trio.SocketListener]:
+    """Bind UDP and TCP on one endpoint (the same port), closed with ``sockets``."""
+    host, port = endpoint
+    try:
+        family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+    except ValueError as error:
+        raise BindError(f"listen address {host!r} is not an IP address literal") from error
+    # With port 0 the kernel picks a UDP port that may be taken for TCP: pick again.
+    attempts_left = _PORT_ATTEMPTS if port == 0 else 1
+    while True:
+        attempts_left -= 1
+        try:
+            udp = _udp_socket(family, endpoint)
+        except OSError as error:
+            raise BindError(f"cannot listen on UDP {_show(endpoint)}: {error.strerror}") from error
+        bound = (host, int(udp.getsockname()[1]))
+        try:
+            tcp = await _tcp_listener(family, bound)
+        except OSError as error:
+            _close_udp(udp)
+            if attempts_left and error.errno == errno.EADDRINUSE:
+                continue
+            raise BindError(f"cannot listen on TCP {_show(bound)}: {error.strerror}") from error
+        sockets.callback(_close_udp, udp)
+        sockets.callback(tcp.socket.close)
+        return bound, udp, tcp
+
+
+def _udp_socket(family: socket.AddressFamily, endpoint: Endpoint) -> socket.socket:
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.setblocking(False)
+        sock.bind(endpoint)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+async def _tcp_listener(family: socket.AddressFamily, endpoint: Endpoint) -> trio.SocketListener:
+    sock = trio.socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        await sock.bind(endpoint)
+        sock.listen(_TCP_BACKLOG)
+    except OSError:
+        sock.close()
+        raise
+    return trio.SocketListener(sock)
+
+
+def _close_udp(sock: socket.socket) -> None:
+    trio.lowlevel.notify_closing(sock)
+    sock.close()
+
+
+async def _send_udp(sock: socket.socket, reply: bytes, peer: tuple[Any, ...]) -> None:
+    """Send without waiting unless the socket buffer is full."""
+    while True:
+        try:
+            sock.sendto(reply, peer)
+        except BlockingIOError:
+            await trio.lowlevel.wait_writable(sock)
+        except OSError as error:
+            logger.debug("UDP send to %s failed: %s", peer[0], error)
+            return
+        else:
+            return
+
+
+def _show(endpoint: Endpoint) -> str:
+    host, port = endpoint
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
