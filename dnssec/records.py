@@ -36,19 +36,37 @@ def read_records(text: str, *, source: str) -> list[dns.rrset.RRset]:
         RecordFileError: a line does not parse; the error names source and line.
     """
     try:
-        return dns.zonefile.read_rrsets(
-            text,
-            ttl=None,
-            default_ttl=DEFAULT_TTL,
-            rdclass=None,
-            origin=dns.name.root,
-            relativize=False,
-        )
+        return _parse(text)
     except dns.exception.DNSException as exc:
-        message = str(exc)
-        match = _LINE_IN_MESSAGE.match(message)
-        if match is None:
-            raise RecordFileError(message, source=source) from exc
-        raise RecordFileError(
-            message[match.end() :], source=source, line=int(match.group(1))
-        ) from exc
+        line, message = _locate(text, exc)
+        raise RecordFileError(message, source=source, line=line) from exc
+
+
+def _parse(text: str) -> list[dns.rrset.RRset]:
+    return dns.zonefile.read_rrsets(
+        text, ttl=None, default_ttl=DEFAULT_TTL, rdclass=None, origin=dns.name.root,
+        relativize=False,
+    )
+
+
+def _locate(text: str, error: dns.exception.DNSException) -> tuple[int | None, str]:
+    """The line and message to report for a parse error.
+
+    dnspython counts lines as its tokenizer goes, so an error in a record's
+    data is reported on the line after it. Records here are one line each
+    (unless parenthesised): the first line that fails on its own is the
+    culprit, and its own error says what is wrong with it.
+    """
+    for number, line in enumerate(text.splitlines(), start=1):
+        if "(" in line:
+            break
+        try:
+            _parse(line)
+        except dns.exception.DNSException as exc:
+            message = _LINE_IN_MESSAGE.sub("", str(exc))
+            return number, f"{message} in {line.strip()!r}"
+    message = str(error)
+    match = _LINE_IN_MESSAGE.match(message)
+    if match is None:
+        return None, message
+    return int(match.group(1)), message[match.end() :]

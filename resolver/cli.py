@@ -1,0 +1,236 @@
+"""The ``holdfast`` command: argument parsing, logging and exit codes.
+
+Subcommands (a public contract other tooling scripts against):
+
+* ``serve``     the resolver (``daemon``).
+* ``ctl``       talk to a running resolver over its control socket.
+* ``lab``       the lab's authoritative servers on 127.53.0.0/16.
+* ``lab-fault`` inject or clear a fault on one server of a running lab.
+* ``demo``      the lab plus a resolver pointed at it, with dig commands to try.
+
+Exit codes: 0 success, 1 runtime failure (e.g. a port cannot be bound),
+2 unusable configuration or arguments (nothing was started).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from dnssec.errors import HoldfastError
+from resolver import __version__, daemon
+from resolver.clock import SystemClock
+from resolver.config import Config, load_config, parse_endpoint
+from resolver.control import ControlError, default_socket_path, request
+from resolver.lab import Lab, LabError, send_lab_command, serve_lab
+
+log = logging.getLogger("holdfast")
+
+EXIT_FAILURE = 1
+EXIT_CONFIG = 2
+
+#: The lab's port when we may not bind port 53 (not root).
+UNPRIVILEGED_LAB_PORT = 5353
+
+
+def _endpoint(text: str) -> str:
+    try:
+        parse_endpoint(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="holdfast", description="A resilient, DNSSEC-validating recursive DNS resolver."
+    )
+    parser.add_argument("--version", action="version", version=f"holdfast {__version__}")
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the resolver")
+    serve.add_argument("--config", type=Path, help="TOML configuration file")
+    serve.add_argument("--listen", action="append", type=_endpoint, metavar="ADDR:PORT",
+                       help="answer clients here (repeatable; default 127.0.0.1:53 and [::1]:53)")
+    serve.add_argument("--root-hints", metavar="FILE", help="root hints (zone-file text)")
+    serve.add_argument("--trust-anchor", action="append", metavar="FILE",
+                       help="DS/DNSKEY trust anchors (repeatable; replaces the built-in ones)")
+    serve.add_argument("--upstream-allow", action="append", metavar="CIDR",
+                       help="only send upstream queries into these networks (repeatable)")
+    serve.add_argument("--upstream-port", type=int, metavar="N",
+                       help="port of the authoritative servers (default 53)")
+    serve.add_argument("--control", metavar="SOCKET", help="control socket path")
+
+    ctl = commands.add_parser("ctl", help="control a running resolver")
+    ctl.add_argument("--control", metavar="SOCKET", help="control socket path")
+    ctl.add_argument("words", nargs="+", metavar="COMMAND", help="e.g. status")
+
+    lab = commands.add_parser("lab", help="run the lab's authoritative servers")
+    lab.add_argument("--dir", type=Path, help="where to write root.hints, trust-anchor.ds, ...")
+    lab.add_argument("--port", type=int, default=53)
+
+    fault = commands.add_parser("lab-fault", help="break or heal one server of a running lab")
+    fault.add_argument("--dir", type=Path, required=True, help="the running lab's directory")
+    fault.add_argument("--zone", help="apply the fault to this zone only")
+    fault.add_argument("address", help="a lab server address, e.g. 127.53.1.1")
+    fault.add_argument("kind", help="drop, delay:MS, servfail, refused, truncate, garbage, "
+                                    "lame, expired-sigs, bogus-sigs (optional :P), or clear")
+
+    demo = commands.add_parser("demo", help="run the lab and a resolver pointed at it")
+    demo.add_argument("--listen", type=_endpoint, default="127.0.0.1:5300", metavar="ADDR:PORT")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        handler = {"serve": _serve, "ctl": _ctl, "lab": _lab, "lab-fault": _lab_fault,
+                   "demo": _demo}[args.command]
+        return handler(args)
+    except (HoldfastError, LabError) as exc:
+        print(f"holdfast: error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG if not isinstance(exc, ControlError) else EXIT_FAILURE
+    except OSError as exc:
+        print(f"holdfast: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 0
+
+
+def _serve_config(args: argparse.Namespace) -> Config:
+    config = load_config(args.config) if args.config else Config.defaults()
+    flags: dict[str, Any] = {
+        "server.listen": args.listen,
+        "upstream.root_hints": args.root_hints,
+        "dnssec.trust_anchors": args.trust_anchor,
+        "upstream.allow": args.upstream_allow,
+        "upstream.port": args.upstream_port,
+        "control.socket": args.control,
+    }
+    overrides = {name: value for name, value in flags.items() if value is not None}
+    return config.with_overrides(overrides, source="command line")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    resolver = daemon.build(_serve_config(args), SystemClock())
+    trio.run(daemon.run, resolver)
+    return 0
+
+
+def _ctl(args: argparse.Namespace) -> int:
+    path = Path(args.control) if args.control else default_socket_path()
+    result = request(path, {"command": args.words})
+    print(json.dumps(result, indent=2) if not isinstance(result, str) else result)
+    return 0
+
+
+def _default_lab_port() -> int:
+    return 53 if os.geteuid() == 0 else UNPRIVILEGED_LAB_PORT
+
+
+def _lab(args: argparse.Namespace) -> int:
+    directory = args.dir or Path(tempfile.mkdtemp(prefix="holdfast-lab-"))
+    lab = Lab.build(SystemClock())
+
+    async def run() -> None:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(lambda task_status: serve_lab(
+                lab, directory=directory, port=args.port, task_status=task_status))
+            print(f"lab serving {len(lab.servers)} addresses on port {args.port}; "
+                  f"files in {directory}", flush=True)
+            await _wait_for_signal()
+            nursery.cancel_scope.cancel()
+
+    trio.run(run)
+    return 0
+
+
+async def _wait_for_signal() -> None:
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for _ in signals:
+            return
+
+
+def _lab_fault(args: argparse.Namespace) -> int:
+    if args.kind == "clear":
+        message: dict[str, Any] = {"op": "clear", "address": args.address}
+    else:
+        message = {"op": "fault", "address": args.address, "kind": args.kind, "zone": args.zone}
+    print(json.dumps(send_lab_command(args.dir, message)))
+    return 0
+
+
+DEMO_QUERIES = (
+    ("www.example.com A", "192.0.2.1"),
+    ("www.example.com AAAA", "2001:db8::1"),
+    ("alias.example.com A", "CNAME www.example.net., then 192.0.2.3"),
+    ("www.sub.example.com A", "DNAME example.org., then the www.example.org address"),
+    ("nx.example.com A", "NXDOMAIN"),
+    ("www.noglue.com A", "an address, found through NS names without glue"),
+    ("www.tcponly.com A", "an address, fetched over TCP after truncation"),
+)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    host, port = parse_endpoint(args.listen)
+    lab_port = _default_lab_port()
+
+    async def run() -> None:
+        with tempfile.TemporaryDirectory(prefix="holdfast-demo-") as tmp:
+            directory = Path(tmp)
+            lab = Lab.build(SystemClock())
+            async with trio.open_nursery() as nursery:
+                await nursery.start(lambda task_status: serve_lab(
+                    lab, directory=directory, port=lab_port, task_status=task_status))
+                config = Config.defaults().with_overrides(
+                    {
+                        "server.listen": [args.listen],
+                        "upstream.root_hints": str(directory / "root.hints"),
+                        "dnssec.trust_anchors": [str(directory / "trust-anchor.ds")],
+                        "upstream.allow": ["127.0.0.0/8"],
+                        "upstream.port": lab_port,
+                        "control.socket": str(directory / "control.sock"),
+                    },
+                    source="holdfast demo",
+                )
+                resolver = daemon.build(config, SystemClock())
+
+                async def resolve_until_signal(task_status: trio.TaskStatus[None]) -> None:
+                    await daemon.run(resolver, task_status=task_status)
+                    nursery.cancel_scope.cancel()
+
+                await nursery.start(resolve_until_signal)
+                address = f"[{host}]" if ":" in host else host
+                print(f"\nHoldfast demo: resolver on {address}:{port}, lab on 127.53.0.0/16 "
+                      f"port {lab_port}, egress limited to 127.0.0.0/8. Try:\n")
+                for query, expect in DEMO_QUERIES:
+                    print(f"  dig @{host} -p {port} {query}\n      -> {expect}")
+                print(f"\n  holdfast ctl --control {directory / 'control.sock'} status\n"
+                      "\nCtrl-C to stop.", flush=True)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        trio.run(run)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,250 @@
+"""Holdfast's configuration: one TOML file, strictly checked, flags on top.
+
+Every option has a section, a type, a default and a check; ``OPTIONS`` is
+the single table they come from, so the file loader, the command-line
+overrides and the documentation cannot disagree. A file that fails a check
+raises ``ConfigError`` naming the file, the option and what is wrong (an
+unknown key comes with the nearest known one), and nothing starts.
+
+The sections grow with later issues (serve_stale, local_root, routes,
+metrics, logging, workers); today's options:
+
+.. code-block:: toml
+
+    [server]
+    listen = ["127.0.0.1:53", "[::1]:53"]   # where clients reach us
+    allow = ["127.0.0.0/8", "::1/128"]      # clients allowed; others get REFUSED
+
+    [upstream]
+    allow = []             # where we may send queries; empty = anywhere
+    port = 53              # authoritative servers' port
+    root_hints = ""        # zone-file path; empty = built-in IANA hints
+    qname_minimisation = true
+
+    [cache]
+    max_entries = 1000000
+    min_ttl = 0
+    max_ttl = 86400
+    max_negative_ttl = 3600
+
+    [limits]
+    max_upstream_queries = 48
+    max_referrals = 32
+    max_depth = 4
+    max_cname_chain = 16
+    time_budget = 5.0      # seconds
+
+    [dnssec]
+    trust_anchors = []     # zone-file paths; empty = built-in IANA root anchors
+
+    [control]
+    socket = ""            # Unix socket path; empty = default run directory
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from resolver.errors import ConfigError
+
+#: The largest configuration file we accept: a sane one is a few kilobytes.
+MAX_CONFIG_BYTES = 1 << 20
+
+Check = Callable[[Any], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One configuration option: where it lives, its type and default, its check."""
+
+    section: str
+    key: str
+    kind: type
+    default: Any
+    help: str
+    check: Check | None = None
+    item_check: Check | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.section}.{self.key}"
+
+
+def _endpoint_error(value: str) -> str | None:
+    try:
+        parse_endpoint(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _network_error(value: str) -> str | None:
+    try:
+        ipaddress.ip_network(value)
+    except ValueError as exc:
+        return f"{value!r} is not an IP network in CIDR form ({exc})"
+    return None
+
+
+def _range(low: float, high: float) -> Check:
+    def check(value: Any) -> str | None:
+        if not low <= value <= high:
+            return f"must be between {low:g} and {high:g}, not {value}"
+        return None
+
+    return check
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("server", "listen", list, ["127.0.0.1:53", "[::1]:53"],
+           "addresses and ports to answer clients on (ADDR:PORT, IPv6 in brackets)",
+           item_check=_endpoint_error),
+    Option("server", "allow", list, ["127.0.0.0/8", "::1/128"],
+           "client networks allowed to query; others are answered REFUSED",
+           item_check=_network_error),
+    Option("upstream", "allow", list, [],
+           "networks we may send upstream queries to; empty means anywhere",
+           item_check=_network_error),
+    Option("upstream", "port", int, 53, "port of the authoritative servers", _range(1, 65535)),
+    Option("upstream", "root_hints", str, "", "root hints file; empty means the IANA hints"),
+    Option("upstream", "qname_minimisation", bool, True, "RFC 9156 QNAME minimisation (relaxed)"),
+    Option("cache", "max_entries", int, 1_000_000, "RRsets and negative answers kept",
+           _range(1, 100_000_000)),
+    Option("cache", "min_ttl", int, 0, "lowest TTL kept, seconds", _range(0, 86_400)),
+    Option("cache", "max_ttl", int, 86_400, "highest TTL kept, seconds", _range(1, 604_800)),
+    Option("cache", "max_negative_ttl", int, 3_600, "highest negative-answer TTL, seconds",
+           _range(0, 86_400)),
+    Option("limits", "max_upstream_queries", int, 48, "upstream queries per client query",
+           _range(1, 1_000)),
+    Option("limits", "max_referrals", int, 32, "referrals followed per client query",
+           _range(1, 256)),
+    Option("limits", "max_depth", int, 4, "nested sub-resolutions (NS without glue)",
+           _range(0, 32)),
+    Option("limits", "max_cname_chain", int, 16, "CNAME/DNAME steps per question",
+           _range(0, 64)),
+    Option("limits", "time_budget", float, 5.0, "seconds before a client query gets SERVFAIL",
+           _range(0.1, 60)),
+    Option("dnssec", "trust_anchors", list, [],
+           "trust anchor files (DS/DNSKEY); empty means the IANA root anchors"),
+    Option("control", "socket", str, "", "control socket path; empty means the default"),
+)
+
+_BY_NAME = {option.name: option for option in OPTIONS}
+
+
+def parse_endpoint(text: str) -> tuple[str, int]:
+    """Split ``ADDR:PORT`` (``[v6]:PORT`` for IPv6) into an address and a port.
+
+    Raises:
+        ValueError: with a message saying what is wrong.
+    """
+    if text.startswith("["):
+        host, sep, port = text[1:].partition("]:")
+    else:
+        host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or (":" in host and not text.startswith("[")):
+        raise ValueError(f"{text!r} is not ADDR:PORT (write IPv6 as [ADDR]:PORT)")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"{host!r} in {text!r} is not an IP address") from None
+    number = int(port)
+    if not 0 <= number <= 65535:
+        raise ValueError(f"port {number} in {text!r} is out of range")
+    return host, number
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """A checked configuration: option name (``section.key``) to value."""
+
+    values: Mapping[str, Any]
+    source: str = "<defaults>"
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    @classmethod
+    def defaults(cls) -> Config:
+        return cls({option.name: option.default for option in OPTIONS})
+
+    def with_overrides(self, overrides: Mapping[str, Any], *, source: str) -> Config:
+        """A copy with ``overrides`` (e.g. from command-line flags) checked and applied."""
+        values = dict(self.values)
+        for name, value in overrides.items():
+            values[name] = _checked(_BY_NAME[name], value, source)
+        return Config(values, self.source)
+
+
+def load_config(path: Path) -> Config:
+    """Read and check a TOML configuration file.
+
+    Raises:
+        ConfigError: unreadable, too large, not TOML, or any option is wrong.
+    """
+    source = str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                f"{size} bytes is far larger than any sane configuration "
+                f"(limit {MAX_CONFIG_BYTES}); refusing it",
+                source=source,
+            )
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", source=source) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text: {exc}", source=source) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", source=source) from exc
+    values = {option.name: option.default for option in OPTIONS}
+    sections = sorted({option.section for option in OPTIONS})
+    for section, table in data.items():
+        if section not in sections:
+            raise ConfigError(f"unknown section [{section}]{_suggest(section, sections)}",
+                              source=source)
+        if not isinstance(table, dict):
+            raise ConfigError(f"{section} must be a [{section}] table", source=source)
+        for key, value in table.items():
+            name = f"{section}.{key}"
+            option = _BY_NAME.get(name)
+            if option is None:
+                raise ConfigError(f"unknown option {name}{_suggest(name, list(_BY_NAME))}",
+                                  source=source)
+            values[name] = _checked(option, value, source)
+    return Config(values, source)
+
+
+def _checked(option: Option, value: Any, source: str) -> Any:
+    if option.kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, option.kind) or (option.kind is int and isinstance(value, bool)):
+        raise ConfigError(
+            f"{option.name} must be {option.kind.__name__}, not {type(value).__name__} "
+            f"({value!r})",
+            source=source,
+        )
+    problem = option.check(value) if option.check else None
+    if problem is None and isinstance(value, list):
+        for item in value:
+            if not isinstance(item, str):
+                problem = f"items must be strings, not {type(item).__name__} ({item!r})"
+            elif option.item_check is not None:
+                problem = option.item_check(item)
+            if problem is not None:
+                break
+    if problem is not None:
+        raise ConfigError(f"{option.name}: {problem}", source=source)
+    return value
+
+
+def _suggest(word: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(word, known, n=1)
+    return f" (did you mean {close[0]}?)" if close else ""

@@ -1,0 +1,185 @@
+"""The running resolver: builds every stage from a ``Config`` and runs them.
+
+``build`` is plain wiring (cache, server selection, iterator, transport,
+recursor, server), kept apart from ``run`` so tests can assemble the same
+resolver over the in-memory lab. ``run`` starts the server, the recursor's
+service nursery and the control socket, and on SIGTERM or SIGINT stops
+accepting, lets in-flight queries finish briefly, and returns (exit 0).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from dnssec.anchors import TrustAnchors
+from resolver import __version__
+from resolver.access import AccessList
+from resolver.cache import Cache
+from resolver.clock import Clock
+from resolver.config import Config, parse_endpoint
+from resolver.control import ControlError, default_socket_path, serve_control
+from resolver.errors import ConfigError
+from resolver.exchange import Transport
+from resolver.iterator import Iterator
+from resolver.limits import Limits
+from resolver.recursor import Recursor
+from resolver.selection import ServerSelection
+from resolver.server import DnsServer
+from resolver.transport import UdpTcpTransport
+from rootzone.hints import RootHints
+
+log = logging.getLogger("holdfast")
+
+#: Seconds in-flight queries get to finish after SIGTERM/SIGINT.
+SHUTDOWN_GRACE = 2.0
+
+
+@dataclass(slots=True)
+class Resolver:
+    """Every stage of one resolver instance, wired together."""
+
+    config: Config
+    cache: Cache
+    selection: ServerSelection
+    iterator: Iterator
+    recursor: Recursor
+    server: DnsServer
+    anchors: TrustAnchors
+    started: float = field(default_factory=time.time)
+
+    def status(self) -> dict[str, Any]:
+        """What ``holdfast ctl status`` shows."""
+        return {
+            "version": __version__,
+            "uptime_seconds": round(time.time() - self.started, 1),
+            "config": self.config.source,
+            "listen": self.config["server.listen"],
+            "upstream_allow": self.config["upstream.allow"] or ["anywhere"],
+            "trust_anchors": [str(zone) for zone in self.anchors.zones()],
+            "workers": 1,
+            "local_root": "none (resolving through the root servers)",
+            "cache": _as_dict(self.cache.statistics()),
+            "recursor": _as_dict(self.recursor.stats),
+            "server": _as_dict(self.server.stats),
+        }
+
+
+def _as_dict(stats: object) -> dict[str, Any]:
+    return {
+        name: getattr(stats, name)
+        for name in getattr(stats, "__slots__", ())
+        if isinstance(getattr(stats, name), int | float | str)
+    }
+
+
+def read_hints(config: Config) -> RootHints:
+    """The root hints from the configured file, or the IANA ones."""
+    path = config["upstream.root_hints"]
+    if not path:
+        return RootHints.builtin()
+    return RootHints.from_text(_read(Path(path)), source=path)
+
+
+def read_anchors(config: Config) -> TrustAnchors:
+    """The trust anchors from the configured files, or the IANA root anchors."""
+    paths: list[str] = config["dnssec.trust_anchors"]
+    if not paths:
+        return TrustAnchors.builtin()
+    return TrustAnchors.merge(TrustAnchors.from_text(_read(Path(p)), source=p) for p in paths)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read: {exc}", source=str(path)) from exc
+
+
+def build(config: Config, clock: Clock, transport: Transport | None = None) -> Resolver:
+    """Assemble a resolver; ``transport`` replaces the real one in tests.
+
+    Raises:
+        HoldfastError: a hints or anchor file is unusable.
+    """
+    hints = read_hints(config)
+    anchors = read_anchors(config)
+    cache = Cache(
+        clock,
+        max_entries=config["cache.max_entries"],
+        min_ttl=config["cache.min_ttl"],
+        max_ttl=config["cache.max_ttl"],
+        max_negative_ttl=config["cache.max_negative_ttl"],
+    )
+    selection = ServerSelection(clock)
+    limits = Limits(
+        max_upstream_queries=config["limits.max_upstream_queries"],
+        max_referrals=config["limits.max_referrals"],
+        max_depth=config["limits.max_depth"],
+        max_cname_chain=config["limits.max_cname_chain"],
+        time_budget=config["limits.time_budget"],
+    )
+    iterator = Iterator(
+        cache=cache,
+        selection=selection,
+        hints=hints,
+        limits=limits,
+        qname_minimisation=config["upstream.qname_minimisation"],
+    )
+    if transport is None:
+        allow = [ipaddress.ip_network(n) for n in config["upstream.allow"]]
+        transport = UdpTcpTransport(port=config["upstream.port"], allow=allow or None)
+    recursor = Recursor(iterator, transport)
+    server = DnsServer(
+        [parse_endpoint(text) for text in config["server.listen"]],
+        recursor.handle,
+        AccessList(config["server.allow"]),
+    )
+    return Resolver(config, cache, selection, iterator, recursor, server, anchors)
+
+
+async def run(
+    resolver: Resolver, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """Serve until SIGTERM or SIGINT, then shut down gracefully.
+
+    ``task_status.started()`` is called once every socket is bound.
+    """
+    control_path = Path(resolver.config["control.socket"] or default_socket_path())
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(resolver.recursor.run)
+            endpoints = await nursery.start(resolver.server.serve)
+            await nursery.start(serve_control, control_path, _commands(resolver))
+            log.info(
+                "holdfast %s serving on %s (control socket %s)",
+                __version__,
+                ", ".join(f"{host}:{port}" for host, port in endpoints),
+                control_path,
+            )
+            task_status.started()
+            async for signum in signals:
+                log.info("%s received: finishing in-flight queries", signal.Signals(signum).name)
+                await resolver.server.shutdown(SHUTDOWN_GRACE)
+                nursery.cancel_scope.cancel()
+                break
+    log.info("holdfast stopped")
+
+
+def _commands(resolver: Resolver) -> Any:
+    def handle(request: dict[str, Any]) -> Any:
+        words = request.get("command")
+        if not isinstance(words, list) or not words:
+            raise ControlError("no command given")
+        if words == ["status"]:
+            return resolver.status()
+        raise ControlError(f"unknown command {' '.join(map(str, words))!r} (known: status)")
+
+    return handle

@@ -1,0 +1,497 @@
+"""Iterative resolution (RFC 1034 5.3.3), as a sans-I/O generator.
+
+The iterator never touches a socket or a clock. ``Iterator.resolve(question)``
+returns a generator that *yields* each ``UpstreamQuery`` it wants sent and is
+*sent back* the ``UpstreamReply`` (or the ``UpstreamError``) for it; its return
+value is the ``Outcome``. ``driver.run_exchange`` performs the I/O; tests drive
+the same generator over the in-memory lab. A generator rather than an explicit
+state enum: each step of the algorithm reads top to bottom as the RFC
+describes it, and sub-resolutions (an NS name's address) are a plain
+``yield from``, sharing the client query's ``Budget``.
+
+A worked example, ``www.example.com A`` with an empty cache:
+
+1. ``_resolve_chain`` asks ``_resolve_name``; the cache has nothing, so the
+   closest zone cut is the root, from the root hints.
+2. ``_iterate`` minimises the query name (RFC 9156): it asks a root server
+   ``com. A`` and gets a REFERRAL to ``com.`` (NS, glue and DS are cached);
+   then asks a ``com.`` server ``example.com. A`` and is referred to
+   ``example.com.``; then asks an ``example.com.`` server the full question.
+3. The reply is an ANSWER; it is cached and returned as the ``Outcome``.
+
+A CNAME in the answer makes ``_resolve_chain`` go round again with the
+target (at most ``Limits.max_cname_chain`` aliases); an NS name without glue
+is resolved by a nested ``_resolve_chain`` before its server can be asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import dns.edns
+import dns.name
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
+
+from dnssec.errors import HoldfastError
+from resolver.cache import Cache, Rank
+from resolver.classify import Classified, ReplyKind, classify
+from resolver.errors import EgressRefused, NetworkError, UpstreamError, UpstreamTimeout
+from resolver.exchange import UpstreamQuery, UpstreamReply
+from resolver.limits import Budget, Limits, WorkLimitExceeded
+from resolver.question import Outcome, Question
+from resolver.selection import ServerSelection
+from rootzone.hints import RootHints
+
+T = TypeVar("T")
+
+#: What the iterator's generators yield, are sent, and return.
+Exchange = Generator[UpstreamQuery, UpstreamReply | UpstreamError, T]
+
+_ALIAS_TYPES = (dns.rdatatype.CNAME, dns.rdatatype.DNAME)
+
+
+class ResolutionFailed(HoldfastError):
+    """Resolution cannot go on; the client gets SERVFAIL with this EDE."""
+
+    def __init__(self, code: int, text: str) -> None:
+        super().__init__(text)
+        self.code = code
+        self.text = text
+
+
+class _MinimisationRefused(HoldfastError):
+    """A server mishandled a minimised query name; ask the full name instead."""
+
+
+@dataclass(slots=True)
+class ZoneCut:
+    """A zone and what we know of its servers.
+
+    ``addresses`` grows while the iterator resolves NS names without glue.
+    """
+
+    zone: dns.name.Name
+    ns: tuple[dns.name.Name, ...]
+    addresses: dict[dns.name.Name, tuple[str, ...]] = field(default_factory=dict)
+
+    def known_addresses(self) -> list[str]:
+        """Every server address known for the zone."""
+        return [a for name in self.ns for a in self.addresses.get(name, ())]
+
+    def unresolved(self) -> list[dns.name.Name]:
+        """NS names whose addresses are not known yet."""
+        return [name for name in self.ns if name not in self.addresses]
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """What one name resolved to, before following its alias (if any)."""
+
+    rcode: dns.rcode.Rcode
+    records: tuple[dns.rrset.RRset, ...] = ()
+    soa: dns.rrset.RRset | None = None
+    next_name: dns.name.Name | None = None
+
+
+class Iterator:
+    """Resolves questions iteratively from the root, using and filling the cache."""
+
+    def __init__(
+        self,
+        *,
+        cache: Cache,
+        selection: ServerSelection,
+        hints: RootHints,
+        limits: Limits,
+        qname_minimisation: bool = True,
+    ) -> None:
+        self.cache = cache
+        self.selection = selection
+        self.hints = hints
+        self.limits = limits
+        self.qname_minimisation = qname_minimisation
+
+    def resolve(self, question: Question) -> Exchange[Outcome]:
+        """Resolve ``question`` for a client; failures become SERVFAIL outcomes."""
+        budget = Budget(self.limits)
+        try:
+            return (yield from self._resolve_chain(question, budget, (question,)))
+        except ResolutionFailed as exc:
+            return Outcome.servfail(exc.code, exc.text)
+        except WorkLimitExceeded as exc:
+            return Outcome.servfail(WorkLimitExceeded.ede_code, str(exc))
+
+    def _resolve_chain(
+        self, question: Question, budget: Budget, stack: tuple[Question, ...]
+    ) -> Exchange[Outcome]:
+        """Resolve ``question``, following CNAME and DNAME aliases across zones."""
+        records: list[dns.rrset.RRset] = []
+        name = question.name
+        seen = {name}
+        while True:
+            step = yield from self._resolve_name(name, question.rdtype, budget, stack)
+            records.extend(step.records)
+            aliases = sum(1 for r in records if r.rdtype in _ALIAS_TYPES)
+            if aliases > self.limits.max_cname_chain:
+                raise ResolutionFailed(
+                    dns.edns.EDECode.OTHER,
+                    f"alias chain from {question.name} longer than {self.limits.max_cname_chain}",
+                )
+            if step.next_name is None:
+                authority = (step.soa,) if step.soa is not None else ()
+                return Outcome(rcode=step.rcode, answer=tuple(records), authority=authority)
+            if step.next_name in seen:
+                raise ResolutionFailed(
+                    dns.edns.EDECode.OTHER, f"alias loop at {step.next_name} from {question.name}"
+                )
+            seen.add(step.next_name)
+            name = step.next_name
+
+    def _resolve_name(
+        self,
+        name: dns.name.Name,
+        rdtype: dns.rdatatype.RdataType,
+        budget: Budget,
+        stack: tuple[Question, ...],
+    ) -> Exchange[_Step]:
+        cached = self._from_cache(name, rdtype)
+        if cached is not None:
+            return cached
+        cut = self._closest_cut(name, rdtype)
+        return (yield from self._iterate(cut, name, rdtype, budget, stack))
+
+    # -- the cache ---------------------------------------------------------
+
+    def _from_cache(self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> _Step | None:
+        """Answer from authoritative cached data only (never from glue, RFC 2181 5.4.1)."""
+        hit = self.cache.lookup_rrset(name, rdtype)
+        if hit is not None and hit.rank >= Rank.AUTHORITY:
+            return _Step(dns.rcode.NOERROR, (hit.rrset,))
+        if rdtype != dns.rdatatype.CNAME:
+            alias = self.cache.lookup_rrset(name, dns.rdatatype.CNAME)
+            if alias is not None and alias.rank >= Rank.AUTHORITY:
+                return _Step(dns.rcode.NOERROR, (alias.rrset,), next_name=alias.rrset[0].target)
+        negative = self.cache.lookup_negative(name, rdtype)
+        if negative is not None:
+            rcode = dns.rcode.NXDOMAIN if negative.nxdomain else dns.rcode.NOERROR
+            return _Step(rcode, soa=negative.soa)
+        return None
+
+    def _closest_cut(self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> ZoneCut:
+        """The deepest cached delegation whose servers we can reach.
+
+        A DS record lives in the parent zone (RFC 4035 3.1.4.1), so for DS the
+        search starts above the name.
+        """
+        candidate = name.parent() if rdtype == dns.rdatatype.DS and name != dns.name.root else name
+        while candidate != dns.name.root:
+            ns = self.cache.lookup_rrset(candidate, dns.rdatatype.NS)
+            if ns is not None:
+                cut = self._cut_from_ns(ns.rrset)
+                # Without any address, a cut whose NS names all lie inside it
+                # could only be reached through its own glue: go further up.
+                reachable = any(not target.is_subdomain(candidate) for target in cut.ns)
+                if cut.addresses or reachable:
+                    return cut
+            candidate = candidate.parent()
+        return self._root_cut()
+
+    def _root_cut(self) -> ZoneCut:
+        return ZoneCut(dns.name.root, self.hints.ns, dict(self.hints.addresses))
+
+    def _cut_from_ns(self, ns: dns.rrset.RRset) -> ZoneCut:
+        cut = ZoneCut(ns.name, tuple(rdata.target for rdata in ns))
+        for target in cut.ns:
+            addresses = self._cached_addresses(target)
+            if addresses:
+                cut.addresses[target] = addresses
+        return cut
+
+    def _cached_addresses(self, name: dns.name.Name) -> tuple[str, ...]:
+        """A and AAAA addresses of ``name`` from the cache, glue included."""
+        found: list[str] = []
+        for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+            hit = self.cache.lookup_rrset(name, rdtype)
+            if hit is not None:
+                found.extend(rdata.address for rdata in hit.rrset)
+        return tuple(found)
+
+    # -- walking down ------------------------------------------------------
+
+    def _iterate(
+        self,
+        cut: ZoneCut,
+        qname: dns.name.Name,
+        rdtype: dns.rdatatype.RdataType,
+        budget: Budget,
+        stack: tuple[Question, ...],
+    ) -> Exchange[_Step]:
+        """Ask the servers of ``cut``, following referrals down to an answer.
+
+        QNAME minimisation (RFC 9156) asks each zone for one more label than
+        it has, with QTYPE A, until the full name is reached. It is relaxed:
+        a server that mishandles a minimised name makes us ask the full name.
+        """
+        minimise = self.qname_minimisation and rdtype != dns.rdatatype.DS
+        labels = len(cut.zone) + 1
+        while True:
+            minimised = minimise and labels < len(qname)
+            if minimised:
+                ask_name, ask_type = qname.split(labels)[1], dns.rdatatype.A
+            else:
+                ask_name, ask_type = qname, rdtype
+            try:
+                reply, address = yield from self._ask(
+                    cut, ask_name, ask_type, budget, stack, minimised=minimised
+                )
+            except _MinimisationRefused:
+                minimise = False
+                continue
+            if reply.kind is ReplyKind.REFERRAL:
+                budget.spend_referral()
+                cut = self._follow_referral(reply, address)
+                labels = len(cut.zone) + 1
+                continue
+            if minimised:
+                plain = not any(r.rdtype in _ALIAS_TYPES for r in reply.answer)
+                if reply.kind in (ReplyKind.ANSWER, ReplyKind.NODATA) and plain:
+                    labels += 1
+                else:
+                    # NXDOMAIN or an alias for an ancestor: let the full name decide.
+                    minimise = False
+                continue
+            return self._conclude(reply, cut.zone, qname, rdtype, address)
+
+    def _ask(
+        self,
+        cut: ZoneCut,
+        name: dns.name.Name,
+        rdtype: dns.rdatatype.RdataType,
+        budget: Budget,
+        stack: tuple[Question, ...],
+        *,
+        minimised: bool,
+    ) -> Exchange[tuple[Classified, str]]:
+        """Ask the zone's servers, one after another, until one answers usefully.
+
+        Every outcome is fed back into server selection. Servers whose NS
+        names have no known address are resolved only when the known ones
+        are used up.
+
+        Raises:
+            ResolutionFailed: no server gave a usable reply.
+            _MinimisationRefused: a server choked on a minimised name.
+        """
+        tried: set[str] = set()
+        failures: list[UpstreamError] = []
+        unresolved = cut.unresolved()
+        while True:
+            address = self.selection.choose(
+                cut.known_addresses(), exclude=tried, zone=str(cut.zone)
+            )
+            if address is None:
+                if unresolved:
+                    target = unresolved.pop(0)
+                    found = yield from self._addresses_of(target, cut.zone, budget, stack)
+                    if found:
+                        cut.addresses[target] = found
+                    continue
+                raise _no_server_left(cut.zone, failures)
+            tried.add(address)
+            budget.spend_query()
+            result = yield UpstreamQuery(
+                address=address,
+                qname=name,
+                rdtype=rdtype,
+                edns=self.selection.uses_edns(address),
+                timeout=self.selection.timeout_for(address),
+            )
+            if isinstance(result, UpstreamError):
+                self._report_failure(result, cut.zone)
+                failures.append(result)
+                continue
+            self.selection.report_rtt(address, result.rtt)
+            if not result.edns:
+                self.selection.report_no_edns(address)
+            rcode = result.message.rcode()
+            reply = None
+            if rcode in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+                reply = classify(result.message, zone=cut.zone, qname=name, rdtype=rdtype)
+                reason = reply.reason
+            else:
+                reason = f"answered {dns.rcode.to_text(rcode)}"
+            if reply is not None and reply.kind is not ReplyKind.LAME:
+                return reply, address
+            if minimised:
+                raise _MinimisationRefused(f"{address} {reason} for minimised {name}")
+            self.selection.report_broken(address, str(cut.zone), reason)
+            failures.append(UpstreamError(address, reason))
+
+    def _report_failure(self, error: UpstreamError, zone: dns.name.Name) -> None:
+        if isinstance(error, UpstreamTimeout):
+            self.selection.report_timeout(error.address)
+        elif not isinstance(error, EgressRefused):
+            self.selection.report_broken(error.address, str(zone), error.reason)
+
+    def _addresses_of(
+        self,
+        target: dns.name.Name,
+        zone: dns.name.Name,
+        budget: Budget,
+        stack: tuple[Question, ...],
+    ) -> Exchange[tuple[str, ...]]:
+        """Resolve the address of an NS name that came without glue.
+
+        A name inside the zone it serves can only be found through that zone
+        (it needed glue), and a question already being resolved further up
+        the stack would loop: both give no address.
+        """
+        cached = self._cached_addresses(target)
+        if cached or target.is_subdomain(zone) or len(stack) > self.limits.max_depth:
+            return cached
+        for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+            question = Question(target, rdtype)
+            if question in stack:
+                continue
+            try:
+                outcome = yield from self._resolve_chain(question, budget, (*stack, question))
+            except ResolutionFailed:
+                continue
+            found = tuple(
+                rdata.address
+                for rrset in outcome.answer
+                if rrset.rdtype == rdtype
+                for rdata in rrset
+            )
+            if found:
+                return found
+        return ()
+
+    # -- what a reply teaches us -------------------------------------------
+
+    def _follow_referral(self, reply: Classified, address: str) -> ZoneCut:
+        """Cache a delegation (NS, glue, DS) and make it the new zone cut."""
+        assert reply.ns is not None
+        assert reply.child is not None
+        self._store(reply.ns, reply.signatures, Rank.REFERRAL, address)
+        for glue in reply.glue:
+            self._store(glue, (), Rank.ADDITIONAL, address)
+        for rrset in reply.authority:
+            self._store(rrset, reply.signatures, Rank.AUTHORITY, address)
+        cut = ZoneCut(reply.child, tuple(rdata.target for rdata in reply.ns))
+        for target in cut.ns:
+            addresses = tuple(
+                rdata.address for glue in reply.glue if glue.name == target for rdata in glue
+            ) or self._cached_addresses(target)
+            if addresses:
+                cut.addresses[target] = addresses
+        return cut
+
+    def _conclude(
+        self,
+        reply: Classified,
+        zone: dns.name.Name,
+        qname: dns.name.Name,
+        rdtype: dns.rdatatype.RdataType,
+        address: str,
+    ) -> _Step:
+        """Turn an authoritative answer for the full name into a ``_Step``."""
+        records, name, complete = _follow_aliases(reply.answer, qname, rdtype)
+        synthesised = {
+            r.name for r in records if r.rdtype == dns.rdatatype.CNAME and _below_dname(r, records)
+        }
+        for rrset in reply.answer:
+            if rrset.name not in synthesised:
+                self._store(rrset, reply.signatures, Rank.ANSWER, address)
+        if complete:
+            return _Step(dns.rcode.NOERROR, tuple(records))
+        if name != qname and not name.is_subdomain(zone):
+            # The alias leads out of this server's zone: its rcode and SOA
+            # speak for the first name only (RFC 6604 2.1); chase the target.
+            return _Step(dns.rcode.NOERROR, tuple(records), next_name=name)
+        if reply.kind is ReplyKind.ANSWER:
+            return _Step(dns.rcode.NOERROR, tuple(records), next_name=name)
+        nxdomain = reply.kind is ReplyKind.NXDOMAIN
+        if reply.soa is not None:
+            self.cache.store_negative(
+                name, rdtype, nxdomain=nxdomain, soa=reply.soa, source=address
+            )
+        rcode = dns.rcode.NXDOMAIN if nxdomain else dns.rcode.NOERROR
+        return _Step(rcode, tuple(records), soa=reply.soa)
+
+    def _store(
+        self,
+        rrset: dns.rrset.RRset,
+        signatures: tuple[dns.rrset.RRset, ...],
+        rank: Rank,
+        address: str,
+    ) -> None:
+        covering = next(
+            (s for s in signatures if s.name == rrset.name and s.covers == rrset.rdtype), None
+        )
+        self.cache.store_rrset(rrset, rank, source=address, rrsigs=covering)
+
+
+def _follow_aliases(
+    answer: tuple[dns.rrset.RRset, ...],
+    qname: dns.name.Name,
+    rdtype: dns.rdatatype.RdataType,
+) -> tuple[list[dns.rrset.RRset], dns.name.Name, bool]:
+    """Walk qname's CNAME/DNAME chain through one answer section.
+
+    Returns the chain's records (ending with the data, if present), the name
+    the chain stopped at, and whether the data for that name was found.
+    A DNAME (RFC 6672) is applied even when the server sent no synthesised
+    CNAME, and the chain is bounded by the section's size.
+    """
+    by_key = {(r.name, r.rdtype): r for r in answer}
+    records: list[dns.rrset.RRset] = []
+    name = qname
+    for _ in range(len(answer) + 1):
+        data = by_key.get((name, rdtype))
+        if data is not None:
+            records.append(data)
+            return records, name, True
+        cname = by_key.get((name, dns.rdatatype.CNAME))
+        dname = next(
+            (
+                r
+                for r in answer
+                if r.rdtype == dns.rdatatype.DNAME and name.is_subdomain(r.name) and name != r.name
+            ),
+            None,
+        )
+        if dname is not None:
+            # The DNAME comes first; a CNAME beside it is its synthesis.
+            records.append(dname)
+            if cname is not None:
+                records.append(cname)
+            name = name.relativize(dname.name).derelativize(dname[0].target)
+        elif cname is not None:
+            records.append(cname)
+            name = cname[0].target
+        else:
+            break
+    return records, name, False
+
+
+def _below_dname(cname: dns.rrset.RRset, records: list[dns.rrset.RRset]) -> bool:
+    """Whether ``cname`` was synthesised from a DNAME in the same chain."""
+    return any(
+        r.rdtype == dns.rdatatype.DNAME and cname.name.is_subdomain(r.name) and cname.name != r.name
+        for r in records
+    )
+
+
+def _no_server_left(zone: dns.name.Name, failures: list[UpstreamError]) -> ResolutionFailed:
+    """The SERVFAIL reason once every server of ``zone`` has failed."""
+    if any(isinstance(f, NetworkError) for f in failures):
+        code = dns.edns.EDECode.NETWORK_ERROR
+    else:
+        code = dns.edns.EDECode.NO_REACHABLE_AUTHORITY
+    detail = "; ".join(str(f) for f in failures[-4:]) or "no server address known"
+    return ResolutionFailed(code, f"no usable server for {zone}: {detail}")

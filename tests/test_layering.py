@@ -1,0 +1,53 @@
+"""The dependency direction is dnssec <- rootzone <- resolver, and Trio stays in the shell.
+
+Read from the source (no imports executed), in the spirit of trio's
+test_exports: a violation names the file and the import.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: The only modules allowed to import Trio: sockets, timers, nurseries.
+TRIO_SHELL = {
+    "resolver/server.py",
+    "resolver/transport.py",
+    "resolver/driver.py",
+    "resolver/recursor.py",
+    "resolver/control.py",
+    "resolver/daemon.py",
+    "resolver/cli.py",
+    "resolver/lab/network.py",
+    "resolver/lab/server.py",
+}
+
+FORBIDDEN = {"dnssec": {"resolver", "rootzone"}, "rootzone": {"resolver"}, "resolver": set()}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+SOURCES = sorted(p for package in FORBIDDEN for p in (ROOT / package).rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_imports_follow_the_layers(path: Path) -> None:
+    relative = str(path.relative_to(ROOT))
+    package = relative.split("/")[0]
+    imports = _imports(path)
+    assert not imports & FORBIDDEN[package], f"{relative} imports upwards"
+    if "trio" in imports:
+        assert relative in TRIO_SHELL, f"{relative} imports trio outside the I/O shell"
