@@ -1,0 +1,236 @@
+"""The lab's catalogue: which zones exist, what they hold, who serves them.
+
+This is the single description of the lab hierarchy (documented name by
+name in ``testdata/lab/README.md``). ``plan()`` turns it into signed-zone
+sources: it derives each zone's key, puts the DS of every signed child and
+NS + glue of every child into the parent, puts the address records of the
+server names into the zone that owns them, and allocates server addresses
+deterministically (root 127.53.0.1-3, com/net 127.53.1.1-4, org
+127.53.2.1-2, second-level zones two each from 127.53.3.1 in list order).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dns.name
+import dns.rdatatype
+import dns.rrset
+import dns.zone
+
+from resolver.lab.faults import Fault, parse_fault
+from resolver.lab.signing import ECDSAP256SHA256, ED25519, RSASHA256, ZoneKey, zone_key
+from resolver.lab.zones import ZoneSource
+
+DEFAULT_TTL = 3600
+SERIAL = 2025010100
+#: Where the lab root's glue records say the out-of-lab server is.
+OUTSIDE_ADDRESS = "192.0.2.53"
+
+
+@dataclass(frozen=True, slots=True)
+class LabServer:
+    """One lab address, the server name it has, and the zones it serves."""
+
+    address: str
+    name: str
+    zones: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ZonePlan:
+    """One zone of the catalogue, before keys, delegations and glue.
+
+    ``records`` are zone-file lines relative to the zone (``$TTL 3600``).
+    ``algorithm`` is ``None`` for an unsigned zone. ``served`` is false for
+    a delegation to outside the lab. ``faults`` are permanent faults, by
+    index into ``servers``. ``broken`` names owners whose A signature is
+    corrupted.
+    """
+
+    origin: str
+    servers: tuple[tuple[str, str], ...]
+    records: tuple[str, ...] = ()
+    algorithm: int | None = ECDSAP256SHA256
+    nsec3: bool = False
+    expired: bool = False
+    bench: bool = False
+    served: bool = True
+    broken: tuple[str, ...] = ()
+    faults: tuple[tuple[int, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    """Everything ``Lab.build`` needs to sign and serve the lab."""
+
+    sources: tuple[ZoneSource, ...]
+    #: Zones signed with an expired window.
+    expired: frozenset[dns.name.Name]
+    #: The zone generated lazily for benchmarks.
+    bench: dns.name.Name
+    servers: tuple[LabServer, ...]
+    #: Faults that are part of the catalogue (lame.com, slow.com, tcponly.com).
+    faults: dict[str, Fault]
+
+
+class _Addresses:
+    """Hands out second-level server addresses in order, from 127.53.3.1."""
+
+    def __init__(self) -> None:
+        self._next = 0
+
+    def pair(self, domain: str, label: str = "ns{n}") -> tuple[tuple[str, str], ...]:
+        """Two servers named ``label`` (with ``{n}`` = 1, 2) under ``domain``."""
+        servers = []
+        for n in (1, 2):
+            index = self._next
+            self._next += 1
+            address = f"127.53.{3 + index // 250}.{1 + index % 250}"
+            servers.append((f"{label.format(n=n)}.{domain}", address))
+        return tuple(servers)
+
+
+def _letters(letters: str, domain: str, subnet: str) -> tuple[tuple[str, str], ...]:
+    return tuple((f"{c}.{domain}", f"{subnet}.{i}") for i, c in enumerate(letters, 1))
+
+
+def plans() -> tuple[ZonePlan, ...]:
+    """The catalogue, parents before children (the order addresses are given)."""
+    gtld = _letters("abcd", "gtld-servers.net.", "127.53.1")
+    ns = _Addresses()
+    return (
+        ZonePlan(".", _letters("abc", "root-servers.net.", "127.53.0"), algorithm=RSASHA256),
+        ZonePlan("com.", gtld),
+        ZonePlan("net.", gtld),
+        ZonePlan("org.", _letters("ab", "org-servers.net.", "127.53.2")),
+        ZonePlan(
+            "example.com.",
+            ns.pair("example.com."),
+            (
+                "www A 192.0.2.1",
+                "www AAAA 2001:db8::1",
+                "@ MX 10 mail",
+                '@ TXT "holdfast lab example.com"',
+                "mail A 192.0.2.25",
+                "*.wild A 192.0.2.2",
+                "alias CNAME www.example.net.",
+                "inzone CNAME www",
+                "sub DNAME example.org.",
+                "ttl2 2 A 192.0.2.5",
+            ),
+        ),
+        ZonePlan("example.net.", ns.pair("example.net."), ("www A 192.0.2.3",)),
+        ZonePlan("example.org.", ns.pair("example.org."), ("www A 192.0.2.4",)),
+        ZonePlan("nsec3.org.", ns.pair("nsec3.org."), ("www A 192.0.2.10",), nsec3=True),
+        ZonePlan("optout.nsec3.org.", ns.pair("optout.nsec3.org."), ("www A 192.0.2.11",), None),
+        ZonePlan("insecure.com.", ns.pair("insecure.com."), ("www A 192.0.2.12",), None),
+        ZonePlan("bogus.com.", ns.pair("bogus.com."), ("www A 192.0.2.13",), broken=("www",)),
+        ZonePlan("expired.com.", ns.pair("expired.com."), ("www A 192.0.2.14",), expired=True),
+        ZonePlan("noglue.com.", ns.pair("example.net.", "ns{n}-noglue"), ("www A 192.0.2.15",)),
+        ZonePlan("lame.com.", ns.pair("lame.com."), ("www A 192.0.2.16",), faults=((1, "lame"),)),
+        ZonePlan("slow.com.", ns.pair("slow.com."), ("www A 192.0.2.17",), faults=((1, "drop"),)),
+        ZonePlan(
+            "tcponly.com.",
+            ns.pair("tcponly.com."),
+            ("www A 192.0.2.18",),
+            faults=((0, "truncate"), (1, "truncate")),
+        ),
+        ZonePlan("rsa.org.", ns.pair("rsa.org."), ("www A 192.0.2.19",), RSASHA256),
+        ZonePlan("ecdsa.org.", ns.pair("ecdsa.org."), ("www A 192.0.2.20",), ECDSAP256SHA256),
+        ZonePlan("ed25519.org.", ns.pair("ed25519.org."), ("www A 192.0.2.21",), ED25519),
+        ZonePlan("bench.com.", ns.pair("bench.com."), ("www A 192.0.2.22",), bench=True),
+        ZonePlan("outside.com.", (("ns.outside.com.", OUTSIDE_ADDRESS),), served=False),
+    )
+
+
+def plan() -> Catalogue:
+    """Derive keys, delegations, glue, servers and faults from ``plans()``."""
+    zones = plans()
+    served = [zone for zone in zones if zone.served]
+    origins = {zone.origin: dns.name.from_text(zone.origin) for zone in zones}
+    keys = {
+        zone.origin: zone_key(origins[zone.origin], zone.algorithm)
+        for zone in served
+        if zone.algorithm is not None
+    }
+    lines: dict[str, list[str]] = {zone.origin: [] for zone in served}
+
+    def holder(name: dns.name.Name, *, strictly_above: bool = False) -> str | None:
+        """The deepest served zone containing ``name`` (or a proper ancestor of it)."""
+        holders = [
+            zone.origin
+            for zone in served
+            if name.is_subdomain(origins[zone.origin])
+            and not (strictly_above and origins[zone.origin] == name)
+        ]
+        return max(holders, key=lambda origin: len(origins[origin]), default=None)
+
+    for zone in zones:
+        parent = holder(origins[zone.origin], strictly_above=True)
+        for server, address in zone.servers:
+            name = dns.name.from_text(server)
+            # The address goes where the name is authoritative, and into the
+            # parent and the zone itself where it sits below them (glue).
+            for target in {holder(name), parent, zone.origin if zone.served else None}:
+                if target is not None and name.is_subdomain(origins[target]):
+                    lines[target].append(f"{server} A {address}")
+            if zone.served:
+                lines[zone.origin].append(f"@ NS {server}")
+            if parent is not None:
+                lines[parent].append(f"{zone.origin} NS {server}")
+        if parent is not None and zone.origin in keys:
+            lines[parent].append(f"{zone.origin} DS {keys[zone.origin].ds().to_text()}")
+    sources = tuple(
+        _source(zone, origins[zone.origin], keys.get(zone.origin), lines[zone.origin])
+        for zone in served
+    )
+    return Catalogue(
+        sources=sources,
+        expired=frozenset(origins[zone.origin] for zone in served if zone.expired),
+        bench=next(origins[zone.origin] for zone in served if zone.bench),
+        servers=_servers(served),
+        faults={
+            zone.servers[index][1]: parse_fault(text)
+            for zone in served
+            for index, text in zone.faults
+        },
+    )
+
+
+def _source(
+    zone: ZonePlan, origin: dns.name.Name, key: ZoneKey | None, extra: list[str]
+) -> ZoneSource:
+    """Parse the zone's lines (SOA first) into a ``ZoneSource``."""
+    primary = zone.servers[0][0]
+    text = "\n".join(
+        (
+            f"$TTL {DEFAULT_TTL}",
+            f"@ SOA {primary} hostmaster.{zone.origin.lstrip('.')} {SERIAL} 7200 3600 1209600 300",
+            *zone.records,
+            *dict.fromkeys(extra),
+        )
+    )
+    parsed = dns.zone.from_text(text, origin, relativize=False, check_origin=False)
+    rrsets = tuple(
+        dns.rrset.from_rdata_list(name, rdataset.ttl, list(rdataset))
+        for name, rdataset in parsed.iterate_rdatasets()
+    )
+    broken = frozenset(
+        (dns.name.from_text(owner, origin), dns.rdatatype.A) for owner in zone.broken
+    )
+    return ZoneSource(origin, rrsets, key, zone.nsec3, origin == dns.name.root, broken)
+
+
+def _servers(served: list[ZonePlan]) -> tuple[LabServer, ...]:
+    """One ``LabServer`` per address, listing the zones found there."""
+    names: dict[str, str] = {}
+    zones: dict[str, list[str]] = {}
+    for zone in served:
+        for name, address in zone.servers:
+            names.setdefault(address, name)
+            zones.setdefault(address, []).append(zone.origin)
+    return tuple(
+        LabServer(address, names[address], tuple(zones[address]))
+        for address in sorted(names, key=lambda a: tuple(int(part) for part in a.split(".")))
+    )
