@@ -122,6 +122,8 @@ def request(path: Path, message: dict[str, Any], *, timeout: float = 5.0) -> Any
                 if not chunk:
                     break
                 data += chunk
+    except (FileNotFoundError, ConnectionRefusedError) as exc:
+        raise ControlError(f"not running: no control socket answers at {path}") from exc
     except OSError as exc:
         raise ControlError(f"cannot reach the control socket {path}: {exc}") from exc
     try:

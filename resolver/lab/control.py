@@ -1,21 +1,21 @@
-"""The lab's control socket protocol: requests, their effect, the client.
+"""The lab's control requests: what each one does, and the client.
 
-A running lab (``serve_lab``) listens on ``<directory>/lab.sock`` (Unix
-stream) for one JSON object per line and replies with one JSON object per
-line: ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``. Requests:
-``{"op": "ping"}``, ``{"op": "fault", "address": A, "kind": K, "zone": Z}``
-(``zone`` optional) and ``{"op": "clear", "address": A}``. ``execute``
-applies a request to a ``Lab`` (pure, used by the server);
-``send_lab_command`` is the blocking client used by ``holdfast lab-fault``.
+A running lab (``serve_lab``) answers on ``<directory>/lab.sock`` through the
+same JSON-lines channel as the resolver's control socket
+(``resolver.control``): ``{"op": "ping"}``, ``{"op": "fault", "address": A,
+"kind": K, "zone": Z}`` (``zone`` optional) and ``{"op": "clear", "address":
+A}``. ``apply_request`` applies a request to a ``Lab`` (pure, the server's
+handler); ``send_lab_command`` is the blocking client behind
+``holdfast lab-fault``.
 """
 
 from __future__ import annotations
 
-import json
-import socket
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+from resolver import control
 from resolver.lab.errors import LabError
 from resolver.lab.faults import parse_fault
 from resolver.lab.lab import Lab
@@ -23,27 +23,17 @@ from resolver.lab.lab import Lab
 SOCKET_NAME = "lab.sock"
 #: Seconds the client waits for the lab to answer.
 CLIENT_TIMEOUT = 5.0
-_MAX_REPLY = 1 << 20
 
 
-def execute(lab: Lab, line: bytes) -> dict[str, object]:
-    """Apply one request line to ``lab``; return the reply (never raises)."""
-    try:
-        request = json.loads(line)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        return {"ok": False, "error": f"request is not JSON: {error}"}
-    if not isinstance(request, dict):
-        return {"ok": False, "error": "request must be a JSON object"}
-    try:
-        return _apply(lab, request)
-    except LabError as error:
-        return {"ok": False, "error": str(error)}
+def apply_request(lab: Lab, request: dict[str, Any]) -> dict[str, object]:
+    """Apply one decoded request to ``lab`` and say what was done.
 
-
-def _apply(lab: Lab, request: dict[str, object]) -> dict[str, object]:
+    Raises:
+        LabError: unknown op, missing field, bad fault text, unknown address.
+    """
     op = request.get("op")
     if op == "ping":
-        return {"ok": True}
+        return {}
     address = _text(request, "address")
     if op == "fault":
         fault = parse_fault(_text(request, "kind"))
@@ -51,14 +41,14 @@ def _apply(lab: Lab, request: dict[str, object]) -> dict[str, object]:
         if zone is not None and not isinstance(zone, str):
             raise LabError("'zone' must be a string")
         lab.set_fault(address, fault, zone)
-        return {"ok": True, "address": address, "fault": str(fault), "zone": zone}
+        return {"address": address, "fault": str(fault), "zone": zone}
     if op == "clear":
         lab.clear_faults(address)
-        return {"ok": True, "address": address}
+        return {"address": address}
     raise LabError(f"unknown op {op!r}; expected ping, fault or clear")
 
 
-def _text(request: dict[str, object], key: str) -> str:
+def _text(request: dict[str, Any], key: str) -> str:
     value = request.get(key)
     if not isinstance(value, str):
         raise LabError(f"request needs a string {key!r}")
@@ -66,7 +56,7 @@ def _text(request: dict[str, object], key: str) -> str:
 
 
 def send_lab_command(directory: Path, request: Mapping[str, object]) -> dict[str, object]:
-    """Send ``request`` to the lab running in ``directory``; return its reply.
+    """Send ``request`` to the lab running in ``directory``; return what it did.
 
     Raises:
         LabError: the lab is not running there, did not answer, or rejected
@@ -74,26 +64,9 @@ def send_lab_command(directory: Path, request: Mapping[str, object]) -> dict[str
     """
     path = directory / SOCKET_NAME
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
-            client.settimeout(CLIENT_TIMEOUT)
-            client.connect(str(path))
-            client.sendall(json.dumps(dict(request)).encode() + b"\n")
-            received = b""
-            while not received.endswith(b"\n") and len(received) < _MAX_REPLY:
-                chunk = client.recv(65536)
-                if not chunk:
-                    break
-                received += chunk
-    except (FileNotFoundError, ConnectionRefusedError):
-        raise LabError(f"the lab is not running (no control socket at {path})") from None
-    except OSError as error:
-        raise LabError(f"cannot talk to the lab at {path}: {error}") from None
-    try:
-        reply = json.loads(received)
-    except json.JSONDecodeError:
-        raise LabError(f"the lab at {path} sent no valid reply") from None
-    if not isinstance(reply, dict):
+        result = control.request(path, dict(request), timeout=CLIENT_TIMEOUT)
+    except control.ControlError as error:
+        raise LabError(f"lab at {directory}: {error}") from None
+    if not isinstance(result, dict):
         raise LabError(f"the lab at {path} sent no valid reply")
-    if reply.get("ok") is not True:
-        raise LabError(f"the lab rejected {dict(request)}: {reply.get('error', 'no reason given')}")
-    return reply
+    return result

@@ -11,7 +11,6 @@ socket ``lab.sock`` (see ``control.py``).
 
 from __future__ import annotations
 
-import json
 import socket
 from collections.abc import AsyncIterator
 from functools import partial
@@ -19,7 +18,8 @@ from pathlib import Path
 
 import trio
 
-from resolver.lab.control import SOCKET_NAME, execute
+from resolver.control import serve_control
+from resolver.lab.control import SOCKET_NAME, apply_request
 from resolver.lab.lab import TCP_LIMIT, Lab
 
 _LENGTH = 2
@@ -39,34 +39,25 @@ async def serve_lab(
             not local) or ``directory`` is not writable.
     """
     control_path = directory / SOCKET_NAME
-    try:
-        async with trio.open_nursery() as nursery:
-            for server in lab.servers:
-                udp = await _bind(socket.SOCK_DGRAM, (server.address, port))
-                nursery.start_soon(_serve_udp, lab, server.address, udp)
-                tcp = await _bind(socket.SOCK_STREAM, (server.address, port))
-                nursery.start_soon(
-                    partial(trio.serve_listeners, partial(_serve_tcp, lab, server.address)),
-                    [trio.SocketListener(tcp)],
-                )
-            await _publish(lab, directory)
-            await trio.Path(control_path).unlink(missing_ok=True)
-            control = await _bind(socket.SOCK_STREAM, str(control_path), family=socket.AF_UNIX)
+    async with trio.open_nursery() as nursery:
+        for server in lab.servers:
+            udp = await _bind(socket.SOCK_DGRAM, (server.address, port))
+            nursery.start_soon(_serve_udp, lab, server.address, udp)
+            tcp = await _bind(socket.SOCK_STREAM, (server.address, port))
             nursery.start_soon(
-                trio.serve_listeners, partial(_serve_control, lab), [trio.SocketListener(control)]
+                partial(trio.serve_listeners, partial(_serve_tcp, lab, server.address)),
+                [trio.SocketListener(tcp)],
             )
-            task_status.started()
-    finally:
-        control_path.unlink(missing_ok=True)
+        await _publish(lab, directory)
+        await nursery.start(serve_control, control_path, partial(apply_request, lab))
+        task_status.started()
 
 
-async def _bind(
-    kind: int, address: tuple[str, int] | str, *, family: int = socket.AF_INET
-) -> trio.socket.SocketType:
+async def _bind(kind: int, address: tuple[str, int]) -> trio.socket.SocketType:
     """A socket bound to ``address`` (listening, if a stream socket)."""
-    sock = trio.socket.socket(family, kind)
+    sock = trio.socket.socket(socket.AF_INET, kind)
     try:
-        if family == socket.AF_INET and kind == socket.SOCK_STREAM:
+        if kind == socket.SOCK_STREAM:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         await sock.bind(address)
         if kind == socket.SOCK_STREAM:
@@ -139,22 +130,3 @@ async def _frames(stream: trio.SocketStream) -> AsyncIterator[bytes]:
         if not data:
             return
         buffer += data
-
-
-async def _serve_control(lab: Lab, stream: trio.SocketStream) -> None:
-    """One JSON request per line in, one JSON reply per line out."""
-    async with stream:
-        buffer = bytearray()
-        try:
-            while True:
-                data = await stream.receive_some()
-                if not data:
-                    return
-                buffer += data
-                while b"\n" in buffer:
-                    line, _, rest = bytes(buffer).partition(b"\n")
-                    buffer[:] = rest
-                    reply = json.dumps(execute(lab, line)).encode() + b"\n"
-                    await stream.send_all(reply)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            return
