@@ -179,14 +179,16 @@ def _lab_fault(args: argparse.Namespace) -> int:
     return 0
 
 
+#: What the demo suggests trying, and what each answers (testdata/lab/README.md).
 DEMO_QUERIES = (
     ("www.example.com A", "192.0.2.1"),
     ("www.example.com AAAA", "2001:db8::1"),
+    ("anything.wild.example.com A", "192.0.2.2 (wildcard)"),
     ("alias.example.com A", "CNAME www.example.net., then 192.0.2.3"),
-    ("www.sub.example.com A", "DNAME example.org., then the www.example.org address"),
-    ("nx.example.com A", "NXDOMAIN"),
-    ("www.noglue.com A", "an address, found through NS names without glue"),
-    ("www.tcponly.com A", "an address, fetched over TCP after truncation"),
+    ("www.sub.example.com A", "DNAME example.org., CNAME www.example.org., then 192.0.2.4"),
+    ("nx.example.com A", "status: NXDOMAIN, with the SOA"),
+    ("www.noglue.com A", "192.0.2.15 (its NS names have no glue)"),
+    ("www.tcponly.com A", "192.0.2.18 (fetched over TCP after truncation)"),
 )
 
 

@@ -176,10 +176,12 @@ class Config:
 
     def with_overrides(self, overrides: Mapping[str, Any], *, source: str) -> Config:
         """A copy with ``overrides`` (e.g. from command-line flags) checked and applied."""
+        if not overrides:
+            return self
         values = dict(self.values)
         for name, value in overrides.items():
             values[name] = _checked(_BY_NAME[name], value, source)
-        return Config(values, self.source)
+        return Config(values, f"{self.source} + {source}")
 
 
 def load_config(path: Path) -> Config:

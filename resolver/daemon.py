@@ -13,6 +13,7 @@ import ipaddress
 import logging
 import signal
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,11 +74,12 @@ class Resolver:
 
 
 def _as_dict(stats: object) -> dict[str, Any]:
-    return {
-        name: getattr(stats, name)
-        for name in getattr(stats, "__slots__", ())
-        if isinstance(getattr(stats, name), int | float | str)
-    }
+    """A statistics dataclass as JSON-able values (counters become dicts)."""
+    values: dict[str, Any] = {}
+    for name in getattr(stats, "__slots__", ()):
+        value = getattr(stats, name)
+        values[name] = dict(value) if isinstance(value, Mapping) else value
+    return values
 
 
 def read_hints(config: Config) -> RootHints:
