@@ -30,6 +30,7 @@ import trio
 
 from resolver.access import AccessList
 from resolver.errors import ConfigError, HoldfastError, QueryError
+from resolver.framing import frame, read_frames
 from resolver.messages import (
     MIN_UDP_SIZE,
     TCP_SIZE_LIMIT,
@@ -60,7 +61,6 @@ EDE_PROHIBITED = 18
 _UDP_BATCH = 64
 #: Larger than any UDP payload, so nothing is cut short.
 _UDP_RECEIVE_SIZE = 65535
-_TCP_RECEIVE_SIZE = 65536
 _TCP_BACKLOG = 128
 #: Tries to find a free port for TCP when the endpoint asked for port 0.
 _PORT_ATTEMPTS = 8
@@ -344,28 +344,19 @@ class _TcpConnection:
                 await self._read(queries)
 
     async def _read(self, queries: trio.Nursery) -> None:
-        buffer = bytearray()
-        while True:
-            while len(buffer) >= 2 and len(buffer) >= (end := 2 + int.from_bytes(buffer[:2])):
-                wire = bytes(buffer[2:end])
-                del buffer[:end]
-                await self._slots.acquire()
-                self._in_flight += 1
-                self._reading.deadline = math.inf
-                queries.start_soon(self._answer, wire, queries.cancel_scope)
-            try:
-                data = await self._stream.receive_some(_TCP_RECEIVE_SIZE)
-            except trio.BrokenResourceError:
-                return
-            if not data:
-                return
-            buffer += data
+        with contextlib.suppress(trio.BrokenResourceError):
+            async with contextlib.aclosing(read_frames(self._stream)) as frames:
+                async for wire in frames:
+                    await self._slots.acquire()
+                    self._in_flight += 1
+                    self._reading.deadline = math.inf
+                    queries.start_soon(self._answer, wire, queries.cancel_scope)
 
     async def _answer(self, wire: bytes, connection: trio.CancelScope) -> None:
         try:
             reply = await self._server.answer(wire, self._client, tcp=True)
             if reply is not None:
-                await self._send(len(reply).to_bytes(2, "big") + reply, connection)
+                await self._send(frame(reply), connection)
         finally:
             self._slots.release()
             self._in_flight -= 1

@@ -29,7 +29,6 @@ import ipaddress
 import logging
 import secrets
 import socket
-import struct
 from collections.abc import Iterator, Sequence
 
 import dns.exception
@@ -41,6 +40,7 @@ from cachetools import LRUCache
 
 from resolver.errors import EgressRefused, MalformedResponse, NetworkError, UpstreamTimeout
 from resolver.exchange import UpstreamQuery, UpstreamReply
+from resolver.framing import frame, read_frames
 
 _log = logging.getLogger("holdfast.transport")
 
@@ -48,7 +48,6 @@ _log = logging.getLogger("holdfast.transport")
 REFUSAL_WARNING_INTERVAL = 60.0
 
 _MAX_MESSAGE = 65535
-_TCP_LENGTH = struct.Struct("!H")
 _WARNED_ADDRESSES = 1024
 
 #: Rcodes with which a server that does not speak EDNS rejects an OPT record.
@@ -186,16 +185,13 @@ class UdpTcpTransport:
         ):
             await sock.connect((query.address, self._port))
             stream = trio.SocketStream(sock)
-            wire = request.to_wire()
-            await stream.send_all(_TCP_LENGTH.pack(len(wire)) + wire)
-            while True:
-                (length,) = _TCP_LENGTH.unpack(
-                    await _receive_exactly(stream, _TCP_LENGTH.size, query.address)
-                )
-                reply = await _receive_exactly(stream, length, query.address)
-                message = _match(reply, request, query.address, udp=False)
-                if message is not None:
-                    return message
+            await stream.send_all(frame(request.to_wire()))
+            async with contextlib.aclosing(read_frames(stream)) as replies:
+                async for reply in replies:
+                    message = _match(reply, request, query.address, udp=False)
+                    if message is not None:
+                        return message
+            raise NetworkError(query.address, "connection closed before a matching reply")
 
 
 @contextlib.contextmanager
@@ -208,21 +204,6 @@ def _upstream_failures(address: str, timeout: float) -> Iterator[None]:
         raise UpstreamTimeout(address, f"no matching reply within {timeout:.3f} s") from None
     except (OSError, trio.BrokenResourceError) as exc:
         raise NetworkError(address, str(exc) or type(exc).__name__) from exc
-
-
-async def _receive_exactly(stream: trio.SocketStream, count: int, address: str) -> bytes:
-    """Read exactly ``count`` bytes from ``stream``.
-
-    Raises:
-        NetworkError: the server closed the connection first.
-    """
-    data = bytearray()
-    while len(data) < count:
-        chunk = await stream.receive_some(count - len(data))
-        if not chunk:
-            raise NetworkError(address, "connection closed in the middle of a reply")
-        data += chunk
-    return bytes(data)
 
 
 def _match(

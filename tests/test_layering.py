@@ -18,6 +18,7 @@ TRIO_SHELL = {
     "resolver/server.py",
     "resolver/transport.py",
     "resolver/driver.py",
+    "resolver/framing.py",
     "resolver/recursor.py",
     "resolver/control.py",
     "resolver/daemon.py",

@@ -11,18 +11,17 @@ socket ``lab.sock`` (see ``control.py``).
 
 from __future__ import annotations
 
+import contextlib
 import socket
-from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
 
 import trio
 
 from resolver.control import serve_control
+from resolver.framing import frame, read_frames
 from resolver.lab.control import SOCKET_NAME, apply_request
 from resolver.lab.lab import TCP_LIMIT, Lab
-
-_LENGTH = 2
 
 
 async def serve_lab(
@@ -106,27 +105,12 @@ async def _serve_tcp(lab: Lab, address: str, stream: trio.SocketStream) -> None:
     """Answer length-prefixed queries until the client closes (RFC 7766)."""
     async with stream:
         try:
-            async for wire in _frames(stream):
-                reply = lab.handle(address, wire, tcp=True)
-                if reply.wire is None:
-                    return
-                await trio.sleep(reply.delay)
-                await stream.send_all(len(reply.wire).to_bytes(_LENGTH, "big") + reply.wire)
+            async with contextlib.aclosing(read_frames(stream)) as frames:
+                async for wire in frames:
+                    reply = lab.handle(address, wire, tcp=True)
+                    if reply.wire is None:
+                        return
+                    await trio.sleep(reply.delay)
+                    await stream.send_all(frame(reply.wire))
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return
-
-
-async def _frames(stream: trio.SocketStream) -> AsyncIterator[bytes]:
-    """The DNS messages in a TCP stream, each after its 2-byte length."""
-    buffer = bytearray()
-    while True:
-        while len(buffer) >= _LENGTH:
-            size = int.from_bytes(buffer[:_LENGTH], "big")
-            if len(buffer) < _LENGTH + size:
-                break
-            yield bytes(buffer[_LENGTH : _LENGTH + size])
-            del buffer[: _LENGTH + size]
-        data = await stream.receive_some()
-        if not data:
-            return
-        buffer += data
