@@ -24,6 +24,7 @@ caller records that in server selection.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import ipaddress
 import logging
@@ -59,83 +60,50 @@ _DATA_RCODES = frozenset({dns.rcode.NOERROR, dns.rcode.NXDOMAIN})
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-class UdpTcpTransport:
-    """``resolver.exchange.Transport`` over real UDP and TCP sockets.
+class RetryingTransport(abc.ABC):
+    """The exchange policy every transport shares, around one leg it leaves open.
 
-    Each leg of an exchange (UDP, the TCP retry after TC=1, the retry without
-    EDNS) gets its own ``query.timeout``; the caller bounds the whole
-    resolution with its own deadline.
+    An exchange is one query (fresh random ID, DO bit as asked, our EDNS
+    payload), repeated over TCP when the reply is truncated, and repeated
+    without EDNS when the server rejects the OPT record. Subclasses say how
+    one leg reaches a server: over sockets here, in memory in the lab's
+    ``LabTransport``, so the iterator's tests run the same policy as
+    production.
 
     Args:
-        port: Destination port of every upstream server.
-        allow: Networks upstream queries may go to; ``None`` allows all.
         udp_payload: EDNS UDP payload size we advertise (RFC 6891), bytes.
     """
 
-    def __init__(
-        self,
-        *,
-        port: int = 53,
-        allow: Sequence[Network] | None = None,
-        udp_payload: int = 1232,
-    ) -> None:
-        self._port = port
-        self._allow = None if allow is None else tuple(allow)
+    def __init__(self, *, udp_payload: int = 1232) -> None:
         self._udp_payload = udp_payload
-        self._warned: LRUCache[str, float] = LRUCache(maxsize=_WARNED_ADDRESSES)
 
     async def exchange(self, query: UpstreamQuery) -> UpstreamReply:
-        """Send ``query`` and return the matching reply.
-
-        Raises:
-            EgressRefused: the address is outside the allow-list or not an IP
-                address; no socket was created.
-            UpstreamTimeout: nothing matching arrived within ``query.timeout``.
-            NetworkError: the socket layer failed (e.g. ICMP unreachable).
-            MalformedResponse: a reply with our ID could not be parsed.
-        """
-        family = self._check_egress(query.address)
-        reply = await self._exchange(query, family, edns=query.edns)
+        """Send ``query`` and return the matching reply."""
+        reply = await self._exchange(query, edns=query.edns)
         if query.edns and _rejects_edns(reply.message):
-            reply = await self._exchange(query, family, edns=False)
+            reply = await self._exchange(query, edns=False)
         return reply
 
-    def _check_egress(self, address: str) -> socket.AddressFamily:
-        """Return the socket family for ``address`` if we may send to it.
+    @abc.abstractmethod
+    async def _leg(
+        self, query: UpstreamQuery, request: dns.message.Message, *, tcp: bool
+    ) -> dns.message.Message:
+        """Send ``request`` to ``query.address`` once; return the matching reply.
 
-        Raises:
-            EgressRefused: ``address`` is not an IP address or not allowed.
+        Over UDP, a truncated reply may come back parsed only up to its
+        question (``match_reply``).
         """
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            raise EgressRefused(address, "not an IP address") from None
-        if self._allow is not None and not any(ip in network for network in self._allow):
-            self._warn_refused(address)
-            raise EgressRefused(address, "outside the upstream allow-list")
-        return socket.AF_INET6 if ip.version == 6 else socket.AF_INET
 
-    def _warn_refused(self, address: str) -> None:
-        """Log a refused address, at most once per address per interval."""
-        now = trio.current_time()
-        last = self._warned.get(address)
-        if last is not None and now - last < REFUSAL_WARNING_INTERVAL:
-            return
-        self._warned[address] = now
-        _log.warning("refusing to query %s: outside the upstream allow-list", address)
-
-    async def _exchange(
-        self, query: UpstreamQuery, family: socket.AddressFamily, *, edns: bool
-    ) -> UpstreamReply:
+    async def _exchange(self, query: UpstreamQuery, *, edns: bool) -> UpstreamReply:
         """One query over UDP, repeated over TCP if the reply is truncated."""
         request = self._request(query, edns=edns)
         started = trio.current_time()
-        message = await self._over_udp(query, family, request)
+        message = await self._leg(query, request, tcp=False)
         truncated = bool(message.flags & dns.flags.TC)
         if truncated:
             request = self._request(query, edns=edns)
             started = trio.current_time()
-            message = await self._over_tcp(query, family, request)
+            message = await self._leg(query, request, tcp=True)
         return UpstreamReply(
             address=query.address,
             message=message,
@@ -156,6 +124,76 @@ class UdpTcpTransport:
             flags=0,
         )
 
+
+class UdpTcpTransport(RetryingTransport):
+    """``resolver.exchange.Transport`` over real UDP and TCP sockets.
+
+    Each leg of an exchange (UDP, the TCP retry after TC=1, the retry without
+    EDNS) gets its own ``query.timeout``; the caller bounds the whole
+    resolution with its own deadline.
+
+    Args:
+        port: Destination port of every upstream server.
+        allow: Networks upstream queries may go to; ``None`` allows all.
+        udp_payload: EDNS UDP payload size we advertise (RFC 6891), bytes.
+    """
+
+    def __init__(
+        self,
+        *,
+        port: int = 53,
+        allow: Sequence[Network] | None = None,
+        udp_payload: int = 1232,
+    ) -> None:
+        super().__init__(udp_payload=udp_payload)
+        self._port = port
+        self._allow = None if allow is None else tuple(allow)
+        self._warned: LRUCache[str, float] = LRUCache(maxsize=_WARNED_ADDRESSES)
+
+    async def exchange(self, query: UpstreamQuery) -> UpstreamReply:
+        """Send ``query`` and return the matching reply.
+
+        Raises:
+            EgressRefused: the address is outside the allow-list or not an IP
+                address; no socket was created.
+            UpstreamTimeout: nothing matching arrived within ``query.timeout``.
+            NetworkError: the socket layer failed (e.g. ICMP unreachable).
+            MalformedResponse: a reply with our ID could not be parsed.
+        """
+        self._check_egress(query.address)
+        return await super().exchange(query)
+
+    async def _leg(
+        self, query: UpstreamQuery, request: dns.message.Message, *, tcp: bool
+    ) -> dns.message.Message:
+        family = _family(ipaddress.ip_address(query.address))
+        if tcp:
+            return await self._over_tcp(query, family, request)
+        return await self._over_udp(query, family, request)
+
+    def _check_egress(self, address: str) -> None:
+        """Check that we may send to ``address`` before any socket exists.
+
+        Raises:
+            EgressRefused: ``address`` is not an IP address or not allowed.
+        """
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            raise EgressRefused(address, "not an IP address") from None
+        if self._allow is not None and not any(ip in network for network in self._allow):
+            self._warn_refused(address)
+            raise EgressRefused(address, "outside the upstream allow-list")
+
+    def _warn_refused(self, address: str) -> None:
+        """Log a refused address, at most once per address per interval."""
+        now = trio.current_time()
+        last = self._warned.get(address)
+        if last is not None and now - last < REFUSAL_WARNING_INTERVAL:
+            return
+        self._warned[address] = now
+        _log.warning("refusing to query %s: outside the upstream allow-list", address)
+
     async def _over_udp(
         self, query: UpstreamQuery, family: socket.AddressFamily, request: dns.message.Message
     ) -> dns.message.Message:
@@ -171,7 +209,7 @@ class UdpTcpTransport:
             await sock.send(request.to_wire())
             while True:
                 wire = await sock.recv(_MAX_MESSAGE)
-                message = _match(wire, request, query.address, udp=True)
+                message = match_reply(wire, request, query.address, udp=True)
                 if message is not None:
                     return message
 
@@ -188,7 +226,7 @@ class UdpTcpTransport:
             await stream.send_all(frame(request.to_wire()))
             async with contextlib.aclosing(read_frames(stream)) as replies:
                 async for reply in replies:
-                    message = _match(reply, request, query.address, udp=False)
+                    message = match_reply(reply, request, query.address, udp=False)
                     if message is not None:
                         return message
             raise NetworkError(query.address, "connection closed before a matching reply")
@@ -206,7 +244,7 @@ def _upstream_failures(address: str, timeout: float) -> Iterator[None]:
         raise NetworkError(address, str(exc) or type(exc).__name__) from exc
 
 
-def _match(
+def match_reply(
     wire: bytes, request: dns.message.Message, address: str, *, udp: bool
 ) -> dns.message.Message | None:
     """Parse ``wire`` if it is the reply to ``request``.
@@ -254,6 +292,10 @@ def _answers_question(reply: dns.message.Message, request: dns.message.Message) 
         and echoed.rdtype == asked.rdtype
         and echoed.rdclass == asked.rdclass
     )
+
+
+def _family(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> socket.AddressFamily:
+    return socket.AF_INET6 if ip.version == 6 else socket.AF_INET
 
 
 def _rejects_edns(reply: dns.message.Message) -> bool:
