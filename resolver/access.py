@@ -16,6 +16,9 @@ from resolver.errors import ConfigError
 #: Served when no allow-list is configured: the local machine only.
 LOOPBACK_ONLY = ("127.0.0.0/8", "::1/128")
 
+#: Client addresses whose verdict is remembered before the memo starts over.
+_MAX_REMEMBERED = 65_536
+
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -39,6 +42,9 @@ class AccessList:
             except ValueError as error:
                 raise ConfigError(f"access list entry {entry!r}: {error}") from error
         self._networks = tuple(networks)
+        #: Verdicts by address literal: the check runs for every packet, and
+        #: a resolver's clients are few. Cleared when it grows past a bound.
+        self._verdicts: dict[str, bool] = {}
 
     def allows(self, address: str) -> bool:
         """Whether a client at ``address`` (IPv4 or IPv6 literal) may be served.
@@ -46,6 +52,14 @@ class AccessList:
         An IPv4-mapped IPv6 address is judged as the IPv4 address it carries;
         anything that is not an address is not allowed.
         """
+        verdict = self._verdicts.get(address)
+        if verdict is None:
+            if len(self._verdicts) >= _MAX_REMEMBERED:
+                self._verdicts.clear()
+            verdict = self._verdicts[address] = self._judge(address)
+        return verdict
+
+    def _judge(self, address: str) -> bool:
         try:
             client = ipaddress.ip_address(address)
         except ValueError:

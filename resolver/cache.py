@@ -230,6 +230,9 @@ class Cache:
         self._misses = 0
         self._refused_stores = 0
         self._evictions = 0
+        #: Changes whenever a flush removes entries, so that copies made from
+        #: cached data elsewhere (``answers.AnswerCache``) know to drop theirs.
+        self.generation = 0
 
     def store_rrset(
         self,
@@ -437,6 +440,7 @@ class Cache:
         """
         removed = len(self._entries)
         self._entries.clear()
+        self.generation += 1
         return removed
 
     def statistics(self) -> CacheStats:
@@ -506,6 +510,8 @@ class Cache:
         doomed = list(keys)
         for key in doomed:
             del self._entries[key]
+        if doomed:
+            self.generation += 1
         return len(doomed)
 
 

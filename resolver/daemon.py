@@ -23,6 +23,7 @@ import trio
 from dnssec.anchors import TrustAnchors
 from resolver import __version__
 from resolver.access import AccessList
+from resolver.answers import AnswerCache
 from resolver.cache import Cache
 from resolver.clock import Clock
 from resolver.config import Config, parse_endpoint
@@ -31,6 +32,7 @@ from resolver.errors import ConfigError
 from resolver.exchange import Transport
 from resolver.iterator import Iterator
 from resolver.limits import Limits
+from resolver.messages import OUR_UDP_PAYLOAD
 from resolver.recursor import Recursor
 from resolver.selection import ServerSelection
 from resolver.server import DnsServer
@@ -54,6 +56,7 @@ class Resolver:
     recursor: Recursor
     server: DnsServer
     anchors: TrustAnchors
+    answers: AnswerCache | None
     started: float = field(default_factory=time.time)
 
     def status(self) -> dict[str, Any]:
@@ -68,6 +71,7 @@ class Resolver:
             "workers": 1,
             "local_root": "none (resolving through the root servers)",
             "cache": _as_dict(self.cache.statistics()),
+            "answers": _as_dict(self.answers.statistics()) if self.answers else "off",
             "recursor": _as_dict(self.recursor.stats),
             "server": _as_dict(self.server.stats),
         }
@@ -139,12 +143,21 @@ def build(config: Config, clock: Clock, transport: Transport | None = None) -> R
         allow = [ipaddress.ip_network(n) for n in config["upstream.allow"]]
         transport = UdpTcpTransport(port=config["upstream.port"], allow=allow or None)
     recursor = Recursor(iterator, transport)
+    answers = None
+    if config["cache.max_answers"]:
+        answers = AnswerCache(
+            clock,
+            udp_payload=OUR_UDP_PAYLOAD,
+            max_entries=config["cache.max_answers"],
+            cache_generation=lambda: cache.generation,
+        )
     server = DnsServer(
         [parse_endpoint(text) for text in config["server.listen"]],
         recursor.handle,
         AccessList(config["server.allow"]),
+        answers=answers,
     )
-    return Resolver(config, cache, selection, iterator, recursor, server, anchors)
+    return Resolver(config, cache, selection, iterator, recursor, server, anchors, answers)
 
 
 async def run(

@@ -29,6 +29,7 @@ import dns.rcode
 import trio
 
 from resolver.access import AccessList
+from resolver.answers import AnswerCache
 from resolver.errors import ConfigError, HoldfastError, QueryError
 from resolver.framing import frame, read_frames
 from resolver.messages import (
@@ -121,6 +122,8 @@ class DnsServer:
         handler: resolves a ``ClientQuery`` into an ``Outcome``.
         access: which clients are served; others are answered REFUSED.
         limits: resource caps.
+        answers: ready-made responses for repeated questions; None answers
+            every query the full way.
     """
 
     def __init__(
@@ -129,8 +132,10 @@ class DnsServer:
         handler: QueryHandler,
         access: AccessList | None = None,
         limits: ServerLimits = ServerLimits(),
+        answers: AnswerCache | None = None,
     ) -> None:
         self._endpoints = tuple(endpoints)
+        self._answers = answers
         self._handler = handler
         self._access = access if access is not None else AccessList()
         self.limits = limits
@@ -189,6 +194,9 @@ class DnsServer:
         on purpose map to their rcode, anything else is logged as the bug it
         is and answered SERVFAIL.
         """
+        ready = self.answer_ready(wire, client, tcp=tcp)
+        if ready is not None:
+            return ready
         if tcp:
             self.stats.queries_tcp += 1
         else:
@@ -203,6 +211,24 @@ class DnsServer:
             return None
         response, rcode = reply
         self.stats.responses[dns.rcode.to_text(dns.rcode.Rcode.make(rcode))] += 1
+        return response
+
+    def answer_ready(self, wire: bytes, client: str, *, tcp: bool) -> bytes | None:
+        """The ready-made response to a repeated question, or None to answer it the full way.
+
+        Synchronous, so the UDP loop can answer without starting a task.
+        """
+        if self._answers is None or not self._access.allows(client):
+            return None
+        ready = self._answers.answer(wire, tcp=tcp)
+        if ready is None:
+            return None
+        response, rcode = ready
+        if tcp:
+            self.stats.queries_tcp += 1
+        else:
+            self.stats.queries_udp += 1
+        self.stats.responses[rcode] += 1
         return response
 
     async def _reply(self, wire: bytes, client: str, *, tcp: bool) -> tuple[bytes, int] | None:
@@ -221,10 +247,13 @@ class DnsServer:
         outcome = await self._resolve(query)
         max_size = TCP_SIZE_LIMIT if tcp else udp_size_limit(query)
         try:
-            return render_response(query, outcome, max_size=max_size), outcome.rcode
+            response = render_response(query, outcome, max_size=max_size)
         except Exception:
             logger.exception("cannot render the outcome for %s", query.question)
             return self._reject(query.reject(dns.rcode.SERVFAIL, "unrenderable"), tcp=tcp)
+        if self._answers is not None and not outcome.errors:
+            self._answers.remember(wire, response)
+        return response, outcome.rcode
 
     async def _resolve(self, query: ClientQuery) -> Outcome:
         """Run the handler, turning whatever it raises into an ``Outcome``."""
@@ -264,6 +293,11 @@ class DnsServer:
                     break
                 except OSError as error:
                     logger.debug("UDP receive failed: %s", error)
+                    continue
+                ready = self.answer_ready(wire, peer[0], tcp=False)
+                if ready is not None:
+                    if not _try_send(sock, ready, peer):
+                        work.start_soon(_send_udp, sock, ready, peer)
                     continue
                 if self._udp_in_flight >= self.limits.max_udp_queries:
                     self.stats.overloaded += 1
@@ -437,18 +471,21 @@ def _close_udp(sock: socket.socket) -> None:
     sock.close()
 
 
+def _try_send(sock: socket.socket, reply: bytes, peer: tuple[Any, ...]) -> bool:
+    """Send one datagram now; False if the socket buffer is full (a lost send is True)."""
+    try:
+        sock.sendto(reply, peer)
+    except BlockingIOError:
+        return False
+    except OSError as error:
+        logger.debug("UDP send to %s failed: %s", peer[0], error)
+    return True
+
+
 async def _send_udp(sock: socket.socket, reply: bytes, peer: tuple[Any, ...]) -> None:
-    """Send without waiting unless the socket buffer is full."""
-    while True:
-        try:
-            sock.sendto(reply, peer)
-        except BlockingIOError:
-            await trio.lowlevel.wait_writable(sock)
-        except OSError as error:
-            logger.debug("UDP send to %s failed: %s", peer[0], error)
-            return
-        else:
-            return
+    """Send, waiting only while the socket buffer is full."""
+    while not _try_send(sock, reply, peer):
+        await trio.lowlevel.wait_writable(sock)
 
 
 def _show(endpoint: Endpoint) -> str:

@@ -1,0 +1,279 @@
+"""Ready-made responses: the cache-hit fast path, in wire form.
+
+Why it exists: parsing a query and rendering its response with dnspython
+costs a few hundred microseconds, which caps a Python resolver near 4,000
+cached answers per second. Most queries a resolver sees repeat a recent
+question, and their response differs from the last one only in the ID, the
+RD bit, the case of the question name and the TTLs. So once the server has
+rendered a response the slow way, it keeps it here as a template, and the
+next identical question is answered by copying the template and patching
+those fields, without building a single dnspython object (Unbound's message
+cache plays the same role).
+
+Place in the query flow: ``server.DnsServer`` asks ``AnswerCache.answer``
+first, for every packet, before parsing anything else; a miss (``None``)
+falls through to the full path (``messages.parse_query`` -> resolver ->
+``messages.render_response``), whose response is then offered to
+``AnswerCache.remember``.
+
+What it guarantees:
+
+* **Same bytes as the slow path.** A template is the slow path's own
+  rendering; only the fields above change, and TTLs count down exactly as
+  the RRset cache's do. Anything unusual in a query (a compressed question
+  name, an EDNS version other than 0, EDNS options other than a cookie,
+  trailing bytes, a response larger than the client's limit) is a miss, so
+  every error and edge case stays with the slow path.
+* **Never past its lifetime.** A template lives until its smallest TTL runs
+  out, never longer than the RRset cache would keep the same data, and
+  flushing the RRset cache (``cache_generation`` changes) drops every
+  template.
+* **Bounded.** At most ``max_entries`` templates; the oldest is dropped
+  first (answers are rebuilt from the RRset cache on a miss, so a dropped
+  template costs one slow answer, and first-in-first-out needs no
+  bookkeeping on the hit path).
+
+Each variant of a question that changes the response bytes (EDNS or not, DO,
+CD, AD asked) has its own template. Pure: no I/O; time comes from a ``Clock``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from resolver.clock import Clock
+
+_HEADER = struct.Struct("!HHHHHH")
+_U16 = struct.Struct("!H")
+_TTL = struct.Struct("!I")
+_OPT_FIXED = struct.Struct("!BHHBBHH")  # root name, type, payload, ext-rcode, version, flags, rdlen
+
+#: Header bits of a query that rule the fast path out: QR and the opcode.
+_NOT_A_PLAIN_QUERY = 0xF800
+_FLAG_TC = 0x0200
+_FLAG_RD = 0x0100
+_FLAG_AD = 0x0020
+_FLAG_CD = 0x0010
+_EDNS_DO = 0x8000
+_TYPE_OPT = 41
+_CLASS_IN = 1
+_OPTION_COOKIE = 10
+#: Client cookie alone, or client cookie plus an 8 to 32 byte server cookie (RFC 7873 4).
+_COOKIE_LENGTHS = frozenset({8, *range(16, 41)})
+_MIN_UDP_SIZE = 512
+_TCP_SIZE = 65535
+_RCODE_TEXT = {0: "NOERROR", 3: "NXDOMAIN"}
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedQuery:
+    """What the fast path reads from a query packet: its template key and limits."""
+
+    key: bytes
+    #: End of the question name in the packet (it starts at offset 12).
+    name_end: int
+    #: Largest UDP response the client takes, already capped at ours.
+    udp_limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Template:
+    wire: bytes
+    ttl_offsets: tuple[int, ...]
+    ttls: tuple[int, ...]
+    born: float
+    expires: float
+    rcode_text: str
+
+
+@dataclass(slots=True)
+class AnswerStats:
+    """Counters, for ``holdfast ctl status``."""
+
+    hits: int = 0
+    misses: int = 0
+    stored: int = 0
+    #: Templates kept now (filled in by ``statistics``).
+    entries: int = 0
+
+
+class AnswerCache:
+    """Templates of recent responses, answered by patching.
+
+    Args:
+        clock: time source shared with the RRset cache.
+        udp_payload: the largest UDP response we ever send (our EDNS size).
+        max_entries: how many templates to keep.
+        cache_generation: returns a number that changes whenever the RRset
+            cache is flushed; templates older than the change are dropped.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        udp_payload: int,
+        max_entries: int = 100_000,
+        cache_generation: Callable[[], int] = lambda: 0,
+    ) -> None:
+        self._clock = clock
+        self._udp_payload = udp_payload
+        self._max_entries = max_entries
+        self._generation = cache_generation
+        self._seen_generation = cache_generation()
+        self._templates: dict[bytes, _Template] = {}
+        self.stats = AnswerStats()
+
+    def answer(self, wire: bytes, *, tcp: bool) -> tuple[bytes, str] | None:
+        """The response to ``wire`` and its rcode mnemonic, or None to take the slow path."""
+        parsed = parse_query(wire, self._udp_payload)
+        if parsed is None:
+            return None
+        if self._generation() != self._seen_generation:
+            self._templates.clear()
+            self._seen_generation = self._generation()
+        template = self._templates.get(parsed.key)
+        if template is None:
+            self.stats.misses += 1
+            return None
+        now = self._clock.wall()
+        limit = _TCP_SIZE if tcp else parsed.udp_limit
+        if now >= template.expires or len(template.wire) > limit:
+            if now >= template.expires:
+                del self._templates[parsed.key]
+            self.stats.misses += 1
+            return None
+        self.stats.hits += 1
+        return _patch(template, wire, parsed.name_end, now), template.rcode_text
+
+    def remember(self, wire: bytes, response: bytes) -> None:
+        """Keep ``response`` (the slow path's answer to ``wire``) as a template.
+
+        Only whole (TC=0) NOERROR and NXDOMAIN responses with at least one
+        record and every TTL above zero are kept; the caller passes only
+        responses without Extended DNS Errors (those explain a failure or a
+        stale answer, which must not be repeated from here).
+        """
+        parsed = parse_query(wire, self._udp_payload)
+        if parsed is None:
+            return
+        flags = _U16.unpack_from(response, 2)[0]
+        rcode_text = _RCODE_TEXT.get(flags & 0xF)
+        if rcode_text is None or flags & _FLAG_TC:
+            return
+        offsets = ttl_offsets(response)
+        if not offsets:
+            return
+        ttls = tuple(_TTL.unpack_from(response, offset)[0] for offset in offsets)
+        lifetime = min(ttls)
+        if lifetime <= 0:
+            return
+        if parsed.key not in self._templates and len(self._templates) >= self._max_entries:
+            del self._templates[next(iter(self._templates))]
+        now = self._clock.wall()
+        self._templates[parsed.key] = _Template(
+            response, offsets, ttls, now, now + lifetime, rcode_text
+        )
+        self.stats.stored += 1
+
+    def statistics(self) -> AnswerStats:
+        """A snapshot of the counters."""
+        return dataclasses.replace(self.stats, entries=len(self._templates))
+
+
+def _patch(template: _Template, wire: bytes, name_end: int, now: float) -> bytes:
+    """The template with the query's ID, RD bit and name case, and TTLs counted down."""
+    out = bytearray(template.wire)
+    out[0:2] = wire[0:2]
+    out[2] = (out[2] & ~(_FLAG_RD >> 8)) | (wire[2] & (_FLAG_RD >> 8))
+    out[12:name_end] = wire[12:name_end]
+    elapsed = int(now - template.born)
+    if elapsed:
+        for offset, ttl in zip(template.ttl_offsets, template.ttls, strict=True):
+            _TTL.pack_into(out, offset, ttl - elapsed)
+    return bytes(out)
+
+
+def parse_query(wire: bytes, our_payload: int) -> ParsedQuery | None:
+    """Read a plain query's question and EDNS, or None if it is anything else.
+
+    The key is the lowercase question name in wire form, the QTYPE, and one
+    byte of the bits that change the response: EDNS present, DO, CD and AD.
+    """
+    size = len(wire)
+    if size < 17:
+        return None
+    _, flags, qdcount, ancount, nscount, arcount = _HEADER.unpack_from(wire)
+    if flags & _NOT_A_PLAIN_QUERY or qdcount != 1 or ancount or nscount or arcount > 1:
+        return None
+    pos = 12
+    while True:
+        length = wire[pos]
+        if length == 0:
+            break
+        if length & 0xC0:
+            return None
+        pos += length + 1
+        if pos >= size:
+            return None
+    name_end = pos + 1
+    end = name_end + 4
+    if end > size or wire[end - 2] != 0 or wire[end - 1] != _CLASS_IN:
+        return None
+    variant = (flags & (_FLAG_CD | _FLAG_AD)) >> 2
+    udp_limit = _MIN_UDP_SIZE
+    if arcount:
+        if end + _OPT_FIXED.size > size:
+            return None
+        root, rdtype, payload, _, version, edns_flags, rdlen = _OPT_FIXED.unpack_from(wire, end)
+        if root or rdtype != _TYPE_OPT or version or end + _OPT_FIXED.size + rdlen != size:
+            return None
+        if rdlen and not _only_cookie(wire, end + _OPT_FIXED.size, size):
+            return None
+        variant |= 1 | (2 if edns_flags & _EDNS_DO else 0)
+        udp_limit = max(_MIN_UDP_SIZE, min(payload, our_payload))
+    elif end != size:
+        return None
+    key = wire[12:name_end].lower() + wire[name_end : name_end + 2] + bytes((variant,))
+    return ParsedQuery(key, name_end, udp_limit)
+
+
+def _only_cookie(wire: bytes, start: int, end: int) -> bool:
+    """Whether the EDNS options are exactly one well-formed COOKIE (what dig sends)."""
+    if end - start < 4:
+        return False
+    code, length = struct.unpack_from("!HH", wire, start)
+    return code == _OPTION_COOKIE and length in _COOKIE_LENGTHS and start + 4 + length == end
+
+
+def ttl_offsets(response: bytes) -> tuple[int, ...]:
+    """Offsets of the TTL field of every record in a response, OPT excepted.
+
+    The response is one we rendered, so it is well formed; names are skipped
+    label by label or at their first compression pointer.
+    """
+    _, _, qdcount, ancount, nscount, arcount = _HEADER.unpack_from(response)
+    pos = 12
+    for _ in range(qdcount):
+        pos = _skip_name(response, pos) + 4
+    offsets = []
+    for _ in range(ancount + nscount + arcount):
+        pos = _skip_name(response, pos)
+        rdtype = _U16.unpack_from(response, pos)[0]
+        if rdtype != _TYPE_OPT:
+            offsets.append(pos + 4)
+        pos += 10 + _U16.unpack_from(response, pos + 8)[0]
+    return tuple(offsets)
+
+
+def _skip_name(wire: bytes, pos: int) -> int:
+    while True:
+        length = wire[pos]
+        if length == 0:
+            return pos + 1
+        if length & 0xC0:
+            return pos + 2
+        pos += length + 1
