@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check pytest tools bench clean
+.PHONY: demo test check pytest tools bench bench-tools clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,24 @@ pytest: $(STAMP) tools
 
 test: check pytest
 
-bench: $(STAMP)
-	@echo "the benchmark harness arrives with its own issue"
+# dnsperf and Unbound (the resolver we compare with) come from Debian. Unbound
+# ships a daemon: an executable policy-rc.d that exits 101 keeps it from
+# starting on install (we add one only if none exists, and remove it after).
+# The harness runs Unbound itself, with the lab's hints and anchor only.
+bench-tools:
+	@if ! command -v dnsperf >/dev/null || ! command -v unbound >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    added=; \
+	    if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && added=1; \
+	    fi; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends dnsperf unbound; \
+	    status=$$?; [ -n "$$added" ] && rm -f /usr/sbin/policy-rc.d; exit $$status; \
+	  else echo "warning: dnsperf or unbound missing and not root: the harness says what it can do"; fi; \
+	fi
+
+bench: $(STAMP) tools bench-tools
+	$(BIN)/holdfast bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -7,6 +7,8 @@ Subcommands (a public contract other tooling scripts against):
 * ``lab``       the lab's authoritative servers on 127.53.0.0/16.
 * ``lab-fault`` inject or clear a fault on one server of a running lab.
 * ``demo``      the lab plus a resolver pointed at it, with dig commands to try.
+* ``bench``     the benchmark harness (``bench/harness.py``): Holdfast and
+  Unbound side by side on the lab; its options follow (``holdfast bench -h``).
 
 Exit codes: 0 success, 1 runtime failure (e.g. a port cannot be bound),
 2 unusable configuration or arguments (nothing was started).
@@ -92,11 +94,18 @@ def make_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="run the lab and a resolver pointed at it")
     demo.add_argument("--listen", type=_endpoint, default="127.0.0.1:5300", metavar="ADDR:PORT")
+
+    bench = commands.add_parser("bench", add_help=False,
+                                help="benchmark Holdfast against Unbound on the lab")
+    bench.add_argument("options", nargs=argparse.REMAINDER, help="see holdfast bench -h")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = make_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["bench"]:  # its options are the harness's own
+        return _bench(arguments[1:])
+    args = make_parser().parse_args(arguments)
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -114,6 +123,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return 0
+
+
+def _bench(options: Sequence[str]) -> int:
+    """The harness lives in the repository's ``bench`` package, not in the resolver."""
+    from bench.harness import main as bench_main
+
+    return bench_main(options)
 
 
 def _serve_config(args: argparse.Namespace) -> Config:

@@ -1,0 +1,1 @@
+"""Benchmarks: the harness (``make bench``) and its parts."""

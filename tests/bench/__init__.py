@@ -1,0 +1,1 @@
+"""Tests of the benchmark harness's parts that need no resolver running."""
