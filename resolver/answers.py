@@ -43,6 +43,7 @@ import dataclasses
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from resolver.clock import Clock
 
@@ -64,13 +65,15 @@ _OPTION_COOKIE = 10
 #: Client cookie alone, or client cookie plus an 8 to 32 byte server cookie (RFC 7873 4).
 _COOKIE_LENGTHS = frozenset({8, *range(16, 41)})
 _MIN_UDP_SIZE = 512
-_TCP_SIZE = 65535
 _RCODE_TEXT = {0: "NOERROR", 3: "NXDOMAIN"}
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedQuery:
-    """What the fast path reads from a query packet: its template key and limits."""
+class ParsedQuery(NamedTuple):
+    """What the fast path reads from a query packet: its template key and limits.
+
+    A named tuple, not a dataclass: it is built for every packet, and a tuple
+    is the cheapest object to build.
+    """
 
     key: bytes
     #: End of the question name in the packet (it starts at offset 12).
@@ -132,22 +135,25 @@ class AnswerCache:
         parsed = parse_query(wire, self._udp_payload)
         if parsed is None:
             return None
-        if self._generation() != self._seen_generation:
+        key, name_end, udp_limit = parsed
+        generation = self._generation()
+        if generation != self._seen_generation:
             self._templates.clear()
-            self._seen_generation = self._generation()
-        template = self._templates.get(parsed.key)
+            self._seen_generation = generation
+        template = self._templates.get(key)
         if template is None:
             self.stats.misses += 1
             return None
         now = self._clock.wall()
-        limit = _TCP_SIZE if tcp else parsed.udp_limit
-        if now >= template.expires or len(template.wire) > limit:
-            if now >= template.expires:
-                del self._templates[parsed.key]
+        if now >= template.expires:
+            del self._templates[key]
+            self.stats.misses += 1
+            return None
+        if not tcp and len(template.wire) > udp_limit:
             self.stats.misses += 1
             return None
         self.stats.hits += 1
-        return _patch(template, wire, parsed.name_end, now), template.rcode_text
+        return _patch(template, wire, name_end, now), template.rcode_text
 
     def remember(self, wire: bytes, response: bytes) -> None:
         """Keep ``response`` (the slow path's answer to ``wire``) as a template.
