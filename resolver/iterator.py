@@ -52,6 +52,8 @@ T = TypeVar("T")
 Exchange = Generator[UpstreamQuery, UpstreamReply | UpstreamError, T]
 
 _ALIAS_TYPES = (dns.rdatatype.CNAME, dns.rdatatype.DNAME)
+#: Rounds over a zone's servers while the only failures are timeouts.
+TIMEOUT_ROUNDS = 3
 
 
 class ResolutionFailed(HoldfastError):
@@ -278,6 +280,13 @@ class Iterator:
     ) -> Exchange[tuple[Classified, str]]:
         """Ask the zone's servers, one after another, until one answers usefully.
 
+        Servers that timed out are asked again in up to ``TIMEOUT_ROUNDS``
+        rounds, each with the RTO that selection doubled after the timeout:
+        a loaded server is slow, not gone, and one round of short adaptive
+        timeouts would turn a burst of load into SERVFAILs (Unbound likewise
+        retries a server several times with back-off). The work budget and
+        the time budget still bound the whole resolution.
+
         Every outcome is fed back into server selection. Servers whose NS
         names have no known address are resolved only when the known ones
         are used up.
@@ -287,6 +296,8 @@ class Iterator:
             _MinimisationRefused: a server choked on a minimised name.
         """
         tried: set[str] = set()
+        timed_out: set[str] = set()
+        rounds_left = TIMEOUT_ROUNDS - 1
         failures: list[UpstreamError] = []
         unresolved = cut.unresolved()
         while True:
@@ -299,6 +310,11 @@ class Iterator:
                     found = yield from self._addresses_of(target, cut.zone, budget, stack)
                     if found:
                         cut.addresses[target] = found
+                    continue
+                if timed_out and rounds_left:
+                    rounds_left -= 1
+                    tried -= timed_out
+                    timed_out.clear()
                     continue
                 raise _no_server_left(cut.zone, failures)
             tried.add(address)
@@ -313,6 +329,8 @@ class Iterator:
             if isinstance(result, UpstreamError):
                 self._report_failure(result, cut.zone)
                 failures.append(result)
+                if isinstance(result, UpstreamTimeout):
+                    timed_out.add(address)
                 continue
             self.selection.report_rtt(address, result.rtt)
             if not result.edns:

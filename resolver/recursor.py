@@ -102,6 +102,8 @@ class Recursor:
         finally:
             if outcome.rcode == dns.rcode.SERVFAIL:
                 self.stats.servfails += 1
+                log.debug("SERVFAIL for %s: %s", question,
+                          "; ".join(error.text for error in outcome.errors) or "no reason given")
             del self._inflight[question]
             flight.outcome = outcome
             flight.done.set()

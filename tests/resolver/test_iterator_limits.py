@@ -23,7 +23,7 @@ from resolver.clock import FakeClock
 from resolver.driver import run_exchange
 from resolver.errors import UpstreamTimeout
 from resolver.exchange import UpstreamQuery, UpstreamReply
-from resolver.iterator import Iterator
+from resolver.iterator import TIMEOUT_ROUNDS, Iterator
 from resolver.limits import Limits
 from resolver.question import Outcome, Question
 from resolver.selection import ServerSelection
@@ -135,6 +135,30 @@ async def test_upward_referral_is_lame_and_other_servers_are_tried() -> None:
     for _ in range(5):
         outcome, _ = await resolve(script, "www.up.")
         assert outcome.rcode == dns.rcode.NOERROR
+
+
+async def test_servers_that_time_out_are_asked_again_with_longer_timeouts() -> None:
+    asked: list[UpstreamQuery] = []
+
+    def script(query: UpstreamQuery) -> dns.message.Message | None:
+        asked.append(query)
+        if len(asked) <= len(HINTS.addresses):  # a burst of load: every server is slow once
+            return None
+        message = _reply(query, aa=True)
+        message.answer.append(dns.rrset.from_text(query.qname, 300, "IN", "A", "192.0.2.7"))
+        return message
+
+    outcome, sent = await resolve(script, "www.busy.")
+    assert outcome.rcode == dns.rcode.NOERROR
+    assert sent == len(HINTS.addresses) + 1
+    first = {query.address: query.timeout for query in asked[: len(HINTS.addresses)]}
+    assert asked[-1].timeout > first[asked[-1].address]
+
+
+async def test_servers_that_never_answer_get_a_bounded_number_of_rounds() -> None:
+    outcome, sent = await resolve(lambda query: None, "www.gone.")
+    assert outcome.rcode == dns.rcode.SERVFAIL
+    assert sent == TIMEOUT_ROUNDS * len(HINTS.addresses)
 
 
 async def test_out_of_bailiwick_records_are_not_cached() -> None:
