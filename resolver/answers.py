@@ -55,7 +55,9 @@ _OPT_FIXED = struct.Struct("!BHHBBHH")  # root name, type, payload, ext-rcode, v
 #: Header bits of a query that rule the fast path out: QR and the opcode.
 _NOT_A_PLAIN_QUERY = 0xF800
 _FLAG_TC = 0x0200
-_FLAG_RD = 0x0100
+#: RD in the third octet of the header, and every one-octet bytes value.
+_RD_BIT = 0x01
+_BYTES = tuple(bytes((value,)) for value in range(256))
 _FLAG_AD = 0x0020
 _FLAG_CD = 0x0010
 _EDNS_DO = 0x8000
@@ -82,14 +84,23 @@ class ParsedQuery(NamedTuple):
     udp_limit: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Template:
+    """A response as rendered, and the same bytes with TTLs aged by whole seconds.
+
+    ``aged`` is recomputed once per second of age, not per answer: patching
+    the TTLs is the costly part, and every answer within the same second
+    shares it.
+    """
+
     wire: bytes
     ttl_offsets: tuple[int, ...]
     ttls: tuple[int, ...]
     born: float
     expires: float
     rcode_text: str
+    aged: bytes = b""
+    aged_for: int = -1
 
 
 @dataclass(slots=True)
@@ -128,13 +139,22 @@ class AnswerCache:
         self._generation = cache_generation
         self._seen_generation = cache_generation()
         self._templates: dict[bytes, _Template] = {}
+        #: ``parse_query`` results by query bytes after the ID: clients repeat
+        #: byte-identical queries, and a dict lookup is far cheaper than
+        #: walking the name. Only parsable queries are kept; cleared when full.
+        self._parsed: dict[bytes, ParsedQuery] = {}
         self.stats = AnswerStats()
 
     def answer(self, wire: bytes, *, tcp: bool) -> tuple[bytes, str] | None:
         """The response to ``wire`` and its rcode mnemonic, or None to take the slow path."""
-        parsed = parse_query(wire, self._udp_payload)
+        parsed = self._parsed.get(wire[2:])
         if parsed is None:
-            return None
+            parsed = parse_query(wire, self._udp_payload)
+            if parsed is None:
+                return None
+            if len(self._parsed) >= self._max_entries:
+                self._parsed.clear()
+            self._parsed[wire[2:]] = parsed
         key, name_end, udp_limit = parsed
         generation = self._generation()
         if generation != self._seen_generation:
@@ -192,15 +212,16 @@ class AnswerCache:
 
 def _patch(template: _Template, wire: bytes, name_end: int, now: float) -> bytes:
     """The template with the query's ID, RD bit and name case, and TTLs counted down."""
-    out = bytearray(template.wire)
-    out[0:2] = wire[0:2]
-    out[2] = (out[2] & ~(_FLAG_RD >> 8)) | (wire[2] & (_FLAG_RD >> 8))
-    out[12:name_end] = wire[12:name_end]
     elapsed = int(now - template.born)
-    if elapsed:
+    if elapsed != template.aged_for:
+        aged = bytearray(template.wire)
         for offset, ttl in zip(template.ttl_offsets, template.ttls, strict=True):
-            _TTL.pack_into(out, offset, ttl - elapsed)
-    return bytes(out)
+            _TTL.pack_into(aged, offset, ttl - elapsed)
+        template.aged = bytes(aged)
+        template.aged_for = elapsed
+    aged_wire = template.aged
+    flags = _BYTES[(aged_wire[2] & ~_RD_BIT) | (wire[2] & _RD_BIT)]
+    return wire[:2] + flags + aged_wire[3:12] + wire[12:name_end] + aged_wire[name_end:]
 
 
 def parse_query(wire: bytes, our_payload: int) -> ParsedQuery | None:
