@@ -217,10 +217,15 @@ class DnsServer:
         """The ready-made response to a repeated question, or None to answer it the full way.
 
         Synchronous, so the UDP loop can answer without starting a task.
+        Never raises: a bug here must cost the fast path, not the server.
         """
         if self._answers is None or not self._access.allows(client):
             return None
-        ready = self._answers.answer(wire, tcp=tcp)
+        try:
+            ready = self._answers.answer(wire, tcp=tcp)
+        except Exception:
+            logger.exception("the ready-made answer path failed; answering the full way")
+            return None
         if ready is None:
             return None
         response, rcode = ready

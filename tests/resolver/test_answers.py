@@ -227,3 +227,22 @@ async def test_answers_with_extended_errors_are_never_kept(clock: FakeClock) -> 
     server = DnsServer([("127.0.0.1", 0)], handler, answers=answers)  # type: ignore[arg-type]
     await server.answer(query(), "127.0.0.1", tcp=False)
     assert answers.statistics().stored == 0
+
+
+async def test_a_bug_in_the_fast_path_costs_only_the_fast_path(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken(AnswerCache):
+        def answer(self, wire: bytes, *, tcp: bool) -> tuple[bytes, str] | None:
+            raise RuntimeError("bug")
+
+    async def handler(client: object) -> Outcome:
+        return outcome()
+
+    server = DnsServer(
+        [("127.0.0.1", 0)], handler, answers=Broken(clock, udp_payload=OUR_UDP_PAYLOAD)
+    )  # type: ignore[arg-type]
+    response = await server.answer(query(), "127.0.0.1", tcp=False)
+    assert response is not None
+    assert dns.message.from_wire(response).rcode() == dns.rcode.NOERROR
+    assert "ready-made answer path failed" in caplog.text
