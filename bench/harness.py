@@ -99,6 +99,8 @@ class ResolverFigures:
     #: Reload workers that finished during those runs (each parses and verifies
     #: the lab root and, when present, the real 2017 root three times).
     reloads: int = 0
+    #: The fixed rate of the latency runs: half of Holdfast's maximum, for both.
+    offered_rate: float = 0.0
     rss_bytes: int = 0
 
     def summary(self) -> dict[str, Any]:
@@ -176,6 +178,7 @@ def measure(
             ))
         if rate is None:
             rate = Spread.of(run.qps for run in figures.cached_max).median / 2
+        figures.offered_rate = rate
         _say(f"{resolver.name}: cached latency at {rate:,.0f} queries/s")
         for _ in range(settings.runs):
             figures.cached_latency.append(dnsperf(
@@ -337,7 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for start in starters:
                 names = [next(slices) for _ in range(settings.runs)]
                 result = measure(start, lab, workdir, settings, names, rate, cpus)
-                rate = rate or Spread.of(run.qps for run in result.cached_max).median / 2
+                rate = rate or result.offered_rate
                 figures.append(result)
         except ProcessError as error:
             print(f"holdfast bench: {error}", file=sys.stderr)
