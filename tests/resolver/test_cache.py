@@ -293,6 +293,20 @@ def test_flush_all_empties_the_cache(cache: Cache) -> None:
     assert cache.flush_zone(dns.name.root) == 0
 
 
+def test_every_flush_that_removes_something_changes_the_generation(cache: Cache) -> None:
+    cache.store_rrset(a_rrset("a.example."), Rank.ANSWER)
+    start = cache.generation
+    assert cache.flush_name(name("b.example.")) == 0
+    assert cache.generation == start  # nothing removed: ready-made answers stay
+    cache.flush_name(name("a.example."))
+    after_name = cache.generation
+    cache.store_rrset(a_rrset("a.example."), Rank.ANSWER)
+    cache.flush_zone(name("example."))
+    after_zone = cache.generation
+    cache.flush_all()
+    assert start < after_name < after_zone < cache.generation
+
+
 def test_size_bound_evicts_the_least_recently_used_entry(clock: FakeClock) -> None:
     cache = Cache(clock, max_entries=3)
     for owner in ("a.example.", "b.example.", "c.example."):
