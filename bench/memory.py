@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
 import subprocess
 import sys
 import time
@@ -37,6 +36,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
+from bench.processes import resident_bytes
 from dnssec.status import Security
 from resolver.cache import Cache, Rank
 from resolver.clock import FakeClock
@@ -103,9 +103,7 @@ def rss_bytes() -> int:
     whatever cyclic garbage would otherwise be counted against the cache.
     """
     gc.collect()
-    with open("/proc/self/statm", encoding="ascii") as statm:
-        resident_pages = int(statm.read().split()[1])
-    return resident_pages * os.sysconf("SC_PAGE_SIZE")
+    return resident_bytes()
 
 
 def _fill(cache: Cache, entries: int) -> float:

@@ -33,6 +33,12 @@ _STOP_TIMEOUT = 10.0
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def resident_bytes(pid: int | str = "self") -> int:
+    """A process's resident set size: what the operating system sees it use."""
+    resident_pages = int(Path(f"/proc/{pid}/statm").read_text(encoding="ascii").split()[1])
+    return resident_pages * os.sysconf("SC_PAGE_SIZE")
+
+
 class ProcessError(RuntimeError):
     """A benchmark process failed to start or answer."""
 
@@ -57,8 +63,7 @@ class Started:
         return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
     def rss_bytes(self) -> int:
-        pages = int(Path(f"/proc/{self.popen.pid}/statm").read_text().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE")
+        return resident_bytes(self.popen.pid)
 
     def stop(self) -> None:
         if self.popen.poll() is None:

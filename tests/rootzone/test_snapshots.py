@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import pytest
 
+from bench.rootzone_load import KSK_2010 as KSK_2010_DS
 from dnssec.anchors import TrustAnchors
 from rootzone.verify import (
     SignatureFailure,
@@ -33,10 +34,7 @@ pytestmark = pytest.mark.shared_data
 
 Snapshot = Callable[[str], list[Record]]
 
-KSK_2010 = TrustAnchors.from_text(
-    ". DS 19036 8 2 49AAC11D7B6F6446702E54A1607371607A1A41855200FD2CE1CDDE32F24E8FB5\n",
-    source="KSK-2010",
-)
+KSK_2010 = TrustAnchors.from_text(KSK_2010_DS, source="KSK-2010")
 #: The IANA anchors: KSK-2017 (20326) and KSK-2024 (38696).
 IANA = TrustAnchors.builtin()
 
