@@ -197,10 +197,11 @@ class DnsServer:
         ready = self.answer_ready(wire, client, tcp=tcp)
         if ready is not None:
             return ready
-        if tcp:
-            self.stats.queries_tcp += 1
-        else:
-            self.stats.queries_udp += 1
+        return await self._answer_in_full(wire, client, tcp=tcp)
+
+    async def _answer_in_full(self, wire: bytes, client: str, *, tcp: bool) -> bytes | None:
+        """``answer`` for a packet that ``answer_ready`` has already passed on."""
+        self._count_query(tcp=tcp)
         try:
             reply = await self._reply(wire, client, tcp=tcp)
         except Exception:
@@ -229,12 +230,15 @@ class DnsServer:
         if ready is None:
             return None
         response, rcode = ready
+        self._count_query(tcp=tcp)
+        self.stats.responses[rcode] += 1
+        return response
+
+    def _count_query(self, *, tcp: bool) -> None:
         if tcp:
             self.stats.queries_tcp += 1
         else:
             self.stats.queries_udp += 1
-        self.stats.responses[rcode] += 1
-        return response
 
     async def _reply(self, wire: bytes, client: str, *, tcp: bool) -> tuple[bytes, int] | None:
         """ACL, parse, ANY shortcut, resolve, render: the response and its rcode."""
@@ -312,7 +316,7 @@ class DnsServer:
 
     async def _answer_udp(self, sock: socket.socket, wire: bytes, peer: tuple[Any, ...]) -> None:
         try:
-            reply = await self.answer(wire, peer[0], tcp=False)
+            reply = await self._answer_in_full(wire, peer[0], tcp=False)
             if reply is not None:
                 await _send_udp(sock, reply, peer)
         finally:

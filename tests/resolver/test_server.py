@@ -29,8 +29,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from resolver.access import AccessList
+from resolver.answers import AnswerCache
+from resolver.clock import SystemClock
 from resolver.errors import QueryError, UpstreamTimeout
-from resolver.messages import ClientQuery
+from resolver.messages import OUR_UDP_PAYLOAD, ClientQuery
 from resolver.question import Outcome
 from resolver.server import BindError, DnsServer, Endpoint, ServerLimits
 from tests.strategies import mutated, query_wires
@@ -285,6 +287,21 @@ async def test_udp_query_is_answered() -> None:
     assert (reply.id, reply.rcode()) == (42, dns.rcode.NOERROR)
     assert reply.flags & dns.flags.RA
     assert server.stats.queries_udp == 1
+
+
+async def test_udp_repeat_is_answered_ready_made_and_each_query_counted_once() -> None:
+    answers = AnswerCache(SystemClock(), udp_payload=OUR_UDP_PAYLOAD)
+    server = DnsServer([(LOCAL, 0)], answering, answers=answers)
+
+    async with running(server) as [endpoint]:
+        first = await ask_udp(endpoint, wire_query(query_id=1))
+        second = await ask_udp(endpoint, wire_query(query_id=2))
+
+    assert (first.id, second.id) == (1, 2)
+    assert second.answer == first.answer
+    assert (answers.stats.misses, answers.stats.hits) == (1, 1)
+    assert server.stats.queries_udp == 2
+    assert server.stats.responses["NOERROR"] == 2
 
 
 async def test_udp_and_tcp_on_ipv6_loopback() -> None:
