@@ -1,9 +1,10 @@
 """A rough cached-path throughput figure: answers per second from one client.
 
-Not the benchmark harness (that is its own issue, with dnsperf and Unbound
-side by side); this is the quick loop the foundation's closing note asks for.
-It keeps ``--window`` queries outstanding on one UDP socket, asking the same
-few warmed names over and over, and prints answers per second.
+Not the benchmark harness (``holdfast bench``: dnsperf and Unbound side by
+side); a check that needs nothing but Python, e.g. against ``holdfast demo``
+while working on the fast path. It keeps ``--window`` queries outstanding on
+one UDP socket, asking the same few warmed names over and over, and prints
+answers per second.
 
     python bench/quick_qps.py --server 127.0.0.1:5300 --seconds 5
 """
