@@ -8,6 +8,12 @@ re-exports it next to the resolver's own error classes.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from dns.edns import EDECode
+
+from dnssec.status import ExtendedError
+
 
 class HoldfastError(Exception):
     """Root of every error Holdfast raises on purpose."""
@@ -24,3 +30,57 @@ class RecordFileError(HoldfastError):
         super().__init__(f"{where}: {message}")
         self.source = source
         self.line = line
+
+
+class Bogus(HoldfastError):
+    """Data that should have validated did not (RFC 4035 section 4.3).
+
+    Each subclass is one reason a client can be told, as the Extended DNS
+    Error ``code`` (RFC 8914); the message is the EXTRA-TEXT and names the
+    zone and RRset that failed.
+    """
+
+    code: ClassVar[int] = EDECode.DNSSEC_BOGUS
+
+    def error(self) -> ExtendedError:
+        """The Extended DNS Error that tells a client why."""
+        return ExtendedError(self.code, str(self))
+
+
+class BogusExpired(Bogus):
+    """Every usable signature had expired."""
+
+    code = EDECode.SIGNATURE_EXPIRED
+
+
+class BogusNotYetValid(Bogus):
+    """Every usable signature had an inception in the future."""
+
+    code = EDECode.SIGNATURE_NOT_YET_VALID
+
+
+class BogusNoKey(Bogus):
+    """No trusted key fits: no DNSKEY matches the DS, or none signed the data."""
+
+    code = EDECode.DNSKEY_MISSING
+
+
+class BogusNoSignatures(Bogus):
+    """Data from a signed zone came without RRSIGs."""
+
+    code = EDECode.RRSIGS_MISSING
+
+
+class BogusNoDenial(Bogus):
+    """A negative answer from a signed zone came without a valid NSEC/NSEC3 proof."""
+
+    code = EDECode.NSEC_MISSING
+
+
+class ValidationWorkExceeded(Bogus):
+    """Validating would take more signature checks or NSEC3 hashes than allowed.
+
+    KeyTrap (CVE-2023-50387) and the NSEC3 closest-encloser attack
+    (CVE-2023-50868) make a resolver burn CPU on one answer; the answer is
+    treated as bogus instead.
+    """

@@ -56,6 +56,8 @@ _ECDSA: dict[int, tuple[ec.EllipticCurve, hashes.HashAlgorithm, int]] = {
     14: (ec.SECP384R1(), hashes.SHA384(), 48),
 }
 _DS_HASHES = {1: "sha1", 2: "sha256", 4: "sha384"}
+#: Every DNSSEC algorithm a signature can be checked with.
+SUPPORTED_ALGORITHMS = frozenset({*_RSA_HASHES, *_ECDSA, 15, 16})
 _PKCS1 = padding.PKCS1v15()
 
 
@@ -209,6 +211,16 @@ class Ds:
         if (self.key_tag, self.algorithm) != (key.tag, key.algorithm):
             return False
         return ds_digest(owner, key.to_wire(), self.digest_type) == self.digest
+
+
+def supported_algorithm(algorithm: int) -> bool:
+    """Whether signatures made with DNSSEC ``algorithm`` can be checked here."""
+    return algorithm in SUPPORTED_ALGORITHMS
+
+
+def supported_digest(digest_type: int) -> bool:
+    """Whether DS records of ``digest_type`` can be checked here."""
+    return digest_type in _DS_HASHES
 
 
 def key_tag(dnskey_rdata: bytes) -> int:

@@ -8,6 +8,7 @@ the AD bit may be set.
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 
 
 class Security(enum.Enum):
@@ -22,3 +23,15 @@ class Security(enum.Enum):
     SECURE = "secure"
     #: It should have validated and did not: never served without CD.
     BOGUS = "bogus"
+
+
+@dataclass(frozen=True, slots=True)
+class ExtendedError:
+    """An Extended DNS Error (RFC 8914): an INFO-CODE and its EXTRA-TEXT.
+
+    It lives here, in the bottom layer, because the validator is what
+    chooses most of them (6 DNSSEC Bogus, 7 Signature Expired, ...).
+    """
+
+    code: int
+    text: str = ""

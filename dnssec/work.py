@@ -1,0 +1,83 @@
+"""Bounds on the cryptographic work one client query may cause.
+
+Two published attacks make a validator spend CPU without limit on a single
+answer: KeyTrap (CVE-2023-50387: many DNSKEYs sharing one key tag, many
+RRSIGs, every pair tried) and the NSEC3 closest-encloser attack
+(CVE-2023-50868: many NSEC3 hashes with many iterations). ``ValidationWork``
+is the meter every check spends from; when it runs out the answer is treated
+as bogus (a quick SERVFAIL), never as a stall. Knot Resolver allows 32
+signature checks per query; Unbound and BIND cap keys per tag and NSEC3
+calculations per step in the same spirit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dnssec.errors import ValidationWorkExceeded
+
+
+@dataclass(frozen=True, slots=True)
+class WorkLimits:
+    """How much validation work is allowed (``[dnssec]`` in the config)."""
+
+    #: Signature verifications for one client query, key fetches included.
+    max_signatures_per_query: int = 64
+    #: Signature verifications for one upstream response.
+    max_signatures_per_response: int = 16
+    #: DNSKEYs tried for one RRSIG whose key tag and algorithm they share.
+    max_keys_per_tag: int = 4
+    #: NSEC3 iterations above this make a denial insecure (RFC 9276: 100).
+    max_nsec3_iterations: int = 100
+    #: Names hashed with NSEC3 parameters for one upstream response.
+    max_nsec3_hashes_per_response: int = 64
+
+
+class ValidationWork:
+    """The meter for one client query; ``start_response`` resets the per-response part."""
+
+    __slots__ = ("hashes", "limits", "response_signatures", "signatures")
+
+    def __init__(self, limits: WorkLimits) -> None:
+        self.limits = limits
+        self.signatures = 0
+        self.response_signatures = 0
+        self.hashes = 0
+
+    def start_response(self) -> None:
+        """Begin validating another upstream response."""
+        self.response_signatures = 0
+        self.hashes = 0
+
+    def spend_signature(self, what: str) -> None:
+        """Count one signature verification about to be made for ``what``.
+
+        Raises:
+            ValidationWorkExceeded: a per-response or per-query limit is reached.
+        """
+        limits = self.limits
+        if self.response_signatures >= limits.max_signatures_per_response:
+            raise ValidationWorkExceeded(
+                f"{what}: more than {limits.max_signatures_per_response} "
+                "signature checks in one response"
+            )
+        if self.signatures >= limits.max_signatures_per_query:
+            raise ValidationWorkExceeded(
+                f"{what}: more than {limits.max_signatures_per_query} "
+                "signature checks for one query"
+            )
+        self.signatures += 1
+        self.response_signatures += 1
+
+    def spend_hash(self, what: str) -> None:
+        """Count one NSEC3 name hash about to be computed for ``what``.
+
+        Raises:
+            ValidationWorkExceeded: the per-response limit is reached.
+        """
+        if self.hashes >= self.limits.max_nsec3_hashes_per_response:
+            raise ValidationWorkExceeded(
+                f"{what}: more than {self.limits.max_nsec3_hashes_per_response} "
+                "NSEC3 hashes in one response"
+            )
+        self.hashes += 1
