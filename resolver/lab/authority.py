@@ -236,12 +236,18 @@ class _Answerer:
         return ZoneAnswer(dns.rcode.NOERROR, False, (), (ns, *proof), tuple(glue))
 
     def _negative(self, proof: _Proof) -> None:
-        """Add the SOA (TTL capped by its MINIMUM, RFC 2308) and the proof."""
+        """Add the SOA (TTL capped by its MINIMUM, RFC 2308) and the proof.
+
+        The SOA's RRSIG gets the same TTL (RFC 4034 section 3: an RRSIG's
+        TTL is that of the RRset it covers); its original TTL is unchanged.
+        """
         soa = self.zone.rrset(self.zone.origin, dns.rdatatype.SOA)
         assert soa is not None
-        capped = _renamed(soa, soa.name)
-        capped.ttl = min(soa.ttl, soa[0].minimum)
-        self.authority.extend(self._with_signatures([capped]))
+        ttl = min(soa.ttl, soa[0].minimum)
+        for record in self._with_signatures([soa]):
+            capped = _renamed(record, record.name)
+            capped.ttl = ttl
+            self.authority.append(capped)
         self.authority.extend(self._proof(proof))
 
     def _proof(self, make: _Proof) -> list[dns.rrset.RRset]:

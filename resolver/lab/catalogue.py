@@ -11,15 +11,31 @@ deterministically (root 127.53.0.1-3, com/net 127.53.1.1-4, org
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import dns.name
+import dns.rdata
 import dns.rdatatype
 import dns.rrset
 import dns.zone
 
 from resolver.lab.faults import Fault, parse_fault
-from resolver.lab.signing import ECDSAP256SHA256, ED25519, RSASHA256, ZoneKey, zone_key
+from resolver.lab.signing import (
+    ECDSAP256SHA256,
+    ECDSAP384SHA384,
+    ED448,
+    ED25519,
+    PRIVATEDNS,
+    RSASHA1,
+    RSASHA1NSEC3SHA1,
+    RSASHA256,
+    RSASHA512,
+    Window,
+    ZoneKey,
+    zone_key,
+)
 from resolver.lab.zones import ZoneSource
 
 DEFAULT_TTL = 3600
@@ -37,15 +53,31 @@ class LabServer:
     zones: tuple[str, ...]
 
 
+class ParentDs(enum.Enum):
+    """The DS record a parent publishes for a signed child."""
+
+    #: The SHA-256 digest of the child's key.
+    KEY = "key"
+    #: The SHA-256 digest of a key the child does not publish.
+    ABSENT_KEY = "absent-key"
+    #: Digest type 3 (GOST R 34.11-94), which validators need not implement
+    #: (RFC 8624); the digest field holds the key's SHA-256 digest.
+    GOST = "gost"
+
+
 @dataclass(frozen=True, slots=True)
 class ZonePlan:
     """One zone of the catalogue, before keys, delegations and glue.
 
     ``records`` are zone-file lines relative to the zone (``$TTL 3600``).
-    ``algorithm`` is ``None`` for an unsigned zone. ``served`` is false for
-    a delegation to outside the lab. ``faults`` are permanent faults, by
-    index into ``servers``. ``broken`` names owners whose A signature is
-    corrupted.
+    ``algorithm`` is ``None`` for an unsigned zone. ``iterations`` is the
+    NSEC3 iteration count. ``window`` makes the zone's signature window from
+    the lab clock's time. ``served`` is false for a delegation to outside
+    the lab. ``faults`` are permanent faults, by index into ``servers``.
+    ``broken`` names owners whose A signature is corrupted. ``rrsigs`` false
+    signs only the DNSKEY RRset; ``proofs`` false withholds NSEC/NSEC3 from
+    negative answers; ``keytrap`` adds KeyTrap decoys; ``ds`` is what the
+    parent's DS names.
     """
 
     origin: str
@@ -53,11 +85,16 @@ class ZonePlan:
     records: tuple[str, ...] = ()
     algorithm: int | None = ECDSAP256SHA256
     nsec3: bool = False
-    expired: bool = False
+    iterations: int = 0
+    window: Callable[[float], Window] = Window.valid
     bench: bool = False
     served: bool = True
     broken: tuple[str, ...] = ()
     faults: tuple[tuple[int, str], ...] = ()
+    rrsigs: bool = True
+    proofs: bool = True
+    keytrap: bool = False
+    ds: ParentDs = ParentDs.KEY
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +102,8 @@ class Catalogue:
     """Everything ``Lab.build`` needs to sign and serve the lab."""
 
     sources: tuple[ZoneSource, ...]
-    #: Zones signed with an expired window.
-    expired: frozenset[dns.name.Name]
+    #: How each zone's signature window is made from the lab clock's time.
+    windows: dict[dns.name.Name, Callable[[float], Window]]
     #: The zone generated lazily for benchmarks.
     bench: dns.name.Name
     servers: tuple[LabServer, ...]
@@ -122,11 +159,18 @@ def plans() -> tuple[ZonePlan, ...]:
         ),
         ZonePlan("example.net.", ns.pair("example.net."), ("www A 192.0.2.3",)),
         ZonePlan("example.org.", ns.pair("example.org."), ("www A 192.0.2.4",)),
-        ZonePlan("nsec3.org.", ns.pair("nsec3.org."), ("www A 192.0.2.10",), nsec3=True),
+        ZonePlan(
+            "nsec3.org.",
+            ns.pair("nsec3.org."),
+            ("www A 192.0.2.10", '@ TXT "holdfast lab nsec3.org"', "*.wild A 192.0.2.30"),
+            nsec3=True,
+        ),
         ZonePlan("optout.nsec3.org.", ns.pair("optout.nsec3.org."), ("www A 192.0.2.11",), None),
         ZonePlan("insecure.com.", ns.pair("insecure.com."), ("www A 192.0.2.12",), None),
         ZonePlan("bogus.com.", ns.pair("bogus.com."), ("www A 192.0.2.13",), broken=("www",)),
-        ZonePlan("expired.com.", ns.pair("expired.com."), ("www A 192.0.2.14",), expired=True),
+        ZonePlan(
+            "expired.com.", ns.pair("expired.com."), ("www A 192.0.2.14",), window=Window.expired
+        ),
         ZonePlan("noglue.com.", ns.pair("example.net.", "ns{n}-noglue"), ("www A 192.0.2.15",)),
         ZonePlan("lame.com.", ns.pair("lame.com."), ("www A 192.0.2.16",), faults=((1, "lame"),)),
         ZonePlan("slow.com.", ns.pair("slow.com."), ("www A 192.0.2.17",), faults=((1, "drop"),)),
@@ -140,6 +184,42 @@ def plans() -> tuple[ZonePlan, ...]:
         ZonePlan("ecdsa.org.", ns.pair("ecdsa.org."), ("www A 192.0.2.20",), ECDSAP256SHA256),
         ZonePlan("ed25519.org.", ns.pair("ed25519.org."), ("www A 192.0.2.21",), ED25519),
         ZonePlan("bench.com.", ns.pair("bench.com."), ("www A 192.0.2.22",), bench=True),
+        ZonePlan("rsasha1.org.", ns.pair("rsasha1.org."), ("www A 192.0.2.23",), RSASHA1),
+        ZonePlan(
+            "nsec3rsasha1.org.",
+            ns.pair("nsec3rsasha1.org."),
+            ("www A 192.0.2.24",),
+            RSASHA1NSEC3SHA1,
+            nsec3=True,
+        ),
+        ZonePlan("rsasha512.org.", ns.pair("rsasha512.org."), ("www A 192.0.2.26",), RSASHA512),
+        ZonePlan(
+            "ecdsa384.org.", ns.pair("ecdsa384.org."), ("www A 192.0.2.27",), ECDSAP384SHA384
+        ),
+        ZonePlan("ed448.org.", ns.pair("ed448.org."), ("www A 192.0.2.28",), ED448),
+        ZonePlan(
+            "nsec3-iter.org.",
+            ns.pair("nsec3-iter.org."),
+            ("www A 192.0.2.29",),
+            nsec3=True,
+            iterations=150,
+        ),
+        ZonePlan("keytrap.com.", ns.pair("keytrap.com."), ("www A 192.0.2.31",), keytrap=True),
+        ZonePlan("nosig.com.", ns.pair("nosig.com."), ("www A 192.0.2.32",), rrsigs=False),
+        ZonePlan(
+            "badkey.com.", ns.pair("badkey.com."), ("www A 192.0.2.33",), ds=ParentDs.ABSENT_KEY
+        ),
+        ZonePlan(
+            "future.com.", ns.pair("future.com."), ("www A 192.0.2.34",), window=Window.future
+        ),
+        ZonePlan("nonsec.com.", ns.pair("nonsec.com."), ("www A 192.0.2.35",), proofs=False),
+        ZonePlan("unknownalg.com.", ns.pair("unknownalg.com."), ("www A 192.0.2.36",), PRIVATEDNS),
+        ZonePlan(
+            "unknowndigest.com.",
+            ns.pair("unknowndigest.com."),
+            ("www A 192.0.2.37",),
+            ds=ParentDs.GOST,
+        ),
         ZonePlan("outside.com.", (("ns.outside.com.", OUTSIDE_ADDRESS),), served=False),
     )
 
@@ -180,14 +260,15 @@ def plan() -> Catalogue:
             if parent is not None:
                 lines[parent].append(f"{zone.origin} NS {server}")
         if parent is not None and zone.origin in keys:
-            lines[parent].append(f"{zone.origin} DS {keys[zone.origin].ds().to_text()}")
+            ds = _parent_ds(zone, keys[zone.origin])
+            lines[parent].append(f"{zone.origin} DS {ds.to_text()}")
     sources = tuple(
         _source(zone, origins[zone.origin], keys.get(zone.origin), lines[zone.origin])
         for zone in served
     )
     return Catalogue(
         sources=sources,
-        expired=frozenset(origins[zone.origin] for zone in served if zone.expired),
+        windows={origins[zone.origin]: zone.window for zone in served},
         bench=next(origins[zone.origin] for zone in served if zone.bench),
         servers=_servers(served),
         faults={
@@ -196,6 +277,17 @@ def plan() -> Catalogue:
             for index, text in zone.faults
         },
     )
+
+
+def _parent_ds(zone: ZonePlan, key: ZoneKey) -> dns.rdata.Rdata:
+    """The DS record ``zone``'s parent publishes for it."""
+    match zone.ds:
+        case ParentDs.KEY:
+            return key.ds()
+        case ParentDs.ABSENT_KEY:
+            return zone_key(key.zone, key.dnskey.algorithm, variant="absent").ds()
+        case ParentDs.GOST:
+            return key.ds().replace(digest_type=3)
 
 
 def _source(
@@ -219,7 +311,18 @@ def _source(
     broken = frozenset(
         (dns.name.from_text(owner, origin), dns.rdatatype.A) for owner in zone.broken
     )
-    return ZoneSource(origin, rrsets, key, zone.nsec3, origin == dns.name.root, broken)
+    return ZoneSource(
+        origin,
+        rrsets,
+        key,
+        nsec3=zone.nsec3,
+        iterations=zone.iterations,
+        zonemd=origin == dns.name.root,
+        broken=broken,
+        rrsigs=zone.rrsigs,
+        proofs=zone.proofs,
+        keytrap=zone.keytrap,
+    )
 
 
 def _servers(served: list[ZonePlan]) -> tuple[LabServer, ...]:

@@ -1,11 +1,15 @@
 """NSEC and NSEC3 chains and the denial proofs drawn from them.
 
-Signed lab zones prove negatives with NSEC (RFC 4034/4035) or, for
-``nsec3.org``, NSEC3 (RFC 5155, SHA-1, 0 iterations, empty salt as RFC 9276
-asks, opt-out set on the whole chain). ``authority.answer`` asks a
-``Denial`` for the records of each kind of proof; the RRSIGs are added by
-the zone. The NSEC chain is searched by bisection over the canonically
-sorted owner names, so the same code serves the lazily built bench zone.
+Signed lab zones prove negatives with NSEC (RFC 4034/4035) or NSEC3
+(RFC 5155: SHA-1, empty salt, and the iteration count of the zone's plan:
+0 as RFC 9276 asks, except in ``nsec3-iter.org``). Insecure delegations
+are left out of an NSEC3 chain (opt-out); only the records whose span holds
+one of them carry the opt-out flag, so that the other proofs stay secure.
+``authority.answer`` asks a ``Denial`` for the records of each kind of
+proof; the RRSIGs are added by the zone. ``NoProof`` is the denial of a
+zone that withholds its proofs (``nonsec.com``). The NSEC chain is searched
+by bisection over the canonically sorted owner names, so the same code
+serves the lazily built bench zone.
 """
 
 from __future__ import annotations
@@ -22,9 +26,8 @@ import dns.rrset
 
 from resolver.lab.authority import wildcard_of
 
-#: RFC 9276: no extra iterations, no salt.
+#: RFC 9276: no extra iterations (and no salt: the lab never uses one).
 NSEC3_ITERATIONS = 0
-NSEC3_PARAM_TEXT = "1 0 0 -"
 
 
 def nsec_rrset(
@@ -38,30 +41,42 @@ def nsec_rrset(
     return dns.rrset.from_rdata(name, ttl, rdata)
 
 
-def nsec3_label(name: dns.name.Name) -> str:
+def nsec3_param_text(iterations: int) -> str:
+    """The NSEC3PARAM RDATA: SHA-1, no flags, ``iterations``, empty salt."""
+    return f"1 0 {iterations} -"
+
+
+def nsec3_label(name: dns.name.Name, iterations: int = NSEC3_ITERATIONS) -> str:
     """The base32hex NSEC3 hash of ``name`` (lower case), as an owner label."""
-    return dns.dnssec.nsec3_hash(name, None, NSEC3_ITERATIONS, 1).lower()
+    return dns.dnssec.nsec3_hash(name, None, iterations, 1).lower()
 
 
 def nsec3_chain(
     origin: dns.name.Name,
     names: dict[dns.name.Name, list[int]],
     ttl: int,
+    iterations: int = NSEC3_ITERATIONS,
+    left_out: Iterable[dns.name.Name] = (),
 ) -> dict[str, dns.rrset.RRset]:
-    """NSEC3 records (opt-out flag set) for ``names`` and their types.
+    """NSEC3 records for ``names`` and their types.
 
     ``names`` maps each owner to hash (empty non-terminals with no types)
     to the types present there, RRSIG included when signed data is there.
+    ``left_out`` are the names opted out of the chain (insecure delegations
+    and empty non-terminals above only them): the records whose span holds
+    one of their hashes get the opt-out flag (RFC 5155 section 6).
     Returns the records keyed by hash label.
     """
-    hashed = sorted((nsec3_label(name), types) for name, types in names.items())
+    hashed = sorted((nsec3_label(name, iterations), types) for name, types in names.items())
+    opted_out = [nsec3_label(name, iterations) for name in left_out]
     chain: dict[str, dns.rrset.RRset] = {}
     for index, (label, types) in enumerate(hashed):
         following = hashed[(index + 1) % len(hashed)][0]
+        flags = int(any(_in_span(label, other, following) for other in opted_out))
         rdata = dns.rdata.from_text(
             dns.rdataclass.IN,
             dns.rdatatype.NSEC3,
-            f"1 1 {NSEC3_ITERATIONS} - {following.upper()} {_type_list(types)}",
+            f"1 {flags} {iterations} - {following.upper()} {_type_list(types)}",
         )
         chain[label] = dns.rrset.from_rdata(
             dns.name.Name((label.encode(), *origin.labels)), ttl, rdata
@@ -110,10 +125,13 @@ class NsecDenial:
 class Nsec3Denial:
     """Proofs from an NSEC3 chain (RFC 5155 section 7.2)."""
 
-    def __init__(self, chain: dict[str, dns.rrset.RRset]) -> None:
-        """``chain`` maps hash labels to their NSEC3 records."""
+    def __init__(
+        self, chain: dict[str, dns.rrset.RRset], iterations: int = NSEC3_ITERATIONS
+    ) -> None:
+        """``chain`` maps hash labels (made with ``iterations``) to NSEC3 records."""
         self._chain = chain
         self._hashes = sorted(chain)
+        self._iterations = iterations
 
     def nodata(self, name: dns.name.Name) -> list[dns.rrset.RRset]:
         """The NSEC3 matching ``name``; else (opt-out DS) the provable encloser."""
@@ -158,12 +176,42 @@ class Nsec3Denial:
         return _unique([matching, self._covering(_next_closer(qname, encloser))])
 
     def _matching(self, name: dns.name.Name) -> dns.rrset.RRset | None:
-        return self._chain.get(nsec3_label(name))
+        return self._chain.get(nsec3_label(name, self._iterations))
 
     def _covering(self, name: dns.name.Name) -> dns.rrset.RRset:
         """The NSEC3 whose hash sorts last at or before ``name``'s (wrapping)."""
-        index = bisect.bisect_right(self._hashes, nsec3_label(name)) - 1
+        index = bisect.bisect_right(self._hashes, nsec3_label(name, self._iterations)) - 1
         return self._chain[self._hashes[index]]
+
+
+class NoProof:
+    """The denial of a signed zone that sends no NSEC/NSEC3 records at all."""
+
+    def nodata(self, name: dns.name.Name) -> list[dns.rrset.RRset]:
+        return []
+
+    def nxdomain(self, qname: dns.name.Name, encloser: dns.name.Name) -> list[dns.rrset.RRset]:
+        return []
+
+    def wildcard_answer(
+        self, qname: dns.name.Name, encloser: dns.name.Name
+    ) -> list[dns.rrset.RRset]:
+        return []
+
+    def wildcard_nodata(
+        self, qname: dns.name.Name, encloser: dns.name.Name
+    ) -> list[dns.rrset.RRset]:
+        return []
+
+    def insecure_referral(self, cut: dns.name.Name) -> list[dns.rrset.RRset]:
+        return []
+
+
+def _in_span(owner: str, hashed: str, following: str) -> bool:
+    """Whether ``hashed`` sorts strictly between ``owner`` and ``following`` (wrapping)."""
+    if owner < following:
+        return owner < hashed < following
+    return hashed > owner or hashed < following
 
 
 def _next_closer(qname: dns.name.Name, encloser: dns.name.Name) -> dns.name.Name:

@@ -86,14 +86,14 @@ class Lab:
         """Build and sign the catalogue; signatures are valid from ``clock`` on.
 
         Signatures run from an hour before ``clock.wall()`` to 14 days after
-        (``expired.com``: from 15 days before to an hour before).
+        (``expired.com``: from 15 days before to an hour before;
+        ``future.com``: from a day after to 15 days after).
         """
         catalogue = plan()
         now = clock.wall()
         zones: dict[dns.name.Name, LabZone] = {}
         for source in catalogue.sources:
-            expired = source.origin in catalogue.expired
-            window = Window.expired(now) if expired else Window.valid(now)
+            window = catalogue.windows[source.origin](now)
             if source.origin == catalogue.bench:
                 zones[source.origin] = BenchZone(source, window)
             else:

@@ -2,15 +2,17 @@
 
 Every lab zone signs with one combined signing key (flags 257, SEP), derived
 from the zone's name so that the lab -- and therefore its trust anchor -- is
-the same on every run: ECDSA P-256 (13) and Ed25519 (15) keys come from a
-hash of the name, RSA/SHA-256 (8) keys are shipped as PEMs in
-``resolver/lab/keys/`` (made once by ``testdata/lab/make_keys.py``).
+the same on every run: ECDSA (13, 14) and EdDSA (15, 16) keys come from a
+hash of the name, RSA keys (5, 7, 8, 10) are shipped as PEMs in
+``resolver/lab/keys/`` (made once by ``testdata/lab/make_keys.py``). A
+PRIVATEDNS (253) key is one no validator knows: its RRSIGs are filler.
 Signature windows come from the lab's injected ``Clock``, never from the
 system clock.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from dataclasses import dataclass
 from importlib import resources
@@ -18,6 +20,7 @@ from typing import TypeAlias
 
 import dns.dnssec
 import dns.name
+import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.rdtypes.ANY.DNSKEY
@@ -25,18 +28,45 @@ import dns.rdtypes.ANY.DS
 import dns.rdtypes.dnskeybase
 import dns.rrset
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from resolver.lab.errors import LabError
 
+RSASHA1 = 5
+RSASHA1NSEC3SHA1 = 7
 RSASHA256 = 8
+RSASHA512 = 10
 ECDSAP256SHA256 = 13
+ECDSAP384SHA384 = 14
 ED25519 = 15
+ED448 = 16
+#: RFC 4034 A.1.1: an algorithm named by a domain name at the start of the key.
+PRIVATEDNS = 253
+
+#: The order of each ECDSA curve's group (private scalars are below it).
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+P384_ORDER = int(
+    "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"
+    "C7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973",
+    16,
+)
+_RSA = frozenset({RSASHA1, RSASHA1NSEC3SHA1, RSASHA256, RSASHA512})
+_ECDSA: dict[int, tuple[ec.EllipticCurve, int]] = {
+    ECDSAP256SHA256: (ec.SECP256R1(), P256_ORDER),
+    ECDSAP384SHA384: (ec.SECP384R1(), P384_ORDER),
+}
+#: The name (wire format) that opens the lab's PRIVATEDNS keys and signatures.
+_PRIVATE_ALGORITHM = dns.name.from_text("holdfast-lab.invalid.").to_digestable()
 
 _HOUR = 3600
 _DAY = 86400
 
-PrivateKey: TypeAlias = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+PrivateKey: TypeAlias = (
+    rsa.RSAPrivateKey
+    | ec.EllipticCurvePrivateKey
+    | ed25519.Ed25519PrivateKey
+    | ed448.Ed448PrivateKey
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,14 +86,29 @@ class Window:
         """Made 15 days before ``now``, expired an hour before ``now``."""
         return cls(int(now) - 15 * _DAY, int(now) - _HOUR)
 
+    @classmethod
+    def future(cls, now: float) -> Window:
+        """Not valid until a day after ``now``; expires 15 days after ``now``."""
+        return cls(int(now) + _DAY, int(now) + 15 * _DAY)
+
 
 @dataclass(frozen=True, slots=True)
 class ZoneKey:
-    """A zone's signing key and its DNSKEY record."""
+    """A zone's signing key and its DNSKEY record.
+
+    ``private`` is ``None`` for a PRIVATEDNS key: its "signatures" are the
+    algorithm's name followed by filler bytes.
+    """
 
     zone: dns.name.Name
-    private: PrivateKey
+    private: PrivateKey | None
     dnskey: dns.rdtypes.ANY.DNSKEY.DNSKEY
+
+    @property
+    def tag(self) -> int:
+        """The key tag (RFC 4034 appendix B) that RRSIGs and DS records name."""
+        tag: int = dns.dnssec.key_id(self.dnskey)
+        return tag
 
     def ds(self) -> dns.rdtypes.ANY.DS.DS:
         """The SHA-256 DS record for this key, as the parent publishes it."""
@@ -71,6 +116,11 @@ class ZoneKey:
 
     def sign(self, rrset: dns.rrset.RRset, window: Window) -> dns.rrset.RRset:
         """Return the RRSIG RRset over ``rrset`` (same owner and TTL)."""
+        if self.private is None:
+            filler = hashlib.sha256(f"{rrset.name} {rrset.rdtype}".encode()).digest()
+            signature = _PRIVATE_ALGORITHM + filler
+            rrsig = forged_rrsig(rrset, self, window, signature)
+            return dns.rrset.from_rdata(rrset.name, rrset.ttl, rrsig)
         rrsig = dns.dnssec.sign(
             rrset,
             self.private,
@@ -82,29 +132,64 @@ class ZoneKey:
         return dns.rrset.from_rdata(rrset.name, rrset.ttl, rrsig)
 
 
-def zone_key(zone: dns.name.Name, algorithm: int) -> ZoneKey:
-    """The lab's fixed key for ``zone`` with ``algorithm`` (8, 13 or 15).
+def zone_key(zone: dns.name.Name, algorithm: int, variant: str = "") -> ZoneKey:
+    """The lab's fixed key for ``zone`` with ``algorithm`` (5, 7, 8, 10, 13-16, 253).
+
+    A non-empty ``variant`` derives another key from the same name (ECDSA
+    and EdDSA only), e.g. one the zone does not publish.
 
     Raises:
         LabError: unsupported algorithm, or no shipped RSA key for the zone.
     """
+    flags = dns.rdtypes.dnskeybase.Flag.ZONE | dns.rdtypes.dnskeybase.Flag.SEP
+    if algorithm == PRIVATEDNS:
+        public = base64.b64encode(_PRIVATE_ALGORITHM + _seed(zone, algorithm, 32, variant))
+        text = f"{int(flags)} 3 {algorithm} {public.decode()}"
+        dnskey = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.DNSKEY, text)
+        assert isinstance(dnskey, dns.rdtypes.ANY.DNSKEY.DNSKEY)
+        return ZoneKey(zone, None, dnskey)
     private: PrivateKey
-    if algorithm == RSASHA256:
+    if algorithm in _RSA:
+        if variant:
+            raise LabError(f"{zone}: RSA keys are shipped, there is no {variant!r} variant")
         private = _shipped_rsa_key(zone)
-    elif algorithm == ECDSAP256SHA256:
-        order = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
-        scalar = int.from_bytes(_seed(zone, algorithm)) % (order - 1) + 1
-        private = ec.derive_private_key(scalar, ec.SECP256R1())
+    elif algorithm in _ECDSA:
+        curve, order = _ECDSA[algorithm]
+        seed = _seed(zone, algorithm, curve.key_size // 8, variant)
+        private = ec.derive_private_key(int.from_bytes(seed) % (order - 1) + 1, curve)
     elif algorithm == ED25519:
-        private = ed25519.Ed25519PrivateKey.from_private_bytes(_seed(zone, algorithm))
+        private = ed25519.Ed25519PrivateKey.from_private_bytes(_seed(zone, algorithm, 32, variant))
+    elif algorithm == ED448:
+        private = ed448.Ed448PrivateKey.from_private_bytes(_seed(zone, algorithm, 57, variant))
     else:
         raise LabError(f"{zone}: the lab has no keys for DNSSEC algorithm {algorithm}")
-    dnskey = dns.dnssec.make_dnskey(
-        private.public_key(),
-        algorithm,
-        flags=dns.rdtypes.dnskeybase.Flag.ZONE | dns.rdtypes.dnskeybase.Flag.SEP,
-    )
+    dnskey = dns.dnssec.make_dnskey(private.public_key(), algorithm, flags=flags)
     return ZoneKey(zone, private, dnskey)
+
+
+def forged_rrsig(
+    rrset: dns.rrset.RRset, key: ZoneKey, window: Window, signature: bytes
+) -> dns.rdata.Rdata:
+    """An RRSIG over ``rrset`` naming ``key`` whose signature is ``signature``.
+
+    Every field but the signature is what ``key`` would have signed, so only
+    checking the signature shows that it is not one.
+    """
+    labels = len(rrset.name) - 1 - int(rrset.name.is_wild())
+    fields = (
+        dns.rdatatype.to_text(rrset.rdtype),
+        key.dnskey.algorithm,
+        labels,
+        rrset.ttl,
+        window.expiration,
+        window.inception,
+        key.tag,
+        key.zone,
+        base64.b64encode(signature).decode(),
+    )
+    return dns.rdata.from_text(
+        dns.rdataclass.IN, dns.rdatatype.RRSIG, " ".join(str(field) for field in fields)
+    )
 
 
 def break_signatures(rrsigs: dns.rrset.RRset) -> dns.rrset.RRset:
@@ -117,15 +202,22 @@ def break_signatures(rrsigs: dns.rrset.RRset) -> dns.rrset.RRset:
     return broken
 
 
-def _seed(zone: dns.name.Name, algorithm: int) -> bytes:
-    return hashlib.sha256(f"holdfast-lab {algorithm} {zone.to_text()}".encode()).digest()
+def _seed(zone: dns.name.Name, algorithm: int, size: int, variant: str = "") -> bytes:
+    """``size`` bytes from the zone's name (SHA-256 for 32 bytes, else SHAKE-256)."""
+    text = f"holdfast-lab {algorithm} {zone.to_text()}" + (f" {variant}" if variant else "")
+    if size == 32:
+        return hashlib.sha256(text.encode()).digest()
+    return hashlib.shake_256(text.encode()).digest(size)
 
 
 def _shipped_rsa_key(zone: dns.name.Name) -> rsa.RSAPrivateKey:
     stem = "root" if zone == dns.name.root else zone.to_text(omit_final_dot=True)
     resource = resources.files("resolver.lab").joinpath("keys").joinpath(f"{stem}.pem")
     try:
-        key = serialization.load_pem_private_key(resource.read_bytes(), password=None)
+        # Our own keys: skip the costly RSA consistency checks (~45 ms per key).
+        key = serialization.load_pem_private_key(
+            resource.read_bytes(), password=None, unsafe_skip_rsa_key_validation=True
+        )
     except FileNotFoundError:
         raise LabError(f"{zone}: no RSA key {stem}.pem shipped with the lab") from None
     if not isinstance(key, rsa.RSAPrivateKey):

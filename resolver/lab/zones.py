@@ -1,12 +1,13 @@
 """Signed lab zones held in memory: built from their records, signed once.
 
 ``ZoneSource`` is a zone's unsigned content and signing policy (key, NSEC or
-NSEC3, ZONEMD, deliberately broken signatures); ``StaticZone.build`` signs it
-for a validity window, adding DNSKEY, the denial chain and, for the root, a
-ZONEMD digest (RFC 8976) computed over the signed zone. The result is the
-``ZoneData`` that ``authority.answer`` reads, plus the full record list for
-zone transfers and ``root.zone``. Re-signing for the ``expired-sigs`` fault
-is just another ``build`` with another window.
+NSEC3, ZONEMD, and the deliberate faults of the validator's test zones:
+broken or missing signatures, withheld denial proofs, KeyTrap decoys);
+``StaticZone.build`` signs it for a validity window, adding DNSKEY, the
+denial chain and, for the root, a ZONEMD digest (RFC 8976) computed over the
+signed zone. The result is the ``ZoneData`` that ``authority.answer`` reads,
+plus the full record list for zone transfers and ``root.zone``. Re-signing
+for the ``expired-sigs`` fault is just another ``build`` with another window.
 """
 
 from __future__ import annotations
@@ -25,12 +26,14 @@ import dns.zonetypes
 
 from resolver.lab.authority import Denial
 from resolver.lab.denial import (
-    NSEC3_PARAM_TEXT,
+    NoProof,
     Nsec3Denial,
     NsecDenial,
     nsec3_chain,
+    nsec3_param_text,
     nsec_rrset,
 )
+from resolver.lab.keytrap import decoy_keys, decoy_signatures
 from resolver.lab.signing import Window, ZoneKey, break_signatures
 
 RRsetKey: TypeAlias = tuple[dns.name.Name, dns.rdatatype.RdataType]
@@ -42,16 +45,23 @@ DNSKEY_TTL = 3600
 class ZoneSource:
     """A zone's unsigned records (child DS included) and how to sign it.
 
-    ``key`` is ``None`` for an unsigned zone. ``broken`` lists the
-    owner/type pairs whose signatures are deliberately corrupted.
+    ``key`` is ``None`` for an unsigned zone. ``iterations`` is the NSEC3
+    iteration count. ``broken`` lists the owner/type pairs whose signatures
+    are deliberately corrupted. ``rrsigs`` false: only the DNSKEY RRset is
+    signed. ``proofs`` false: negative answers carry no NSEC/NSEC3.
+    ``keytrap``: decoy keys and signatures (``resolver/lab/keytrap.py``).
     """
 
     origin: dns.name.Name
     rrsets: tuple[dns.rrset.RRset, ...]
     key: ZoneKey | None = None
     nsec3: bool = False
+    iterations: int = 0
     zonemd: bool = False
     broken: frozenset[RRsetKey] = field(default_factory=frozenset)
+    rrsigs: bool = True
+    proofs: bool = True
+    keytrap: bool = False
 
 
 class StaticZone:
@@ -82,13 +92,15 @@ class StaticZone:
         key = source.key
         if key is None:
             return cls(source, rrsets, {}, None, ())
-        _put(rrsets, dns.rrset.from_rdata(origin, DNSKEY_TTL, key.dnskey))
+        decoys = decoy_keys(key) if source.keytrap else ()
+        _put(rrsets, dns.rrset.from_rdata_list(origin, DNSKEY_TTL, [key.dnskey, *decoys]))
         soa = rrsets[(origin, dns.rdatatype.SOA)]
         serial = soa[0].serial
         if source.zonemd:
             _put(rrsets, _rrset(origin, soa.ttl, dns.rdatatype.ZONEMD, f"{serial} 1 1 {'0' * 96}"))
         if source.nsec3:
-            _put(rrsets, _rrset(origin, soa.ttl, dns.rdatatype.NSEC3PARAM, NSEC3_PARAM_TEXT))
+            param = nsec3_param_text(source.iterations)
+            _put(rrsets, _rrset(origin, soa.ttl, dns.rdatatype.NSEC3PARAM, param))
         cuts = {name for name, rdtype in rrsets if rdtype == dns.rdatatype.NS and name != origin}
         authoritative = {name for name, _ in rrsets if not any(_below(name, cut) for cut in cuts)}
         to_sign = [
@@ -100,21 +112,31 @@ class StaticZone:
         denial: Denial
         chain: tuple[dns.rrset.RRset, ...] = ()
         if source.nsec3:
-            records = nsec3_chain(
-                origin, _nsec3_names(origin, rrsets, authoritative, cuts), negative_ttl
-            )
+            names = _nsec3_names(origin, rrsets, authoritative, cuts)
+            left_out = {
+                name
+                for cut in cuts
+                if (cut, dns.rdatatype.DS) not in rrsets
+                for name in _ancestors(cut, origin)
+                if name not in names
+            }
+            records = nsec3_chain(origin, names, negative_ttl, source.iterations, left_out)
             chain = tuple(records.values())
-            denial = Nsec3Denial(records)
+            denial = Nsec3Denial(records, source.iterations)
         else:
-            names = sorted(authoritative)
-            for index, name in enumerate(names):
+            owners = sorted(authoritative)
+            for index, name in enumerate(owners):
                 types = [rdtype for owner, rdtype in rrsets if owner == name]
-                following = names[(index + 1) % len(names)]
+                following = owners[(index + 1) % len(owners)]
                 _put(rrsets, nsec_rrset(name, following, types, negative_ttl))
-            to_sign.extend(rrsets[(name, dns.rdatatype.NSEC)] for name in names)
-            denial = NsecDenial(names, lambda name: rrsets[(name, dns.rdatatype.NSEC)])
+            to_sign.extend(rrsets[(name, dns.rdatatype.NSEC)] for name in owners)
+            denial = NsecDenial(owners, lambda name: rrsets[(name, dns.rdatatype.NSEC)])
+        if not source.proofs:
+            denial = NoProof()
         signatures = {
-            (rrset.name, rrset.rdtype): key.sign(rrset, window) for rrset in (*to_sign, *chain)
+            (rrset.name, rrset.rdtype): signature
+            for rrset in (*to_sign, *chain)
+            if (signature := _signature(source, key, rrset, window)) is not None
         }
         for broken in source.broken:
             signatures[broken] = break_signatures(signatures[broken])
@@ -155,7 +177,8 @@ class StaticZone:
                 yield self._signatures[key]
         for nsec3 in self._chain:
             yield nsec3
-            yield self._signatures[(nsec3.name, nsec3.rdtype)]
+            if (nsec3.name, nsec3.rdtype) in self._signatures:
+                yield self._signatures[(nsec3.name, nsec3.rdtype)]
 
     def transfer(self) -> list[dns.rrset.RRset]:
         """The AXFR answer: the records framed by the SOA (RFC 5936)."""
@@ -176,6 +199,21 @@ class StaticZone:
         zonemd = dns.rrset.from_rdata(self.origin, placeholder.ttl, digest)
         _put(self._rrsets, zonemd)
         self._signatures[(self.origin, dns.rdatatype.ZONEMD)] = key.sign(zonemd, window)
+
+
+def _signature(
+    source: ZoneSource, key: ZoneKey, rrset: dns.rrset.RRset, window: Window
+) -> dns.rrset.RRset | None:
+    """The RRSIGs ``source`` puts on ``rrset``: the key's, decoys' or none.
+
+    The DNSKEY RRset is always signed by the key, so that the zone's keys
+    validate and a validator meets the zone's fault in its data.
+    """
+    if rrset.rdtype == dns.rdatatype.DNSKEY or (source.rrsigs and not source.keytrap):
+        return key.sign(rrset, window)
+    if source.keytrap:
+        return decoy_signatures(rrset, key, window)
+    return None
 
 
 def _nsec3_names(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import dns.dnssec
 import dns.exception
 import dns.flags
@@ -18,8 +21,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from resolver.lab import Lab
-from tests.lab.helpers import NOW, ask, find, make_query
+from tests.lab.helpers import (
+    NOW,
+    ask,
+    bitmap_types,
+    find,
+    make_query,
+    nsec3_covers,
+    nsec3_hash,
+    nsec3_next,
+    nsec_covers,
+    verify_all,
+)
 
+README = Path(__file__).resolve().parents[2] / "testdata" / "lab" / "README.md"
 EXAMPLE_COM = "127.53.3.1"
 COM = "127.53.1.1"
 ROOT = "127.53.0.1"
@@ -47,6 +62,14 @@ ANSWERS = [
     ("127.53.3.29", "www.ed25519.org.", "A", "192.0.2.21"),
     ("127.53.3.31", "www.bench.com.", "A", "192.0.2.22"),
     ("127.53.3.31", "n12345.bench.com.", "A", "198.18.48.57"),
+    ("127.53.3.7", "a.wild.nsec3.org.", "A", "192.0.2.30"),
+    ("127.53.3.43", "www.nsec3-iter.org.", "A", "192.0.2.29"),
+    ("127.53.3.47", "www.nosig.com.", "A", "192.0.2.32"),
+    ("127.53.3.49", "www.badkey.com.", "A", "192.0.2.33"),
+    ("127.53.3.51", "www.future.com.", "A", "192.0.2.34"),
+    ("127.53.3.53", "www.nonsec.com.", "A", "192.0.2.35"),
+    ("127.53.3.55", "www.unknownalg.com.", "A", "192.0.2.36"),
+    ("127.53.3.57", "www.unknowndigest.com.", "A", "192.0.2.37"),
     ("127.53.3.3", "ns1-noglue.example.net.", "A", "127.53.3.17"),
     ("127.53.1.2", "a.root-servers.net.", "A", "127.53.0.1"),
 ]
@@ -60,6 +83,19 @@ def test_catalogue_name_answers_authoritatively(
     assert reply.rcode() == dns.rcode.NOERROR
     assert reply.flags & dns.flags.AA
     assert find(reply.answer, name, rdtype)[0].to_text() == expected
+
+
+def test_readme_server_table_matches_the_catalogue(lab: Lab) -> None:
+    rows = re.findall(
+        r"^\| (127\.53\.3\.\d+) / \.(\d+) \| [^|]+ \| `([^`]+)`", README.read_text(), re.M
+    )
+    documented = {zone: [first, f"127.53.3.{second}"] for first, second, zone in rows}
+    served: dict[str, list[str]] = {}
+    for server in lab.servers:
+        if server.address.startswith("127.53.3."):
+            for zone in server.zones:
+                served.setdefault(zone, []).append(server.address)
+    assert documented == served
 
 
 def test_tcponly_answers_over_tcp_and_truncates_over_udp(lab: Lab) -> None:
@@ -111,7 +147,7 @@ def test_referral_carries_ns_glue_and_signed_ds_rfc4035_3_1_4(lab: Lab) -> None:
 def test_insecure_delegation_proves_no_ds_with_nsec(lab: Lab) -> None:
     reply = ask(lab, COM, "www.insecure.com.")
     nsec = find(reply.authority, "insecure.com.", "NSEC")
-    types = {dns.rdatatype.to_text(dns.rdatatype.RdataType(t)) for t in _bitmap(nsec)}
+    types = {dns.rdatatype.to_text(dns.rdatatype.RdataType(t)) for t in bitmap_types(nsec)}
     assert "NS" in types
     assert "DS" not in types
     with pytest.raises(AssertionError):
@@ -154,9 +190,9 @@ def test_nxdomain_carries_soa_and_nsec_covering_name_and_wildcard(lab: Lab) -> N
     assert reply.flags & dns.flags.AA
     find(reply.authority, "example.com.", "SOA")
     nsecs = [rrset for rrset in reply.authority if rrset.rdtype == dns.rdatatype.NSEC]
-    assert any(_covers(nsec, "nx.example.com.") for nsec in nsecs)
-    assert any(_covers(nsec, "*.example.com.") for nsec in nsecs)
-    _verify_all(lab, EXAMPLE_COM, "example.com.", reply.authority)
+    assert any(nsec_covers(nsec, "nx.example.com.") for nsec in nsecs)
+    assert any(nsec_covers(nsec, "*.example.com.") for nsec in nsecs)
+    verify_all(lab, EXAMPLE_COM, "example.com.", reply.authority)
 
 
 def test_nodata_carries_the_nsec_of_the_name(lab: Lab) -> None:
@@ -164,7 +200,7 @@ def test_nodata_carries_the_nsec_of_the_name(lab: Lab) -> None:
     assert reply.rcode() == dns.rcode.NOERROR
     assert not reply.answer
     nsec = find(reply.authority, "www.example.com.", "NSEC")
-    assert dns.rdatatype.MX not in _bitmap(nsec)
+    assert dns.rdatatype.MX not in bitmap_types(nsec)
 
 
 def test_wildcard_answer_has_wildcard_rrsig_labels_and_no_closer_match_proof(lab: Lab) -> None:
@@ -172,8 +208,8 @@ def test_wildcard_answer_has_wildcard_rrsig_labels_and_no_closer_match_proof(lab
     rrsig = find(reply.answer, "a.wild.example.com.", "RRSIG", covers="A")
     assert rrsig[0].labels == 3
     nsec = find(reply.authority, "*.wild.example.com.", "NSEC")
-    assert _covers(nsec, "a.wild.example.com.")
-    _verify_all(lab, EXAMPLE_COM, "example.com.", reply.answer)
+    assert nsec_covers(nsec, "a.wild.example.com.")
+    verify_all(lab, EXAMPLE_COM, "example.com.", reply.answer)
 
 
 @pytest.mark.parametrize(
@@ -191,9 +227,9 @@ def test_wildcard_answer_has_wildcard_rrsig_labels_and_no_closer_match_proof(lab
 )
 def test_signatures_verify_at_the_clock_time(lab: Lab, address: str, zone: str) -> None:
     reply = ask(lab, address, zone, "SOA")
-    _verify_all(lab, address, zone, reply.answer)
+    verify_all(lab, address, zone, reply.answer)
     if zone not in (".", "com."):
-        _verify_all(lab, address, zone, ask(lab, address, "www." + zone).answer)
+        verify_all(lab, address, zone, ask(lab, address, "www." + zone).answer)
 
 
 def test_child_dnskey_matches_the_ds_in_the_parent(lab: Lab) -> None:
@@ -205,7 +241,7 @@ def test_child_dnskey_matches_the_ds_in_the_parent(lab: Lab) -> None:
 def test_bogus_com_www_signature_does_not_verify(lab: Lab) -> None:
     reply = ask(lab, "127.53.3.13", "www.bogus.com.")
     with pytest.raises(dns.exception.ValidationFailure):
-        _verify_all(lab, "127.53.3.13", "bogus.com.", reply.answer)
+        verify_all(lab, "127.53.3.13", "bogus.com.", reply.answer)
 
 
 def test_expired_com_signatures_expired_an_hour_ago(lab: Lab) -> None:
@@ -214,33 +250,33 @@ def test_expired_com_signatures_expired_an_hour_ago(lab: Lab) -> None:
     assert rrsig.expiration == int(NOW) - 3600
     assert rrsig.inception == int(NOW) - 15 * 86400
     with pytest.raises(dns.exception.ValidationFailure):
-        _verify_all(lab, "127.53.3.15", "expired.com.", reply.answer)
-    _verify_all(lab, "127.53.3.15", "expired.com.", reply.answer, now=NOW - 7200)
+        verify_all(lab, "127.53.3.15", "expired.com.", reply.answer)
+    verify_all(lab, "127.53.3.15", "expired.com.", reply.answer, now=NOW - 7200)
 
 
 def test_nsec3_nxdomain_proves_closest_encloser_rfc5155_7_2_2(lab: Lab) -> None:
     reply = ask(lab, "127.53.3.7", "a.b.nsec3.org.")
     assert reply.rcode() == dns.rcode.NXDOMAIN
     nsec3s = [rrset for rrset in reply.authority if rrset.rdtype == dns.rdatatype.NSEC3]
-    apex_hash = _hash("nsec3.org.")
+    apex_hash = nsec3_hash("nsec3.org.")
     assert any(rrset.name.labels[0].decode() == apex_hash for rrset in nsec3s)
-    assert any(_nsec3_covers(rrset, _hash("b.nsec3.org.")) for rrset in nsec3s)
-    assert any(_nsec3_covers(rrset, _hash("*.nsec3.org.")) for rrset in nsec3s)
+    assert any(nsec3_covers(rrset, nsec3_hash("b.nsec3.org.")) for rrset in nsec3s)
+    assert any(nsec3_covers(rrset, nsec3_hash("*.nsec3.org.")) for rrset in nsec3s)
     assert all(rrset[0].iterations == 0 and rrset[0].salt == b"" for rrset in nsec3s)
-    _verify_all(lab, "127.53.3.7", "nsec3.org.", reply.authority)
+    verify_all(lab, "127.53.3.7", "nsec3.org.", reply.authority)
 
 
 def test_nsec3_chain_is_a_closed_ring_of_sorted_hashes(lab: Lab) -> None:
     zone = dns.name.from_text("nsec3.org.")
-    hashes = {
-        _hash(name) for name in ("nsec3.org.", "www.nsec3.org.", "ns1.nsec3.org.", "ns2.nsec3.org.")
-    }
+    # Every owner but the opt-out delegation, and the empty non-terminal above *.wild.
+    names = [f"{label}nsec3.org." for label in ("", "www.", "ns1.", "ns2.", "wild.", "*.wild.")]
     found: dict[str, str] = {}
-    for name in ("nsec3.org.", "www.nsec3.org.", "ns1.nsec3.org.", "ns2.nsec3.org."):
+    for name in names:
         for rrset in ask(lab, "127.53.3.7", name, "MX").authority:
             if rrset.rdtype == dns.rdatatype.NSEC3:
                 assert rrset.name.parent() == zone
-                found[rrset.name.labels[0].decode()] = _next_hash(rrset)
+                found[rrset.name.labels[0].decode()] = nsec3_next(rrset)
+    hashes = {nsec3_hash(name) for name in names}
     assert set(found) == hashes
     ordered = sorted(hashes)
     assert [found[h] for h in ordered] == ordered[1:] + ordered[:1]
@@ -251,7 +287,7 @@ def test_optout_delegation_is_covered_by_an_opt_out_nsec3_rfc5155_7_2_7(lab: Lab
     assert not reply.flags & dns.flags.AA
     find(reply.authority, "optout.nsec3.org.", "NS")
     nsec3s = [rrset for rrset in reply.authority if rrset.rdtype == dns.rdatatype.NSEC3]
-    covering = [r for r in nsec3s if _nsec3_covers(r, _hash("optout.nsec3.org."))]
+    covering = [r for r in nsec3s if nsec3_covers(r, nsec3_hash("optout.nsec3.org."))]
     assert covering
     assert covering[0][0].flags & 1
     assert {rrset[0].to_text() for rrset in reply.additional} == {"127.53.3.9", "127.53.3.10"}
@@ -261,8 +297,8 @@ def test_bench_names_outside_the_range_are_denied_with_nsec(lab: Lab) -> None:
     reply = ask(lab, "127.53.3.31", "n100000.bench.com.")
     assert reply.rcode() == dns.rcode.NXDOMAIN
     nsecs = [rrset for rrset in reply.authority if rrset.rdtype == dns.rdatatype.NSEC]
-    assert any(_covers(nsec, "n100000.bench.com.") for nsec in nsecs)
-    _verify_all(lab, "127.53.3.31", "bench.com.", reply.authority)
+    assert any(nsec_covers(nsec, "n100000.bench.com.") for nsec in nsecs)
+    verify_all(lab, "127.53.3.31", "bench.com.", reply.authority)
 
 
 def test_root_zonemd_verifies_rfc8976(lab: Lab) -> None:
@@ -350,55 +386,3 @@ def test_any_bytes_get_formerr_or_nothing_never_an_exception(session_lab: Lab, w
 
 def test_unknown_address_is_silent(lab: Lab) -> None:
     assert lab.handle("127.53.99.99", b"\x00" * 12, tcp=False).wire is None
-
-
-def _verify_all(
-    lab: Lab, address: str, zone: str, section: list[dns.rrset.RRset], now: float = NOW
-) -> None:
-    """Validate every signed RRset in ``section`` against ``zone``'s DNSKEY at ``now``."""
-    keys = find(ask(lab, address, zone, "DNSKEY").answer, zone, "DNSKEY")
-    keyring: dict[dns.name.Name, dns.node.Node | dns.rdataset.Rdataset] = {
-        dns.name.from_text(zone): keys
-    }
-    signatures = {
-        (rrset.name, rrset.covers): rrset
-        for rrset in section
-        if rrset.rdtype == dns.rdatatype.RRSIG
-    }
-    checked = 0
-    for rrset in section:
-        if rrset.rdtype == dns.rdatatype.RRSIG or (rrset.name, rrset.rdtype) not in signatures:
-            continue
-        dns.dnssec.validate(rrset, signatures[(rrset.name, rrset.rdtype)], keyring, now=now)
-        checked += 1
-    assert checked
-
-
-def _bitmap(nsec: dns.rrset.RRset) -> set[int]:
-    text = nsec[0].to_text().split()
-    return {dns.rdatatype.from_text(word) for word in text[1:]}
-
-
-def _covers(nsec: dns.rrset.RRset, name: str) -> bool:
-    target = dns.name.from_text(name)
-    following: dns.name.Name = nsec[0].next
-    if nsec.name < following:
-        return bool(nsec.name <= target < following)
-    return bool(target >= nsec.name or target < following)
-
-
-def _hash(name: str) -> str:
-    return dns.dnssec.nsec3_hash(name, None, 0, 1).lower()
-
-
-def _next_hash(nsec3: dns.rrset.RRset) -> str:
-    text: str = nsec3[0].to_text()
-    return text.split()[4].lower()
-
-
-def _nsec3_covers(nsec3: dns.rrset.RRset, hashed: str) -> bool:
-    owner = nsec3.name.labels[0].decode()
-    following = _next_hash(nsec3)
-    if owner < following:
-        return owner < hashed < following
-    return hashed > owner or hashed < following
