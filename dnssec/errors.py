@@ -77,6 +77,12 @@ class BogusNoDenial(Bogus):
     code = EDECode.NSEC_MISSING
 
 
+class BogusUnsupportedAlgorithm(Bogus):
+    """A secure zone's data is signed only with algorithms we cannot check."""
+
+    code = EDECode.UNSUPPORTED_DNSKEY_ALGORITHM
+
+
 class ValidationWorkExceeded(Bogus):
     """Validating would take more signature checks or NSEC3 hashes than allowed.
 

@@ -35,6 +35,7 @@ from dnssec.errors import (
     BogusNoKey,
     BogusNoSignatures,
     BogusNotYetValid,
+    BogusUnsupportedAlgorithm,
 )
 from dnssec.signatures import (
     Dnskey,
@@ -133,8 +134,9 @@ def validate_rrset(
 
     ``keys`` must be SECURE. One good signature is enough (RFC 4035 5.3.3);
     when none is, the error is the most telling one: expired (7) or not yet
-    valid (8) if a signature was otherwise usable, no key (9) if no RRSIG
-    names a trusted key, bogus (6) otherwise.
+    valid (8) if a signature was otherwise usable, unsupported algorithm
+    (1) if every RRSIG uses one, no key (9) if no RRSIG names a trusted
+    key, bogus (6) otherwise.
 
     Raises:
         BogusNoSignatures: no RRSIG covers the RRset.
@@ -158,6 +160,8 @@ def validate_rrset(
             failures.append(error)
             continue
         candidates = by_tag.get((rrsig.key_tag, rrsig.algorithm), [])
+        if not supported_algorithm(rrsig.algorithm):
+            failures.append(UnsupportedAlgorithm(f"algorithm {rrsig.algorithm} is not supported"))
         if not candidates or rrsig.signer.lower() != zone:
             continue
         try:
@@ -197,17 +201,24 @@ def zone_keys(
 
     Raises:
         BogusNoKey: no DNSKEY RRset, or no key in it matches a voucher.
-        Bogus (or a subclass): the DNSKEY RRset's signature does not verify.
+        Bogus (or a subclass): a DS or DNSKEY is malformed, or the DNSKEY
+            RRset's signature does not verify.
         ValidationWorkExceeded: the work meter ran out.
     """
-    ds_records, key_anchors, unsupported = _usable_vouchers(vouchers)
+    try:
+        ds_records, key_anchors, unsupported = _usable_vouchers(vouchers)
+    except MalformedData as error:
+        raise Bogus(f"{zone}: DS: {error}") from None
     ttl = dnskeys.ttl if dnskeys is not None else 0
     if not ds_records and not key_anchors:
         return ZoneKeys.insecure(zone, ttl, unsupported)
     if dnskeys is None or not len(dnskeys):
         raise BogusNoKey(f"{zone}: no DNSKEY RRset, but {zone} is signed")
     owner = zone.to_digestable()
-    published = [Dnskey.from_wire(rdata.to_digestable()) for rdata in dnskeys]
+    try:
+        published = [Dnskey.from_wire(rdata.to_digestable()) for rdata in dnskeys]
+    except MalformedData as error:
+        raise Bogus(f"{zone}: DNSKEY: {error}") from None
     vouched = [
         key
         for key in published
@@ -278,7 +289,9 @@ def _explain(what: str, failures: Sequence[SignatureError]) -> Bogus:
     if not failures:
         return BogusNoKey(f"{what}: no RRSIG by a trusted key of the zone")
     usable = [f for f in failures if not isinstance(f, UnsupportedAlgorithm)]
-    return Bogus(f"{what}: {(usable or failures)[-1]}")
+    if not usable:
+        return BogusUnsupportedAlgorithm(f"{what}: signed only with {failures[-1]}")
+    return Bogus(f"{what}: {usable[-1]}")
 
 
 def _capped_ttl(ttl: int, rrsig: Rrsig, now: int) -> int:

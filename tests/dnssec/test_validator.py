@@ -27,6 +27,7 @@ from dnssec.errors import (
     BogusNoKey,
     BogusNoSignatures,
     BogusNotYetValid,
+    BogusUnsupportedAlgorithm,
     ValidationWorkExceeded,
 )
 from dnssec.status import Security
@@ -168,6 +169,15 @@ def test_a_signature_by_an_unknown_key_is_dnskey_missing() -> None:
     stranger_rdata = dns.dnssec.make_dnskey(stranger.public_key(), 13)
     with pytest.raises(BogusNoKey):
         validate_rrset(A, _sign(A, stranger, stranger_rdata), _secure_keys(), NOW, _work())
+
+
+def test_data_signed_only_with_an_unsupported_algorithm_is_bogus_with_ede_1() -> None:
+    rrsigs = dns.rrset.from_rdata_list(
+        WWW, 300, [rdata.replace(algorithm=253) for rdata in _sign(A)]
+    )
+    with pytest.raises(BogusUnsupportedAlgorithm) as failure:
+        validate_rrset(A, rrsigs, _secure_keys(), NOW, _work())
+    assert failure.value.code == dns.edns.EDECode.UNSUPPORTED_DNSKEY_ALGORITHM
 
 
 def test_altered_data_is_bogus() -> None:
