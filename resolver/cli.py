@@ -9,6 +9,8 @@ Subcommands (a public contract other tooling scripts against):
 * ``demo``      the lab plus a resolver pointed at it, with dig commands to try.
 * ``bench``     the benchmark harness (``bench/harness.py``): Holdfast and
   Unbound side by side on the lab; its options follow (``holdfast bench -h``).
+* ``rootzone check FILE`` validate every signed RRset of a zone file at a
+  time and count secure, bogus and unsigned ones (exit 1 if any is bogus).
 
 Exit codes: 0 success, 1 runtime failure (e.g. a port cannot be bound),
 2 unusable configuration or arguments (nothing was started).
@@ -24,18 +26,23 @@ import os
 import signal
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import trio
 
+from dnssec.anchors import TrustAnchors
 from dnssec.errors import HoldfastError
 from resolver import __version__, daemon
 from resolver.clock import SystemClock
 from resolver.config import Config, load_config, parse_endpoint
 from resolver.control import ControlError, default_socket_path, request
 from resolver.lab import Lab, LabError, send_lab_command, serve_lab
+from rootzone.check import ZoneCheck, check_zone, utc_text, validation_time
+from rootzone.verify import Zone, ZoneStructureError
+from rootzone.zonefile import ZoneFileError, parse_zone
 
 log = logging.getLogger("holdfast")
 
@@ -98,6 +105,24 @@ def make_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", add_help=False,
                                 help="benchmark Holdfast against Unbound on the lab")
     bench.add_argument("options", nargs=argparse.REMAINDER, help="see holdfast bench -h")
+
+    rootzone = commands.add_parser("rootzone", help="check a root zone file")
+    rootzone_commands = rootzone.add_subparsers(
+        dest="rootzone_command", required=True, metavar="COMMAND")
+    check = rootzone_commands.add_parser(
+        "check", help="validate every signed RRset of a zone file, at a given time",
+        description="Validate the apex DNSKEY RRset against the trust anchors, then every "
+                    "RRSIG-covered RRset against the apex keys; count secure, bogus and "
+                    "unsigned RRsets. Exit 0 when nothing is bogus, 1 when something is, "
+                    "2 when the input is unusable.")
+    check.add_argument("file", type=Path, metavar="FILE", help="the zone file")
+    check.add_argument("--at", type=validation_time, metavar="TIME",
+                       help="ISO 8601 (UTC unless an offset is given) or POSIX seconds; "
+                            "default: now")
+    check.add_argument("--trust-anchor", action="append", type=Path, default=[], metavar="FILE",
+                       help="DS/DNSKEY trust anchors, zone-file text (repeatable; "
+                            "replaces the built-in IANA root anchors)")
+    check.add_argument("--json", action="store_true", help="print one JSON line")
     return parser
 
 
@@ -113,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         handler = {"serve": _serve, "ctl": _ctl, "lab": _lab, "lab-fault": _lab_fault,
-                   "demo": _demo}[args.command]
+                   "demo": _demo, "rootzone": _rootzone}[args.command]
         return handler(args)
     except (HoldfastError, LabError) as exc:
         print(f"holdfast: error: {exc}", file=sys.stderr)
@@ -248,6 +273,88 @@ def _demo(args: argparse.Namespace) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         trio.run(run)
     return 0
+
+
+#: How many bogus RRsets ``holdfast rootzone check`` lists (all are counted).
+ROOTZONE_SHOWN = 5
+
+
+def _rootzone(args: argparse.Namespace) -> int:
+    """``rootzone check``: 0 nothing bogus, 1 something bogus, 2 unusable input."""
+    now = int(time.time()) if args.at is None else args.at
+    try:
+        anchors = (
+            TrustAnchors.merge(
+                TrustAnchors.from_text(_read_text(path), source=str(path))
+                for path in args.trust_anchor
+            )
+            if args.trust_anchor
+            else TrustAnchors.builtin()
+        )
+        start = time.perf_counter()
+        zone = Zone(parse_zone(_read_text(args.file), source=str(args.file)))
+    except ZoneFileError as error:
+        token = "" if repr(error.token) in str(error) else f" (at {error.token!r})"
+        print(f"holdfast: error: {error}{token}", file=sys.stderr)
+        return EXIT_CONFIG
+    except ZoneStructureError as error:  # no SOA, or data outside the zone
+        print(f"holdfast: error: {args.file}: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    except HoldfastError as error:
+        print(f"holdfast: error: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    parsed = time.perf_counter()
+    result = check_zone(zone, anchors, now)
+    checked = time.perf_counter()
+    timing = {"parse_s": round(parsed - start, 3), "check_s": round(checked - parsed, 3)}
+    if args.json:
+        print(json.dumps({"zone": str(args.file), **result.to_json(ROOTZONE_SHOWN), **timing}))
+    else:
+        _print_check(args.file, result, timing)
+    return 0 if result.ok else EXIT_FAILURE
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise HoldfastError(f"cannot read {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise HoldfastError(f"{path}: not UTF-8 text (byte {error.start})") from None
+
+
+def _print_check(path: Path, result: ZoneCheck, timing: dict[str, float]) -> None:
+    signed = result.secure + len(result.bogus)
+    print(f"zone {result.origin} serial {result.serial} ({path}: {result.records} records, "
+          f"{result.rrsets} RRsets), checked at {utc_text(result.at)}")
+    if result.anchor_failure is None:
+        print("apex DNSKEY: validated by the trust anchors")
+    else:
+        print(f"bogus: the apex DNSKEY RRset does not validate against the trust anchors, so "
+              f"all {signed} signed RRsets are bogus: {result.anchor_failure}")
+    print(f"secure: {result.secure}")
+    kinds = ", ".join(f"{count} {kind}" for kind, count in result.bogus_kinds().items())
+    print(f"bogus: {len(result.bogus)}" + (f" ({kinds})" if kinds else ""))
+    if result.anchor_failure is None:
+        for bogus in result.bogus[:ROOTZONE_SHOWN]:
+            print(f"  {bogus.reason}")
+        if len(result.bogus) > ROOTZONE_SHOWN:
+            print(f"  ... and {len(result.bogus) - ROOTZONE_SHOWN} more")
+    unsigned = result.unsigned_authoritative
+    print(f"unsigned: {result.unsigned_delegation + len(unsigned)} "
+          f"({result.unsigned_delegation} delegation NS and glue, as expected; "
+          f"{len(unsigned)} authoritative without RRSIG"
+          + (f", e.g. {', '.join(unsigned[:3])})" if unsigned else ")"))
+    expiration = result.earliest_expiration
+    if expiration is None:
+        print("earliest signature expiration: none (no RRSIG)")
+    else:
+        more = f", and {expiration.rrsets - 1} more RRsets" if expiration.rrsets > 1 else ""
+        past = " (already past)" if expiration.at < result.at else ""
+        print(f"earliest signature expiration: {expiration.iso}{past}: "
+              f"{expiration.rrset}{more}")
+    print(f"ZONEMD: {'present' if result.zonemd_present else 'absent'} (not checked here)")
+    print(f"time: parse {timing['parse_s']} s, check {timing['check_s']} s")
 
 
 if __name__ == "__main__":

@@ -21,8 +21,11 @@ from pathlib import Path
 
 from dnssec.anchors import TrustAnchors
 from dnssec.errors import HoldfastError
+from rootzone.check import validation_time
 from rootzone.verify import ZonemdStatus, verify_zone
 from rootzone.zonefile import parse_zone
+
+__all__ = ["main", "validation_time"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,21 +78,6 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(json.dumps(report))
     return 0
-
-
-def validation_time(text: str) -> int:
-    """POSIX seconds from ``1503360000`` or ``2017-08-22T00:00:00Z`` (naive means UTC)."""
-    if text.isdigit():
-        return int(text)
-    try:
-        moment = datetime.datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is neither ISO 8601 nor POSIX seconds"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.UTC)
-    return int(moment.timestamp())
 
 
 if __name__ == "__main__":

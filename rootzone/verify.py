@@ -273,9 +273,7 @@ def verify_signatures(zone: Zone, keys: Iterable[Dnskey], now: int) -> Signature
         SignatureFailure: an RRSIG does not verify, covers an RRset that is not
             in the zone, or names no key of the zone.
     """
-    by_tag: dict[tuple[int, int], list[Dnskey]] = {}
-    for key in keys:
-        by_tag.setdefault((key.tag, key.algorithm), []).append(key)
+    by_tag = keys_by_tag(keys)
     verified: set[RRsetKey] = set()
     signatures = 0
     for (owner, rdtype, covers), rrsigs in zone.rrsets.items():
@@ -289,7 +287,7 @@ def verify_signatures(zone: Zone, keys: Iterable[Dnskey], now: int) -> Signature
                 f"{describe(covered_key)}, which is not in the zone"
             )
         for rdata in rrsigs.rdatas:
-            _verify_one(zone, covered_key, covered, rdata, by_tag, now)
+            verify_rrsig_record(zone, covered_key, covered, rdata, by_tag, now)
             signatures += 1
         verified.add(covered_key)
     return SignatureCount(frozenset(verified), signatures)
@@ -304,16 +302,25 @@ def require_signatures(zone: Zone, verified: frozenset[RRsetKey]) -> None:
     Raises:
         UnsignedRRset: an RRset the zone is authoritative for has no RRSIG.
     """
-    cuts = {owner for owner, rdtype, _ in zone.rrsets if rdtype == NS and owner != zone.origin}
+    unsigned_by_design = delegation_data(zone)
     for key in zone.rrsets:
-        owner, rdtype, _ = key
-        if rdtype == RRSIG or key in verified:
-            continue
-        if owner in cuts and rdtype == NS:
-            continue
-        if _below_cut(owner, zone.origin, cuts):
+        if key[1] == RRSIG or key in verified or key in unsigned_by_design:
             continue
         raise UnsignedRRset(f"{zone.where(key)} is authoritative data without an RRSIG")
+
+
+def delegation_data(zone: Zone) -> frozenset[RRsetKey]:
+    """The RRsets a zone does not sign, by design (RFC 4035 section 2.2).
+
+    NS RRsets at delegation points, and every RRset below one (glue).
+    """
+    cuts = {owner for owner, rdtype, _ in zone.rrsets if rdtype == NS and owner != zone.origin}
+    return frozenset(
+        key
+        for key in zone.rrsets
+        if key[1] != RRSIG
+        and ((key[0] in cuts and key[1] == NS) or _below_cut(key[0], zone.origin, cuts))
+    )
 
 
 def check_zonemd(zone: Zone) -> ZonemdResult:
@@ -398,7 +405,15 @@ def _mnemonic(rdtype: int) -> str:
     return dns.rdatatype.to_text(dns.rdatatype.RdataType.make(rdtype))
 
 
-def _verify_one(
+def keys_by_tag(keys: Iterable[Dnskey]) -> dict[tuple[int, int], list[Dnskey]]:
+    """``keys`` by (key tag, algorithm), as an RRSIG names its key (tags may collide)."""
+    by_tag: dict[tuple[int, int], list[Dnskey]] = {}
+    for key in keys:
+        by_tag.setdefault((key.tag, key.algorithm), []).append(key)
+    return by_tag
+
+
+def verify_rrsig_record(
     zone: Zone,
     covered_key: RRsetKey,
     covered: WireRRset,
@@ -406,7 +421,14 @@ def _verify_one(
     by_tag: dict[tuple[int, int], list[Dnskey]],
     now: int,
 ) -> None:
-    """Verify one RRSIG over ``covered`` with whichever key its tag names."""
+    """Verify one RRSIG RDATA over ``covered`` with whichever key its tag names.
+
+    ``by_tag`` is ``keys_by_tag`` of the validated zone keys.
+
+    Raises:
+        SignatureFailure: naming the RRset, and the key when there is one;
+            ``__cause__`` is the ``SignatureError``, if any.
+    """
     try:
         rrsig = Rrsig.from_wire(rdata)
     except SignatureError as error:

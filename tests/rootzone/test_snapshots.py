@@ -4,18 +4,21 @@ See ../shared/testdata/rootzone/README.md. The 2017 zone is complete and fully
 signed; the 2023 and 2026 archives keep only the apex SOA and DNSKEY
 signatures, so their SHA-384 ZONEMD digests (which cover the stripped RRSIGs)
 do not match, and a full verification must refuse them. Every check runs at
-an explicit time inside the signatures' windows.
+an explicit time inside the signatures' windows (or just outside, on purpose).
 """
 
 from __future__ import annotations
 
 import calendar
+import re
 from collections.abc import Callable
 
 import pytest
 
 from bench.rootzone_load import KSK_2010 as KSK_2010_DS
 from dnssec.anchors import TrustAnchors
+from dnssec.signatures import Dnskey
+from rootzone.check import check_zone
 from rootzone.verify import (
     SignatureFailure,
     TrustAnchorError,
@@ -28,7 +31,8 @@ from rootzone.verify import (
     verify_signatures,
     verify_zone,
 )
-from rootzone.zonefile import Record
+from rootzone.zonefile import Record, parse_zone
+from tests.conftest import SHARED_ROOTZONE
 
 pytestmark = pytest.mark.shared_data
 
@@ -37,6 +41,10 @@ Snapshot = Callable[[str], list[Record]]
 KSK_2010 = TrustAnchors.from_text(KSK_2010_DS, source="KSK-2010")
 #: The IANA anchors: KSK-2017 (20326) and KSK-2024 (38696).
 IANA = TrustAnchors.builtin()
+KSK_2017_DS = ". IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n"
+KSK_2017 = TrustAnchors.from_text(KSK_2017_DS, source="KSK-2017")
+#: Both KSKs the 2017 zone publishes.
+KSK_2010_2017 = TrustAnchors.merge([KSK_2010, KSK_2017])
 
 
 def _utc(*moment: int) -> int:
@@ -96,3 +104,104 @@ def test_2023110401_zonemd_with_hash_241_is_unverified_not_failed(snapshot: Snap
 def test_stripped_archives_fail_their_sha384_zonemd(snapshot: Snapshot, serial: str) -> None:
     with pytest.raises(ZonemdFailure, match=r"\. ZONEMD \(line \d+\): the SHA-384 digest does not"):
         check_zonemd(Zone(snapshot(serial)))
+
+
+# ``holdfast rootzone check`` (rootzone/check.py) on the real zones.
+
+#: The 2017 zone: 2,950 signed RRsets (2,949 by ZSK 15768, the DNSKEY RRset by
+#: KSK 19036), and 9,653 delegation NS RRsets and glue.
+SIGNED_2017, DELEGATION_2017 = 2950, 9653
+
+
+@pytest.fixture(scope="module")
+def zone_2017() -> Zone:
+    """The 2017 zone, parsed and grouped once for this module (skips when absent)."""
+    path = SHARED_ROOTZONE / "root-2017082100.zone"
+    if not path.is_file():
+        pytest.skip(f"{path.name} is not present in ../shared")
+    return Zone(parse_zone(path.read_text(encoding="utf-8"), source=path.name))
+
+
+def test_check_2017_with_ksk_2010_and_2017_finds_nothing_bogus(zone_2017: Zone) -> None:
+    result = check_zone(zone_2017, KSK_2010_2017, _utc(2017, 8, 22))
+    assert result.ok
+    assert (result.secure, result.bogus) == (SIGNED_2017, ())
+    assert (result.unsigned_delegation, result.unsigned_authoritative) == (DELEGATION_2017, ())
+    assert result.rrsets == SIGNED_2017 + DELEGATION_2017
+    expiration = result.earliest_expiration
+    assert expiration is not None
+    assert (expiration.iso, expiration.rrset, expiration.rrsets) == (
+        "2017-09-03T05:00:00Z",
+        ". SOA (line 1)",
+        SIGNED_2017 - 1,
+    )
+    assert not result.zonemd_present
+
+
+def test_check_2017_after_the_zsk_signatures_expired(zone_2017: Zone) -> None:
+    """On 2017-09-05 every ZSK signature has expired; the KSK's over DNSKEY runs to 09-10."""
+    result = check_zone(zone_2017, KSK_2010_2017, _utc(2017, 9, 5))
+    assert not result.ok
+    assert result.anchor_failure is None
+    assert result.secure == 1
+    assert result.bogus_kinds() == {"expired": SIGNED_2017 - 1}
+    assert result.bogus[0].reason == (
+        "RRSIG over . SOA (line 1) by key 15768: signature expired at 2017-09-03T05:00:00Z"
+    )
+
+
+def test_check_2017_once_the_dnskey_signature_expired_too(zone_2017: Zone) -> None:
+    result = check_zone(zone_2017, KSK_2010_2017, _utc(2017, 9, 11))
+    assert result.anchor_failure is not None
+    assert "expired at 2017-09-10T00:00:00Z" in result.anchor_failure
+    assert (result.secure, len(result.bogus)) == (0, SIGNED_2017)
+
+
+def _flip(data: bytes, offset: int) -> bytes:
+    """``data`` with the lowest bit of the octet at ``offset`` inverted."""
+    return data[:offset] + bytes([data[offset] ^ 1]) + data[offset + 1 :]
+
+
+def _flip_key(records: list[Record], tag: int) -> list[Record]:
+    """The records with one bit flipped in the public key of the DNSKEY ``tag``."""
+    flipped = [
+        record._replace(rdata=_flip(record.rdata, len(record.rdata) // 2))
+        if record.rdtype == 48 and Dnskey.from_wire(record.rdata).tag == tag
+        else record
+        for record in records
+    ]
+    assert sum(a != b for a, b in zip(flipped, records, strict=True)) == 1
+    return flipped
+
+
+@pytest.mark.parametrize("serial", ["2026082200", "2026082201"])
+def test_2026_apex_validates_with_ksk_2017_alone(snapshot: Snapshot, serial: str) -> None:
+    result = check_zone(Zone(snapshot(serial)), KSK_2017, _utc(2026, 8, 25))
+    assert result.ok
+    assert result.secure == 2  # the apex SOA and DNSKEY: the archive dropped the others
+    assert result.zonemd_present
+
+
+@pytest.mark.parametrize("serial", ["2026082200", "2026082201"])
+@pytest.mark.parametrize(
+    ("flip", "reason"),
+    [
+        ("KSK", r"no DNSKEY of \. \(keys .*\) matches a trust anchor"),
+        ("ZSK", r"\(20326\): key 20326: signature does not verify with key 20326"),
+        ("anchor", r"no DNSKEY of \. \(keys .*\) matches a trust anchor"),
+    ],
+)
+def test_2026_apex_fails_when_one_bit_of_a_key_flips(
+    snapshot: Snapshot, serial: str, flip: str, reason: str
+) -> None:
+    records = snapshot(serial)
+    anchors = KSK_2017
+    if flip == "anchor":  # the last digest digit, D (1101), becomes C (1100)
+        anchors = TrustAnchors.from_text(KSK_2017_DS.replace("8EC8D", "8EC8C"), source="flipped")
+    else:
+        records = _flip_key(records, 20326 if flip == "KSK" else 57780)  # ZSK 57780
+    result = check_zone(Zone(records), anchors, _utc(2026, 8, 25))
+    assert not result.ok
+    assert result.anchor_failure is not None
+    assert re.search(reason, result.anchor_failure), result.anchor_failure
+    assert (result.secure, len(result.bogus)) == (0, 2)
