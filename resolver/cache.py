@@ -57,7 +57,7 @@ import dns.rdatatype
 import dns.rdtypes.ANY.SOA
 import dns.rrset
 
-from dnssec.status import Security
+from dnssec.status import ExtendedError, Security
 from resolver.clock import Clock
 from resolver.errors import ConfigError
 
@@ -91,6 +91,7 @@ class CachedRRset:
         source: The address of the server that sent it, if known.
         rrsigs: The covering RRSIGs, with the same remaining TTL.
         stale: Whether it is past its TTL (only with ``allow_stale=True``).
+        error: Why it is BOGUS (or insecure), as the client will be told.
     """
 
     rrset: dns.rrset.RRset
@@ -99,6 +100,7 @@ class CachedRRset:
     source: str | None
     rrsigs: dns.rrset.RRset | None
     stale: bool
+    error: ExtendedError | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +117,7 @@ class CachedNegative:
         security: The validation status of the denial.
         source: The address of the server that sent it, if known.
         stale: Whether it is past its TTL (only with ``allow_stale=True``).
+        error: Why it is BOGUS (or insecure), as the client will be told.
     """
 
     nxdomain: bool
@@ -123,6 +126,7 @@ class CachedNegative:
     security: Security
     source: str | None
     stale: bool
+    error: ExtendedError | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,12 +152,13 @@ class CacheStats:
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
-    """What every cache entry holds about its lifetime and provenance."""
+    """What every cache entry holds about its lifetime, provenance and verdict."""
 
     ttl: int
     expires_at: float
     security: Security
     source: str | None
+    error: ExtendedError | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +247,7 @@ class Cache:
         security: Security = Security.INDETERMINATE,
         source: str | None = None,
         rrsigs: dns.rrset.RRset | None = None,
+        error: ExtendedError | None = None,
     ) -> bool:
         """Cache an RRset (and its covering RRSIGs) learned from a server.
 
@@ -254,6 +260,7 @@ class Cache:
             security: Its validation status.
             source: The address of the server that sent it.
             rrsigs: The RRSIGs covering it, if any.
+            error: Why it is BOGUS or insecure, if the validator said.
 
         Returns:
             True if it is now cached; False if its TTL is 0 or a fresh entry
@@ -279,6 +286,7 @@ class Cache:
             expires_at=now + ttl,
             security=security,
             source=_shared(source),
+            error=error,
             rdata=_pack(rrset),
             rrsigs=None if rrsigs is None else _pack(rrsigs),
             rank=rank,
@@ -322,6 +330,7 @@ class Cache:
                 else _unpack((owner, dns.rdatatype.RRSIG, entry.rrsigs), ttl)
             ),
             stale=stale,
+            error=entry.error,
         )
 
     def store_negative(
@@ -334,6 +343,7 @@ class Cache:
         proof: Iterable[dns.rrset.RRset] = (),
         security: Security = Security.INDETERMINATE,
         source: str | None = None,
+        error: ExtendedError | None = None,
     ) -> None:
         """Cache a negative answer (RFC 2308), unless its TTL is 0.
 
@@ -349,6 +359,7 @@ class Cache:
             proof: The denial records (NSEC/NSEC3 and RRSIGs), if any.
             security: The validation status of the denial.
             source: The address of the server that sent it.
+            error: Why it is BOGUS or insecure, if the validator said.
 
         Raises:
             ValueError: If ``soa`` is not a single SOA record.
@@ -367,6 +378,7 @@ class Cache:
             expires_at=now + ttl,
             security=security,
             source=_shared(source),
+            error=error,
             nxdomain=nxdomain,
             soa=(soa.name, soa.rdtype, _pack(soa)),
             proof=tuple((rrset.name, rrset.rdtype, _pack(rrset)) for rrset in proof),
@@ -412,6 +424,7 @@ class Cache:
             security=entry.security,
             source=entry.source,
             stale=stale,
+            error=entry.error,
         )
 
     def flush_name(self, name: dns.name.Name) -> int:

@@ -21,6 +21,7 @@ from typing import Any
 import trio
 
 from dnssec.anchors import TrustAnchors
+from dnssec.work import WorkLimits
 from resolver import __version__
 from resolver.access import AccessList
 from resolver.answers import AnswerCache
@@ -37,6 +38,7 @@ from resolver.recursor import Recursor
 from resolver.selection import ServerSelection
 from resolver.server import DnsServer
 from resolver.transport import UdpTcpTransport
+from resolver.validation import Validator
 from rootzone.hints import RootHints
 
 log = logging.getLogger("holdfast")
@@ -123,6 +125,7 @@ def build(config: Config, clock: Clock, transport: Transport | None = None) -> R
         min_ttl=config["cache.min_ttl"],
         max_ttl=config["cache.max_ttl"],
         max_negative_ttl=config["cache.max_negative_ttl"],
+        bogus_ttl=config["dnssec.bogus_ttl"],
     )
     selection = ServerSelection(clock)
     limits = Limits(
@@ -131,12 +134,23 @@ def build(config: Config, clock: Clock, transport: Transport | None = None) -> R
         max_depth=config["limits.max_depth"],
         max_cname_chain=config["limits.max_cname_chain"],
         time_budget=config["limits.time_budget"],
+        validation=WorkLimits(
+            max_signatures_per_query=config["dnssec.max_signatures_per_query"],
+            max_signatures_per_response=config["dnssec.max_signatures_per_response"],
+            max_keys_per_tag=config["dnssec.max_keys_per_tag"],
+            max_nsec3_iterations=config["dnssec.max_nsec3_iterations"],
+            max_nsec3_hashes_per_response=config["dnssec.max_nsec3_hashes"],
+        ),
+    )
+    validator = Validator(
+        anchors=anchors, cache=cache, clock=clock, bogus_ttl=config["dnssec.bogus_ttl"]
     )
     iterator = Iterator(
         cache=cache,
         selection=selection,
         hints=hints,
         limits=limits,
+        validator=validator,
         qname_minimisation=config["upstream.qname_minimisation"],
     )
     if transport is None:

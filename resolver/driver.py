@@ -12,8 +12,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from resolver.errors import UpstreamError
-from resolver.exchange import Transport, UpstreamReply
-from resolver.iterator import Exchange
+from resolver.exchange import Exchange, Transport, UpstreamReply
 
 T = TypeVar("T")
 

@@ -8,12 +8,17 @@ in-memory one over the lab, so the iterator never knows which it has.
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import dns.message
 import dns.name
 import dns.rdatatype
+
+from resolver.errors import UpstreamError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,3 +67,8 @@ class Transport(Protocol):
             MalformedResponse: the reply could not be parsed.
         """
         ...
+
+
+#: A sans-I/O resolution step: yields queries, is sent their replies (or the
+#: error), returns a ``T``. The iterator and the validator are made of these.
+Exchange = Generator[UpstreamQuery, UpstreamReply | UpstreamError, T]

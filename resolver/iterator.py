@@ -17,7 +17,12 @@ A worked example, ``www.example.com A`` with an empty cache:
    ``com. A`` and gets a REFERRAL to ``com.`` (NS, glue and DS are cached);
    then asks a ``com.`` server ``example.com. A`` and is referred to
    ``example.com.``; then asks an ``example.com.`` server the full question.
-3. The reply is an ANSWER; it is cached and returned as the ``Outcome``.
+3. The reply is an ANSWER. ``validation.Validator`` judges it: it needs the
+   keys of ``example.com.``, vouched for by the DS that came with the
+   referral, signed by ``com.``, whose keys the root's DS vouches for, whose
+   keys the trust anchor vouches for; the three DNSKEY RRsets are fetched
+   through ``_fetch``. The answer is cached with its verdict and returned
+   as the ``Outcome`` (BOGUS outcomes keep their data for CD=1 clients).
 
 A CNAME in the answer makes ``_resolve_chain`` go round again with the
 target (at most ``Limits.max_cname_chain`` aliases); an NS name without glue
@@ -26,9 +31,7 @@ is resolved by a nested ``_resolve_chain`` before its server can be asked.
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 import dns.edns
 import dns.name
@@ -37,19 +40,16 @@ import dns.rdatatype
 import dns.rrset
 
 from dnssec.errors import HoldfastError
+from dnssec.status import ExtendedError, Security
 from resolver.cache import Cache, Rank
 from resolver.classify import Classified, ReplyKind, classify
 from resolver.errors import EgressRefused, NetworkError, UpstreamError, UpstreamTimeout
-from resolver.exchange import UpstreamQuery, UpstreamReply
+from resolver.exchange import Exchange, UpstreamQuery
 from resolver.limits import Budget, Limits, WorkLimitExceeded
 from resolver.question import Outcome, Question
 from resolver.selection import ServerSelection
+from resolver.validation import Denied, Evidence, Reply, Validator, Verdict, with_ttl, worse
 from rootzone.hints import RootHints
-
-T = TypeVar("T")
-
-#: What the iterator's generators yield, are sent, and return.
-Exchange = Generator[UpstreamQuery, UpstreamReply | UpstreamError, T]
 
 _ALIAS_TYPES = (dns.rdatatype.CNAME, dns.rdatatype.DNAME)
 #: Rounds over a zone's servers while the only failures are timeouts.
@@ -91,12 +91,21 @@ class ZoneCut:
 
 @dataclass(frozen=True, slots=True)
 class _Step:
-    """What one name resolved to, before following its alias (if any)."""
+    """What one name resolved to, before following its alias (if any).
+
+    ``signatures`` are the RRSIGs of ``records``; ``proof`` is what a
+    DNSSEC-aware client gets in the authority section besides the SOA: the
+    SOA's RRSIG and the NSEC/NSEC3 records with theirs.
+    """
 
     rcode: dns.rcode.Rcode
     records: tuple[dns.rrset.RRset, ...] = ()
     soa: dns.rrset.RRset | None = None
     next_name: dns.name.Name | None = None
+    security: Security = Security.INDETERMINATE
+    errors: tuple[ExtendedError, ...] = ()
+    signatures: tuple[dns.rrset.RRset, ...] = ()
+    proof: tuple[dns.rrset.RRset, ...] = ()
 
 
 class Iterator:
@@ -109,12 +118,14 @@ class Iterator:
         selection: ServerSelection,
         hints: RootHints,
         limits: Limits,
+        validator: Validator,
         qname_minimisation: bool = True,
     ) -> None:
         self.cache = cache
         self.selection = selection
         self.hints = hints
         self.limits = limits
+        self.validator = validator
         self.qname_minimisation = qname_minimisation
 
     def resolve(self, question: Question) -> Exchange[Outcome]:
@@ -132,20 +143,33 @@ class Iterator:
     ) -> Exchange[Outcome]:
         """Resolve ``question``, following CNAME and DNAME aliases across zones."""
         records: list[dns.rrset.RRset] = []
+        signatures: list[dns.rrset.RRset] = []
+        security = Security.SECURE
+        errors: list[ExtendedError] = []
         name = question.name
         seen = {name}
         while True:
             step = yield from self._resolve_name(name, question.rdtype, budget, stack)
             records.extend(step.records)
+            signatures.extend(step.signatures)
+            security = worse(security, step.security)
+            errors.extend(error for error in step.errors if error not in errors)
             aliases = sum(1 for r in records if r.rdtype in _ALIAS_TYPES)
             if aliases > self.limits.max_cname_chain:
                 raise ResolutionFailed(
                     dns.edns.EDECode.OTHER,
                     f"alias chain from {question.name} longer than {self.limits.max_cname_chain}",
                 )
-            if step.next_name is None:
-                authority = (step.soa,) if step.soa is not None else ()
-                return Outcome(rcode=step.rcode, answer=tuple(records), authority=authority)
+            if step.next_name is None or security is Security.BOGUS:
+                return Outcome(
+                    rcode=step.rcode,
+                    answer=tuple(records),
+                    authority=(step.soa,) if step.soa is not None else (),
+                    errors=tuple(errors),
+                    security=security,
+                    signatures=tuple(signatures),
+                    proof=step.proof,
+                )
             if step.next_name in seen:
                 raise ResolutionFailed(
                     dns.edns.EDECode.OTHER, f"alias loop at {step.next_name} from {question.name}"
@@ -164,24 +188,80 @@ class Iterator:
         if cached is not None:
             return cached
         cut = self._closest_cut(name, rdtype)
-        return (yield from self._iterate(cut, name, rdtype, budget, stack))
+        reply, zone, address = yield from self._iterate(cut, name, rdtype, budget, stack)
+        return (yield from self._conclude(reply, zone, name, rdtype, address, budget, stack))
 
     # -- the cache ---------------------------------------------------------
 
     def _from_cache(self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> _Step | None:
-        """Answer from authoritative cached data only (never from glue, RFC 2181 5.4.1)."""
+        """Answer from validated, authoritative cached data only.
+
+        Never from glue (RFC 2181 5.4.1), and never from records fetched for
+        the validator that it has not judged yet (INDETERMINATE).
+        """
+        for wanted in (rdtype, dns.rdatatype.CNAME):
+            hit = self.cache.lookup_rrset(name, wanted)
+            if hit is None or hit.rank < Rank.AUTHORITY or not _judged(hit.security):
+                continue
+            return _Step(
+                dns.rcode.NOERROR,
+                (hit.rrset,),
+                next_name=hit.rrset[0].target if wanted != rdtype else None,
+                security=hit.security,
+                errors=(hit.error,) if hit.error is not None else (),
+                signatures=(hit.rrsigs,) if hit.rrsigs is not None else (),
+            )
+        negative = self.cache.lookup_negative(name, rdtype)
+        if negative is not None and _judged(negative.security):
+            return _Step(
+                dns.rcode.NXDOMAIN if negative.nxdomain else dns.rcode.NOERROR,
+                soa=negative.soa,
+                security=negative.security,
+                errors=(negative.error,) if negative.error is not None else (),
+                proof=negative.proof,
+            )
+        return None
+
+    def _fetch(
+        self,
+        name: dns.name.Name,
+        rdtype: dns.rdatatype.RdataType,
+        budget: Budget,
+        stack: tuple[Question, ...],
+    ) -> Exchange[Evidence]:
+        """Find DNSKEY or DS records for the validator, which judges them itself.
+
+        Cached records are used whatever their status; fresh ones are cached
+        as INDETERMINATE until the validator stores its verdict.
+        """
         hit = self.cache.lookup_rrset(name, rdtype)
         if hit is not None and hit.rank >= Rank.AUTHORITY:
-            return _Step(dns.rcode.NOERROR, (hit.rrset,))
-        if rdtype != dns.rdatatype.CNAME:
-            alias = self.cache.lookup_rrset(name, dns.rdatatype.CNAME)
-            if alias is not None and alias.rank >= Rank.AUTHORITY:
-                return _Step(dns.rcode.NOERROR, (alias.rrset,), next_name=alias.rrset[0].target)
+            zone = self._closest_cut(name, rdtype).zone
+            return Evidence(zone, hit.rrset, hit.rrsigs, source=hit.source)
         negative = self.cache.lookup_negative(name, rdtype)
         if negative is not None:
-            rcode = dns.rcode.NXDOMAIN if negative.nxdomain else dns.rcode.NOERROR
-            return _Step(rcode, soa=negative.soa)
-        return None
+            return Evidence(
+                negative.soa.name,
+                soa=negative.soa,
+                proof=negative.proof,
+                nxdomain=negative.nxdomain,
+                source=negative.source,
+            )
+        cut = self._closest_cut(name, rdtype)
+        reply, zone, address = yield from self._iterate(cut, name, rdtype, budget, stack)
+        data = next((r for r in reply.answer if (r.name, r.rdtype) == (name, rdtype)), None)
+        if data is not None:
+            rrsigs = _covering(data, reply.signatures)
+            self.cache.store_rrset(data, Rank.ANSWER, source=address, rrsigs=rrsigs)
+            return Evidence(zone, data, rrsigs, source=address)
+        if reply.kind in (ReplyKind.NODATA, ReplyKind.NXDOMAIN) and reply.soa is not None:
+            nxdomain = reply.kind is ReplyKind.NXDOMAIN
+            proof = _proof(reply)
+            self.cache.store_negative(
+                name, rdtype, nxdomain=nxdomain, soa=reply.soa, proof=proof, source=address
+            )
+            return Evidence(zone, soa=reply.soa, proof=proof, nxdomain=nxdomain, source=address)
+        return Evidence(zone, source=address)
 
     def _closest_cut(self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> ZoneCut:
         """The deepest cached delegation whose servers we can reach.
@@ -231,8 +311,11 @@ class Iterator:
         rdtype: dns.rdatatype.RdataType,
         budget: Budget,
         stack: tuple[Question, ...],
-    ) -> Exchange[_Step]:
+    ) -> Exchange[tuple[Classified, dns.name.Name, str]]:
         """Ask the servers of ``cut``, following referrals down to an answer.
+
+        Returns the final reply (an answer or a negative answer for the full
+        name), the zone whose server sent it, and that server's address.
 
         QNAME minimisation (RFC 9156) asks each zone for one more label than
         it has, with QTYPE A, until the full name is reached. It is relaxed:
@@ -266,7 +349,7 @@ class Iterator:
                     # NXDOMAIN or an alias for an ancestor: let the full name decide.
                     minimise = False
                 continue
-            return self._conclude(reply, cut.zone, qname, rdtype, address)
+            return reply, cut.zone, address
 
     def _ask(
         self,
@@ -416,30 +499,66 @@ class Iterator:
         qname: dns.name.Name,
         rdtype: dns.rdatatype.RdataType,
         address: str,
-    ) -> _Step:
-        """Turn an authoritative answer for the full name into a ``_Step``."""
+        budget: Budget,
+        stack: tuple[Question, ...],
+    ) -> Exchange[_Step]:
+        """Judge an authoritative reply for the full name, cache it with its verdict."""
         records, name, complete = _follow_aliases(reply.answer, qname, rdtype)
-        synthesised = {
-            r.name for r in records if r.rdtype == dns.rdatatype.CNAME and _below_dname(r, records)
-        }
-        for rrset in reply.answer:
-            if rrset.name not in synthesised:
-                self._store(rrset, reply.signatures, Rank.ANSWER, address)
-        if complete:
-            return _Step(dns.rcode.NOERROR, tuple(records))
-        if name != qname and not name.is_subdomain(zone):
-            # The alias leads out of this server's zone: its rcode and SOA
-            # speak for the first name only (RFC 6604 2.1); chase the target.
-            return _Step(dns.rcode.NOERROR, tuple(records), next_name=name)
-        if reply.kind is ReplyKind.ANSWER:
-            return _Step(dns.rcode.NOERROR, tuple(records), next_name=name)
-        nxdomain = reply.kind is ReplyKind.NXDOMAIN
-        if reply.soa is not None:
+        synthesised = tuple(
+            r for r in records if r.rdtype == dns.rdatatype.CNAME and _below_dname(r, records)
+        )
+        next_name = denied = None
+        if not complete:
+            if reply.kind is ReplyKind.ANSWER or (name != qname and not name.is_subdomain(zone)):
+                # An alias out of this server's zone: its rcode and SOA speak
+                # for the first name only (RFC 6604 2.1); chase the target.
+                next_name = name
+            else:
+                denied = Denied(name, rdtype, nxdomain=reply.kind is ReplyKind.NXDOMAIN)
+        soa = reply.soa if denied is not None else None
+        answer = tuple(r for r in reply.answer if all(r is not c for c in synthesised))
+        verdict = yield from self.validator.check(
+            Reply(
+                zone,
+                address,
+                answer=answer,
+                synthesised=synthesised,
+                soa=soa,
+                authority=reply.authority,
+                signatures=reply.signatures,
+                denied=denied,
+            ),
+            budget.validation,
+            lambda name, rdtype: self._fetch(name, rdtype, budget, stack),
+        )
+        error = verdict.errors[0] if verdict.errors else None
+        for rrset in answer:
+            self._store(rrset, reply.signatures, Rank.ANSWER, address, verdict, error)
+        proof = _proof(reply)
+        if denied is not None and soa is not None:
             self.cache.store_negative(
-                name, rdtype, nxdomain=nxdomain, soa=reply.soa, source=address
+                name,
+                rdtype,
+                nxdomain=denied.nxdomain,
+                soa=soa,
+                proof=proof,
+                security=verdict.security,
+                source=address,
+                error=error,
             )
-        rcode = dns.rcode.NXDOMAIN if nxdomain else dns.rcode.NOERROR
-        return _Step(rcode, tuple(records), soa=reply.soa)
+        signatures = tuple(
+            sig for record in records if (sig := _covering(record, reply.signatures)) is not None
+        )
+        return _Step(
+            dns.rcode.NXDOMAIN if denied is not None and denied.nxdomain else dns.rcode.NOERROR,
+            tuple(records),
+            soa=soa,
+            next_name=next_name,
+            security=verdict.security,
+            errors=verdict.errors,
+            signatures=signatures,
+            proof=proof,
+        )
 
     def _store(
         self,
@@ -447,11 +566,53 @@ class Iterator:
         signatures: tuple[dns.rrset.RRset, ...],
         rank: Rank,
         address: str,
+        verdict: Verdict | None = None,
+        error: ExtendedError | None = None,
     ) -> None:
-        covering = next(
-            (s for s in signatures if s.name == rrset.name and s.covers == rrset.rdtype), None
+        """Cache ``rrset`` with its RRSIGs and, when it was judged, its verdict.
+
+        A validated RRset's TTL is capped at what its signature allows.
+        """
+        security = Security.INDETERMINATE
+        if verdict is not None:
+            security = verdict.security
+            cap = verdict.ttls.get((rrset.name, rrset.rdtype))
+            if cap is not None and cap < rrset.ttl:
+                rrset = with_ttl(rrset, cap)
+        self.cache.store_rrset(
+            rrset,
+            rank,
+            security=security,
+            source=address,
+            rrsigs=_covering(rrset, signatures),
+            error=error,
         )
-        self.cache.store_rrset(rrset, rank, source=address, rrsigs=covering)
+
+
+def _covering(
+    rrset: dns.rrset.RRset, signatures: tuple[dns.rrset.RRset, ...]
+) -> dns.rrset.RRset | None:
+    """The RRSIG RRset among ``signatures`` that covers ``rrset``."""
+    return next(
+        (s for s in signatures if s.name == rrset.name and s.covers == rrset.rdtype), None
+    )
+
+
+def _proof(reply: Classified) -> tuple[dns.rrset.RRset, ...]:
+    """A reply's denial records (NSEC/NSEC3) and the RRSIGs of those and of its SOA."""
+    records = tuple(
+        r for r in reply.authority if r.rdtype in (dns.rdatatype.NSEC, dns.rdatatype.NSEC3)
+    )
+    covered = [*records, *((reply.soa,) if reply.soa is not None else ())]
+    signatures = tuple(
+        sig for rrset in covered if (sig := _covering(rrset, reply.signatures)) is not None
+    )
+    return (*records, *signatures)
+
+
+def _judged(security: Security) -> bool:
+    """Whether the validator has given cached data its verdict."""
+    return security is not Security.INDETERMINATE
 
 
 def _follow_aliases(

@@ -1,19 +1,20 @@
 """Work limits for one client query.
 
 A malicious or broken delegation must not make the resolver loop or amplify:
-every client query gets a ``Budget`` that counts upstream queries, referrals
-and nested sub-resolutions, shared by everything done on its behalf. The
-time budget is enforced by the Trio driver (the sans-I/O core has no clock
-for it).
+every client query gets a ``Budget`` that counts upstream queries, referrals,
+nested sub-resolutions and validation work, shared by everything done on its
+behalf. The time budget is enforced by the Trio driver (the sans-I/O core
+has no clock for it).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import dns.edns
 
 from dnssec.errors import HoldfastError
+from dnssec.work import ValidationWork, WorkLimits
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,8 @@ class Limits:
     max_cname_chain: int = 16
     #: Seconds a client query may take before it is answered SERVFAIL.
     time_budget: float = 5.0
+    #: Signature checks and NSEC3 hashes allowed (KeyTrap and friends).
+    validation: WorkLimits = field(default_factory=WorkLimits)
 
 
 class WorkLimitExceeded(HoldfastError):
@@ -41,12 +44,13 @@ class WorkLimitExceeded(HoldfastError):
 class Budget:
     """Counters for one client query, spent by the iterator as it works."""
 
-    __slots__ = ("limits", "queries", "referrals")
+    __slots__ = ("limits", "queries", "referrals", "validation")
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self.queries = 0
         self.referrals = 0
+        self.validation = ValidationWork(limits.validation)
 
     def spend_query(self) -> None:
         """Count one upstream query.

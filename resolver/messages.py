@@ -245,21 +245,44 @@ def render_response(query: ClientQuery, outcome: Outcome, *, max_size: int) -> b
     """Render ``outcome`` as the response to ``query``.
 
     RA is always set and AA never; RD and CD are copied; AD is set only for a
-    SECURE outcome asked with AD or DO (RFC 6840 5.7). The OPT record (and
-    with it the Extended DNS Errors) appears only when the client sent EDNS.
-    Nothing but OPT goes into the additional section. A response larger
-    than ``max_size`` is replaced by a truncated one (TC=1, question only).
+    SECURE outcome asked with AD or DO (RFC 6840 5.7). A BOGUS outcome is a
+    SERVFAIL with its Extended DNS Errors, unless the client set CD: then it
+    gets the data, without AD (RFC 4035 3.2.2). With DO the RRSIGs and the
+    denial proof are included (RFC 4035 3.2.1). The OPT record (and with it
+    the Extended DNS Errors) appears only when the client sent EDNS. Nothing
+    but OPT goes into the additional section. A response larger than
+    ``max_size`` is replaced by a truncated one (TC=1, question only).
     """
+    if outcome.security is Security.BOGUS and not query.cd:
+        return _render(query.echo, dns.rcode.SERVFAIL, outcome.errors, max_size=max_size)
     ad = outcome.security is Security.SECURE and (query.ad or query.dnssec_ok)
+    answer: Iterable[dns.rrset.RRset] = outcome.answer
+    authority: Iterable[dns.rrset.RRset] = outcome.authority
+    if query.dnssec_ok:
+        answer = _with_signatures(outcome.answer, outcome.signatures)
+        authority = (*outcome.authority, *outcome.proof)
     return _render(
         query.echo,
         outcome.rcode,
         outcome.errors,
         max_size=max_size,
         ad=ad,
-        answer=outcome.answer,
-        authority=outcome.authority,
+        answer=answer,
+        authority=authority,
     )
+
+
+def _with_signatures(
+    rrsets: tuple[dns.rrset.RRset, ...], signatures: tuple[dns.rrset.RRset, ...]
+) -> list[dns.rrset.RRset]:
+    """Each RRset followed by the RRSIGs that cover it."""
+    ordered: list[dns.rrset.RRset] = []
+    for rrset in rrsets:
+        ordered.append(rrset)
+        ordered.extend(
+            sig for sig in signatures if sig.name == rrset.name and sig.covers == rrset.rdtype
+        )
+    return ordered
 
 
 def render_error(error: QueryRejected, *, max_size: int) -> bytes:

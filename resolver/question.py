@@ -15,7 +15,9 @@ import dns.rcode
 import dns.rdatatype
 import dns.rrset
 
-from dnssec.status import Security
+from dnssec.status import ExtendedError, Security
+
+__all__ = ["ExtendedError", "Outcome", "Question"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,20 +32,15 @@ class Question:
 
 
 @dataclass(frozen=True, slots=True)
-class ExtendedError:
-    """An Extended DNS Error (RFC 8914): an INFO-CODE and its EXTRA-TEXT."""
-
-    code: int
-    text: str = ""
-
-
-@dataclass(frozen=True, slots=True)
 class Outcome:
     """The result of resolving one ``Question``.
 
     ``answer`` holds the whole chain (CNAME/DNAME records first, then the
-    final RRset); ``authority`` holds the SOA of a negative answer (and later
-    the DNSSEC denial records). ``errors`` become EDE options in the response.
+    final RRset); ``authority`` holds the SOA of a negative answer.
+    ``signatures`` (the answer's RRSIGs) and ``proof`` (the SOA's RRSIG and
+    the NSEC/NSEC3 records with theirs) go only to clients that set DO.
+    ``errors`` become EDE options in the response. A BOGUS outcome keeps its
+    data: a client that set CD gets it, any other SERVFAIL and ``errors``.
     """
 
     rcode: dns.rcode.Rcode
@@ -51,6 +48,8 @@ class Outcome:
     authority: tuple[dns.rrset.RRset, ...] = ()
     errors: tuple[ExtendedError, ...] = ()
     security: Security = field(default=Security.INDETERMINATE)
+    signatures: tuple[dns.rrset.RRset, ...] = ()
+    proof: tuple[dns.rrset.RRset, ...] = ()
 
     @classmethod
     def servfail(cls, code: int, text: str) -> Outcome:

@@ -262,7 +262,8 @@ class DnsServer:
             return self._reject(query.reject(dns.rcode.SERVFAIL, "unrenderable"), tcp=tcp)
         if self._answers is not None and not outcome.errors:
             self._answers.remember(wire, response)
-        return response, outcome.rcode
+        # The rendered rcode: a bogus outcome became SERVFAIL unless CD was set.
+        return response, response[3] & 0x0F
 
     async def _resolve(self, query: ClientQuery) -> Outcome:
         """Run the handler, turning whatever it raises into an ``Outcome``."""

@@ -13,6 +13,8 @@ import dns.rdatatype
 import pytest
 import trio.testing
 
+from dnssec.anchors import TrustAnchors
+from dnssec.status import Security
 from resolver.cache import Cache
 from resolver.clock import FakeClock
 from resolver.driver import run_exchange
@@ -22,6 +24,7 @@ from resolver.lab import Lab, LabTransport
 from resolver.limits import Limits
 from resolver.question import Outcome, Question
 from resolver.selection import ServerSelection
+from resolver.validation import Validator
 from rootzone.hints import RootHints
 
 A = dns.rdatatype.A
@@ -34,11 +37,13 @@ class Harness:
         self.transport = LabTransport(lab)
         self.cache = Cache(clock)
         self.selection = ServerSelection(clock)
+        anchors = TrustAnchors.from_text(lab.trust_anchor_text(), source="lab")
         self.iterator = Iterator(
             cache=self.cache,
             selection=self.selection,
             hints=RootHints.from_text(lab.root_hints_text(), source="lab"),
             limits=Limits(),
+            validator=Validator(anchors=anchors, cache=self.cache, clock=clock),
             qname_minimisation=minimise,
         )
 
@@ -68,15 +73,24 @@ async def test_resolves_from_the_root_with_minimised_names(harness: Harness) -> 
     outcome = await harness.ask("www.example.com.")
     assert outcome.rcode == dns.rcode.NOERROR
     assert addresses(outcome) == {"192.0.2.1"}
+    assert outcome.security is Security.SECURE
     asked = [(str(q.qname), dns.rdatatype.to_text(q.rdtype)) for q in harness.sent]
-    assert asked == [("com.", "A"), ("example.com.", "A"), ("www.example.com.", "A")]
+    # The DS records came with the referrals; the validator fetches the keys.
+    assert asked == [
+        ("com.", "A"),
+        ("example.com.", "A"),
+        ("www.example.com.", "A"),
+        (".", "DNSKEY"),
+        ("com.", "DNSKEY"),
+        ("example.com.", "DNSKEY"),
+    ]
 
 
 async def test_full_names_without_qname_minimisation(session_lab: Lab, clock: FakeClock) -> None:
     harness = Harness(session_lab, clock, minimise=False)
     outcome = await harness.ask("www.example.com.")
     assert addresses(outcome) == {"192.0.2.1"}
-    assert {str(q.qname) for q in harness.sent} == {"www.example.com."}
+    assert {str(q.qname) for q in harness.sent if q.rdtype == A} == {"www.example.com."}
 
 
 async def test_second_question_is_answered_from_cache(harness: Harness) -> None:

@@ -18,6 +18,7 @@ import dns.rrset
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dnssec.anchors import TrustAnchors
 from resolver.cache import Cache
 from resolver.clock import FakeClock
 from resolver.driver import run_exchange
@@ -27,6 +28,7 @@ from resolver.iterator import TIMEOUT_ROUNDS, Iterator
 from resolver.limits import Limits
 from resolver.question import Outcome, Question
 from resolver.selection import ServerSelection
+from resolver.validation import Validator
 from rootzone.hints import RootHints
 
 Script = Callable[[UpstreamQuery], dns.message.Message | None]
@@ -74,14 +76,21 @@ def _alias(query: UpstreamQuery, target: str) -> dns.message.Message:
     return message
 
 
+def unanchored(cache: Cache, clock: FakeClock) -> Validator:
+    """A validator with no trust anchor: these scripted zones are unsigned (insecure)."""
+    return Validator(anchors=TrustAnchors(()), cache=cache, clock=clock)
+
+
 async def resolve(script: Script, name: str, limits: Limits | None = None) -> tuple[Outcome, int]:
     clock = FakeClock()
     transport = ScriptedTransport(script)
+    cache = Cache(clock)
     iterator = Iterator(
-        cache=Cache(clock),
+        cache=cache,
         selection=ServerSelection(clock),
         hints=HINTS,
         limits=limits or Limits(),
+        validator=unanchored(cache, clock),
         qname_minimisation=False,
     )
     question = Question(dns.name.from_text(name), dns.rdatatype.A)
@@ -178,7 +187,8 @@ async def test_out_of_bailiwick_records_are_not_cached() -> None:
         return message
 
     iterator = Iterator(cache=cache, selection=ServerSelection(clock), hints=HINTS,
-                        limits=Limits(), qname_minimisation=False)
+                        limits=Limits(), validator=unanchored(cache, clock),
+                        qname_minimisation=False)
     question = Question(dns.name.from_text("www.up."), dns.rdatatype.A)
     outcome = await run_exchange(iterator.resolve(question), ScriptedTransport(script))
     assert [rrset.name for rrset in outcome.answer] == [question.name]

@@ -1,0 +1,475 @@
+"""The validator stage: every reply is judged before it is cached or served.
+
+Place in the query flow: the iterator gets an authoritative reply from a
+server of zone Z and, before caching it, asks ``Validator.check`` for a
+``Verdict``. The checks themselves are the pure functions of
+``dnssec.validator`` and ``dnssec.denial``; this module finds the keys they
+need, walking the chain of trust down from the closest trust anchor:
+
+    anchor for .       vouches for   DNSKEY .            -> keys of .
+    DS com             signed by .,  vouches for DNSKEY com -> keys of com
+    DS example.com     signed by com, vouches for DNSKEY example.com
+
+A zone's parent is read from its DS RRset (the RRSIG's signer), or from the
+SOA of the proof that there is no DS, so the walk needs no map of zone cuts.
+DNSKEY and DS records are fetched through ``Fetch``, an iterator resolution
+that does not validate: the validator judges them itself (a DNSKEY RRset is
+trusted through the DS, not through its own zone) and caches them with their
+verdict. Each zone's verdict (``ZoneKeys``) is kept in the ``KeyCache`` for
+the DNSKEY/DS TTL, a bogus one for ``bogus_ttl`` seconds, so that a broken
+zone is not fetched again for every query.
+
+A zone with no trust anchor above it is insecure; so is everything below a
+zone whose parent proves (with NSEC/NSEC3) that it has no DS. Any other
+break is bogus: the ``Bogus`` subclass raised on the way is the Extended DNS
+Error the client sees, its text naming the zone, the RRset and the server.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import dns.name
+import dns.rdatatype
+import dns.rrset
+
+from dnssec.anchors import TrustAnchors
+from dnssec.denial import (
+    Denial,
+    prove_no_ds,
+    prove_nodata,
+    prove_nxdomain,
+    prove_wildcard_answer,
+)
+from dnssec.errors import Bogus, BogusNoDenial, BogusNoKey
+from dnssec.status import ExtendedError, Security
+from dnssec.validator import Signed, ZoneKeys, validate_rrset, zone_keys
+from dnssec.work import ValidationWork
+from resolver.cache import Cache, Rank
+from resolver.clock import Clock
+from resolver.exchange import Exchange
+
+#: Seconds an "insecure: no trust anchor above it" verdict is kept.
+UNANCHORED_TTL = 3600
+_DENIAL_TYPES = (dns.rdatatype.NSEC, dns.rdatatype.NSEC3)
+_RANK = {Security.BOGUS: 0, Security.INDETERMINATE: 1, Security.INSECURE: 2, Security.SECURE: 3}
+
+#: Signature RRsets of a reply, by the (owner, type) they cover.
+Signatures = dict[tuple[dns.name.Name, int], dns.rrset.RRset]
+
+
+def worse(a: Security, b: Security) -> Security:
+    """The worse of two statuses: BOGUS, then INDETERMINATE, INSECURE, SECURE."""
+    return a if _RANK[a] <= _RANK[b] else b
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Records for one name and type, fetched for the validator and not yet judged.
+
+    Attributes:
+        zone: The zone whose server answered, or the closest known cut.
+        rrset: The data, for a positive answer.
+        rrsigs: Its RRSIGs.
+        soa: The SOA of a negative answer.
+        proof: A negative answer's NSEC/NSEC3 records and every RRSIG that
+            came with it (the SOA's included).
+        nxdomain: Whether the negative answer was NXDOMAIN.
+        source: The server address, when known.
+    """
+
+    zone: dns.name.Name
+    rrset: dns.rrset.RRset | None = None
+    rrsigs: dns.rrset.RRset | None = None
+    soa: dns.rrset.RRset | None = None
+    proof: tuple[dns.rrset.RRset, ...] = ()
+    nxdomain: bool = False
+    source: str | None = None
+
+
+#: How the validator gets DNSKEY and DS records: a resolution it judges itself.
+Fetch = Callable[[dns.name.Name, dns.rdatatype.RdataType], Exchange[Evidence]]
+
+
+@dataclass(frozen=True, slots=True)
+class Denied:
+    """The negative part of a reply, to be proven: ``name``/``rdtype`` does not exist."""
+
+    name: dns.name.Name
+    rdtype: dns.rdatatype.RdataType
+    nxdomain: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The parts of one authoritative reply the validator judges.
+
+    Attributes:
+        zone: The zone whose server sent it.
+        source: That server's address.
+        answer: RRsets that must each validate.
+        synthesised: CNAMEs synthesised from a DNAME in ``answer``; they
+            carry no signature of their own (RFC 6672 section 5.3.1).
+        soa: The SOA of a negative answer.
+        authority: The other authority RRsets (NSEC, NSEC3, ...).
+        signatures: Every RRSIG RRset of the reply.
+        denied: What the reply says does not exist, if anything.
+    """
+
+    zone: dns.name.Name
+    source: str
+    answer: tuple[dns.rrset.RRset, ...] = ()
+    synthesised: tuple[dns.rrset.RRset, ...] = ()
+    soa: dns.rrset.RRset | None = None
+    authority: tuple[dns.rrset.RRset, ...] = ()
+    signatures: tuple[dns.rrset.RRset, ...] = ()
+    denied: Denied | None = None
+
+
+@dataclass(slots=True)
+class Verdict:
+    """The security of one reply.
+
+    Attributes:
+        security: The worst status of anything in the reply.
+        errors: Extended DNS Errors worth telling a client: why it is bogus,
+            or why it is insecure (e.g. 27 for NSEC3 iterations).
+        ttls: TTL caps, by (owner, type), for the RRsets that validated.
+    """
+
+    security: Security = Security.SECURE
+    errors: tuple[ExtendedError, ...] = ()
+    ttls: dict[tuple[dns.name.Name, int], int] = field(default_factory=dict)
+
+    def downgrade(self, security: Security, error: ExtendedError | None = None) -> None:
+        """Lower the status to ``security`` if that is worse, and note ``error``."""
+        self.security = worse(self.security, security)
+        if error is not None and error not in self.errors:
+            self.errors = (*self.errors, error)
+
+
+class KeyCache:
+    """Zone -> ``ZoneKeys`` verdicts, each kept for its TTL, least recently used evicted.
+
+    A flush of the RRset cache (its ``generation`` changes) empties it too.
+    """
+
+    def __init__(self, clock: Clock, cache: Cache, *, max_zones: int = 10_000) -> None:
+        self._clock = clock
+        self._cache = cache
+        self._max_zones = max_zones
+        self._generation = cache.generation
+        self._entries: collections.OrderedDict[dns.name.Name, tuple[ZoneKeys, float]] = (
+            collections.OrderedDict()
+        )
+
+    def get(self, zone: dns.name.Name) -> ZoneKeys | None:
+        """The verdict for ``zone``, while it holds."""
+        if self._generation != self._cache.generation:
+            self._entries.clear()
+            self._generation = self._cache.generation
+        found = self._entries.get(zone)
+        if found is None:
+            return None
+        if self._clock.wall() >= found[1]:
+            del self._entries[zone]
+            return None
+        self._entries.move_to_end(zone)
+        return found[0]
+
+    def put(self, keys: ZoneKeys, ttl: int) -> None:
+        """Remember the verdict for ``keys.zone`` for ``ttl`` seconds."""
+        if ttl <= 0:
+            return
+        self._entries[keys.zone] = (keys, self._clock.wall() + ttl)
+        self._entries.move_to_end(keys.zone)
+        while len(self._entries) > self._max_zones:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class Validator:
+    """Judges replies, and finds the zone keys to do it, for one resolver."""
+
+    def __init__(
+        self, *, anchors: TrustAnchors, cache: Cache, clock: Clock, bogus_ttl: int = 60
+    ) -> None:
+        self.anchors = anchors
+        self.cache = cache
+        self.clock = clock
+        self.bogus_ttl = bogus_ttl
+        self.keys = KeyCache(clock, cache)
+
+    def now(self) -> int:
+        """The validation time: the wall clock, in whole seconds."""
+        return int(self.clock.wall())
+
+    # -- replies -----------------------------------------------------------
+
+    def check(self, reply: Reply, work: ValidationWork, fetch: Fetch) -> Exchange[Verdict]:
+        """Judge one authoritative reply.
+
+        Every ``answer`` RRset and the SOA must validate with the keys of
+        the zone that signed it; a wildcard expansion also needs the proof
+        that the name asked for does not exist (RFC 4035 5.3.4), and
+        ``denied`` needs its NSEC/NSEC3 proof (RFC 4035 5.4, RFC 5155 8).
+        """
+        work.start_response()
+        verdict = Verdict()
+        signatures = _by_covered(reply.signatures)
+        soa = (reply.soa,) if reply.soa is not None else ()
+        try:
+            for rrset in (*reply.answer, *soa):
+                keys = yield from self._signer_keys(rrset, signatures, reply.zone, work, fetch)
+                if keys.security is not Security.SECURE:
+                    verdict.downgrade(keys.security, _told(keys))
+                    continue
+                signed = validate_rrset(
+                    rrset, signatures.get((rrset.name, rrset.rdtype)), keys, self.now(), work
+                )
+                verdict.ttls[(rrset.name, rrset.rdtype)] = signed.ttl
+                if signed.wildcard is not None:
+                    records = self._denial_records(keys, reply, signatures, work)
+                    denial = prove_wildcard_answer(
+                        rrset.name, signed.wildcard, keys.zone, records, work
+                    )
+                    verdict.downgrade(denial.security, denial.error)
+            if reply.denied is not None and verdict.security is Security.SECURE:
+                if reply.soa is not None:
+                    keys = yield from self._signer_keys(
+                        reply.soa, signatures, reply.zone, work, fetch
+                    )
+                else:
+                    keys = yield from self.zone_keys(reply.zone, work, fetch)
+                denial = self._prove_denied(keys, reply, reply.denied, signatures, work)
+                verdict.downgrade(denial.security, denial.error)
+        except Bogus as failure:
+            verdict.downgrade(Security.BOGUS, _sent_by(failure, reply.source).error())
+        for cname in reply.synthesised:
+            verdict.ttls.setdefault((cname.name, cname.rdtype), cname.ttl)
+        return verdict
+
+    def _prove_denied(
+        self,
+        keys: ZoneKeys,
+        reply: Reply,
+        denied: Denied,
+        signatures: Signatures,
+        work: ValidationWork,
+    ) -> Denial:
+        """Prove ``denied`` with the reply's NSEC/NSEC3 records, if its zone is signed."""
+        if keys.security is not Security.SECURE:
+            return Denial(keys.security, _told(keys))
+        records = self._denial_records(keys, reply, signatures, work)
+        if denied.nxdomain:
+            return prove_nxdomain(denied.name, keys.zone, records, work)
+        return prove_nodata(denied.name, denied.rdtype, keys.zone, records, work)
+
+    def _denial_records(
+        self, keys: ZoneKeys, reply: Reply, signatures: Signatures, work: ValidationWork
+    ) -> list[dns.rrset.RRset]:
+        """The reply's NSEC/NSEC3 records of ``keys.zone``, each validated.
+
+        Raises:
+            Bogus: one of them does not validate.
+        """
+        records = [
+            rrset
+            for rrset in reply.authority
+            if rrset.rdtype in _DENIAL_TYPES and rrset.name.is_subdomain(keys.zone)
+        ]
+        for rrset in records:
+            validate_rrset(
+                rrset, signatures.get((rrset.name, rrset.rdtype)), keys, self.now(), work
+            )
+        return records
+
+    def _signer_keys(
+        self,
+        rrset: dns.rrset.RRset,
+        signatures: Signatures,
+        zone: dns.name.Name,
+        work: ValidationWork,
+        fetch: Fetch,
+    ) -> Exchange[ZoneKeys]:
+        """The keys of the zone that signed ``rrset``: its RRSIG's signer, else ``zone``.
+
+        A signer is believed only between the server's zone and the owner
+        (a server of ``zone`` may also serve a zone below it).
+        """
+        signer = zone
+        for rdata in signatures.get((rrset.name, rrset.rdtype), ()):
+            candidate = rdata.signer
+            if candidate.is_subdomain(zone) and rrset.name.is_subdomain(candidate):
+                signer = candidate
+                break
+        return (yield from self.zone_keys(signer, work, fetch))
+
+    # -- the chain of trust --------------------------------------------------
+
+    def zone_keys(
+        self, zone: dns.name.Name, work: ValidationWork, fetch: Fetch
+    ) -> Exchange[ZoneKeys]:
+        """The trusted keys of ``zone`` (or why there are none), from the cache or the chain."""
+        cached = self.keys.get(zone)
+        if cached is not None:
+            return cached
+        anchor = self._anchor_for(zone)
+        if anchor is None:
+            keys = ZoneKeys.insecure(zone, UNANCHORED_TTL)
+            self.keys.put(keys, UNANCHORED_TTL)
+            return keys
+        try:
+            if zone == anchor:
+                vouchers = [r for r in self.anchors.rrsets if r.name == zone]
+                keys = yield from self._keys_vouched(zone, vouchers, work, fetch)
+            else:
+                keys = yield from self._keys_below(zone, anchor, work, fetch)
+        except Bogus as failure:
+            keys = ZoneKeys.bogus(zone, self.bogus_ttl, failure)
+        self.keys.put(keys, self.bogus_ttl if keys.security is Security.BOGUS else keys.ttl)
+        return keys
+
+    def _keys_below(
+        self, zone: dns.name.Name, anchor: dns.name.Name, work: ValidationWork, fetch: Fetch
+    ) -> Exchange[ZoneKeys]:
+        """Keys of a zone below its anchor: through the parent's DS, or its proven absence."""
+        evidence = yield from fetch(zone, dns.rdatatype.DS)
+        if evidence.rrset is not None:
+            parent = _parent_of(zone, evidence.rrsigs, evidence.zone, anchor)
+            parent_keys = yield from self.zone_keys(parent, work, fetch)
+            if parent_keys.security is not Security.SECURE:
+                return _inherit(zone, parent_keys)
+            try:
+                signed = validate_rrset(
+                    evidence.rrset, evidence.rrsigs, parent_keys, self.now(), work
+                )
+            except Bogus as failure:
+                raise _sent_by(failure, evidence.source) from None
+            self._remember(evidence.rrset, evidence.rrsigs, Security.SECURE, signed, evidence)
+            keys = yield from self._keys_vouched(zone, [evidence.rrset], work, fetch)
+            return keys
+        if evidence.soa is None:
+            raise BogusNoDenial(f"{zone}: the parent neither has nor denies a DS")
+        parent = evidence.soa.name
+        if not (zone.is_subdomain(parent) and zone != parent and parent.is_subdomain(anchor)):
+            raise BogusNoDenial(f"{zone}: DS denied by {parent}, which is not its parent")
+        parent_keys = yield from self.zone_keys(parent, work, fetch)
+        if parent_keys.security is not Security.SECURE:
+            return _inherit(zone, parent_keys)
+        signatures = _by_covered(r for r in evidence.proof if r.rdtype == dns.rdatatype.RRSIG)
+        validate_rrset(
+            evidence.soa, signatures.get((parent, dns.rdatatype.SOA)), parent_keys,
+            self.now(), work,
+        )
+        records = [r for r in evidence.proof if r.rdtype in _DENIAL_TYPES]
+        for rrset in records:
+            validate_rrset(
+                rrset, signatures.get((rrset.name, rrset.rdtype)), parent_keys, self.now(), work
+            )
+        if evidence.nxdomain:
+            raise Bogus(f"{parent}: says {zone} does not exist, but it serves data")
+        denial = prove_no_ds(zone, parent, records, work)
+        ttl = min([evidence.soa.ttl, *(r.ttl for r in records)])
+        return ZoneKeys.insecure(zone, ttl, denial.error)
+
+    def _keys_vouched(
+        self,
+        zone: dns.name.Name,
+        vouchers: list[dns.rrset.RRset],
+        work: ValidationWork,
+        fetch: Fetch,
+    ) -> Exchange[ZoneKeys]:
+        """Fetch ``zone``'s DNSKEY RRset and judge it against DS or anchor ``vouchers``."""
+        evidence = yield from fetch(zone, dns.rdatatype.DNSKEY)
+        if evidence.rrset is None:
+            raise BogusNoKey(
+                f"{zone}: no DNSKEY RRset (from {evidence.source or 'cache'}), but it is signed"
+            )
+        try:
+            keys = zone_keys(zone, evidence.rrset, evidence.rrsigs, vouchers, self.now(), work)
+        except Bogus as failure:
+            raise _sent_by(failure, evidence.source) from None
+        if keys.security is Security.SECURE:
+            ttl = min([keys.ttl, *(v.ttl for v in vouchers if v.rdtype == dns.rdatatype.DS)])
+            keys = ZoneKeys(zone, Security.SECURE, keys.keys, ttl=ttl)
+            self._remember(
+                evidence.rrset, evidence.rrsigs, Security.SECURE, Signed(ttl), evidence
+            )
+        return keys
+
+    def _remember(
+        self,
+        rrset: dns.rrset.RRset,
+        rrsigs: dns.rrset.RRset | None,
+        security: Security,
+        signed: Signed,
+        evidence: Evidence,
+    ) -> None:
+        """Cache a DS or DNSKEY RRset with its verdict, so clients asking get it validated."""
+        rrset = with_ttl(rrset, min(rrset.ttl, signed.ttl))
+        self.cache.store_rrset(
+            rrset, Rank.ANSWER, security=security, source=evidence.source, rrsigs=rrsigs
+        )
+
+    def _anchor_for(self, zone: dns.name.Name) -> dns.name.Name | None:
+        """The deepest trust anchor at or above ``zone``."""
+        for anchored in self.anchors.zones():
+            if zone.is_subdomain(anchored):
+                return anchored
+        return None
+
+
+def with_ttl(rrset: dns.rrset.RRset, ttl: int) -> dns.rrset.RRset:
+    """A copy of ``rrset`` with ``ttl`` (the input is left alone)."""
+    return dns.rrset.from_rdata_list(rrset.name, ttl, list(rrset))
+
+
+def _parent_of(
+    zone: dns.name.Name,
+    rrsigs: dns.rrset.RRset | None,
+    fallback: dns.name.Name,
+    anchor: dns.name.Name,
+) -> dns.name.Name:
+    """The zone that signed ``zone``'s DS: the RRSIG's signer, if it can be.
+
+    Raises:
+        Bogus: the signer is not an ancestor of ``zone`` below the anchor.
+    """
+    signers: set[dns.name.Name] = {rdata.signer for rdata in rrsigs or ()}
+    if not signers:
+        return fallback
+    for signer in signers:
+        if zone.is_subdomain(signer) and zone != signer and signer.is_subdomain(anchor):
+            return signer
+    raise Bogus(f"{zone}: DS signed by {', '.join(map(str, signers))}, not by a parent zone")
+
+
+def _told(keys: ZoneKeys) -> ExtendedError | None:
+    """What a client hears about a zone that is not secure: why, only if bogus.
+
+    Insecure answers carry no error, even when the reason is an algorithm
+    we do not support (the EDE stays in ``ZoneKeys`` for the operator).
+    """
+    return keys.error if keys.security is Security.BOGUS else None
+
+
+def _inherit(zone: dns.name.Name, parent: ZoneKeys) -> ZoneKeys:
+    """A zone below an insecure or bogus parent is the same."""
+    return ZoneKeys(zone, parent.security, ttl=parent.ttl, error=parent.error)
+
+
+def _by_covered(signatures: Iterable[dns.rrset.RRset]) -> Signatures:
+    return {(rrsigs.name, rrsigs.covers): rrsigs for rrsigs in signatures}
+
+
+def _sent_by(failure: Bogus, source: str | None) -> Bogus:
+    """``failure`` again, its text naming the server that sent the data (R16)."""
+    if source is None or "(from " in str(failure):
+        return failure
+    return type(failure)(f"{failure} (from {source})")
+
