@@ -532,8 +532,10 @@ class Iterator:
             lambda name, rdtype: self._fetch(name, rdtype, budget, stack),
         )
         error = verdict.errors[0] if verdict.errors else None
-        for rrset in answer:
-            self._store(rrset, reply.signatures, Rank.ANSWER, address, verdict, error)
+        capped = {id(rrset): _capped(rrset, verdict) for rrset in answer}
+        records = [capped.get(id(rrset), rrset) for rrset in records]
+        for rrset in capped.values():
+            self._store(rrset, reply.signatures, Rank.ANSWER, address, verdict.security, error)
         proof = _proof(reply)
         if denied is not None and soa is not None:
             self.cache.store_negative(
@@ -566,19 +568,10 @@ class Iterator:
         signatures: tuple[dns.rrset.RRset, ...],
         rank: Rank,
         address: str,
-        verdict: Verdict | None = None,
+        security: Security = Security.INDETERMINATE,
         error: ExtendedError | None = None,
     ) -> None:
-        """Cache ``rrset`` with its RRSIGs and, when it was judged, its verdict.
-
-        A validated RRset's TTL is capped at what its signature allows.
-        """
-        security = Security.INDETERMINATE
-        if verdict is not None:
-            security = verdict.security
-            cap = verdict.ttls.get((rrset.name, rrset.rdtype))
-            if cap is not None and cap < rrset.ttl:
-                rrset = with_ttl(rrset, cap)
+        """Cache ``rrset`` with its RRSIGs and, once it was judged, its verdict."""
         self.cache.store_rrset(
             rrset,
             rank,
@@ -587,6 +580,12 @@ class Iterator:
             rrsigs=_covering(rrset, signatures),
             error=error,
         )
+
+
+def _capped(rrset: dns.rrset.RRset, verdict: Verdict) -> dns.rrset.RRset:
+    """``rrset`` with its TTL capped where its signature says (original TTL, expiration)."""
+    cap = verdict.ttls.get((rrset.name, rrset.rdtype))
+    return with_ttl(rrset, cap) if cap is not None and cap < rrset.ttl else rrset
 
 
 def _covering(

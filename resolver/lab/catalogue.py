@@ -152,6 +152,7 @@ def plans() -> tuple[ZonePlan, ...]:
                 "mail A 192.0.2.25",
                 "*.wild A 192.0.2.2",
                 "alias CNAME www.example.net.",
+                "toinsecure CNAME www.insecure.com.",
                 "inzone CNAME www",
                 "sub DNAME example.org.",
                 "ttl2 2 A 192.0.2.5",

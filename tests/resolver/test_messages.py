@@ -276,6 +276,49 @@ def test_ad_only_for_secure_outcome_asked_with_ad_or_do_rfc6840_5_7(
     assert bool(reply.flags & dns.flags.AD) is expect_ad
 
 
+def _signed_outcome(security: Security) -> Outcome:
+    rrset = a_rrset()
+    rrsig = dns.rrset.from_text(
+        NAME, 300, "IN", "RRSIG", "A 13 2 300 20300101000000 20200101000000 1 example. AAAA"
+    )
+    nsec = dns.rrset.from_text("example.", 300, "IN", "NSEC", "www.example. A RRSIG NSEC")
+    bogus = (ExtendedError(6, "www.example. A: bad"),) if security is Security.BOGUS else ()
+    return Outcome(
+        dns.rcode.NOERROR,
+        answer=(rrset,),
+        signatures=(rrsig,),
+        proof=(nsec,),
+        security=security,
+        errors=bogus,
+    )
+
+
+def test_do_brings_the_rrsigs_after_their_rrset_and_the_proof() -> None:
+    query = parse_query(make_wire(want_dnssec=True))
+    reply = respond(query, _signed_outcome(Security.SECURE))
+    assert [r.rdtype for r in reply.answer] == [dns.rdatatype.A, dns.rdatatype.RRSIG]
+    assert [r.rdtype for r in reply.authority] == [dns.rdatatype.NSEC]
+    plain = respond(parse_query(make_wire()), _signed_outcome(Security.SECURE))
+    assert [r.rdtype for r in plain.answer] == [dns.rdatatype.A]
+    assert plain.authority == []
+
+
+def test_bogus_is_servfail_with_its_ede_and_no_data() -> None:
+    reply = respond(parse_query(make_wire(want_dnssec=True)), _signed_outcome(Security.BOGUS))
+    assert reply.rcode() == dns.rcode.SERVFAIL
+    assert reply.answer == []
+    assert [e.code for e in reply.extended_errors()] == [6]
+
+
+def test_bogus_with_cd_is_the_data_without_ad() -> None:
+    query = parse_query(make_wire(want_dnssec=True, flags=dns.flags.RD | dns.flags.CD))
+    reply = respond(query, _signed_outcome(Security.BOGUS))
+    assert reply.rcode() == dns.rcode.NOERROR
+    assert [r.rdtype for r in reply.answer] == [dns.rdatatype.A, dns.rdatatype.RRSIG]
+    assert not reply.flags & dns.flags.AD
+    assert reply.flags & dns.flags.CD
+
+
 def test_edns_client_gets_opt_with_our_payload_do_echoed_and_ede() -> None:
     query = parse_query(make_wire(want_dnssec=True, payload=4096))
     outcome = Outcome.servfail(6, "DNSSEC bogus")
