@@ -390,6 +390,11 @@ def _utc(timestamp: int) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def parsed_keys_clear() -> None:
+    """Forget every parsed public key (benchmarks measure cold validation)."""
+    _verifier.cache_clear()
+
+
 @functools.lru_cache(maxsize=512)
 def _verifier(algorithm: int, public_key: bytes) -> Callable[[bytes, bytes], None]:
     """A function checking (signature, data) with this key, parsed once and cached.
