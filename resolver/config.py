@@ -36,6 +36,12 @@ metrics, logging, workers); today's options:
 
     [dnssec]
     trust_anchors = []     # zone-file paths; empty = built-in IANA root anchors
+    bogus_ttl = 60         # seconds failed data is remembered (val-bogus-ttl)
+    max_signatures_per_query = 64      # KeyTrap bound, key fetches included
+    max_signatures_per_response = 16
+    max_keys_per_tag = 4               # keys tried when key tags collide
+    max_nsec3_iterations = 100         # above: insecure, EDE 27 (RFC 9276)
+    max_nsec3_hashes = 64              # NSEC3 name hashes per response
 
     [control]
     socket = ""            # Unix socket path; empty = default run directory
