@@ -68,6 +68,8 @@ class ZoneKeys:
         security: SECURE (``keys`` are trusted), INSECURE (nothing can be
             validated below here) or BOGUS (``error`` says why).
         keys: The trusted zone keys, for SECURE.
+        entry_keys: Those of ``keys`` that the DS or trust anchor names: the
+            keys the zone's own DNSKEY RRset must be signed with.
         ttl: Seconds the verdict may be kept.
         error: For BOGUS the reason; for INSECURE, why, when it is worth
             telling a client (an unsupported algorithm or digest).
@@ -78,6 +80,18 @@ class ZoneKeys:
     keys: tuple[Dnskey, ...] = ()
     ttl: int = 0
     error: ExtendedError | None = None
+    entry_keys: tuple[Dnskey, ...] = ()
+
+    def for_rrset(self, rrset: dns.rrset.RRset) -> ZoneKeys:
+        """The keys to check ``rrset`` with: the entry keys for the zone's DNSKEY RRset.
+
+        Keys may share a key tag (KeyTrap zones make dozens do), and only a
+        few are tried per RRSIG; the DNSKEY RRset is signed by the key the
+        DS names, so that is the one to try.
+        """
+        if rrset.rdtype == dns.rdatatype.DNSKEY and rrset.name == self.zone and self.entry_keys:
+            return ZoneKeys(self.zone, self.security, self.entry_keys, self.ttl, self.error)
+        return self
 
     @classmethod
     def insecure(
@@ -232,7 +246,7 @@ def zone_keys(
     trusted = tuple(
         key for key in published if key.is_zone_key and supported_algorithm(key.algorithm)
     )
-    return ZoneKeys(zone, Security.SECURE, trusted, ttl=signed.ttl)
+    return ZoneKeys(zone, Security.SECURE, trusted, ttl=signed.ttl, entry_keys=tuple(vouched))
 
 
 def _usable_vouchers(

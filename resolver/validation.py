@@ -229,7 +229,11 @@ class Validator:
                     verdict.downgrade(keys.security, _told(keys))
                     continue
                 signed = validate_rrset(
-                    rrset, signatures.get((rrset.name, rrset.rdtype)), keys, self.now(), work
+                    rrset,
+                    signatures.get((rrset.name, rrset.rdtype)),
+                    keys.for_rrset(rrset),
+                    self.now(),
+                    work,
                 )
                 verdict.ttls[(rrset.name, rrset.rdtype)] = signed.ttl
                 if signed.wildcard is not None:
@@ -396,7 +400,9 @@ class Validator:
             raise _sent_by(failure, evidence.source) from None
         if keys.security is Security.SECURE:
             ttl = min([keys.ttl, *(v.ttl for v in vouchers if v.rdtype == dns.rdatatype.DS)])
-            keys = ZoneKeys(zone, Security.SECURE, keys.keys, ttl=ttl)
+            keys = ZoneKeys(
+                zone, Security.SECURE, keys.keys, ttl=ttl, entry_keys=keys.entry_keys
+            )
             self._remember(
                 evidence.rrset, evidence.rrsigs, Security.SECURE, Signed(ttl), evidence
             )

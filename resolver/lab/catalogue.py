@@ -203,7 +203,7 @@ def plans() -> tuple[ZonePlan, ...]:
             ns.pair("nsec3-iter.org."),
             ("www A 192.0.2.29",),
             nsec3=True,
-            iterations=150,
+            iterations=200,
         ),
         ZonePlan("keytrap.com.", ns.pair("keytrap.com."), ("www A 192.0.2.31",), keytrap=True),
         ZonePlan("nosig.com.", ns.pair("nosig.com."), ("www A 192.0.2.32",), rrsigs=False),

@@ -33,7 +33,7 @@ class FaultKind(enum.Enum):
     #: NOERROR with AA=0 and empty sections: a server that is not
     #: authoritative for the zone it was delegated.
     LAME = "lame"
-    #: Signatures that expired an hour ago (the zone is re-signed).
+    #: Signatures that expired a week ago (the zone is re-signed).
     EXPIRED_SIGS = "expired-sigs"
     #: Signatures whose bytes are corrupted, so they do not verify.
     BOGUS_SIGS = "bogus-sigs"

@@ -86,8 +86,8 @@ class Lab:
         """Build and sign the catalogue; signatures are valid from ``clock`` on.
 
         Signatures run from an hour before ``clock.wall()`` to 14 days after
-        (``expired.com``: from 15 days before to an hour before;
-        ``future.com``: from a day after to 15 days after).
+        (``expired.com``: from 30 days before to 7 days before;
+        ``future.com``: from 7 days after to 30 days after).
         """
         catalogue = plan()
         now = clock.wall()
@@ -189,7 +189,7 @@ class Lab:
         return faults.get(None, self._permanent.get(address))
 
     def _expired_variant(self, zone: LabZone) -> LabZone:
-        """``zone`` re-signed to have expired an hour ago (made once, cached)."""
+        """``zone`` re-signed to have expired a week ago (made once, cached)."""
         variant = self._expired.get(zone.origin)
         if variant is None:
             variant = zone.resigned(Window.expired(self._clock.wall()))
@@ -340,7 +340,9 @@ def _render(query: dns.message.Message, response: dns.message.Message, tcp: bool
     else:
         limit = CLASSIC_UDP
     try:
-        wire: bytes = response.to_wire(max_size=limit)
+        # Records in the order the zone holds them, every time: the lab is
+        # deterministic (dnspython shuffles RRsets by default).
+        wire: bytes = response.to_wire(max_size=limit, want_shuffle=False)
     except dns.exception.TooBig:
         return _truncated(query, response)
     return wire
@@ -351,7 +353,7 @@ def _truncated(query: dns.message.Message, response: dns.message.Message) -> byt
     truncated = _skeleton(query)
     truncated.flags |= dns.flags.TC | (response.flags & dns.flags.AA)
     truncated.set_rcode(response.rcode())
-    wire: bytes = truncated.to_wire()
+    wire: bytes = truncated.to_wire(want_shuffle=False)
     return wire
 
 

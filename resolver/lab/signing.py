@@ -83,13 +83,18 @@ class Window:
 
     @classmethod
     def expired(cls, now: float) -> Window:
-        """Made 15 days before ``now``, expired an hour before ``now``."""
-        return cls(int(now) - 15 * _DAY, int(now) - _HOUR)
+        """Made 30 days before ``now``, expired a week before ``now``.
+
+        A week, not an hour: validators allow some clock skew (Unbound up to
+        a day, ``val-sig-skew-max``), and the lab's verdicts must not depend
+        on that.
+        """
+        return cls(int(now) - 30 * _DAY, int(now) - 7 * _DAY)
 
     @classmethod
     def future(cls, now: float) -> Window:
-        """Not valid until a day after ``now``; expires 15 days after ``now``."""
-        return cls(int(now) + _DAY, int(now) + 15 * _DAY)
+        """Not valid until a week after ``now`` (beyond any skew); expires 30 days after."""
+        return cls(int(now) + 7 * _DAY, int(now) + 30 * _DAY)
 
 
 @dataclass(frozen=True, slots=True)

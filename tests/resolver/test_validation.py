@@ -161,3 +161,14 @@ async def test_an_alias_chain_is_as_secure_as_its_weakest_link(harness: Harness)
                                        dns.rdatatype.CNAME)
     assert alias is not None
     assert alias.security is Security.SECURE
+
+
+async def test_keytrap_zone_keys_validate_but_its_data_fails_within_the_work_bound(
+    harness: Harness,
+) -> None:
+    """32 keys share one tag: the DNSKEY RRset is checked with the key the DS names."""
+    keys = await harness.ask("keytrap.com.", dns.rdatatype.DNSKEY)
+    assert keys.security is Security.SECURE
+    data = await harness.ask("www.keytrap.com.")
+    assert data.security is Security.BOGUS
+    assert "signature checks" in data.errors[0].text
