@@ -19,14 +19,30 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/holdfast demo
 
-# dig (Debian's bind9-dnsutils) and ip (iproute2) are needed by the tests;
-# install them when missing and we are root (CI is).
-tools:
-	@if ! command -v dig >/dev/null || ! command -v ip >/dev/null; then \
+# Debian packages the tests and the harness need: dig (bind9-dnsutils) and ip
+# (iproute2) for the tests, Unbound for the DNSSEC differential test and the
+# harness, dnsperf for the harness. They are installed when a command is missing
+# and we are root (CI is). Unbound ships a daemon: an executable policy-rc.d
+# that exits 101 keeps it from starting (added only if none exists, removed
+# after), and --no-install-recommends keeps unbound-anchor out. The tests and
+# the harness run Unbound themselves, with the lab's hints and anchor only.
+# $(1): commands needed; $(2): packages; $(3): what happens without them.
+define debian_install
+	@missing=; for c in $(1); do command -v $$c >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q bind9-dnsutils iproute2; \
-	  else echo "warning: dig or ip missing and not root: tests that need them will skip"; fi; \
+	    added=; \
+	    if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && added=1; \
+	    fi; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(2); \
+	    status=$$?; if [ -n "$$added" ]; then rm -f /usr/sbin/policy-rc.d; fi; exit $$status; \
+	  else echo "warning: one of $(1) is missing and we are not root: $(3)"; fi; \
 	fi
+endef
+
+tools:
+	$(call debian_install,dig ip unbound,bind9-dnsutils iproute2 unbound,tests that need them skip)
 
 check: $(STAMP)
 	$(BIN)/ruff check resolver rootzone dnssec tests bench
@@ -37,21 +53,8 @@ pytest: $(STAMP) tools
 
 test: check pytest
 
-# dnsperf and Unbound (the resolver we compare with) come from Debian. Unbound
-# ships a daemon: an executable policy-rc.d that exits 101 keeps it from
-# starting on install (we add one only if none exists, and remove it after).
-# The harness runs Unbound itself, with the lab's hints and anchor only.
 bench-tools:
-	@if ! command -v dnsperf >/dev/null || ! command -v unbound >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    added=; \
-	    if [ ! -e /usr/sbin/policy-rc.d ]; then \
-	      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && added=1; \
-	    fi; \
-	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends dnsperf unbound; \
-	    status=$$?; [ -n "$$added" ] && rm -f /usr/sbin/policy-rc.d; exit $$status; \
-	  else echo "warning: dnsperf or unbound missing and not root: the harness says what it can do"; fi; \
-	fi
+	$(call debian_install,dnsperf unbound,dnsperf unbound,the harness says what it can do)
 
 bench: $(STAMP) tools bench-tools
 	$(BIN)/holdfast bench $(BENCH_ARGS)
