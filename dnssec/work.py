@@ -12,6 +12,8 @@ calculations per step in the same spirit.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from dnssec.errors import ValidationWorkExceeded
@@ -48,6 +50,21 @@ class ValidationWork:
         """Begin validating another upstream response."""
         self.response_signatures = 0
         self.hashes = 0
+
+    @contextmanager
+    def other_response(self) -> Iterator[None]:
+        """Count work for another response (a DS or DNSKEY fetched on the way), then resume.
+
+        A deep chain of trust fetched while one answer is validated must not
+        use up that answer's per-response allowance; the per-query one still
+        counts everything.
+        """
+        saved = (self.response_signatures, self.hashes)
+        self.start_response()
+        try:
+            yield
+        finally:
+            self.response_signatures, self.hashes = saved
 
     def spend_signature(self, what: str) -> None:
         """Count one signature verification about to be made for ``what``.

@@ -328,11 +328,12 @@ class Validator:
             self.keys.put(keys, UNANCHORED_TTL)
             return keys
         try:
-            if zone == anchor:
-                vouchers = [r for r in self.anchors.rrsets if r.name == zone]
-                keys = yield from self._keys_vouched(zone, vouchers, work, fetch)
-            else:
-                keys = yield from self._keys_below(zone, anchor, work, fetch)
+            with work.other_response():
+                if zone == anchor:
+                    vouchers = [r for r in self.anchors.rrsets if r.name == zone]
+                    keys = yield from self._keys_vouched(zone, vouchers, work, fetch)
+                else:
+                    keys = yield from self._keys_below(zone, anchor, work, fetch)
         except Bogus as failure:
             keys = ZoneKeys.bogus(zone, self.bogus_ttl, failure)
         self.keys.put(keys, self.bogus_ttl if keys.security is Security.BOGUS else keys.ttl)

@@ -277,3 +277,15 @@ def test_corrupting_any_byte_never_yields_secure(part: str, position: int, flip:
 
 def _rdata(rdtype: int, wire: bytes) -> dns.rdata.Rdata:
     return dns.rdata.from_wire(dns.rdataclass.IN, rdtype, wire, 0, len(wire))
+
+
+def test_work_for_another_response_does_not_use_up_this_ones() -> None:
+    work = _work(max_signatures_per_response=2, max_signatures_per_query=10)
+    work.spend_signature("answer")
+    with work.other_response():
+        work.spend_signature("DS")
+        work.spend_signature("DNSKEY")
+    work.spend_signature("answer")
+    assert (work.response_signatures, work.signatures) == (2, 4)
+    with pytest.raises(ValidationWorkExceeded):
+        work.spend_signature("answer")

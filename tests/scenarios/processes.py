@@ -16,9 +16,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from resolver.control import ControlError, request
 
@@ -60,6 +62,25 @@ def wait_until(
             return
         time.sleep(0.05)
     raise RuntimeError(f"{what} not ready after {STARTUP_DEADLINE} s:\n{log.read_text()}")
+
+
+class Running(Protocol):
+    """A process we started, with its log."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+P = TypeVar("P", bound=Running)
+
+
+@contextmanager
+def serving(started: P) -> Iterator[P]:
+    """Hand out ``started``; then stop it and require a clean exit (its log if not)."""
+    try:
+        yield started
+    finally:
+        assert stop(started.process) == 0, started.log.read_text()
 
 
 def stop(process: subprocess.Popen[bytes]) -> int:

@@ -21,7 +21,7 @@ from tests.scenarios.processes import (
     LabProcess,
     ResolverProcess,
     dig_available,
-    stop,
+    serving,
 )
 
 pytestmark = [
@@ -32,9 +32,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabProcess]:
-    lab = LabProcess.start(tmp_path_factory.mktemp("lab"))
-    yield lab
-    assert stop(lab.process) == 0, lab.log.read_text()
+    with serving(LabProcess.start(tmp_path_factory.mktemp("lab"))) as lab:
+        yield lab
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +44,8 @@ def resolver(
     config = workdir / "holdfast.toml"
     # Only 127.0.0.1 may ask: dig from 127.0.0.2 must be refused.
     config.write_text('[server]\nallow = ["127.0.0.1/32", "::1/128"]\n')
-    resolver = ResolverProcess.start(lab, workdir, "--config", str(config))
-    yield resolver
-    assert stop(resolver.process) == 0, resolver.log.read_text()
+    with serving(ResolverProcess.start(lab, workdir, "--config", str(config))) as resolver:
+        yield resolver
 
 
 def test_www_example_com(resolver: ResolverProcess) -> None:

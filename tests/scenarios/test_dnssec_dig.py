@@ -19,7 +19,7 @@ from tests.scenarios.processes import (
     LabProcess,
     ResolverProcess,
     dig_available,
-    stop,
+    serving,
 )
 
 pytestmark = [
@@ -30,18 +30,16 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabProcess]:
-    lab = LabProcess.start(tmp_path_factory.mktemp("lab"))
-    yield lab
-    assert stop(lab.process) == 0, lab.log.read_text()
+    with serving(LabProcess.start(tmp_path_factory.mktemp("lab"))) as lab:
+        yield lab
 
 
 @pytest.fixture(scope="module")
 def resolver(
     lab: LabProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ResolverProcess]:
-    resolver = ResolverProcess.start(lab, tmp_path_factory.mktemp("resolver"))
-    yield resolver
-    assert stop(resolver.process) == 0, resolver.log.read_text()
+    with serving(ResolverProcess.start(lab, tmp_path_factory.mktemp("resolver"))) as resolver:
+        yield resolver
 
 
 def record_types(reply_section: list[list[str]]) -> list[str]:

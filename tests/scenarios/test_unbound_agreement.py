@@ -48,7 +48,7 @@ from bench.processes import (
     wait_until_answering,
 )
 from resolver.lab.catalogue import plans
-from tests.scenarios.processes import ISOLATED, LabProcess, ResolverProcess, stop
+from tests.scenarios.processes import ISOLATED, LabProcess, ResolverProcess, serving
 
 pytestmark = [
     pytest.mark.integration,
@@ -307,18 +307,16 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def lab(workdir: Path) -> Iterator[LabProcess]:
-    lab = LabProcess.start(workdir / "lab")
-    yield lab
-    assert stop(lab.process) == 0, lab.log.read_text()
+    with serving(LabProcess.start(workdir / "lab")) as lab:
+        yield lab
 
 
 @pytest.fixture(scope="module")
 def holdfast(lab: LabProcess, workdir: Path) -> Iterator[ResolverProcess]:
     resolver_dir = workdir / "holdfast"
     resolver_dir.mkdir()
-    resolver = ResolverProcess.start(lab, resolver_dir)
-    yield resolver
-    assert stop(resolver.process) == 0, resolver.log.read_text()
+    with serving(ResolverProcess.start(lab, resolver_dir)) as resolver:
+        yield resolver
 
 
 @pytest.fixture(scope="module")
