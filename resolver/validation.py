@@ -281,16 +281,7 @@ class Validator:
         Raises:
             Bogus: one of them does not validate.
         """
-        records = [
-            rrset
-            for rrset in reply.authority
-            if rrset.rdtype in _DENIAL_TYPES and rrset.name.is_subdomain(keys.zone)
-        ]
-        for rrset in records:
-            validate_rrset(
-                rrset, signatures.get((rrset.name, rrset.rdtype)), keys, self.now(), work
-            )
-        return records
+        return _validated(reply.authority, signatures, keys, self.now(), work)
 
     def _signer_keys(
         self,
@@ -371,11 +362,7 @@ class Validator:
             evidence.soa, signatures.get((parent, dns.rdatatype.SOA)), parent_keys,
             self.now(), work,
         )
-        records = [r for r in evidence.proof if r.rdtype in _DENIAL_TYPES]
-        for rrset in records:
-            validate_rrset(
-                rrset, signatures.get((rrset.name, rrset.rdtype)), parent_keys, self.now(), work
-            )
+        records = _validated(evidence.proof, signatures, parent_keys, self.now(), work)
         if evidence.nxdomain:
             raise Bogus(f"{parent}: says {zone} does not exist, but it serves data")
         denial = prove_no_ds(zone, parent, records, work)
@@ -468,6 +455,28 @@ def _told(keys: ZoneKeys) -> ExtendedError | None:
 def _inherit(zone: dns.name.Name, parent: ZoneKeys) -> ZoneKeys:
     """A zone below an insecure or bogus parent is the same."""
     return ZoneKeys(zone, parent.security, ttl=parent.ttl, error=parent.error)
+
+
+def _validated(
+    rrsets: Iterable[dns.rrset.RRset],
+    signatures: Signatures,
+    keys: ZoneKeys,
+    now: int,
+    work: ValidationWork,
+) -> list[dns.rrset.RRset]:
+    """The NSEC/NSEC3 records among ``rrsets`` owned by ``keys.zone``, each validated.
+
+    Raises:
+        Bogus: one of them does not validate.
+    """
+    records = [
+        rrset
+        for rrset in rrsets
+        if rrset.rdtype in _DENIAL_TYPES and rrset.name.is_subdomain(keys.zone)
+    ]
+    for rrset in records:
+        validate_rrset(rrset, signatures.get((rrset.name, rrset.rdtype)), keys, now, work)
+    return records
 
 
 def _by_covered(signatures: Iterable[dns.rrset.RRset]) -> Signatures:
