@@ -29,12 +29,6 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabProcess]:
-    with serving(LabProcess.start(tmp_path_factory.mktemp("lab"))) as lab:
-        yield lab
-
-
-@pytest.fixture(scope="module")
 def resolver(
     lab: LabProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ResolverProcess]:
