@@ -143,7 +143,11 @@ def build(config: Config, clock: Clock, transport: Transport | None = None) -> R
         ),
     )
     validator = Validator(
-        anchors=anchors, cache=cache, clock=clock, bogus_ttl=config["dnssec.bogus_ttl"]
+        anchors=anchors,
+        cache=cache,
+        clock=clock,
+        bogus_ttl=config["dnssec.bogus_ttl"],
+        hold_down=selection.report_bogus,
     )
     iterator = Iterator(
         cache=cache,

@@ -106,6 +106,8 @@ class _Step:
     errors: tuple[ExtendedError, ...] = ()
     signatures: tuple[dns.rrset.RRset, ...] = ()
     proof: tuple[dns.rrset.RRset, ...] = ()
+    #: The server whose reply failed validation, when another may do better.
+    blame: str | None = None
 
 
 class Iterator:
@@ -187,9 +189,27 @@ class Iterator:
         cached = self._from_cache(name, rdtype)
         if cached is not None:
             return cached
-        cut = self._closest_cut(name, rdtype)
-        reply, zone, address = yield from self._iterate(cut, name, rdtype, budget, stack)
-        return (yield from self._conclude(reply, zone, name, rdtype, address, budget, stack))
+        bogus: _Step | None = None
+        held: set[str] = set()
+        while True:
+            cut = self._closest_cut(name, rdtype)
+            try:
+                reply, zone, address = yield from self._iterate(
+                    cut, name, rdtype, budget, stack, frozenset(held)
+                )
+            except ResolutionFailed:
+                if bogus is None:
+                    raise
+                return bogus  # every server of the zone sent bogus data
+            step = yield from self._conclude(reply, zone, name, rdtype, address, budget, stack)
+            if step.blame is None:
+                return step
+            # R11: this server's data failed validation; hold it down and ask
+            # the zone's other servers, each at most once.
+            bogus = step
+            reason = step.errors[0].text if step.errors else "bogus"
+            self.selection.report_bogus(step.blame, str(zone), reason)
+            held.add(step.blame)
 
     # -- the cache ---------------------------------------------------------
 
@@ -228,27 +248,28 @@ class Iterator:
         rdtype: dns.rdatatype.RdataType,
         budget: Budget,
         stack: tuple[Question, ...],
+        avoid: frozenset[str],
     ) -> Exchange[Evidence]:
         """Find DNSKEY or DS records for the validator, which judges them itself.
 
         Cached records are used whatever their status; fresh ones are cached
-        as INDETERMINATE until the validator stores its verdict.
+        as INDETERMINATE until the validator stores its verdict. With servers
+        to ``avoid`` (they sent bogus records), the cache is bypassed and the
+        others are asked; when none is left the ``Evidence`` is empty.
         """
-        hit = self.cache.lookup_rrset(name, rdtype)
-        if hit is not None and hit.rank >= Rank.AUTHORITY:
-            zone = self._closest_cut(name, rdtype).zone
-            return Evidence(zone, hit.rrset, hit.rrsigs, source=hit.source)
-        negative = self.cache.lookup_negative(name, rdtype)
-        if negative is not None:
-            return Evidence(
-                negative.soa.name,
-                soa=negative.soa,
-                proof=negative.proof,
-                nxdomain=negative.nxdomain,
-                source=negative.source,
-            )
+        if not avoid:
+            cached = self._cached_evidence(name, rdtype)
+            if cached is not None:
+                return cached
         cut = self._closest_cut(name, rdtype)
-        reply, zone, address = yield from self._iterate(cut, name, rdtype, budget, stack)
+        try:
+            reply, zone, address = yield from self._iterate(
+                cut, name, rdtype, budget, stack, avoid
+            )
+        except ResolutionFailed:
+            if not avoid:
+                raise
+            return Evidence(cut.zone)
         data = next((r for r in reply.answer if (r.name, r.rdtype) == (name, rdtype)), None)
         if data is not None:
             rrsigs = _covering(data, reply.signatures)
@@ -262,6 +283,25 @@ class Iterator:
             )
             return Evidence(zone, soa=reply.soa, proof=proof, nxdomain=nxdomain, source=address)
         return Evidence(zone, source=address)
+
+    def _cached_evidence(
+        self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType
+    ) -> Evidence | None:
+        """``_fetch``'s answer from the cache, judged or not."""
+        hit = self.cache.lookup_rrset(name, rdtype)
+        if hit is not None and hit.rank >= Rank.AUTHORITY:
+            zone = self._closest_cut(name, rdtype).zone
+            return Evidence(zone, hit.rrset, hit.rrsigs, source=hit.source)
+        negative = self.cache.lookup_negative(name, rdtype)
+        if negative is not None:
+            return Evidence(
+                negative.soa.name,
+                soa=negative.soa,
+                proof=negative.proof,
+                nxdomain=negative.nxdomain,
+                source=negative.source,
+            )
+        return None
 
     def _closest_cut(self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> ZoneCut:
         """The deepest cached delegation whose servers we can reach.
@@ -311,11 +351,13 @@ class Iterator:
         rdtype: dns.rdatatype.RdataType,
         budget: Budget,
         stack: tuple[Question, ...],
+        avoid: frozenset[str] = frozenset(),
     ) -> Exchange[tuple[Classified, dns.name.Name, str]]:
         """Ask the servers of ``cut``, following referrals down to an answer.
 
         Returns the final reply (an answer or a negative answer for the full
         name), the zone whose server sent it, and that server's address.
+        Servers in ``avoid`` are not asked.
 
         QNAME minimisation (RFC 9156) asks each zone for one more label than
         it has, with QTYPE A, until the full name is reached. It is relaxed:
@@ -331,7 +373,7 @@ class Iterator:
                 ask_name, ask_type = qname, rdtype
             try:
                 reply, address = yield from self._ask(
-                    cut, ask_name, ask_type, budget, stack, minimised=minimised
+                    cut, ask_name, ask_type, budget, stack, minimised=minimised, avoid=avoid
                 )
             except _MinimisationRefused:
                 minimise = False
@@ -360,6 +402,7 @@ class Iterator:
         stack: tuple[Question, ...],
         *,
         minimised: bool,
+        avoid: frozenset[str] = frozenset(),
     ) -> Exchange[tuple[Classified, str]]:
         """Ask the zone's servers, one after another, until one answers usefully.
 
@@ -378,7 +421,7 @@ class Iterator:
             ResolutionFailed: no server gave a usable reply.
             _MinimisationRefused: a server choked on a minimised name.
         """
-        tried: set[str] = set()
+        tried: set[str] = set(avoid)
         timed_out: set[str] = set()
         rounds_left = TIMEOUT_ROUNDS - 1
         failures: list[UpstreamError] = []
@@ -529,7 +572,7 @@ class Iterator:
                 denied=denied,
             ),
             budget.validation,
-            lambda name, rdtype: self._fetch(name, rdtype, budget, stack),
+            lambda name, rdtype, avoid: self._fetch(name, rdtype, budget, stack, avoid),
         )
         error = verdict.errors[0] if verdict.errors else None
         capped = {id(rrset): _capped(rrset, verdict) for rrset in answer}
@@ -560,6 +603,7 @@ class Iterator:
             errors=verdict.errors,
             signatures=signatures,
             proof=proof,
+            blame=verdict.blame,
         )
 
     def _store(

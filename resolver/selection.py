@@ -19,6 +19,12 @@ Unbound's infrastructure cache:
   reply brings it back at once.
 * A server that answered a zone badly (lame, SERVFAIL, REFUSED, garbage)
   is avoided *for that zone only* for ``broken_ttl`` seconds.
+* A server that sent data failing DNSSEC validation for a zone is *held
+  down* for that zone: ``holddown`` seconds (15 minutes), doubling each time
+  it happens again, up to ``MAX_HOLDDOWN``. This is what operators did by
+  hand on 9 July 2023, when some .com/.net instances served expired
+  signatures. A held-down server is still asked when no other is left, so it
+  is probed again.
 * A server that rejected EDNS is queried without it for 15 minutes, then
   EDNS is tried again.
 
@@ -57,6 +63,10 @@ NO_EDNS_TIME = 900.0
 BROKEN_TTL = 120.0
 #: Zones remembered as broken per address; the soonest to expire go first.
 MAX_BROKEN_ZONES = 64
+#: Default first hold-down of a server that sent bogus data for a zone, seconds.
+HOLDDOWN = 900.0
+#: The longest hold-down, however often a server repeats, seconds.
+MAX_HOLDDOWN = 4 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +114,8 @@ class _Host:
     down_until: float = 0.0
     no_edns_until: float = 0.0
     broken: dict[str, BrokenMark] = field(default_factory=dict)
+    #: Bogus answers seen per zone: each doubles the next hold-down.
+    bogus: dict[str, int] = field(default_factory=dict)
 
     def base_rto(self) -> float:
         """RTO from the RTT estimate alone, before timeout back-off."""
@@ -141,6 +153,7 @@ class ServerSelection:
         rng: Source of randomness for choosing within the RTT band.
         max_entries: Addresses remembered (least recently used go first).
         broken_ttl: Seconds a server broken for a zone is avoided for it.
+        holddown: Seconds of the first hold-down after bogus data.
     """
 
     def __init__(
@@ -150,11 +163,13 @@ class ServerSelection:
         rng: random.Random | None = None,
         max_entries: int = 10_000,
         broken_ttl: float = BROKEN_TTL,
+        holddown: float = HOLDDOWN,
     ) -> None:
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
         self._hosts: LRUCache[str, _Host] = LRUCache(maxsize=max_entries)
         self._broken_ttl = broken_ttl
+        self._holddown = holddown
 
     def choose(
         self,
@@ -242,13 +257,34 @@ class ServerSelection:
             zone: The zone it was asked about (any case, dot optional).
             reason: Why (lame, SERVFAIL, REFUSED, garbage), for statistics.
         """
+        self._mark(self._host(address), _zone_key(zone), reason, self._broken_ttl)
+
+    def report_bogus(self, address: str, zone: str, reason: str) -> float:
+        """Hold ``address`` down for ``zone``: it sent data that failed validation.
+
+        The first hold-down lasts ``holddown`` seconds; each repeat doubles
+        it, up to ``MAX_HOLDDOWN``.
+
+        Returns:
+            The hold-down's length, seconds.
+        """
         host = self._host(address)
+        key = _zone_key(zone)
+        strikes = host.bogus.pop(key, 0) + 1
+        host.bogus[key] = strikes
+        while len(host.bogus) > MAX_BROKEN_ZONES:
+            del host.bogus[next(iter(host.bogus))]
+        duration = min(self._holddown * 2.0 ** min(strikes - 1, 16), MAX_HOLDDOWN)
+        self._mark(host, key, f"bogus: {reason}", duration)
+        return duration
+
+    def _mark(self, host: _Host, zone: str, reason: str, duration: float) -> None:
+        """Avoid ``host`` for ``zone`` for ``duration`` seconds (one mark per zone)."""
         now = self._clock.wall()
         live = sorted(host.broken_marks(now), key=lambda mark: mark.until)
-        key = _zone_key(zone)
-        kept = [mark for mark in live if mark.zone != key][-(MAX_BROKEN_ZONES - 1) :]
+        kept = [mark for mark in live if mark.zone != zone][-(MAX_BROKEN_ZONES - 1) :]
         host.broken = {mark.zone: mark for mark in kept}
-        host.broken[key] = BrokenMark(zone=key, reason=reason, until=now + self._broken_ttl)
+        host.broken[zone] = BrokenMark(zone=zone, reason=reason, until=now + duration)
 
     def uses_edns(self, address: str) -> bool:
         """Whether to send EDNS to ``address`` (false for a while after it rejected it)."""

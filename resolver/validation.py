@@ -28,7 +28,8 @@ Error the client sees, its text naming the zone, the RRset and the server.
 from __future__ import annotations
 
 import collections
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import dns.name
@@ -43,7 +44,7 @@ from dnssec.denial import (
     prove_nxdomain,
     prove_wildcard_answer,
 )
-from dnssec.errors import Bogus, BogusNoDenial, BogusNoKey
+from dnssec.errors import Bogus, BogusNoDenial, BogusNoKey, HoldfastError
 from dnssec.status import ExtendedError, Security
 from dnssec.validator import Signed, ZoneKeys, validate_rrset, zone_keys
 from dnssec.work import ValidationWork
@@ -90,7 +91,21 @@ class Evidence:
 
 
 #: How the validator gets DNSKEY and DS records: a resolution it judges itself.
-Fetch = Callable[[dns.name.Name, dns.rdatatype.RdataType], Exchange[Evidence]]
+#: The addresses given are not asked (they sent bogus data); with any given,
+#: the cache is bypassed, and no server left gives empty ``Evidence``.
+Fetch = Callable[[dns.name.Name, dns.rdatatype.RdataType, frozenset[str]], Exchange[Evidence]]
+#: Told of a server that sent bogus data: (address, zone, reason).
+HoldDown = Callable[[str, str, str], object]
+
+
+class _SentBogus(HoldfastError):
+    """Key material that failed validation, and the server that sent it."""
+
+    def __init__(self, failure: Bogus, evidence: Evidence, source: str) -> None:
+        super().__init__(str(failure))
+        self.failure = failure
+        self.zone = evidence.zone
+        self.source = source
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,11 +152,14 @@ class Verdict:
         errors: Extended DNS Errors worth telling a client: why it is bogus,
             or why it is insecure (e.g. 27 for NSEC3 iterations).
         ttls: TTL caps, by (owner, type), for the RRsets that validated.
+        blame: The server whose reply itself failed (not its zone's keys):
+            asking another server of the zone may give a secure answer.
     """
 
     security: Security = Security.SECURE
     errors: tuple[ExtendedError, ...] = ()
     ttls: dict[tuple[dns.name.Name, int], int] = field(default_factory=dict)
+    blame: str | None = None
 
     def downgrade(self, security: Security, error: ExtendedError | None = None) -> None:
         """Lower the status to ``security`` if that is worse, and note ``error``."""
@@ -196,12 +214,19 @@ class Validator:
     """Judges replies, and finds the zone keys to do it, for one resolver."""
 
     def __init__(
-        self, *, anchors: TrustAnchors, cache: Cache, clock: Clock, bogus_ttl: int = 60
+        self,
+        *,
+        anchors: TrustAnchors,
+        cache: Cache,
+        clock: Clock,
+        bogus_ttl: int = 60,
+        hold_down: HoldDown | None = None,
     ) -> None:
         self.anchors = anchors
         self.cache = cache
         self.clock = clock
         self.bogus_ttl = bogus_ttl
+        self.hold_down = hold_down
         self.keys = KeyCache(clock, cache)
 
     def now(self) -> int:
@@ -253,6 +278,7 @@ class Validator:
                 verdict.downgrade(denial.security, denial.error)
         except Bogus as failure:
             verdict.downgrade(Security.BOGUS, _sent_by(failure, reply.source).error())
+            verdict.blame = reply.source
         for cname in reply.synthesised:
             verdict.ttls.setdefault((cname.name, cname.rdtype), cname.ttl)
         return verdict
@@ -318,36 +344,67 @@ class Validator:
             keys = ZoneKeys.insecure(zone, UNANCHORED_TTL)
             self.keys.put(keys, UNANCHORED_TTL)
             return keys
-        try:
-            with work.other_response():
-                if zone == anchor:
-                    vouchers = [r for r in self.anchors.rrsets if r.name == zone]
-                    keys = yield from self._keys_vouched(zone, vouchers, work, fetch)
-                else:
-                    keys = yield from self._keys_below(zone, anchor, work, fetch)
-        except Bogus as failure:
-            keys = ZoneKeys.bogus(zone, self.bogus_ttl, failure)
+        keys = yield from self._keys_from_healthy_servers(zone, anchor, work, fetch)
         self.keys.put(keys, self.bogus_ttl if keys.security is Security.BOGUS else keys.ttl)
         return keys
 
-    def _keys_below(
+    def _keys_from_healthy_servers(
         self, zone: dns.name.Name, anchor: dns.name.Name, work: ValidationWork, fetch: Fetch
     ) -> Exchange[ZoneKeys]:
-        """Keys of a zone below its anchor: through the parent's DS, or its proven absence."""
-        evidence = yield from fetch(zone, dns.rdatatype.DS)
+        """Find ``zone``'s keys; a server that sends bogus DS or DNSKEY records is held
+        down and the records are fetched again from the others (R11), until one
+        set validates or no server is left: one bad instance must not poison the
+        key cache for everyone.
+        """
+        avoid: set[str] = set()
+        sent: _SentBogus | None = None
+        while True:
+            try:
+                with work.other_response():
+                    if zone == anchor:
+                        vouchers = [r for r in self.anchors.rrsets if r.name == zone]
+                        found = self._keys_vouched(zone, vouchers, work, fetch, frozenset(avoid))
+                    else:
+                        found = self._keys_below(zone, anchor, work, fetch, frozenset(avoid))
+                    return (yield from found)
+            except _SentBogus as bogus:
+                if bogus.source in avoid:
+                    return ZoneKeys.bogus(zone, self.bogus_ttl, bogus.failure)
+                sent = bogus
+                if self.hold_down is not None:
+                    self.hold_down(bogus.source, str(bogus.zone), str(bogus.failure))
+                avoid.add(bogus.source)
+            except Bogus as failure:
+                # With servers avoided, "nothing fetched" means none is left:
+                # the reason to tell is the last server's.
+                return ZoneKeys.bogus(zone, self.bogus_ttl, sent.failure if sent else failure)
+
+    def _keys_below(
+        self,
+        zone: dns.name.Name,
+        anchor: dns.name.Name,
+        work: ValidationWork,
+        fetch: Fetch,
+        avoid: frozenset[str],
+    ) -> Exchange[ZoneKeys]:
+        """Keys of a zone below its anchor: through the parent's DS, or its proven absence.
+
+        Raises:
+            _SentBogus: the DS (or its denial), or the DNSKEY RRset, failed.
+            Bogus: nothing usable was fetched.
+        """
+        evidence = yield from fetch(zone, dns.rdatatype.DS, avoid)
         if evidence.rrset is not None:
             parent = _parent_of(zone, evidence.rrsigs, evidence.zone, anchor)
             parent_keys = yield from self.zone_keys(parent, work, fetch)
             if parent_keys.security is not Security.SECURE:
                 return _inherit(zone, parent_keys)
-            try:
+            with _blaming(evidence):
                 signed = validate_rrset(
                     evidence.rrset, evidence.rrsigs, parent_keys, self.now(), work
                 )
-            except Bogus as failure:
-                raise _sent_by(failure, evidence.source) from None
             self._remember(evidence.rrset, evidence.rrsigs, Security.SECURE, signed, evidence)
-            keys = yield from self._keys_vouched(zone, [evidence.rrset], work, fetch)
+            keys = yield from self._keys_vouched(zone, [evidence.rrset], work, fetch, avoid)
             return keys
         if evidence.soa is None:
             raise BogusNoDenial(f"{zone}: the parent neither has nor denies a DS")
@@ -358,14 +415,15 @@ class Validator:
         if parent_keys.security is not Security.SECURE:
             return _inherit(zone, parent_keys)
         signatures = _by_covered(r for r in evidence.proof if r.rdtype == dns.rdatatype.RRSIG)
-        validate_rrset(
-            evidence.soa, signatures.get((parent, dns.rdatatype.SOA)), parent_keys,
-            self.now(), work,
-        )
-        records = _validated(evidence.proof, signatures, parent_keys, self.now(), work)
-        if evidence.nxdomain:
-            raise Bogus(f"{parent}: says {zone} does not exist, but it serves data")
-        denial = prove_no_ds(zone, parent, records, work)
+        with _blaming(evidence):
+            validate_rrset(
+                evidence.soa, signatures.get((parent, dns.rdatatype.SOA)), parent_keys,
+                self.now(), work,
+            )
+            records = _validated(evidence.proof, signatures, parent_keys, self.now(), work)
+            if evidence.nxdomain:
+                raise Bogus(f"{parent}: says {zone} does not exist, but it serves data")
+            denial = prove_no_ds(zone, parent, records, work)
         ttl = min([evidence.soa.ttl, *(r.ttl for r in records)])
         return ZoneKeys.insecure(zone, ttl, denial.error)
 
@@ -375,17 +433,21 @@ class Validator:
         vouchers: list[dns.rrset.RRset],
         work: ValidationWork,
         fetch: Fetch,
+        avoid: frozenset[str],
     ) -> Exchange[ZoneKeys]:
-        """Fetch ``zone``'s DNSKEY RRset and judge it against DS or anchor ``vouchers``."""
-        evidence = yield from fetch(zone, dns.rdatatype.DNSKEY)
+        """Fetch ``zone``'s DNSKEY RRset and judge it against DS or anchor ``vouchers``.
+
+        Raises:
+            _SentBogus: the DNSKEY RRset failed.
+            BogusNoKey: there is none.
+        """
+        evidence = yield from fetch(zone, dns.rdatatype.DNSKEY, avoid)
         if evidence.rrset is None:
             raise BogusNoKey(
                 f"{zone}: no DNSKEY RRset (from {evidence.source or 'cache'}), but it is signed"
             )
-        try:
+        with _blaming(evidence):
             keys = zone_keys(zone, evidence.rrset, evidence.rrsigs, vouchers, self.now(), work)
-        except Bogus as failure:
-            raise _sent_by(failure, evidence.source) from None
         if keys.security is Security.SECURE:
             ttl = min([keys.ttl, *(v.ttl for v in vouchers if v.rdtype == dns.rdatatype.DS)])
             keys = ZoneKeys(
@@ -481,6 +543,17 @@ def _validated(
 
 def _by_covered(signatures: Iterable[dns.rrset.RRset]) -> Signatures:
     return {(rrsigs.name, rrsigs.covers): rrsigs for rrsigs in signatures}
+
+
+@contextmanager
+def _blaming(evidence: Evidence) -> Iterator[None]:
+    """Turn a ``Bogus`` raised while judging ``evidence`` into one naming its server."""
+    try:
+        yield
+    except Bogus as failure:
+        if evidence.source is None:
+            raise
+        raise _SentBogus(_sent_by(failure, evidence.source), evidence, evidence.source) from None
 
 
 def _sent_by(failure: Bogus, source: str | None) -> Bogus:

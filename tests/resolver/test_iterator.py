@@ -43,7 +43,12 @@ class Harness:
             selection=self.selection,
             hints=RootHints.from_text(lab.root_hints_text(), source="lab"),
             limits=Limits(),
-            validator=Validator(anchors=anchors, cache=self.cache, clock=clock),
+            validator=Validator(
+                anchors=anchors,
+                cache=self.cache,
+                clock=clock,
+                hold_down=self.selection.report_bogus,
+            ),
             qname_minimisation=minimise,
         )
 

@@ -13,6 +13,8 @@ from resolver.clock import FakeClock
 from resolver.selection import (
     BROKEN_TTL,
     DOWN_TIME,
+    HOLDDOWN,
+    MAX_HOLDDOWN,
     MAX_RTO,
     MIN_RTO,
     NO_EDNS_TIME,
@@ -144,6 +146,24 @@ def test_broken_ttl_is_configurable() -> None:
     clock.advance(11)
     assert selection.choose([FAST], exclude=(), zone="example.") == FAST
     assert selection.statistics().servers[0].broken == ()
+
+
+def test_a_server_that_sent_bogus_data_is_held_down_for_that_zone_doubling_on_repeat() -> None:
+    selection, clock = make()
+    assert selection.report_bogus(FAST, "com.", "signature expired") == HOLDDOWN
+    assert {selection.choose([FAST, MEDIUM], zone="com.") for _ in range(50)} == {MEDIUM}
+    assert FAST in {selection.choose([FAST, MEDIUM], zone="net.") for _ in range(50)}
+    [stats] = [s for s in selection.statistics().servers if s.address == FAST]
+    assert [(mark.zone, mark.reason) for mark in stats.broken] == [
+        ("com.", "bogus: signature expired")
+    ]
+    clock.advance(HOLDDOWN + 1)
+    assert FAST in {selection.choose([FAST, MEDIUM], zone="com.") for _ in range(50)}
+    assert selection.report_bogus(FAST, "com.", "again") == 2 * HOLDDOWN
+    assert selection.report_bogus(FAST, "com.", "again") == 4 * HOLDDOWN
+    for _ in range(10):
+        selection.report_bogus(FAST, "com.", "again")
+    assert selection.report_bogus(FAST, "com.", "again") == MAX_HOLDDOWN
 
 
 def test_when_all_are_bad_the_least_bad_is_still_probed() -> None:

@@ -172,3 +172,55 @@ async def test_keytrap_zone_keys_validate_but_its_data_fails_within_the_work_bou
     data = await harness.ask("www.keytrap.com.")
     assert data.security is Security.BOGUS
     assert "signature checks" in data.errors[0].text
+
+
+def held_down(harness: Harness, zone: str) -> set[str]:
+    """Addresses selection holds down for ``zone`` because they sent bogus data."""
+    return {
+        server.address
+        for server in harness.selection.statistics().servers
+        for mark in server.broken
+        if mark.zone == zone and mark.reason.startswith("bogus")
+    }
+
+
+async def test_a_bogus_answer_is_asked_again_at_the_zones_other_server(
+    lab: Lab, harness: Harness
+) -> None:
+    lab.set_fault("127.53.3.1", parse_fault("bogus-sigs"))
+    for _ in range(5):
+        harness.cache.flush_all()
+        outcome = await harness.ask("www.example.com.")
+        assert outcome.security is Security.SECURE
+        assert outcome.errors == ()
+    assert held_down(harness, "example.com.") <= {"127.53.3.1"}
+
+
+async def test_tld_instances_with_expired_signatures_are_routed_around(
+    lab: Lab, harness: Harness
+) -> None:
+    """9 July 2023: two of four com/net instances serve expired signatures."""
+    for address in ("127.53.1.1", "127.53.1.2"):
+        lab.set_fault(address, parse_fault("expired-sigs"), zone="com.")
+    names = ["www.example.com.", "www.insecure.com.", "nx.example.com.", "www.bogus.com."]
+    for round_ in range(4):
+        harness.cache.flush_all()
+        for name in names[:3]:
+            outcome = await harness.ask(name)
+            assert outcome.security is not Security.BOGUS, (round_, name, outcome.errors)
+            assert outcome.rcode != dns.rcode.SERVFAIL
+    assert held_down(harness, "com.") <= {"127.53.1.1", "127.53.1.2"}
+    assert held_down(harness, "com.")
+    # Genuinely bogus data stays bogus, whichever instance is asked.
+    assert (await harness.ask(names[3])).security is Security.BOGUS
+
+
+async def test_when_every_instance_is_bad_the_answer_is_bogus_with_the_reason(
+    lab: Lab, harness: Harness
+) -> None:
+    for address in ("127.53.1.1", "127.53.1.2", "127.53.1.3", "127.53.1.4"):
+        lab.set_fault(address, parse_fault("expired-sigs"), zone="com.")
+    outcome = await harness.ask("www.example.com.")
+    assert outcome.security is Security.BOGUS
+    assert [error.code for error in outcome.errors] == [dns.edns.EDECode.SIGNATURE_EXPIRED]
+    assert held_down(harness, "com.") == {"127.53.1.1", "127.53.1.2", "127.53.1.3", "127.53.1.4"}
