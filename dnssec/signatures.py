@@ -314,9 +314,9 @@ def check_validity(rrsig: Rrsig, now: int) -> None:
     """
     now32 = now % _SERIAL_MODULUS
     if _serial_before(now32, rrsig.inception):
-        raise SignatureNotYetValid(f"signature not valid before {_utc(rrsig.inception)}")
+        raise SignatureNotYetValid(f"signature not valid before {utc_text(rrsig.inception)}")
     if _serial_before(rrsig.expiration, now32):
-        raise SignatureExpired(f"signature expired at {_utc(rrsig.expiration)}")
+        raise SignatureExpired(f"signature expired at {utc_text(rrsig.expiration)}")
 
 
 def verify_signature(key: Dnskey, signature: bytes, data: bytes) -> None:
@@ -385,7 +385,19 @@ def _serial_before(a: int, b: int) -> bool:
     return 0 < (b - a) % _SERIAL_MODULUS < _SERIAL_HALF
 
 
-def _utc(timestamp: int) -> str:
+def unwrap_serial_time(serial_time: int, now: int) -> int:
+    """The POSIX time nearest ``now`` whose low 32 bits are ``serial_time``.
+
+    RRSIG inception and expiration are 32-bit serials (RFC 4034 3.1.5).
+    """
+    delta = (serial_time - now) % _SERIAL_MODULUS
+    if delta >= _SERIAL_HALF:
+        delta -= _SERIAL_MODULUS
+    return now + delta
+
+
+def utc_text(timestamp: int) -> str:
+    """``2017-09-03T05:00:00Z``."""
     moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 

@@ -46,17 +46,15 @@ from dnssec.signatures import (
     SignatureExpired,
     SignatureNotYetValid,
     UnsupportedAlgorithm,
-    UnsupportedDigestType,
     WireRRset,
     check_validity,
     supported_algorithm,
     supported_digest,
+    unwrap_serial_time,
     verify_rrsig,
 )
 from dnssec.status import ExtendedError, Security
 from dnssec.work import ValidationWork
-
-_SERIAL_MODULUS = 2**32
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +234,7 @@ def zone_keys(
     vouched = [
         key
         for key in published
-        if key.to_wire() in key_anchors or any(_names(ds, owner, key) for ds in ds_records)
+        if key.to_wire() in key_anchors or any(ds.matches(owner, key) for ds in ds_records)
     ]
     if not vouched:
         tags = ", ".join(sorted({str(ds.key_tag) for ds in ds_records})) or "anchored keys"
@@ -283,13 +281,6 @@ def _usable_vouchers(
     return ds_records, key_anchors, unsupported
 
 
-def _names(ds: Ds, owner: bytes, key: Dnskey) -> bool:
-    try:
-        return ds.matches(owner, key)
-    except UnsupportedDigestType:  # filtered out before; kept total for safety
-        return False
-
-
 def _explain(what: str, failures: Sequence[SignatureError]) -> Bogus:
     """The most telling reason no RRSIG verified."""
     timing: tuple[tuple[type[SignatureError], type[Bogus]], ...] = (
@@ -310,7 +301,7 @@ def _explain(what: str, failures: Sequence[SignatureError]) -> Bogus:
 
 def _capped_ttl(ttl: int, rrsig: Rrsig, now: int) -> int:
     """``ttl`` capped at the original TTL and at the seconds until expiration."""
-    left = (rrsig.expiration - now) % _SERIAL_MODULUS
+    left = unwrap_serial_time(rrsig.expiration, now) - now
     return max(0, min(ttl, rrsig.original_ttl, left))
 
 

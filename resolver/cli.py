@@ -35,12 +35,13 @@ import trio
 
 from dnssec.anchors import TrustAnchors
 from dnssec.errors import HoldfastError
+from dnssec.signatures import utc_text
 from resolver import __version__, daemon
 from resolver.clock import SystemClock
 from resolver.config import Config, load_config, parse_endpoint
 from resolver.control import ControlError, default_socket_path, request
 from resolver.lab import Lab, LabError, send_lab_command, serve_lab
-from rootzone.check import ZoneCheck, check_zone, utc_text, validation_time
+from rootzone.check import ZoneCheck, check_zone, validation_time
 from rootzone.verify import Zone, ZoneStructureError
 from rootzone.zonefile import ZoneFileError, parse_zone
 

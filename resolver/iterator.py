@@ -565,7 +565,6 @@ class Iterator:
                 zone,
                 address,
                 answer=answer,
-                synthesised=synthesised,
                 soa=soa,
                 authority=reply.authority,
                 signatures=reply.signatures,

@@ -124,9 +124,8 @@ class Reply:
     Attributes:
         zone: The zone whose server sent it.
         source: That server's address.
-        answer: RRsets that must each validate.
-        synthesised: CNAMEs synthesised from a DNAME in ``answer``; they
-            carry no signature of their own (RFC 6672 section 5.3.1).
+        answer: RRsets that must each validate (not the CNAMEs synthesised
+            from a DNAME, which carry no signature, RFC 6672 section 5.3.1).
         soa: The SOA of a negative answer.
         authority: The other authority RRsets (NSEC, NSEC3, ...).
         signatures: Every RRSIG RRset of the reply.
@@ -136,7 +135,6 @@ class Reply:
     zone: dns.name.Name
     source: str
     answer: tuple[dns.rrset.RRset, ...] = ()
-    synthesised: tuple[dns.rrset.RRset, ...] = ()
     soa: dns.rrset.RRset | None = None
     authority: tuple[dns.rrset.RRset, ...] = ()
     signatures: tuple[dns.rrset.RRset, ...] = ()
@@ -279,8 +277,6 @@ class Validator:
         except Bogus as failure:
             verdict.downgrade(Security.BOGUS, _sent_by(failure, reply.source).error())
             verdict.blame = reply.source
-        for cname in reply.synthesised:
-            verdict.ttls.setdefault((cname.name, cname.rdtype), cname.ttl)
         return verdict
 
     def _prove_denied(

@@ -37,6 +37,8 @@ from dnssec.signatures import (
     SignatureExpired,
     SignatureNotYetValid,
     UnsupportedAlgorithm,
+    unwrap_serial_time,
+    utc_text,
 )
 from rootzone.verify import (
     RRSIG,
@@ -52,9 +54,6 @@ from rootzone.verify import (
     trusted_keys,
     verify_rrsig_record,
 )
-
-_SERIAL_MODULUS = 2**32
-_SERIAL_HALF = 2**31
 
 #: Why an RRset is bogus, by the class of the failure (``BogusRRset.kind``).
 _KINDS: tuple[tuple[type[SignatureError], str], ...] = (
@@ -242,7 +241,7 @@ def earliest_expiration(zone: Zone, now: int) -> Expiration | None:
         times: set[int] = set()
         for rdata in rrsigs.rdatas:
             try:
-                times.add(_unwrap(Rrsig.from_wire(rdata).expiration, now))
+                times.add(unwrap_serial_time(Rrsig.from_wire(rdata).expiration, now))
             except SignatureError:
                 continue
         if not times:
@@ -281,12 +280,6 @@ def validation_time(text: str) -> int:
     return int(moment.timestamp())
 
 
-def utc_text(timestamp: int) -> str:
-    """``2017-09-03T05:00:00Z``."""
-    moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _kind(failure: SignatureFailure) -> str:
     cause = failure.__cause__
     if cause is None:
@@ -296,10 +289,3 @@ def _kind(failure: SignatureFailure) -> str:
             return kind
     return "other"
 
-
-def _unwrap(serial_time: int, now: int) -> int:
-    """The POSIX time nearest ``now`` whose low 32 bits are ``serial_time``."""
-    delta = (serial_time - now) % _SERIAL_MODULUS
-    if delta >= _SERIAL_HALF:
-        delta -= _SERIAL_MODULUS
-    return now + delta

@@ -15,8 +15,9 @@ import pytest
 
 from bench.rootzone_load import KSK_2010
 from dnssec.anchors import IANA_ROOT_ANCHORS, TrustAnchors
+from dnssec.signatures import utc_text
 from resolver.cli import main
-from rootzone.check import NO_KEY, ORPHAN, UNTRUSTED_APEX, ZoneCheck, check_zone, utc_text
+from rootzone.check import NO_KEY, ORPHAN, UNTRUSTED_APEX, ZoneCheck, check_zone
 from rootzone.verify import Zone
 from rootzone.zonefile import parse_zone
 
