@@ -123,6 +123,9 @@ class AnswerCache:
         max_entries: how many templates to keep.
         cache_generation: returns a number that changes whenever the RRset
             cache is flushed; templates older than the change are dropped.
+        lifetime_share: the share of its smallest TTL a template lives
+            (below 1 when the slow path must see the question again before
+            the data expires, to prefetch it).
     """
 
     def __init__(
@@ -132,11 +135,13 @@ class AnswerCache:
         udp_payload: int,
         max_entries: int = 100_000,
         cache_generation: Callable[[], int] = lambda: 0,
+        lifetime_share: float = 1.0,
     ) -> None:
         self._clock = clock
         self._udp_payload = udp_payload
         self._max_entries = max_entries
         self._generation = cache_generation
+        self._lifetime_share = lifetime_share
         self._seen_generation = cache_generation()
         self._templates: dict[bytes, _Template] = {}
         #: ``parse_query`` results by query bytes after the ID: clients repeat
@@ -201,7 +206,7 @@ class AnswerCache:
             del self._templates[next(iter(self._templates))]
         now = self._clock.wall()
         self._templates[parsed.key] = _Template(
-            response, offsets, ttls, now, now + lifetime, rcode_text
+            response, offsets, ttls, now, now + lifetime * self._lifetime_share, rcode_text
         )
         self.stats.stored += 1
 

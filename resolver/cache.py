@@ -18,7 +18,10 @@ What the cache decides:
 * **Trust** (RFC 2181 section 5.4.1). A store replaces a fresh entry only
   with data of equal or higher ``Rank``; expired data is always replaceable.
   A positive store for a name drops that name's NXDOMAIN entry and the
-  NODATA entry for its type. An NXDOMAIN stored after positive data does not
+  NODATA entry for its type. BOGUS data never displaces data that passed
+  validation (or needed none) while that can still be served, fresh or
+  stale: when every server of a zone sends bad signatures, the last good
+  answer is what serve-stale has left to give. An NXDOMAIN stored after positive data does not
   remove that data (the records expire on their own); the iterator asks
   ``lookup_rrset`` first.
 
@@ -92,6 +95,7 @@ class CachedRRset:
         rrsigs: The covering RRSIGs, with the same remaining TTL.
         stale: Whether it is past its TTL (only with ``allow_stale=True``).
         error: Why it is BOGUS (or insecure), as the client will be told.
+        lifetime: The TTL it was cached with, seconds (for prefetch).
     """
 
     rrset: dns.rrset.RRset
@@ -101,6 +105,7 @@ class CachedRRset:
     rrsigs: dns.rrset.RRset | None
     stale: bool
     error: ExtendedError | None = None
+    lifetime: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +123,7 @@ class CachedNegative:
         source: The address of the server that sent it, if known.
         stale: Whether it is past its TTL (only with ``allow_stale=True``).
         error: Why it is BOGUS (or insecure), as the client will be told.
+        lifetime: The TTL it was cached with, seconds (for prefetch).
     """
 
     nxdomain: bool
@@ -127,6 +133,7 @@ class CachedNegative:
     source: str | None
     stale: bool
     error: ExtendedError | None = None
+    lifetime: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,8 +270,9 @@ class Cache:
             error: Why it is BOGUS or insecure, if the validator said.
 
         Returns:
-            True if it is now cached; False if its TTL is 0 or a fresh entry
-            of higher rank holds its place.
+            True if it is now cached; False if its TTL is 0, a fresh entry
+            of higher rank holds its place, or it is BOGUS and servable
+            good data does.
 
         Raises:
             ValueError: If the RRset or the RRSIGs cannot be cached as given.
@@ -277,7 +285,10 @@ class Cache:
         now = self._clock.wall()
         key = _key(rrset.name, rrset.rdtype)
         current = self._entries.get(key)
-        if isinstance(current, _Positive) and rank < current.rank and now < current.expires_at:
+        if isinstance(current, _Positive) and (
+            (rank < current.rank and now < current.expires_at)
+            or self._keeps_good(current, security, now)
+        ):
             self._refused_stores += 1
             return False
         self._entries.pop(_key(rrset.name, _NXDOMAIN_TYPE), None)
@@ -331,6 +342,7 @@ class Cache:
             ),
             stale=stale,
             error=entry.error,
+            lifetime=entry.ttl,
         )
 
     def store_negative(
@@ -349,7 +361,7 @@ class Cache:
 
         An NXDOMAIN is stored once for the name and answers every type; a
         NODATA answers only ``rdtype``. Either replaces whatever entry holds
-        its place.
+        its place, except that a BOGUS one leaves servable good data alone.
 
         Args:
             name: The absolute name that was asked for.
@@ -373,6 +385,11 @@ class Cache:
         if ttl == 0:
             return
         now = self._clock.wall()
+        key = _key(name, _NXDOMAIN_TYPE if nxdomain else rdtype)
+        current = self._entries.get(key)
+        if current is not None and self._keeps_good(current, security, now):
+            self._refused_stores += 1
+            return
         entry = _Negative(
             ttl=ttl,
             expires_at=now + ttl,
@@ -383,7 +400,7 @@ class Cache:
             soa=(soa.name, soa.rdtype, _pack(soa)),
             proof=tuple((rrset.name, rrset.rdtype, _pack(rrset)) for rrset in proof),
         )
-        self._put(_key(name, _NXDOMAIN_TYPE if nxdomain else rdtype), entry, now)
+        self._put(key, entry, now)
 
     def lookup_negative(
         self,
@@ -425,6 +442,7 @@ class Cache:
             source=entry.source,
             stale=stale,
             error=entry.error,
+            lifetime=entry.ttl,
         )
 
     def flush_name(self, name: dns.name.Name) -> int:
@@ -473,6 +491,14 @@ class Cache:
             return 0
         lifetime = min(max(ttl, self._min_ttl), ceiling)
         return min(lifetime, self._bogus_ttl) if security is Security.BOGUS else lifetime
+
+    def _keeps_good(self, current: _Entry, security: Security, now: float) -> bool:
+        """Whether BOGUS data must leave ``current`` (good, still servable) in place."""
+        return (
+            security is Security.BOGUS
+            and current.security in (Security.SECURE, Security.INSECURE)
+            and now < self._dead_at(current)
+        )
 
     def _dead_at(self, entry: _Entry) -> float:
         """Return when ``entry`` may no longer be returned even as stale."""

@@ -87,7 +87,10 @@ def make_parser() -> argparse.ArgumentParser:
 
     ctl = commands.add_parser("ctl", help="control a running resolver")
     ctl.add_argument("--control", metavar="SOCKET", help="control socket path")
-    ctl.add_argument("words", nargs="+", metavar="COMMAND", help="e.g. status")
+    ctl.add_argument("words", nargs=argparse.REMAINDER, metavar="COMMAND ...",
+                     help="status | route add ZONE (--only|--prefer|--avoid) ADDR... "
+                          "[--expires DURATION] | route del ZONE | route list | "
+                          "holddown list | holddown clear [ADDRESS|ZONE]...")
 
     lab = commands.add_parser("lab", help="run the lab's authoritative servers")
     lab.add_argument("--dir", type=Path, help="where to write root.hints, trust-anchor.ds, ...")
@@ -179,6 +182,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _ctl(args: argparse.Namespace) -> int:
+    if not args.words:
+        raise ControlError("no command given; try: holdfast ctl status")
     path = Path(args.control) if args.control else default_socket_path()
     result = request(path, {"command": args.words})
     print(json.dumps(result, indent=2) if not isinstance(result, str) else result)

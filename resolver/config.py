@@ -20,6 +20,8 @@ metrics, logging, workers); today's options:
     port = 53              # authoritative servers' port
     root_hints = ""        # zone-file path; empty = built-in IANA hints
     qname_minimisation = true
+    holddown = 900         # seconds a server that sent bogus data is held down
+    max_holddown = 14400   # ... doubling on repeat, up to this
 
     [cache]
     max_entries = 1000000
@@ -43,21 +45,40 @@ metrics, logging, workers); today's options:
     max_nsec3_iterations = 100         # above: insecure, EDE 27 (RFC 9276)
     max_nsec3_hashes = 64              # NSEC3 name hashes per response
 
+    [serve_stale]          # RFC 8767
+    enabled = true
+    max_stale = 86400      # seconds expired data is kept for serving (at most 3 days)
+    reply_ttl = 30         # TTL of records in a stale answer
+    client_timeout = 1.8   # seconds a client waits for fresh data before it gets stale data
+    failure_recheck = 30   # seconds after a failed refresh that answers are stale at once
+    prefetch = true        # refresh data asked for in the last 10% of its TTL
+
     [control]
     socket = ""            # Unix socket path; empty = default run directory
+
+    [[route]]              # operator routes (``resolver/routes.py``), any number
+    zone = "com"
+    avoid = ["192.0.2.1"]  # or only = [...] or prefer = [...]
+    expires = "2h"         # optional: a duration, or a date-time with offset
+
+The routes are kept under the name ``routes`` as a tuple of ``Route``.
 """
 
 from __future__ import annotations
 
 import difflib
 import ipaddress
+import time
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import dns.name
+
 from resolver.errors import ConfigError
+from resolver.routes import Route, RouteError, route_from_table
 
 #: The largest configuration file we accept: a sane one is a few kilobytes.
 MAX_CONFIG_BYTES = 1 << 20
@@ -120,6 +141,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("upstream", "port", int, 53, "port of the authoritative servers", _range(1, 65535)),
     Option("upstream", "root_hints", str, "", "root hints file; empty means the IANA hints"),
     Option("upstream", "qname_minimisation", bool, True, "RFC 9156 QNAME minimisation (relaxed)"),
+    Option("upstream", "holddown", float, 900.0,
+           "seconds a server that sent data failing validation is avoided for that zone",
+           _range(0, 86_400)),
+    Option("upstream", "max_holddown", float, 14_400.0,
+           "longest hold-down, seconds (each repeat doubles it)", _range(0, 7 * 86_400)),
     Option("cache", "max_entries", int, 1_000_000, "RRsets and negative answers kept",
            _range(1, 100_000_000)),
     Option("cache", "max_answers", int, 100_000,
@@ -155,6 +181,20 @@ OPTIONS: tuple[Option, ...] = (
            "NSEC3 iterations above this make a denial insecure (RFC 9276)", _range(0, 2_500)),
     Option("dnssec", "max_nsec3_hashes", int, 64,
            "NSEC3 name hashes for one upstream response", _range(1, 10_000)),
+    Option("serve_stale", "enabled", bool, True,
+           "answer from expired data when fresh data cannot be had (RFC 8767)"),
+    Option("serve_stale", "max_stale", float, 86_400.0,
+           "seconds past its TTL that data is kept for stale answers", _range(0, 3 * 86_400)),
+    Option("serve_stale", "reply_ttl", int, 30, "TTL of records in a stale answer, seconds",
+           _range(1, 3_600)),
+    Option("serve_stale", "client_timeout", float, 1.8,
+           "seconds a client waits for fresh data before it gets stale data (client "
+           "response timer)", _range(0, 60)),
+    Option("serve_stale", "failure_recheck", float, 30.0,
+           "seconds after a failed refresh during which answers are stale without asking "
+           "upstream", _range(0, 3_600)),
+    Option("serve_stale", "prefetch", bool, True,
+           "refresh cached data asked for in the last 10% of its TTL"),
     Option("control", "socket", str, "", "control socket path; empty means the default"),
 )
 
@@ -195,7 +235,7 @@ class Config:
 
     @classmethod
     def defaults(cls) -> Config:
-        return cls({option.name: option.default for option in OPTIONS})
+        return cls(_default_values())
 
     def with_overrides(self, overrides: Mapping[str, Any], *, source: str) -> Config:
         """A copy with ``overrides`` (e.g. from command-line flags) checked and applied."""
@@ -207,8 +247,16 @@ class Config:
         return Config(values, f"{self.source} + {source}")
 
 
-def load_config(path: Path) -> Config:
+def _default_values() -> dict[str, Any]:
+    values: dict[str, Any] = {option.name: option.default for option in OPTIONS}
+    values["routes"] = ()
+    return values
+
+
+def load_config(path: Path, *, now: float | None = None) -> Config:
     """Read and check a TOML configuration file.
+
+    ``now`` is when route durations start (default: the current time).
 
     Raises:
         ConfigError: unreadable, too large, not TOML, or any option is wrong.
@@ -229,9 +277,12 @@ def load_config(path: Path) -> Config:
         raise ConfigError(f"not UTF-8 text: {exc}", source=source) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", source=source) from exc
-    values = {option.name: option.default for option in OPTIONS}
-    sections = sorted({option.section for option in OPTIONS})
+    values = _default_values()
+    sections = sorted({option.section for option in OPTIONS} | {"route"})
     for section, table in data.items():
+        if section == "route":
+            values["routes"] = _routes(table, source, time.time() if now is None else now)
+            continue
         if section not in sections:
             raise ConfigError(f"unknown section [{section}]{_suggest(section, sections)}",
                               source=source)
@@ -245,6 +296,22 @@ def load_config(path: Path) -> Config:
                                   source=source)
             values[name] = _checked(option, value, source)
     return Config(values, source)
+
+
+def _routes(tables: Any, source: str, now: float) -> tuple[Route, ...]:
+    """The ``[[route]]`` array of tables as routes, one per zone."""
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise ConfigError("route must be an array of tables, written [[route]]", source=source)
+    routes: dict[dns.name.Name, Route] = {}
+    for table in tables:
+        try:
+            route = route_from_table(table, now=now)
+        except RouteError as exc:
+            raise ConfigError(str(exc), source=source) from exc
+        if route.zone in routes:
+            raise ConfigError(f"[[route]]: two routes for {route.zone}", source=source)
+        routes[route.zone] = route
+    return tuple(routes.values())
 
 
 def _checked(option: Option, value: Any, source: str) -> Any:

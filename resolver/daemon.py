@@ -27,16 +27,19 @@ from resolver.access import AccessList
 from resolver.answers import AnswerCache
 from resolver.cache import Cache
 from resolver.clock import Clock
+from resolver.commands import Commands
 from resolver.config import Config, parse_endpoint
-from resolver.control import ControlError, default_socket_path, serve_control
+from resolver.control import default_socket_path, serve_control
 from resolver.errors import ConfigError
 from resolver.exchange import Transport
-from resolver.iterator import Iterator
+from resolver.iterator import PREFETCH_SHARE, Iterator
 from resolver.limits import Limits
 from resolver.messages import OUR_UDP_PAYLOAD
 from resolver.recursor import Recursor
+from resolver.routes import RouteTable
 from resolver.selection import ServerSelection
 from resolver.server import DnsServer
+from resolver.stale import StaleAnswers, StalePolicy
 from resolver.transport import UdpTcpTransport
 from resolver.validation import Validator
 from rootzone.hints import RootHints
@@ -59,6 +62,8 @@ class Resolver:
     server: DnsServer
     anchors: TrustAnchors
     answers: AnswerCache | None
+    routes: RouteTable
+    clock: Clock
     started: float = field(default_factory=time.time)
 
     def status(self) -> dict[str, Any]:
@@ -72,6 +77,8 @@ class Resolver:
             "trust_anchors": [str(zone) for zone in self.anchors.zones()],
             "workers": 1,
             "local_root": "none (resolving through the root servers)",
+            "routes": len(self.routes.routes()),
+            "holddowns": len(self.selection.holddowns()),
             "cache": _as_dict(self.cache.statistics()),
             "answers": _as_dict(self.answers.statistics()) if self.answers else "off",
             "recursor": _as_dict(self.recursor.stats),
@@ -86,6 +93,18 @@ def _as_dict(stats: object) -> dict[str, Any]:
         value = getattr(stats, name)
         values[name] = dict(value) if isinstance(value, Mapping) else value
     return values
+
+
+def stale_policy(config: Config) -> StalePolicy:
+    """The ``[serve_stale]`` section as a ``StalePolicy``."""
+    return StalePolicy(
+        enabled=config["serve_stale.enabled"],
+        max_stale=config["serve_stale.max_stale"],
+        reply_ttl=config["serve_stale.reply_ttl"],
+        client_timeout=config["serve_stale.client_timeout"],
+        failure_recheck=config["serve_stale.failure_recheck"],
+        prefetch=config["serve_stale.prefetch"],
+    )
 
 
 def read_hints(config: Config) -> RootHints:
@@ -119,6 +138,7 @@ def build(config: Config, clock: Clock, transport: Transport | None = None) -> R
     """
     hints = read_hints(config)
     anchors = read_anchors(config)
+    policy = stale_policy(config)
     cache = Cache(
         clock,
         max_entries=config["cache.max_entries"],
@@ -126,8 +146,11 @@ def build(config: Config, clock: Clock, transport: Transport | None = None) -> R
         max_ttl=config["cache.max_ttl"],
         max_negative_ttl=config["cache.max_negative_ttl"],
         bogus_ttl=config["dnssec.bogus_ttl"],
+        stale_window=policy.max_stale if policy.enabled else 0.0,
     )
-    selection = ServerSelection(clock)
+    selection = ServerSelection(
+        clock, holddown=config["upstream.holddown"], max_holddown=config["upstream.max_holddown"]
+    )
     limits = Limits(
         max_upstream_queries=config["limits.max_upstream_queries"],
         max_referrals=config["limits.max_referrals"],
@@ -149,6 +172,7 @@ def build(config: Config, clock: Clock, transport: Transport | None = None) -> R
         bogus_ttl=config["dnssec.bogus_ttl"],
         hold_down=selection.report_bogus,
     )
+    routes = RouteTable(clock, config["routes"])
     iterator = Iterator(
         cache=cache,
         selection=selection,
@@ -156,11 +180,12 @@ def build(config: Config, clock: Clock, transport: Transport | None = None) -> R
         limits=limits,
         validator=validator,
         qname_minimisation=config["upstream.qname_minimisation"],
+        routes=routes,
     )
     if transport is None:
         allow = [ipaddress.ip_network(n) for n in config["upstream.allow"]]
         transport = UdpTcpTransport(port=config["upstream.port"], allow=allow or None)
-    recursor = Recursor(iterator, transport)
+    recursor = Recursor(iterator, transport, StaleAnswers(policy, clock))
     answers = None
     if config["cache.max_answers"]:
         answers = AnswerCache(
@@ -168,6 +193,9 @@ def build(config: Config, clock: Clock, transport: Transport | None = None) -> R
             udp_payload=OUR_UDP_PAYLOAD,
             max_entries=config["cache.max_answers"],
             cache_generation=lambda: cache.generation,
+            # With prefetch, a template ends where prefetch begins, so the
+            # slow path sees the question again in time to refresh it.
+            lifetime_share=1.0 - PREFETCH_SHARE if policy.prefetch else 1.0,
         )
     server = DnsServer(
         [parse_endpoint(text) for text in config["server.listen"]],
@@ -175,7 +203,14 @@ def build(config: Config, clock: Clock, transport: Transport | None = None) -> R
         AccessList(config["server.allow"]),
         answers=answers,
     )
-    return Resolver(config, cache, selection, iterator, recursor, server, anchors, answers)
+    return Resolver(
+        config, cache, selection, iterator, recursor, server, anchors, answers, routes, clock
+    )
+
+
+def commands(resolver: Resolver) -> Commands:
+    """The control commands of ``resolver``."""
+    return Commands(resolver.status, resolver.routes, resolver.selection, resolver.clock)
 
 
 async def run(
@@ -190,7 +225,7 @@ async def run(
         async with trio.open_nursery() as nursery:
             await nursery.start(resolver.recursor.run)
             endpoints = await nursery.start(resolver.server.serve)
-            await nursery.start(serve_control, control_path, _commands(resolver))
+            await nursery.start(serve_control, control_path, commands(resolver))
             log.info(
                 "holdfast %s serving on %s (control socket %s)",
                 __version__,
@@ -205,14 +240,3 @@ async def run(
                 break
     log.info("holdfast stopped")
 
-
-def _commands(resolver: Resolver) -> Any:
-    def handle(request: dict[str, Any]) -> Any:
-        words = request.get("command")
-        if not isinstance(words, list) or not words:
-            raise ControlError("no command given")
-        if words == ["status"]:
-            return resolver.status()
-        raise ControlError(f"unknown command {' '.join(map(str, words))!r} (known: status)")
-
-    return handle

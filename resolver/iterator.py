@@ -47,6 +47,7 @@ from resolver.errors import EgressRefused, NetworkError, UpstreamError, Upstream
 from resolver.exchange import Exchange, UpstreamQuery
 from resolver.limits import Budget, Limits, WorkLimitExceeded
 from resolver.question import Outcome, Question
+from resolver.routes import RouteTable
 from resolver.selection import ServerSelection
 from resolver.validation import Denied, Evidence, Reply, Validator, Verdict, with_ttl, worse
 from rootzone.hints import RootHints
@@ -54,6 +55,9 @@ from rootzone.hints import RootHints
 _ALIAS_TYPES = (dns.rdatatype.CNAME, dns.rdatatype.DNAME)
 #: Rounds over a zone's servers while the only failures are timeouts.
 TIMEOUT_ROUNDS = 3
+#: Cached data with less than this share of its TTL left is refreshed in
+#: the background when asked for (Unbound's prefetch: the last 10%).
+PREFETCH_SHARE = 0.1
 
 
 class ResolutionFailed(HoldfastError):
@@ -108,6 +112,69 @@ class _Step:
     proof: tuple[dns.rrset.RRset, ...] = ()
     #: The server whose reply failed validation, when another may do better.
     blame: str | None = None
+    #: From cached data past its TTL (serve-stale).
+    stale: bool = False
+    #: From cached data in the last ``PREFETCH_SHARE`` of its TTL.
+    expiring: bool = False
+
+
+class _Chain:
+    """The steps of one question's alias chain, gathered into an ``Outcome``.
+
+    Shared by fresh resolution and by the serve-stale reading of the cache,
+    so both bound and merge a chain the same way.
+    """
+
+    def __init__(self, question: Question, max_aliases: int) -> None:
+        self.question = question
+        self.max_aliases = max_aliases
+        self.records: list[dns.rrset.RRset] = []
+        self.signatures: list[dns.rrset.RRset] = []
+        self.security = Security.SECURE
+        self.errors: list[ExtendedError] = []
+        self.seen = {question.name}
+        self.stale = self.expiring = False
+
+    def follow(self, step: _Step) -> dns.name.Name | None:
+        """Add ``step``; return the next name to resolve, or None when the chain ends.
+
+        Raises:
+            ResolutionFailed: the chain is too long or loops.
+        """
+        self.records.extend(step.records)
+        self.signatures.extend(step.signatures)
+        self.security = worse(self.security, step.security)
+        self.errors.extend(error for error in step.errors if error not in self.errors)
+        self.stale |= step.stale
+        self.expiring |= step.expiring
+        aliases = sum(1 for r in self.records if r.rdtype in _ALIAS_TYPES)
+        if aliases > self.max_aliases:
+            raise ResolutionFailed(
+                dns.edns.EDECode.OTHER,
+                f"alias chain from {self.question.name} longer than {self.max_aliases}",
+            )
+        if step.next_name is None or self.security is Security.BOGUS:
+            return None
+        if step.next_name in self.seen:
+            raise ResolutionFailed(
+                dns.edns.EDECode.OTHER, f"alias loop at {step.next_name} from {self.question.name}"
+            )
+        self.seen.add(step.next_name)
+        return step.next_name
+
+    def outcome(self, last: _Step) -> Outcome:
+        """The chain as an ``Outcome``; ``last`` is the step that ended it."""
+        return Outcome(
+            rcode=last.rcode,
+            answer=tuple(self.records),
+            authority=(last.soa,) if last.soa is not None else (),
+            errors=tuple(self.errors),
+            security=self.security,
+            signatures=tuple(self.signatures),
+            proof=last.proof,
+            stale=self.stale,
+            expiring=self.expiring,
+        )
 
 
 class Iterator:
@@ -122,6 +189,7 @@ class Iterator:
         limits: Limits,
         validator: Validator,
         qname_minimisation: bool = True,
+        routes: RouteTable | None = None,
     ) -> None:
         self.cache = cache
         self.selection = selection
@@ -129,55 +197,62 @@ class Iterator:
         self.limits = limits
         self.validator = validator
         self.qname_minimisation = qname_minimisation
+        self.routes = routes
 
-    def resolve(self, question: Question) -> Exchange[Outcome]:
-        """Resolve ``question`` for a client; failures become SERVFAIL outcomes."""
+    def resolve(self, question: Question, *, refresh: bool = False) -> Exchange[Outcome]:
+        """Resolve ``question`` for a client; failures become SERVFAIL outcomes.
+
+        With ``refresh`` (prefetch) the names of the question's alias chain
+        are asked upstream even when the cache still holds them.
+        """
         budget = Budget(self.limits)
         try:
-            return (yield from self._resolve_chain(question, budget, (question,)))
+            return (yield from self._resolve_chain(question, budget, (question,), refresh))
         except ResolutionFailed as exc:
             return Outcome.servfail(exc.code, exc.text)
         except WorkLimitExceeded as exc:
             return Outcome.servfail(WorkLimitExceeded.ede_code, str(exc))
 
+    def cached(self, question: Question) -> Outcome | None:
+        """What the cache can answer for ``question``, stale data included (RFC 8767).
+
+        Only data that passed validation or needed none: never BOGUS, never
+        unjudged. The outcome says ``stale`` if any link of the chain is
+        past its TTL (its records then have TTL 0). None when the cache
+        cannot answer the whole chain.
+        """
+        chain = _Chain(question, self.limits.max_cname_chain)
+        name = question.name
+        try:
+            while True:
+                step = self._from_cache(name, question.rdtype, allow_stale=True)
+                if step is None:
+                    return None
+                next_name = chain.follow(step)
+                if next_name is None:
+                    break
+                name = next_name
+        except ResolutionFailed:
+            return None
+        outcome = chain.outcome(step)
+        return None if outcome.security is Security.BOGUS else outcome
+
     def _resolve_chain(
-        self, question: Question, budget: Budget, stack: tuple[Question, ...]
+        self,
+        question: Question,
+        budget: Budget,
+        stack: tuple[Question, ...],
+        refresh: bool = False,
     ) -> Exchange[Outcome]:
         """Resolve ``question``, following CNAME and DNAME aliases across zones."""
-        records: list[dns.rrset.RRset] = []
-        signatures: list[dns.rrset.RRset] = []
-        security = Security.SECURE
-        errors: list[ExtendedError] = []
+        chain = _Chain(question, self.limits.max_cname_chain)
         name = question.name
-        seen = {name}
         while True:
-            step = yield from self._resolve_name(name, question.rdtype, budget, stack)
-            records.extend(step.records)
-            signatures.extend(step.signatures)
-            security = worse(security, step.security)
-            errors.extend(error for error in step.errors if error not in errors)
-            aliases = sum(1 for r in records if r.rdtype in _ALIAS_TYPES)
-            if aliases > self.limits.max_cname_chain:
-                raise ResolutionFailed(
-                    dns.edns.EDECode.OTHER,
-                    f"alias chain from {question.name} longer than {self.limits.max_cname_chain}",
-                )
-            if step.next_name is None or security is Security.BOGUS:
-                return Outcome(
-                    rcode=step.rcode,
-                    answer=tuple(records),
-                    authority=(step.soa,) if step.soa is not None else (),
-                    errors=tuple(errors),
-                    security=security,
-                    signatures=tuple(signatures),
-                    proof=step.proof,
-                )
-            if step.next_name in seen:
-                raise ResolutionFailed(
-                    dns.edns.EDECode.OTHER, f"alias loop at {step.next_name} from {question.name}"
-                )
-            seen.add(step.next_name)
-            name = step.next_name
+            step = yield from self._resolve_name(name, question.rdtype, budget, stack, refresh)
+            next_name = chain.follow(step)
+            if next_name is None:
+                return chain.outcome(step)
+            name = next_name
 
     def _resolve_name(
         self,
@@ -185,8 +260,9 @@ class Iterator:
         rdtype: dns.rdatatype.RdataType,
         budget: Budget,
         stack: tuple[Question, ...],
+        refresh: bool = False,
     ) -> Exchange[_Step]:
-        cached = self._from_cache(name, rdtype)
+        cached = None if refresh else self._from_cache(name, rdtype)
         if cached is not None:
             return cached
         bogus: _Step | None = None
@@ -213,14 +289,16 @@ class Iterator:
 
     # -- the cache ---------------------------------------------------------
 
-    def _from_cache(self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> _Step | None:
+    def _from_cache(
+        self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType, *, allow_stale: bool = False
+    ) -> _Step | None:
         """Answer from validated, authoritative cached data only.
 
         Never from glue (RFC 2181 5.4.1), and never from records fetched for
         the validator that it has not judged yet (INDETERMINATE).
         """
         for wanted in (rdtype, dns.rdatatype.CNAME):
-            hit = self.cache.lookup_rrset(name, wanted)
+            hit = self.cache.lookup_rrset(name, wanted, allow_stale=allow_stale)
             if hit is None or hit.rank < Rank.AUTHORITY or not _judged(hit.security):
                 continue
             return _Step(
@@ -230,8 +308,10 @@ class Iterator:
                 security=hit.security,
                 errors=(hit.error,) if hit.error is not None else (),
                 signatures=(hit.rrsigs,) if hit.rrsigs is not None else (),
+                stale=hit.stale,
+                expiring=_expiring(hit.rrset.ttl, hit.lifetime),
             )
-        negative = self.cache.lookup_negative(name, rdtype)
+        negative = self.cache.lookup_negative(name, rdtype, allow_stale=allow_stale)
         if negative is not None and _judged(negative.security):
             return _Step(
                 dns.rcode.NXDOMAIN if negative.nxdomain else dns.rcode.NOERROR,
@@ -239,6 +319,8 @@ class Iterator:
                 security=negative.security,
                 errors=(negative.error,) if negative.error is not None else (),
                 proof=negative.proof,
+                stale=negative.stale,
+                expiring=_expiring(negative.soa.ttl, negative.lifetime),
             )
         return None
 
@@ -415,7 +497,8 @@ class Iterator:
 
         Every outcome is fed back into server selection. Servers whose NS
         names have no known address are resolved only when the known ones
-        are used up.
+        are used up. An operator route for the zone decides which addresses
+        are asked, and in which order (``_choose``).
 
         Raises:
             ResolutionFailed: no server gave a usable reply.
@@ -427,9 +510,7 @@ class Iterator:
         failures: list[UpstreamError] = []
         unresolved = cut.unresolved()
         while True:
-            address = self.selection.choose(
-                cut.known_addresses(), exclude=tried, zone=str(cut.zone)
-            )
+            address = self._choose(cut, tried)
             if address is None:
                 if unresolved:
                     target = unresolved.pop(0)
@@ -442,6 +523,11 @@ class Iterator:
                     tried -= timed_out
                     timed_out.clear()
                     continue
+                if not failures and self.routes is not None and cut.known_addresses():
+                    raise ResolutionFailed(
+                        dns.edns.EDECode.NO_REACHABLE_AUTHORITY,
+                        f"no usable server for {cut.zone}: the operator route leaves none to ask",
+                    )
                 raise _no_server_left(cut.zone, failures)
             tried.add(address)
             budget.spend_query()
@@ -474,6 +560,26 @@ class Iterator:
                 raise _MinimisationRefused(f"{address} {reason} for minimised {name}")
             self.selection.report_broken(address, str(cut.zone), reason)
             failures.append(UpstreamError(address, reason))
+
+    def _choose(self, cut: ZoneCut, tried: set[str]) -> str | None:
+        """The next server of ``cut`` to ask, following the operator's route if any.
+
+        A route's tiers are asked in order: a preferred server is chosen
+        while one is usable (not down, not held down); after that, the
+        choice is among every routed address, held-down ones as a last
+        resort, as without a route.
+        """
+        zone = str(cut.zone)
+        if self.routes is None:
+            return self.selection.choose(cut.known_addresses(), exclude=tried, zone=zone)
+        tiers = self.routes.plan(cut.zone, cut.known_addresses())
+        for tier in tiers[:-1]:
+            address = self.selection.choose(tier, exclude=tried, zone=zone, usable_only=True)
+            if address is not None:
+                return address
+        return self.selection.choose(
+            [address for tier in tiers for address in tier], exclude=tried, zone=zone
+        )
 
     def _report_failure(self, error: UpstreamError, zone: dns.name.Name) -> None:
         if isinstance(error, UpstreamTimeout):
@@ -650,6 +756,11 @@ def _proof(reply: Classified) -> tuple[dns.rrset.RRset, ...]:
         sig for rrset in covered if (sig := _covering(rrset, reply.signatures)) is not None
     )
     return (*records, *signatures)
+
+
+def _expiring(remaining: int, lifetime: int) -> bool:
+    """Whether cached data is in the last ``PREFETCH_SHARE`` of its lifetime."""
+    return remaining < lifetime * PREFETCH_SHARE
 
 
 def _judged(security: Security) -> bool:

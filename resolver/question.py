@@ -41,6 +41,9 @@ class Outcome:
     the NSEC/NSEC3 records with theirs) go only to clients that set DO.
     ``errors`` become EDE options in the response. A BOGUS outcome keeps its
     data: a client that set CD gets it, any other SERVFAIL and ``errors``.
+    ``stale`` marks an answer served from expired data (RFC 8767);
+    ``expiring`` one answered from cached data in the last part of its
+    lifetime, which the recursor refreshes in the background (prefetch).
     """
 
     rcode: dns.rcode.Rcode
@@ -50,6 +53,13 @@ class Outcome:
     security: Security = field(default=Security.INDETERMINATE)
     signatures: tuple[dns.rrset.RRset, ...] = ()
     proof: tuple[dns.rrset.RRset, ...] = ()
+    stale: bool = False
+    expiring: bool = False
+
+    @property
+    def failed(self) -> bool:
+        """Whether resolution gave no usable answer: SERVFAIL, or data that failed validation."""
+        return self.rcode == dns.rcode.SERVFAIL or self.security is Security.BOGUS
 
     @classmethod
     def servfail(cls, code: int, text: str) -> Outcome:

@@ -21,10 +21,13 @@ Unbound's infrastructure cache:
   is avoided *for that zone only* for ``broken_ttl`` seconds.
 * A server that sent data failing DNSSEC validation for a zone is *held
   down* for that zone: ``holddown`` seconds (15 minutes), doubling each time
-  it happens again, up to ``MAX_HOLDDOWN``. This is what operators did by
-  hand on 9 July 2023, when some .com/.net instances served expired
-  signatures. A held-down server is still asked when no other is left, so it
-  is probed again.
+  it happens again, up to ``max_holddown`` (4 hours). This is what operators
+  did by hand on 9 July 2023, when some .com/.net instances served expired
+  signatures. A held-down server is still asked when no other is left, and
+  once its hold-down is over it is asked again like any other (probed): a
+  healed instance is back in use within one hold-down. Its strikes are
+  forgotten after ``max_holddown`` without a new one, so an instance that
+  failed once long ago starts again at 15 minutes.
 * A server that rejected EDNS is queried without it for 15 minutes, then
   EDNS is tried again.
 
@@ -65,17 +68,36 @@ BROKEN_TTL = 120.0
 MAX_BROKEN_ZONES = 64
 #: Default first hold-down of a server that sent bogus data for a zone, seconds.
 HOLDDOWN = 900.0
-#: The longest hold-down, however often a server repeats, seconds.
+#: Default longest hold-down, however often a server repeats, seconds.
 MAX_HOLDDOWN = 4 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
 class BrokenMark:
-    """A server avoided for ``zone`` until wall time ``until``, and why."""
+    """A server avoided for ``zone`` until wall time ``until``, and why.
+
+    ``holddown`` tells a hold-down after bogus data (``report_bogus``) from
+    a short mark after a lame or failed reply (``report_broken``).
+    """
 
     zone: str
     reason: str
     until: float
+    holddown: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HoldDown:
+    """One server held down for one zone, for ``holdfast ctl holddown list``.
+
+    ``strikes`` counts the bogus replies that doubled it.
+    """
+
+    address: str
+    zone: str
+    reason: str
+    until: float
+    strikes: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +136,9 @@ class _Host:
     down_until: float = 0.0
     no_edns_until: float = 0.0
     broken: dict[str, BrokenMark] = field(default_factory=dict)
-    #: Bogus answers seen per zone: each doubles the next hold-down.
-    bogus: dict[str, int] = field(default_factory=dict)
+    #: Per zone, bogus answers seen and when the last one was: each doubles
+    #: the next hold-down.
+    bogus: dict[str, tuple[int, float]] = field(default_factory=dict)
 
     def base_rto(self) -> float:
         """RTO from the RTT estimate alone, before timeout back-off."""
@@ -154,6 +177,7 @@ class ServerSelection:
         max_entries: Addresses remembered (least recently used go first).
         broken_ttl: Seconds a server broken for a zone is avoided for it.
         holddown: Seconds of the first hold-down after bogus data.
+        max_holddown: Seconds of the longest hold-down.
     """
 
     def __init__(
@@ -164,12 +188,14 @@ class ServerSelection:
         max_entries: int = 10_000,
         broken_ttl: float = BROKEN_TTL,
         holddown: float = HOLDDOWN,
+        max_holddown: float = MAX_HOLDDOWN,
     ) -> None:
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
         self._hosts: LRUCache[str, _Host] = LRUCache(maxsize=max_entries)
         self._broken_ttl = broken_ttl
         self._holddown = holddown
+        self._max_holddown = max(max_holddown, holddown)
 
     def choose(
         self,
@@ -177,6 +203,7 @@ class ServerSelection:
         exclude: Collection[str] = (),
         *,
         zone: str | None = None,
+        usable_only: bool = False,
     ) -> str | None:
         """Pick the address to query next.
 
@@ -190,6 +217,8 @@ class ServerSelection:
             candidates: Addresses of the zone's servers.
             exclude: Addresses already tried for this query.
             zone: The zone being queried, for per-zone broken marks.
+            usable_only: Return ``None`` rather than a down or broken server
+                (for a preferred tier of servers, before the rest).
 
         Returns:
             One of ``candidates`` not in ``exclude``, or ``None`` if there is
@@ -208,6 +237,8 @@ class ServerSelection:
         }
         usable = [address for address in pool if address not in avoided]
         if not usable:
+            if usable_only:
+                return None
             return min(
                 avoided,
                 key=lambda address: (
@@ -263,28 +294,74 @@ class ServerSelection:
         """Hold ``address`` down for ``zone``: it sent data that failed validation.
 
         The first hold-down lasts ``holddown`` seconds; each repeat doubles
-        it, up to ``MAX_HOLDDOWN``.
+        it, up to ``max_holddown``. Strikes older than ``max_holddown`` are
+        forgotten.
 
         Returns:
             The hold-down's length, seconds.
         """
         host = self._host(address)
         key = _zone_key(zone)
-        strikes = host.bogus.pop(key, 0) + 1
-        host.bogus[key] = strikes
+        now = self._clock.wall()
+        strikes, last = host.bogus.pop(key, (0, now))
+        strikes = 1 if now - last > self._max_holddown else strikes + 1
+        host.bogus[key] = (strikes, now)
         while len(host.bogus) > MAX_BROKEN_ZONES:
             del host.bogus[next(iter(host.bogus))]
-        duration = min(self._holddown * 2.0 ** min(strikes - 1, 16), MAX_HOLDDOWN)
-        self._mark(host, key, f"bogus: {reason}", duration)
+        duration = min(self._holddown * 2.0 ** min(strikes - 1, 16), self._max_holddown)
+        self._mark(host, key, f"bogus: {reason}", duration, holddown=True)
         return duration
 
-    def _mark(self, host: _Host, zone: str, reason: str, duration: float) -> None:
-        """Avoid ``host`` for ``zone`` for ``duration`` seconds (one mark per zone)."""
+    def holddowns(self) -> list[HoldDown]:
+        """Every hold-down in force, by address then zone."""
         now = self._clock.wall()
+        return [
+            HoldDown(
+                address, mark.zone, mark.reason, mark.until, host.bogus.get(mark.zone, (1, 0))[0]
+            )
+            for address, host in sorted(self._hosts.items())
+            for mark in sorted(host.broken_marks(now), key=lambda mark: mark.zone)
+            if mark.holddown
+        ]
+
+    def clear_holddowns(self, address: str | None = None, zone: str | None = None) -> int:
+        """Lift hold-downs and forget their strikes (``holdfast ctl holddown clear``).
+
+        Args:
+            address: Only this server's; every server's when None.
+            zone: Only for this zone; every zone's when None.
+
+        Returns:
+            How many hold-downs in force were lifted.
+        """
+        key = None if zone is None else _zone_key(zone)
+        now = self._clock.wall()
+        lifted = 0
+        for host_address, host in self._hosts.items():
+            if address is not None and host_address != address:
+                continue
+            for mark_zone in [z for z, m in host.broken.items() if m.holddown]:
+                if key is None or mark_zone == key:
+                    lifted += host.broken.pop(mark_zone).until > now
+            for strike_zone in [z for z in host.bogus if key is None or z == key]:
+                del host.bogus[strike_zone]
+        return lifted
+
+    def _mark(
+        self, host: _Host, zone: str, reason: str, duration: float, *, holddown: bool = False
+    ) -> None:
+        """Avoid ``host`` for ``zone`` for ``duration`` seconds (one mark per zone).
+
+        A short broken mark never cuts a longer hold-down short.
+        """
+        now = self._clock.wall()
+        current = host.broken.get(zone)
+        if current is not None and current.holddown and current.until > now + duration:
+            return
         live = sorted(host.broken_marks(now), key=lambda mark: mark.until)
         kept = [mark for mark in live if mark.zone != zone][-(MAX_BROKEN_ZONES - 1) :]
         host.broken = {mark.zone: mark for mark in kept}
-        host.broken[zone] = BrokenMark(zone=zone, reason=reason, until=now + duration)
+        host.broken[zone] = BrokenMark(zone, reason, now + duration, holddown)
 
     def uses_edns(self, address: str) -> bool:
         """Whether to send EDNS to ``address`` (false for a while after it rejected it)."""

@@ -374,8 +374,8 @@ class CacheLifetimes(RuleBasedStateMachine):
     def start(self) -> None:
         self.clock = FakeClock()
         self.cache = Cache(self.clock, max_ttl=MAX_TTL, stale_window=STALE_WINDOW, bogus_ttl=30)
-        # (name, type) -> (expires_at, stored ttl, dead_at, rank) of the last accepted store
-        self.model: dict[tuple[str, int], tuple[float, int, float, Rank]] = {}
+        # (name, type) -> (expires_at, stored ttl, dead_at, rank, bogus) of the last accepted store
+        self.model: dict[tuple[str, int], tuple[float, int, float, Rank, bool]] = {}
 
     @rule(
         owner=st.sampled_from(NAMES),
@@ -394,12 +394,16 @@ class CacheLifetimes(RuleBasedStateMachine):
         key = (owner.lower(), rdtype)
         now = self.clock.wall()
         previous = self.model.get(key)
-        refused = previous is not None and now < previous[0] and rank < previous[3]
+        refused = previous is not None and (
+            (now < previous[0] and rank < previous[3])
+            # Bogus data never displaces good data that can still be served.
+            or (bogus and not previous[4] and now < previous[2])
+        )
         assert stored == (ttl > 0 and not refused)
         if stored:
             lifetime = min(ttl, MAX_TTL, 30 if bogus else MAX_TTL)
             window = 0.0 if bogus else STALE_WINDOW
-            self.model[key] = (now + lifetime, lifetime, now + lifetime + window, rank)
+            self.model[key] = (now + lifetime, lifetime, now + lifetime + window, rank, bogus)
 
     @rule(seconds=st.floats(0, 400, allow_nan=False))
     def advance(self, seconds: float) -> None:
@@ -413,7 +417,7 @@ class CacheLifetimes(RuleBasedStateMachine):
         if expected is None or now >= expected[2] or (now >= expected[0] and not allow):
             assert hit is None
             return
-        expires_at, ttl, _, rank = expected
+        expires_at, ttl, _, rank, _ = expected
         assert hit is not None
         assert hit.rank == rank
         assert hit.stale == (now >= expires_at)
