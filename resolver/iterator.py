@@ -54,7 +54,7 @@ from rootzone.hints import RootHints
 
 _ALIAS_TYPES = (dns.rdatatype.CNAME, dns.rdatatype.DNAME)
 #: Rounds over a zone's servers while the only failures are timeouts.
-TIMEOUT_ROUNDS = 3
+TIMEOUT_ROUNDS = 5
 #: Cached data with less than this share of its TTL left is refreshed in
 #: the background when asked for (Unbound's prefetch: the last 10%).
 PREFETCH_SHARE = 0.1

@@ -40,6 +40,7 @@ no Trio.
 
 from __future__ import annotations
 
+import ipaddress
 import random
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -338,7 +339,7 @@ class ServerSelection:
         now = self._clock.wall()
         lifted = 0
         for host_address, host in self._hosts.items():
-            if address is not None and host_address != address:
+            if address is not None and not _same_address(host_address, address):
                 continue
             for mark_zone in [z for z, m in host.broken.items() if m.holddown]:
                 if key is None or mark_zone == key:
@@ -400,6 +401,14 @@ class ServerSelection:
 def _rto(host: _Host | None, now: float) -> float:
     """RTO of a possibly unknown host."""
     return UNKNOWN_RTO if host is None else host.rto(now)
+
+
+def _same_address(one: str, other: str) -> bool:
+    """Whether two texts name the same IP address (``2001:DB8:0::1`` is ``2001:db8::1``)."""
+    try:
+        return ipaddress.ip_address(one) == ipaddress.ip_address(other)
+    except ValueError:
+        return one == other
 
 
 def _zone_key(zone: str) -> str:

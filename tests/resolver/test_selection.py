@@ -19,6 +19,7 @@ from resolver.selection import (
     MIN_RTO,
     NO_EDNS_TIME,
     UNKNOWN_RTO,
+    HoldDown,
     ServerSelection,
 )
 
@@ -255,3 +256,284 @@ def test_choose_only_returns_allowed_candidates(
         else:
             assert chosen is None
         assert MIN_RTO <= selection.timeout_for(chosen or FAST) <= MAX_RTO
+
+
+# --- hold-downs: listing, expiry, strikes, clearing, and broken marks around them ----------
+
+
+def usable(selection: ServerSelection, address: str, zone: str) -> bool:
+    """Whether ``address`` would be chosen for ``zone`` without falling back to avoided ones."""
+    return selection.choose([address], zone=zone, usable_only=True) == address
+
+
+def test_holddowns_list_each_held_down_server_with_reason_until_and_strikes() -> None:
+    selection, clock = make()
+    start = clock.wall()
+    selection.report_bogus(SLOW, "com.", "no signature")
+    selection.report_bogus(FAST, "NET", "bad DS")
+    selection.report_bogus(FAST, "Com.", "signature expired")
+    assert selection.holddowns() == [
+        HoldDown(FAST, "com.", "bogus: signature expired", start + HOLDDOWN, 1),
+        HoldDown(FAST, "net.", "bogus: bad DS", start + HOLDDOWN, 1),
+        HoldDown(SLOW, "com.", "bogus: no signature", start + HOLDDOWN, 1),
+    ]
+    clock.advance(10)
+    selection.report_bogus(FAST, "com.", "signature expired again")
+    held = [h for h in selection.holddowns() if (h.address, h.zone) == (FAST, "com.")]
+    assert held == [
+        HoldDown(FAST, "com.", "bogus: signature expired again", start + 10 + 2 * HOLDDOWN, 2)
+    ]
+
+
+def test_a_broken_mark_is_not_listed_as_a_holddown() -> None:
+    selection, _ = make()
+    selection.report_broken(FAST, "com.", "lame")
+    selection.report_broken(MEDIUM, "com.", "SERVFAIL")
+    assert not usable(selection, FAST, "com.")
+    assert selection.holddowns() == []
+
+
+def test_a_holddown_expires_after_its_duration_and_the_server_is_probed_again() -> None:
+    selection, clock = make()
+    selection.report_bogus(FAST, "com.", "signature expired")
+    clock.advance(HOLDDOWN - 1)
+    assert [h.address for h in selection.holddowns()] == [FAST]
+    assert {selection.choose([FAST, MEDIUM], zone="com.") for _ in range(50)} == {MEDIUM}
+    clock.advance(2)
+    assert selection.holddowns() == []
+    assert usable(selection, FAST, "com.")
+    assert FAST in {selection.choose([FAST, MEDIUM], zone="com.") for _ in range(50)}
+
+
+def test_strikes_are_forgotten_after_max_holddown_without_a_new_one() -> None:
+    selection, clock = make(holddown=900, max_holddown=3600)
+    assert selection.report_bogus(FAST, "com.", "expired") == 900
+    assert selection.report_bogus(FAST, "com.", "expired") == 1800
+    assert selection.report_bogus(MEDIUM, "com.", "expired") == 900
+    assert selection.report_bogus(MEDIUM, "com.", "expired") == 1800
+    clock.advance(3600)
+    # Exactly max_holddown after the last strike, it still counts...
+    assert selection.report_bogus(MEDIUM, "com.", "expired") == 3600
+    clock.advance(1)
+    # ...one second more and it is forgotten: the first hold-down again.
+    assert selection.report_bogus(FAST, "com.", "expired") == 900
+    assert [(h.address, h.strikes) for h in selection.holddowns()] == [(FAST, 1), (MEDIUM, 3)]
+
+
+def test_strikes_are_counted_per_zone() -> None:
+    selection, _ = make()
+    assert selection.report_bogus(FAST, "com.", "expired") == HOLDDOWN
+    assert selection.report_bogus(FAST, "com.", "expired") == 2 * HOLDDOWN
+    assert selection.report_bogus(FAST, "net.", "expired") == HOLDDOWN
+    assert selection.report_bogus(MEDIUM, "com.", "expired") == HOLDDOWN
+
+
+def test_max_holddown_caps_the_doubling_at_the_configured_value() -> None:
+    selection, clock = make(holddown=100, max_holddown=250)
+    durations = [selection.report_bogus(FAST, "com.", "expired") for _ in range(5)]
+    assert durations == [100, 200, 250, 250, 250]
+    [held] = selection.holddowns()
+    assert (held.until, held.strikes) == (clock.wall() + 250, 5)
+
+
+def test_max_holddown_is_never_below_the_first_holddown() -> None:
+    selection, _ = make(holddown=500, max_holddown=100)
+    assert selection.report_bogus(FAST, "com.", "expired") == 500
+    assert selection.report_bogus(FAST, "com.", "expired") == 500
+
+
+def hold_three(selection: ServerSelection) -> None:
+    """Hold FAST down for com. and net., MEDIUM for com."""
+    selection.report_bogus(FAST, "com.", "expired")
+    selection.report_bogus(FAST, "net.", "expired")
+    selection.report_bogus(MEDIUM, "com.", "expired")
+
+
+def test_clear_holddowns_without_arguments_lifts_all_and_counts_those_in_force() -> None:
+    selection, clock = make()
+    selection.report_bogus(SLOW, "org.", "expired")
+    clock.advance(HOLDDOWN + 1)  # SLOW's hold-down is over: not counted
+    hold_three(selection)
+    assert selection.clear_holddowns() == 3
+    assert selection.holddowns() == []
+    assert usable(selection, FAST, "com.")
+    assert usable(selection, FAST, "net.")
+    assert usable(selection, MEDIUM, "com.")
+    assert selection.clear_holddowns() == 0
+
+
+def test_clear_holddowns_for_one_address_lifts_only_that_servers() -> None:
+    selection, _ = make()
+    hold_three(selection)
+    assert selection.clear_holddowns(FAST) == 2
+    assert [(h.address, h.zone) for h in selection.holddowns()] == [(MEDIUM, "com.")]
+    assert selection.clear_holddowns("127.53.9.9") == 0
+
+
+def test_clear_holddowns_for_one_zone_lifts_only_that_zones() -> None:
+    selection, _ = make()
+    hold_three(selection)
+    assert selection.clear_holddowns(zone="COM") == 2
+    assert [(h.address, h.zone) for h in selection.holddowns()] == [(FAST, "net.")]
+
+
+def test_clear_holddowns_for_an_address_and_a_zone_lifts_just_that_one() -> None:
+    selection, _ = make()
+    hold_three(selection)
+    assert selection.clear_holddowns(FAST, "com.") == 1
+    assert [(h.address, h.zone) for h in selection.holddowns()] == [
+        (FAST, "net."),
+        (MEDIUM, "com."),
+    ]
+
+
+def test_after_clear_holddowns_strikes_restart_at_one() -> None:
+    selection, clock = make()
+    for _ in range(3):
+        selection.report_bogus(FAST, "com.", "expired")
+        selection.report_bogus(FAST, "net.", "expired")
+    selection.clear_holddowns(FAST, "com.")
+    assert selection.report_bogus(FAST, "com.", "expired") == HOLDDOWN
+    assert selection.report_bogus(FAST, "net.", "expired") == 8 * HOLDDOWN
+    # A hold-down already over is not counted, but its strikes are forgotten too
+    # (without the clear, net.'s fifth strike would give the longest hold-down).
+    clock.advance(8 * HOLDDOWN + 1)
+    assert selection.clear_holddowns(FAST) == 0
+    assert selection.report_bogus(FAST, "net.", "expired") == HOLDDOWN
+
+
+def test_clear_holddowns_keeps_plain_broken_marks() -> None:
+    selection, _ = make()
+    selection.report_broken(MEDIUM, "com.", "lame")
+    selection.report_bogus(FAST, "com.", "expired")
+    assert selection.clear_holddowns() == 1
+    assert usable(selection, FAST, "com.")
+    assert not usable(selection, MEDIUM, "com.")
+    [medium] = [s for s in selection.statistics().servers if s.address == MEDIUM]
+    assert [(mark.zone, mark.reason) for mark in medium.broken] == [("com.", "lame")]
+
+
+def test_a_broken_report_does_not_cut_a_longer_holddown_short() -> None:
+    selection, clock = make()
+    selection.report_bogus(FAST, "com.", "signature expired")
+    selection.report_broken(FAST, "com.", "SERVFAIL")
+    selection.report_broken(FAST, "net.", "lame")
+    clock.advance(BROKEN_TTL + 1)
+    assert not usable(selection, FAST, "com.")
+    assert usable(selection, FAST, "net.")
+    [held] = selection.holddowns()
+    assert (held.zone, held.reason) == ("com.", "bogus: signature expired")
+    clock.advance(HOLDDOWN - BROKEN_TTL)
+    assert usable(selection, FAST, "com.")
+
+
+def test_a_broken_report_applies_over_an_expired_holddown() -> None:
+    selection, clock = make()
+    selection.report_bogus(FAST, "com.", "signature expired")
+    clock.advance(HOLDDOWN + 1)
+    selection.report_broken(FAST, "com.", "lame")
+    assert not usable(selection, FAST, "com.")
+    clock.advance(BROKEN_TTL - 1)
+    assert not usable(selection, FAST, "com.")
+    clock.advance(2)
+    assert usable(selection, FAST, "com.")
+
+
+def test_a_broken_report_applies_over_a_holddown_about_to_end() -> None:
+    selection, clock = make()
+    selection.report_bogus(FAST, "com.", "signature expired")
+    clock.advance(HOLDDOWN - 60)
+    selection.report_broken(FAST, "com.", "lame")
+    clock.advance(61)  # the hold-down alone would be over
+    assert not usable(selection, FAST, "com.")
+    clock.advance(BROKEN_TTL - 61)
+    assert usable(selection, FAST, "com.")
+
+
+def test_a_repeated_broken_report_extends_the_broken_mark() -> None:
+    selection, clock = make()
+    selection.report_broken(FAST, "com.", "lame")
+    clock.advance(BROKEN_TTL - 20)
+    selection.report_broken(FAST, "com.", "lame")
+    clock.advance(BROKEN_TTL - 1)
+    assert not usable(selection, FAST, "com.")
+    clock.advance(2)
+    assert usable(selection, FAST, "com.")
+
+
+def test_usable_only_returns_none_when_every_candidate_is_down_or_held_down() -> None:
+    selection, _ = make()
+    selection.report_bogus(FAST, "com.", "expired")  # held down for 900 s
+    for _ in range(3):
+        selection.report_timeout(MEDIUM)  # down for 60 s
+    selection.report_broken(SLOW, "com.", "lame")  # avoided for 120 s
+    servers = [FAST, MEDIUM, SLOW]
+    assert selection.choose(servers, zone="com.", usable_only=True) is None
+    # Without usable_only, the one usable soonest is still probed.
+    assert selection.choose(servers, zone="com.") == MEDIUM
+    assert selection.choose(servers, exclude={MEDIUM}, zone="com.") == SLOW
+    # For another zone only MEDIUM is down.
+    assert {selection.choose(servers, zone="net.", usable_only=True) for _ in range(50)} == {
+        FAST,
+        SLOW,
+    }
+    assert selection.choose([MEDIUM], usable_only=True) is None
+    assert selection.choose([FAST, SLOW], exclude={FAST, SLOW}, usable_only=True) is None
+
+
+HOLD_REPORTS = st.one_of(
+    st.tuples(st.just("bogus"), ADDRESSES, st.sampled_from(["com.", "net."])),
+    st.tuples(st.just("broken"), ADDRESSES, st.sampled_from(["com.", "net."])),
+    st.tuples(st.just("timeout"), ADDRESSES, st.none()),
+    st.tuples(st.just("rtt"), ADDRESSES, st.none()),
+    st.tuples(st.just("clear"), st.one_of(st.none(), ADDRESSES), st.none()),
+    st.tuples(st.just("advance"), st.sampled_from(["30", "130", "1000", "5000"]), st.none()),
+)
+
+
+@given(
+    reports=st.lists(HOLD_REPORTS, max_size=40),
+    candidates=st.lists(ADDRESSES, max_size=6),
+    seed=st.integers(0, 2**32),
+)
+def test_usable_only_never_returns_a_held_down_broken_or_down_server(
+    reports: list[tuple[str, str | None, str | None]],
+    candidates: list[str],
+    seed: int,
+) -> None:
+    selection, clock = make(seed)
+    for kind, word, zone in reports:
+        if kind == "advance":
+            assert word is not None
+            clock.advance(float(word))
+        elif kind == "clear":
+            selection.clear_holddowns(word)
+        else:
+            assert word is not None
+            if kind == "bogus":
+                assert zone is not None
+                selection.report_bogus(word, zone, "expired")
+            elif kind == "broken":
+                assert zone is not None
+                selection.report_broken(word, zone, "lame")
+            elif kind == "timeout":
+                selection.report_timeout(word)
+            else:
+                selection.report_rtt(word, 0.05)
+    now = clock.wall()
+    for held in selection.holddowns():
+        assert held.until > now
+        assert held.reason.startswith("bogus: ")
+        assert held.strikes >= 1
+    stats = {s.address: s for s in selection.statistics().servers}
+    avoided = {
+        address
+        for address, s in stats.items()
+        if s.down or any(mark.zone == "com." for mark in s.broken)
+    }
+    assert {h.address for h in selection.holddowns() if h.zone == "com."} <= avoided
+    chosen = selection.choose(candidates, zone="com.", usable_only=True)
+    if set(candidates) - avoided:
+        assert chosen in set(candidates) - avoided
+    else:
+        assert chosen is None

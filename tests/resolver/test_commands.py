@@ -1,0 +1,315 @@
+"""The ``holdfast ctl`` commands as plain calls: status, route add/del/list, holddown list/clear."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from typing import Any
+
+import dns.name
+import pytest
+
+from resolver.clock import FakeClock
+from resolver.commands import Commands
+from resolver.control import ControlError
+from resolver.routes import RouteTable
+from resolver.selection import HOLDDOWN, ServerSelection
+
+COM = dns.name.from_text("com.")
+A, B, C = "127.53.1.1", "127.53.1.2", "127.53.1.3"
+STATUS = {"version": "x"}
+
+
+class Ctl:
+    """A ``Commands`` over fresh routes and selection, on a fake clock."""
+
+    def __init__(self) -> None:
+        self.clock = FakeClock()
+        self.routes = RouteTable(self.clock)
+        self.selection = ServerSelection(self.clock)
+        self.commands = Commands(
+            status=lambda: dict(STATUS),
+            routes=self.routes,
+            selection=self.selection,
+            clock=self.clock,
+        )
+
+    def __call__(self, *words: str) -> Any:
+        """Run ``holdfast ctl WORDS...``; the result must survive the trip through JSON."""
+        result = self.commands({"command": list(words)})
+        assert json.loads(json.dumps(result)) == result
+        return result
+
+    def refused(self, *words: str) -> str:
+        """The operator's message when ``holdfast ctl WORDS...`` is refused."""
+        with pytest.raises(ControlError) as info:
+            self.commands({"command": list(words)})
+        return str(info.value)
+
+    def hold(self) -> None:
+        """Hold A down for com. and net., B for com."""
+        self.selection.report_bogus(A, "com.", "signature expired")
+        self.selection.report_bogus(A, "net.", "signature expired")
+        self.selection.report_bogus(B, "com.", "signature expired")
+
+    def held(self) -> list[tuple[str, str]]:
+        return [(held["address"], held["zone"]) for held in self("holddown", "list")]
+
+
+@pytest.fixture
+def ctl() -> Ctl:
+    return Ctl()
+
+
+# --- status and bad requests ---------------------------------------------------------------
+
+
+def test_status_returns_the_status_dict(ctl: Ctl) -> None:
+    assert ctl("status") == STATUS
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        {},
+        {"command": None},
+        {"command": "status"},
+        {"command": []},
+        {"command": ["status", 1]},
+        {"command": [None]},
+        {"other": ["status"]},
+    ],
+)
+def test_a_request_without_a_list_of_words_is_refused(ctl: Ctl, request_: dict[str, Any]) -> None:
+    with pytest.raises(ControlError, match="no command given") as info:
+        ctl.commands(request_)
+    assert '"status"' in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "words", [["nope"], ["Status"], ["status", "extra"], ["routes", "list"], [""]]
+)
+def test_an_unknown_command_is_refused_naming_the_known_ones(ctl: Ctl, words: list[str]) -> None:
+    message = ctl.refused(*words)
+    assert message.startswith(f"unknown command {' '.join(words)!r}; known: ")
+    for known in ("status", "route add", "route del", "route list", "holddown list"):
+        assert known in message
+    assert "holddown clear" in message
+
+
+# --- route ---------------------------------------------------------------------------------
+
+
+def test_route_add_returns_the_route_and_route_list_shows_it(ctl: Ctl) -> None:
+    added = ctl("route", "add", "com", "--avoid", A, B, "--expires", "30m")
+    expected = {
+        "zone": "com.",
+        "mode": "avoid",
+        "addresses": [A, B],
+        "origin": "control",
+        "expires": "2023-11-14T22:43:20Z",  # the fake clock's start plus 30 minutes
+        "expires_in": 1800,
+    }
+    assert added == {"added": expected, "replaced": None}
+    assert ctl("route", "list") == [expected]
+    ctl.clock.advance(600)
+    assert ctl("route", "list") == [expected | {"expires_in": 1200}]
+
+
+def test_route_add_for_the_same_zone_reports_the_route_it_replaced(ctl: Ctl) -> None:
+    first = ctl("route", "add", "com", "--avoid", A, B, "--expires", "30m")["added"]
+    second = ctl("route", "add", "COM.", "--prefer", C)
+    assert second["replaced"] == first
+    assert second["added"]["mode"] == "prefer"
+    assert second["added"]["expires"] is None
+    assert ctl("route", "list") == [second["added"]]
+
+
+def test_routes_are_listed_by_zone(ctl: Ctl) -> None:
+    ctl("route", "add", "net", "--only", A)
+    ctl("route", "add", ".", "--avoid", B)
+    ctl("route", "add", "com", "--avoid", C)
+    assert [route["zone"] for route in ctl("route", "list")] == [".", "com.", "net."]
+
+
+def test_a_route_lapses_when_its_expiry_passes(ctl: Ctl) -> None:
+    ctl("route", "add", "com", "--avoid", A, B, "--expires", "30m")
+    ctl.clock.advance(31 * 60)
+    assert ctl("route", "list") == []
+    assert "no route" in ctl.refused("route", "del", "com")
+    # A lapsed route is not reported as replaced either.
+    ctl("route", "add", "com", "--avoid", A, "--expires", "30m")
+    ctl.clock.advance(31 * 60)
+    assert ctl("route", "add", "com", "--avoid", A)["replaced"] is None
+
+
+def test_route_del_removes_the_route(ctl: Ctl) -> None:
+    added = ctl("route", "add", "com", "--avoid", A)["added"]
+    ctl("route", "add", "net", "--avoid", A)
+    assert ctl("route", "del", "Com.") == {"deleted": added}
+    assert [route["zone"] for route in ctl("route", "list")] == ["net."]
+
+
+def test_route_del_without_a_route_is_refused_naming_the_zone(ctl: Ctl) -> None:
+    message = ctl.refused("route", "del", "com")
+    assert "no route" in message
+    assert "'com'" in message
+    assert "route list" in message
+
+
+def test_route_del_with_a_bad_zone_name_is_refused(ctl: Ctl) -> None:
+    assert "not a zone name" in ctl.refused("route", "del", "a..b")
+
+
+@pytest.mark.parametrize(
+    ("words", "needles"),
+    [
+        (["add"], ["missing zone"]),
+        (["add", "--avoid", A], ["missing zone"]),
+        (["add", "com"], ["needs a mode"]),
+        (["add", "com", A], ["unexpected", repr(A), "--avoid"]),
+        (["add", "com", "--avoid"], ["--avoid needs at least one address"]),
+        (["add", "com", "--avoid", "127.53.1"], ["'127.53.1' is not an IP address"]),
+        (["add", "com", "--avoid", "ns1.example"], ["'ns1.example' is not an IP address"]),
+        (["add", "com", "--avoid", A, "--only", B], ["--avoid and --only", "one mode"]),
+        (["add", "com", "--avoid", A, "--expires"], ["--expires needs a duration"]),
+        (["add", "com", "--avoid", A, "--expires", "soon"], ["'soon' is not a duration"]),
+        (["add", "com", "--avoid", A, "--expires", "0"], ["more than zero"]),
+        (["add", "com", "--avoid", A, "--expires", "31d"], ["longer than 30 days"]),
+        (["add", "com", "--avoid", A, "--expire", "1h"], ["unknown flag", "--expires"]),
+        (["add", "a..b", "--avoid", A], ["'a..b' is not a valid DNS name"]),
+    ],
+)
+def test_malformed_route_words_are_refused_with_a_clear_message(
+    ctl: Ctl, words: list[str], needles: list[str]
+) -> None:
+    message = ctl.refused("route", *words)
+    for needle in needles:
+        assert needle in message
+    assert ctl("route", "list") == []
+
+
+@pytest.mark.parametrize(
+    "words",
+    [[], ["bogus"], ["list", "com"], ["del"], ["del", "com", "net"], ["ADD", "com", "--avoid", A]],
+)
+def test_a_route_command_without_a_known_action_shows_the_usage(ctl: Ctl, words: list[str]) -> None:
+    message = ctl.refused("route", *words)
+    assert message.startswith("usage: route add ZONE (--only|--prefer|--avoid) ADDR...")
+    assert "route del ZONE" in message
+    assert "route list" in message
+
+
+def test_routes_added_by_command_steer_the_next_plan_at_once(ctl: Ctl) -> None:
+    delegation = (A, B, C)
+    assert ctl.routes.plan(COM, delegation) == (delegation,)
+    ctl("route", "add", "com", "--avoid", A, B)
+    assert ctl.routes.plan(COM, delegation) == ((C,),)
+    assert ctl.routes.plan(dns.name.from_text("example.com."), delegation) == (delegation,)
+    ctl("route", "add", "com", "--prefer", C)
+    assert ctl.routes.plan(COM, delegation) == ((C,), (A, B))
+    ctl("route", "add", "com", "--only", "127.53.1.9", "--expires", "90s")
+    assert ctl.routes.plan(COM, delegation) == (("127.53.1.9",),)
+    ctl.clock.advance(91)
+    assert ctl.routes.plan(COM, delegation) == (delegation,)
+    ctl("route", "add", "com", "--avoid", C)
+    ctl("route", "del", "com")
+    assert ctl.routes.plan(COM, delegation) == (delegation,)
+
+
+# --- holddown ------------------------------------------------------------------------------
+
+
+def test_holddown_list_shows_each_holddown_with_reason_strikes_and_time_left(ctl: Ctl) -> None:
+    assert ctl("holddown", "list") == []
+    ctl.selection.report_bogus(A, "com.", "signature expired")
+    [held] = ctl("holddown", "list")
+    assert held == {
+        "address": A,
+        "zone": "com.",
+        "reason": "bogus: signature expired",
+        "until": "2023-11-14T22:28:20Z",  # the fake clock's start plus 15 minutes
+        "remaining_seconds": 900,
+        "strikes": 1,
+    }
+    until = datetime.datetime.fromisoformat(held["until"])
+    assert until.timestamp() == ctl.clock.wall() + HOLDDOWN
+
+    ctl.clock.advance(100)
+    [held] = ctl("holddown", "list")
+    assert held["remaining_seconds"] == 800
+    ctl.selection.report_bogus(A, "com.", "signature expired")
+    [held] = ctl("holddown", "list")
+    assert (held["strikes"], held["remaining_seconds"]) == (2, 2 * HOLDDOWN)
+
+
+def test_holddown_list_leaves_out_broken_marks_and_expired_holddowns(ctl: Ctl) -> None:
+    ctl.selection.report_broken(A, "com.", "lame")
+    ctl.selection.report_bogus(B, "com.", "signature expired")
+    ctl.clock.advance(HOLDDOWN + 1)
+    ctl.selection.report_bogus(C, "net.", "signature expired")
+    assert ctl.held() == [(C, "net.")]
+
+
+def test_holddown_clear_without_arguments_lifts_every_holddown(ctl: Ctl) -> None:
+    ctl.hold()
+    assert ctl("holddown", "clear") == {"cleared": 3}
+    assert ctl("holddown", "list") == []
+    assert ctl("holddown", "clear") == {"cleared": 0}
+    # Strikes are forgotten: the next hold-down is the first again.
+    assert ctl.selection.report_bogus(A, "com.", "signature expired") == HOLDDOWN
+
+
+def test_holddown_clear_with_an_address_lifts_only_that_servers(ctl: Ctl) -> None:
+    ctl.hold()
+    assert ctl("holddown", "clear", A) == {"cleared": 2}
+    assert ctl.held() == [(B, "com.")]
+
+
+def test_holddown_clear_with_a_zone_lifts_only_that_zones(ctl: Ctl) -> None:
+    ctl.hold()
+    assert ctl("holddown", "clear", "COM") == {"cleared": 2}
+    assert ctl.held() == [(A, "net.")]
+
+
+def test_holddown_clear_with_an_address_and_a_zone_lifts_their_intersection(ctl: Ctl) -> None:
+    ctl.hold()
+    assert ctl("holddown", "clear", A, "com") == {"cleared": 1}
+    assert ctl.held() == [(A, "net."), (B, "com.")]
+
+
+def test_holddown_clear_with_several_addresses_and_zones_lifts_each_pair(ctl: Ctl) -> None:
+    ctl.hold()
+    ctl.selection.report_bogus(C, "org.", "signature expired")
+    assert ctl("holddown", "clear", "com.", A, "net", B, "com") == {"cleared": 3}
+    assert ctl.held() == [(C, "org.")]
+
+
+def test_holddown_clear_of_nothing_held_clears_nothing(ctl: Ctl) -> None:
+    ctl.hold()
+    assert ctl("holddown", "clear", C) == {"cleared": 0}
+    assert ctl("holddown", "clear", "org") == {"cleared": 0}
+    assert len(ctl("holddown", "list")) == 3
+
+
+def test_holddown_clear_matches_an_address_however_it_is_written(ctl: Ctl) -> None:
+    ctl.selection.report_bogus("2001:db8::1", "com.", "signature expired")
+    assert ctl("holddown", "clear", "2001:DB8:0::1") == {"cleared": 1}
+
+
+@pytest.mark.parametrize("word", ["a..b", "x\\", "a" * 64, "a" * 64 + ".com"])
+def test_holddown_clear_with_a_bad_zone_name_is_refused(ctl: Ctl, word: str) -> None:
+    ctl.hold()
+    assert "is not a zone name" in ctl.refused("holddown", "clear", word)
+    # Nothing is cleared, not even for the good words given with it.
+    assert "is not a zone name" in ctl.refused("holddown", "clear", A, "com", word)
+    assert len(ctl("holddown", "list")) == 3
+
+
+@pytest.mark.parametrize("words", [[], ["bogus"], ["list", "com"], ["LIST"]])
+def test_a_holddown_command_without_a_known_action_shows_the_usage(
+    ctl: Ctl, words: list[str]
+) -> None:
+    assert ctl.refused("holddown", *words) == (
+        "usage: holddown list | holddown clear [ADDRESS|ZONE]..."
+    )
