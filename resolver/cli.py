@@ -9,6 +9,8 @@ Subcommands (a public contract other tooling scripts against):
 * ``demo``      the lab plus a resolver pointed at it, with dig commands to try.
 * ``bench``     the benchmark harness (``bench/harness.py``): Holdfast and
   Unbound side by side on the lab; its options follow (``holdfast bench -h``).
+* ``drill tld-expired-sigs-2023`` replay the 9 July 2023 outage against the
+  in-memory lab in simulated time and print what clients saw.
 * ``rootzone check FILE`` validate every signed RRset of a zone file at a
   time and count secure, bogus and unsigned ones (exit 1 if any is bogus).
 
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import trio
+import trio.testing
 
 from dnssec.anchors import TrustAnchors
 from dnssec.errors import HoldfastError
@@ -41,6 +44,7 @@ from resolver.clock import SystemClock
 from resolver.config import Config, load_config, parse_endpoint
 from resolver.control import ControlError, default_socket_path, request
 from resolver.lab import Lab, LabError, send_lab_command, serve_lab
+from resolver.lab.drill import DrillReport, default_phases, tld_expired_sigs_2023
 from rootzone.check import ZoneCheck, check_zone, validation_time
 from rootzone.verify import Zone, ZoneStructureError
 from rootzone.zonefile import ZoneFileError, parse_zone
@@ -106,6 +110,19 @@ def make_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the lab and a resolver pointed at it")
     demo.add_argument("--listen", type=_endpoint, default="127.0.0.1:5300", metavar="ADDR:PORT")
 
+    drill = commands.add_parser("drill", help="replay a real outage against the lab, "
+                                               "in simulated time, and print the figures")
+    drill.add_argument("scenario", choices=["tld-expired-sigs-2023"],
+                       help="9 July 2023: .com/.net instances serving expired signatures")
+    drill.add_argument("--minutes", type=float, default=20.0,
+                       help="simulated minutes per phase (default 20)")
+    drill.add_argument("--recovery-minutes", type=float, default=60.0,
+                       help="simulated minutes after the heal (default 60)")
+    drill.add_argument("--rate", type=float, default=60.0,
+                       help="client queries per simulated minute (default 60)")
+    drill.add_argument("--seed", type=int, default=2023)
+    drill.add_argument("--json", action="store_true", help="print one JSON object")
+
     bench = commands.add_parser("bench", add_help=False,
                                 help="benchmark Holdfast against Unbound on the lab")
     bench.add_argument("options", nargs=argparse.REMAINDER, help="see holdfast bench -h")
@@ -142,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         handler = {"serve": _serve, "ctl": _ctl, "lab": _lab, "lab-fault": _lab_fault,
-                   "demo": _demo, "rootzone": _rootzone}[args.command]
+                   "demo": _demo, "rootzone": _rootzone, "drill": _drill}[args.command]
         return handler(args)
     except (HoldfastError, LabError) as exc:
         print(f"holdfast: error: {exc}", file=sys.stderr)
@@ -188,6 +205,20 @@ def _ctl(args: argparse.Namespace) -> int:
     result = request(path, {"command": args.words})
     print(json.dumps(result, indent=2) if not isinstance(result, str) else result)
     return 0
+
+
+def _drill(args: argparse.Namespace) -> int:
+    """Run a drill in simulated time (Trio's clock jumps over every wait)."""
+    phases = default_phases(args.minutes, args.recovery_minutes)
+
+    async def run() -> DrillReport:
+        return await tld_expired_sigs_2023(
+            phases=phases, queries_per_minute=args.rate, seed=args.seed
+        )
+
+    report = trio.run(run, clock=trio.testing.MockClock(autojump_threshold=0))
+    print(json.dumps(report.as_json()) if args.json else report.text())
+    return 0 if report.bogus_served == 0 else EXIT_FAILURE
 
 
 def _default_lab_port() -> int:

@@ -294,9 +294,9 @@ class ServerSelection:
     def report_bogus(self, address: str, zone: str, reason: str) -> float:
         """Hold ``address`` down for ``zone``: it sent data that failed validation.
 
-        The first hold-down lasts ``holddown`` seconds; each repeat doubles
-        it, up to ``max_holddown``. Strikes older than ``max_holddown`` are
-        forgotten.
+        The first hold-down lasts ``holddown`` seconds; each repeat after it
+        ended doubles it, up to ``max_holddown``. Strikes older than
+        ``max_holddown`` are forgotten.
 
         Returns:
             The hold-down's length, seconds.
@@ -304,6 +304,12 @@ class ServerSelection:
         host = self._host(address)
         key = _zone_key(zone)
         now = self._clock.wall()
+        current = host.broken.get(key)
+        if current is not None and current.holddown and current.until > now:
+            # Asked as a last resort while held down: no new strike, or an
+            # outage where every instance is bad would escalate them all to
+            # the longest hold-down and slow the recovery.
+            return current.until - now
         strikes, last = host.bogus.pop(key, (0, now))
         strikes = 1 if now - last > self._max_holddown else strikes + 1
         host.bogus[key] = (strikes, now)
