@@ -26,8 +26,9 @@ Unbound's infrastructure cache:
   signatures. A held-down server is still asked when no other is left, and
   once its hold-down is over it is asked again like any other (probed): a
   healed instance is back in use within one hold-down. Its strikes are
-  forgotten after ``max_holddown`` without a new one, so an instance that
-  failed once long ago starts again at 15 minutes.
+  forgotten once ``max_holddown`` has passed since its last hold-down
+  ended, so an instance that failed once long ago starts again at 15
+  minutes.
 * A server that rejected EDNS is queried without it for 15 minutes, then
   EDNS is tried again.
 
@@ -137,8 +138,8 @@ class _Host:
     down_until: float = 0.0
     no_edns_until: float = 0.0
     broken: dict[str, BrokenMark] = field(default_factory=dict)
-    #: Per zone, bogus answers seen and when the last one was: each doubles
-    #: the next hold-down.
+    #: Per zone, bogus answers seen and when the last hold-down ended (or
+    #: ends): each doubles the next hold-down.
     bogus: dict[str, tuple[int, float]] = field(default_factory=dict)
 
     def base_rto(self) -> float:
@@ -295,8 +296,8 @@ class ServerSelection:
         """Hold ``address`` down for ``zone``: it sent data that failed validation.
 
         The first hold-down lasts ``holddown`` seconds; each repeat after it
-        ended doubles it, up to ``max_holddown``. Strikes older than
-        ``max_holddown`` are forgotten.
+        ended doubles it, up to ``max_holddown``. Strikes are forgotten once
+        ``max_holddown`` has passed since the last hold-down ended.
 
         Returns:
             The hold-down's length, seconds.
@@ -310,12 +311,12 @@ class ServerSelection:
             # outage where every instance is bad would escalate them all to
             # the longest hold-down and slow the recovery.
             return current.until - now
-        strikes, last = host.bogus.pop(key, (0, now))
-        strikes = 1 if now - last > self._max_holddown else strikes + 1
-        host.bogus[key] = (strikes, now)
+        strikes, ended = host.bogus.pop(key, (0, now))
+        strikes = 1 if now - ended > self._max_holddown else strikes + 1
+        duration = min(self._holddown * 2.0 ** min(strikes - 1, 16), self._max_holddown)
+        host.bogus[key] = (strikes, now + duration)
         while len(host.bogus) > MAX_BROKEN_ZONES:
             del host.bogus[next(iter(host.bogus))]
-        duration = min(self._holddown * 2.0 ** min(strikes - 1, 16), self._max_holddown)
         self._mark(host, key, f"bogus: {reason}", duration, holddown=True)
         return duration
 

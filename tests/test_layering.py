@@ -25,6 +25,7 @@ TRIO_SHELL = {
     "resolver/cli.py",
     "resolver/lab/network.py",
     "resolver/lab/server.py",
+    "resolver/lab/drill.py",
 }
 
 FORBIDDEN = {"dnssec": {"resolver", "rootzone"}, "rootzone": {"resolver"}, "resolver": set()}

@@ -238,6 +238,13 @@ def test_holddown_list_shows_each_holddown_with_reason_strikes_and_time_left(ctl
     ctl.clock.advance(100)
     [held] = ctl("holddown", "list")
     assert held["remaining_seconds"] == 800
+    # A bogus report while it is in force changes nothing...
+    ctl.selection.report_bogus(A, "com.", "signature expired")
+    [held] = ctl("holddown", "list")
+    assert (held["strikes"], held["remaining_seconds"]) == (1, 800)
+    # ...one after it ended is the second strike: twice as long.
+    ctl.clock.advance(800)
+    assert ctl("holddown", "list") == []
     ctl.selection.report_bogus(A, "com.", "signature expired")
     [held] = ctl("holddown", "list")
     assert (held["strikes"], held["remaining_seconds"]) == (2, 2 * HOLDDOWN)

@@ -161,10 +161,16 @@ def test_a_server_that_sent_bogus_data_is_held_down_for_that_zone_doubling_on_re
     clock.advance(HOLDDOWN + 1)
     assert FAST in {selection.choose([FAST, MEDIUM], zone="com.") for _ in range(50)}
     assert selection.report_bogus(FAST, "com.", "again") == 2 * HOLDDOWN
+    # Each repeat once the hold-down in force has ended doubles it, up to the cap.
+    clock.advance(2 * HOLDDOWN)
     assert selection.report_bogus(FAST, "com.", "again") == 4 * HOLDDOWN
+    duration = 4 * HOLDDOWN
     for _ in range(10):
-        selection.report_bogus(FAST, "com.", "again")
-    assert selection.report_bogus(FAST, "com.", "again") == MAX_HOLDDOWN
+        clock.advance(duration)
+        duration = selection.report_bogus(FAST, "com.", "again")
+    assert duration == MAX_HOLDDOWN
+    [held] = selection.holddowns()
+    assert held.strikes == 13
 
 
 def test_when_all_are_bad_the_least_bad_is_still_probed() -> None:
@@ -277,11 +283,13 @@ def test_holddowns_list_each_held_down_server_with_reason_until_and_strikes() ->
         HoldDown(FAST, "net.", "bogus: bad DS", start + HOLDDOWN, 1),
         HoldDown(SLOW, "com.", "bogus: no signature", start + HOLDDOWN, 1),
     ]
-    clock.advance(10)
+    clock.advance(HOLDDOWN + 10)
+    assert selection.holddowns() == []
     selection.report_bogus(FAST, "com.", "signature expired again")
-    held = [h for h in selection.holddowns() if (h.address, h.zone) == (FAST, "com.")]
-    assert held == [
-        HoldDown(FAST, "com.", "bogus: signature expired again", start + 10 + 2 * HOLDDOWN, 2)
+    assert selection.holddowns() == [
+        HoldDown(
+            FAST, "com.", "bogus: signature expired again", start + HOLDDOWN + 10 + 2 * HOLDDOWN, 2
+        )
     ]
 
 
@@ -305,14 +313,15 @@ def test_a_holddown_expires_after_its_duration_and_the_server_is_probed_again() 
     assert FAST in {selection.choose([FAST, MEDIUM], zone="com.") for _ in range(50)}
 
 
-def test_strikes_are_forgotten_after_max_holddown_without_a_new_one() -> None:
+def test_strikes_are_forgotten_max_holddown_after_the_last_holddown_ended() -> None:
     selection, clock = make(holddown=900, max_holddown=3600)
     assert selection.report_bogus(FAST, "com.", "expired") == 900
-    assert selection.report_bogus(FAST, "com.", "expired") == 1800
     assert selection.report_bogus(MEDIUM, "com.", "expired") == 900
+    clock.advance(900)
+    assert selection.report_bogus(FAST, "com.", "expired") == 1800
     assert selection.report_bogus(MEDIUM, "com.", "expired") == 1800
-    clock.advance(3600)
-    # Exactly max_holddown after the last strike, it still counts...
+    clock.advance(1800 + 3600)
+    # Exactly max_holddown after the last hold-down ended, it still counts...
     assert selection.report_bogus(MEDIUM, "com.", "expired") == 3600
     clock.advance(1)
     # ...one second more and it is forgotten: the first hold-down again.
@@ -321,8 +330,9 @@ def test_strikes_are_forgotten_after_max_holddown_without_a_new_one() -> None:
 
 
 def test_strikes_are_counted_per_zone() -> None:
-    selection, _ = make()
+    selection, clock = make()
     assert selection.report_bogus(FAST, "com.", "expired") == HOLDDOWN
+    clock.advance(HOLDDOWN)
     assert selection.report_bogus(FAST, "com.", "expired") == 2 * HOLDDOWN
     assert selection.report_bogus(FAST, "net.", "expired") == HOLDDOWN
     assert selection.report_bogus(MEDIUM, "com.", "expired") == HOLDDOWN
@@ -330,10 +340,57 @@ def test_strikes_are_counted_per_zone() -> None:
 
 def test_max_holddown_caps_the_doubling_at_the_configured_value() -> None:
     selection, clock = make(holddown=100, max_holddown=250)
-    durations = [selection.report_bogus(FAST, "com.", "expired") for _ in range(5)]
+    durations = [selection.report_bogus(FAST, "com.", "expired")]
+    for _ in range(4):
+        # Repeated the instant the hold-down in force ends (a moment later, see below).
+        clock.advance(durations[-1])
+        durations.append(selection.report_bogus(FAST, "com.", "expired"))
     assert durations == [100, 200, 250, 250, 250]
     [held] = selection.holddowns()
     assert (held.until, held.strikes) == (clock.wall() + 250, 5)
+
+
+def test_a_bogus_report_while_held_down_neither_adds_a_strike_nor_extends_the_holddown() -> None:
+    selection, clock = make()
+    start = clock.wall()
+    assert selection.report_bogus(FAST, "com.", "signature expired") == HOLDDOWN
+    clock.advance(100)
+    # Asked as a last resort while held down: it returns the time left, nothing else changes.
+    for _ in range(5):
+        assert selection.report_bogus(FAST, "com.", "signature expired again") == HOLDDOWN - 100
+    assert selection.holddowns() == [
+        HoldDown(FAST, "com.", "bogus: signature expired", start + HOLDDOWN, 1)
+    ]
+    clock.advance(HOLDDOWN - 101)
+    assert selection.report_bogus(FAST, "com.", "expired") == 1
+    assert not usable(selection, FAST, "com.")
+    clock.advance(1)
+    assert usable(selection, FAST, "com.")
+    # The first report once it ended is only the second strike.
+    assert selection.report_bogus(FAST, "com.", "expired") == 2 * HOLDDOWN
+    assert [h.strikes for h in selection.holddowns()] == [2]
+
+
+def test_a_holddown_in_force_for_one_zone_does_not_stop_strikes_for_another() -> None:
+    selection, clock = make()
+    selection.report_bogus(FAST, "com.", "expired")
+    selection.report_bogus(FAST, "net.", "expired")
+    clock.advance(HOLDDOWN)
+    # Both are over. While com.'s second hold-down is in force, net. still gets its strike.
+    assert selection.report_bogus(FAST, "com.", "expired") == 2 * HOLDDOWN
+    assert selection.report_bogus(FAST, "com.", "expired") == 2 * HOLDDOWN
+    assert selection.report_bogus(FAST, "net.", "expired") == 2 * HOLDDOWN
+    assert [(h.zone, h.strikes) for h in selection.holddowns()] == [("com.", 2), ("net.", 2)]
+
+
+def test_a_server_that_keeps_failing_stays_at_the_max_holddown() -> None:
+    selection, clock = make(holddown=100, max_holddown=250)
+    durations = [selection.report_bogus(FAST, "com.", "expired")]
+    for _ in range(4):
+        # Probed again one second after each hold-down ended, and bogus again.
+        clock.advance(durations[-1] + 1)
+        durations.append(selection.report_bogus(FAST, "com.", "expired"))
+    assert durations == [100, 200, 250, 250, 250]
 
 
 def test_max_holddown_is_never_below_the_first_holddown() -> None:
@@ -389,11 +446,13 @@ def test_clear_holddowns_for_an_address_and_a_zone_lifts_just_that_one() -> None
 
 def test_after_clear_holddowns_strikes_restart_at_one() -> None:
     selection, clock = make()
-    for _ in range(3):
+    for wait in (0, HOLDDOWN, 2 * HOLDDOWN):  # three strikes, each after the last hold-down
+        clock.advance(wait)
         selection.report_bogus(FAST, "com.", "expired")
         selection.report_bogus(FAST, "net.", "expired")
-    selection.clear_holddowns(FAST, "com.")
+    assert selection.clear_holddowns(FAST, "com.") == 1
     assert selection.report_bogus(FAST, "com.", "expired") == HOLDDOWN
+    clock.advance(4 * HOLDDOWN)  # net.'s third hold-down is over
     assert selection.report_bogus(FAST, "net.", "expired") == 8 * HOLDDOWN
     # A hold-down already over is not counted, but its strikes are forgotten too
     # (without the clear, net.'s fifth strike would give the longest hold-down).

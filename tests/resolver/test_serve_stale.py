@@ -9,7 +9,6 @@ wall clock is a ``FakeClock`` the tests move past TTLs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,13 +78,6 @@ def edes(reply: dns.message.Message) -> list[int]:
 
 def ttls(reply: dns.message.Message) -> set[int]:
     return {rrset.ttl for section in (reply.answer, reply.authority) for rrset in section}
-
-
-@pytest.fixture
-def lab(session_lab: Lab) -> Iterator[Lab]:
-    yield session_lab
-    for server in session_lab.servers:
-        session_lab.clear_faults(server.address)
 
 
 @pytest.fixture

@@ -7,8 +7,6 @@ clock (signature windows, TTLs) is a ``FakeClock`` the tests move.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import dns.edns
 import dns.name
 import dns.rcode
@@ -24,14 +22,6 @@ from resolver.lab.signing import ECDSAP256SHA256, zone_key
 from tests.resolver.test_iterator import Harness
 
 A = dns.rdatatype.A
-
-
-@pytest.fixture
-def lab(session_lab: Lab) -> Iterator[Lab]:
-    """The session lab; faults set by a test are cleared after it."""
-    yield session_lab
-    for server in session_lab.servers:
-        session_lab.clear_faults(server.address)
 
 
 @pytest.fixture
