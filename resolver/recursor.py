@@ -118,7 +118,7 @@ class Recursor:
                 timeout = self.stale.policy.client_timeout
                 stale = self._stale_answer(question, f"no fresh answer within {timeout:g} s")
                 if stale is not None:
-                    self.stats.stale_on_timer += 1
+                    self.stats.stale_on_timer += stale.stale
                     return stale
         await flight.done.wait()
         assert flight.outcome is not None
