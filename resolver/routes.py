@@ -443,7 +443,7 @@ class RouteTable:
             return (tuple(addresses),)
         if route.mode is RouteMode.ONLY:
             return (route.addresses,)
-        others = tuple(a for a in addresses if _normal(a) not in route.addresses)
+        others = tuple(a for a in addresses if normal_address(a) not in route.addresses)
         if route.mode is RouteMode.AVOID:
             return (others,)
         return (route.addresses, others) if others else (route.addresses,)
@@ -473,8 +473,8 @@ def _address(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def _normal(text: str) -> str:
-    """A delegation's address in the form routes use; unparsable text as is."""
+def normal_address(text: str) -> str:
+    """An address in one spelling (``2001:DB8:0::1`` is ``2001:db8::1``); other text as is."""
     try:
         return ipaddress.ip_address(text).compressed
     except ValueError:

@@ -41,7 +41,6 @@ no Trio.
 
 from __future__ import annotations
 
-import ipaddress
 import random
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +48,7 @@ from dataclasses import dataclass, field
 from cachetools import LRUCache
 
 from resolver.clock import Clock
+from resolver.routes import normal_address
 
 #: RTO of a server we have no measurement for (Unbound's UNKNOWN_SERVER_NICENESS).
 UNKNOWN_RTO = 0.376
@@ -346,7 +346,7 @@ class ServerSelection:
         now = self._clock.wall()
         lifted = 0
         for host_address, host in self._hosts.items():
-            if address is not None and not _same_address(host_address, address):
+            if address is not None and normal_address(host_address) != normal_address(address):
                 continue
             for mark_zone in [z for z, m in host.broken.items() if m.holddown]:
                 if key is None or mark_zone == key:
@@ -408,14 +408,6 @@ class ServerSelection:
 def _rto(host: _Host | None, now: float) -> float:
     """RTO of a possibly unknown host."""
     return UNKNOWN_RTO if host is None else host.rto(now)
-
-
-def _same_address(one: str, other: str) -> bool:
-    """Whether two texts name the same IP address (``2001:DB8:0::1`` is ``2001:db8::1``)."""
-    try:
-        return ipaddress.ip_address(one) == ipaddress.ip_address(other)
-    except ValueError:
-        return one == other
 
 
 def _zone_key(zone: str) -> str:

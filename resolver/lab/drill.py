@@ -33,8 +33,10 @@ from __future__ import annotations
 
 import random
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import dns.edns
 import dns.flags
@@ -44,7 +46,7 @@ import dns.rdatatype
 import trio
 
 from resolver import daemon
-from resolver.clock import FakeClock
+from resolver.clock import Clock, FakeClock
 from resolver.config import Config
 from resolver.lab.faults import parse_fault
 from resolver.lab.lab import Lab
@@ -189,7 +191,7 @@ async def tld_expired_sigs_2023(
     clock = FakeClock(start)
     lab = Lab.build(clock)
     with tempfile.TemporaryDirectory(prefix="holdfast-drill-") as directory:
-        resolver = _resolver(lab, clock, Path(directory))
+        resolver = lab_resolver(lab, clock, Path(directory))
         report = DrillReport()
         known: set[str] = set()
         population = [*POPULAR, *INSECURE] + [
@@ -215,7 +217,7 @@ async def tld_expired_sigs_2023(
                         name = f"n{next(fresh)}.{rng.choice(TLDS)}"
                     else:
                         name = rng.choice(population)
-                    reply = await _ask(resolver, name)
+                    reply = await ask(resolver, name)
                     _count(figures, reply, name, name in known, clock.wall())
                     if reply.rcode() != dns.rcode.SERVFAIL:
                         known.add(name)
@@ -229,16 +231,32 @@ async def tld_expired_sigs_2023(
     return report
 
 
-def _resolver(lab: Lab, clock: FakeClock, directory: Path) -> daemon.Resolver:
+def lab_resolver(
+    lab: Lab,
+    clock: Clock,
+    directory: Path,
+    transport: LabTransport | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> daemon.Resolver:
+    """The resolver ``holdfast serve`` builds, over the in-memory lab.
+
+    The lab's root hints and trust anchor are written to ``directory``, as
+    an operator would pass them; ``overrides`` are further options
+    (``section.key``). Drills and the resolver's end-to-end tests share it.
+    """
     hints = directory / "root.hints"
     hints.write_text(lab.root_hints_text())
     anchor = directory / "trust-anchor.ds"
     anchor.write_text(lab.trust_anchor_text())
     config = Config.defaults().with_overrides(
-        {"upstream.root_hints": str(hints), "dnssec.trust_anchors": [str(anchor)]},
-        source="drill",
+        {
+            "upstream.root_hints": str(hints),
+            "dnssec.trust_anchors": [str(anchor)],
+            **(overrides or {}),
+        },
+        source="lab",
     )
-    return daemon.build(config, clock, LabTransport(lab))
+    return daemon.build(config, clock, transport or LabTransport(lab))
 
 
 def _set_faults(lab: Lab, phase: Phase) -> None:
@@ -249,8 +267,13 @@ def _set_faults(lab: Lab, phase: Phase) -> None:
                 lab.set_fault(address, parse_fault(f"expired-sigs:{phase.share:g}"), zone=tld)
 
 
-async def _ask(resolver: daemon.Resolver, name: str) -> dns.message.Message:
-    query = dns.message.make_query(name, "A", want_dnssec=True)
+async def ask(
+    resolver: daemon.Resolver, name: str, rdtype: str = "A", *, cd: bool = False
+) -> dns.message.Message:
+    """Ask ``resolver`` as a client on 127.0.0.1 would, with DO=1 (and CD if ``cd``)."""
+    query = dns.message.make_query(name, rdtype, want_dnssec=True)
+    if cd:
+        query.flags |= dns.flags.CD
     wire = await resolver.server.answer(query.to_wire(), "127.0.0.1", tcp=False)
     assert wire is not None
     return dns.message.from_wire(wire)

@@ -21,10 +21,9 @@ import pytest
 import trio
 import trio.testing
 
-from resolver import daemon
 from resolver.clock import FakeClock
-from resolver.config import Config
 from resolver.lab import Lab, LabTransport
+from resolver.lab.drill import ask, lab_resolver
 from resolver.lab.faults import parse_fault
 
 STALE = dns.edns.EDECode.STALE_ANSWER
@@ -36,26 +35,13 @@ class StaleHarness:
     """A whole resolver over the lab, asked with wire-format queries."""
 
     def __init__(self, lab: Lab, clock: FakeClock, directory: Path, **options: Any) -> None:
-        hints = directory / "root.hints"
-        hints.write_text(lab.root_hints_text())
-        anchor = directory / "trust-anchor.ds"
-        anchor.write_text(lab.trust_anchor_text())
-        config = Config.defaults().with_overrides(
-            {"upstream.root_hints": str(hints), "dnssec.trust_anchors": [str(anchor)], **options},
-            source="test",
-        )
         self.lab = lab
         self.clock = clock
         self.transport = LabTransport(lab)
-        self.resolver = daemon.build(config, clock, self.transport)
+        self.resolver = lab_resolver(lab, clock, directory, self.transport, options)
 
     async def ask(self, name: str, rdtype: str = "A", *, cd: bool = False) -> dns.message.Message:
-        query = dns.message.make_query(name, rdtype, want_dnssec=True)
-        if cd:
-            query.flags |= dns.flags.CD
-        wire = await self.resolver.server.answer(query.to_wire(), "127.0.0.1", tcp=False)
-        assert wire is not None
-        return dns.message.from_wire(wire)
+        return await ask(self.resolver, name, rdtype, cd=cd)
 
     def break_zone(self, zone: str, fault: str) -> None:
         """Make every server of ``zone`` misbehave, for that zone only."""
