@@ -15,8 +15,8 @@ goes through the whole zone, with the building blocks of ``rootzone.verify``:
    an RRSIG, which a validator would also refuse, and is counted apart.
 
 It also finds the earliest signature expiration, the moment the copy starts
-to go bad. ZONEMD is not checked here (``python -m rootzone verify`` does);
-only its presence is reported.
+to go bad. ZONEMD is not checked here, only its presence is reported: the
+command's verdict comes from the loader's own checks (``rootzone.candidate``).
 
 Nothing here prints or reads a clock: the time is a parameter and the result
 a ``ZoneCheck``.

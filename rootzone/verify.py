@@ -16,13 +16,16 @@ Each step is a public function so that callers (and tests) can run them on
 their own, e.g. on archived zones whose RRSIGs were stripped. Failures raise a
 ``ZoneVerificationError`` subclass whose message names the RRset or record.
 
-ZONEMD policy (RFC 8976 section 4): no ZONEMD at the apex is ``absent``; a
+ZONEMD (RFC 8976 section 4): no ZONEMD at the apex is ``absent``; a
 ZONEMD RRset whose records all use schemes or hash algorithms we cannot
 compute is ``unverified`` and the zone still loads, because refusing it is
 what turned the private-use hash algorithm 241 of the 2023 root into an
 outage; two records with the same scheme and hash, a ZONEMD serial that is
 not the SOA serial, or supported digests of which none matches, fail. As the
-RFC says, one matching supported digest is enough.
+RFC says, one matching supported digest is enough. The operator's
+``ZonemdPolicy`` decides what else is required: ``verify`` (the default)
+takes that verdict as it is, ``require`` also refuses a zone without ZONEMD,
+``ignore`` does not look (``ignored``).
 """
 
 from __future__ import annotations
@@ -102,6 +105,20 @@ class ZonemdStatus(enum.Enum):
     UNVERIFIED = "unverified"
     #: No ZONEMD at the apex.
     ABSENT = "absent"
+    #: Not looked at: the policy is ``ignore``.
+    IGNORED = "ignored"
+
+
+class ZonemdPolicy(enum.Enum):
+    """What the operator asks of a zone's ZONEMD (``[local_root] zonemd``)."""
+
+    #: Check it when present: a supported digest must match; absent or
+    #: all-unsupported is accepted (and reported).
+    VERIFY = "verify"
+    #: As ``verify``, and a zone without ZONEMD is refused.
+    REQUIRE = "require"
+    #: Do not look at it (nor compute a digest).
+    IGNORE = "ignore"
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,8 +166,10 @@ class Zone:
     """A zone's records grouped into canonical RRsets, indexed for verification.
 
     RRSIGs are grouped by owner and covered type, as dnspython and ZONEMD's
-    canonical order do. Duplicate records are dropped (RFC 4034 section 6.3);
-    an RRset whose records disagree on TTL gets the smallest.
+    canonical order do. Duplicate records are dropped (RFC 4034 section 6.3)
+    but counted in ``duplicates``, with the RRsets they were in, in
+    ``duplicated``: a loader's guardrail refuses a copy that has any. An
+    RRset whose records disagree on TTL gets the smallest.
     """
 
     def __init__(self, records: Iterable[Record]) -> None:
@@ -176,6 +195,8 @@ class Zone:
         self.origin: bytes = soas[0][0]
         self.rrsets: dict[RRsetKey, WireRRset] = {}
         self.lines: dict[RRsetKey, int] = {}
+        self.duplicates = 0
+        self.duplicated: list[RRsetKey] = []
         for key, group in groups.items():
             owner, rdtype, _ = key
             if not is_subdomain(owner, self.origin):
@@ -190,6 +211,9 @@ class Zone:
             else:
                 rdatas = tuple(sorted({record.rdata for record in group}))
                 ttl = min(record.ttl for record in group)
+                if len(rdatas) < len(group):
+                    self.duplicates += len(group) - len(rdatas)
+                    self.duplicated.append(key)
             self.rrsets[key] = WireRRset(owner, rdtype, first.rdclass, ttl, rdatas)
             self.lines[key] = first.line
         self.serial = int.from_bytes(self.rrsets[soas[0]].rdatas[0][-20:-16])
@@ -204,7 +228,12 @@ class Zone:
         return f"{describe(key)} (line {self.lines[key]})"
 
 
-def verify_zone(records: Iterable[Record], anchors: TrustAnchors, now: int) -> ZoneVerification:
+def verify_zone(
+    records: Iterable[Record],
+    anchors: TrustAnchors,
+    now: int,
+    zonemd_policy: ZonemdPolicy = ZonemdPolicy.VERIFY,
+) -> ZoneVerification:
     """Run every check on the zone, at ``now`` (POSIX seconds).
 
     Raises:
@@ -214,7 +243,7 @@ def verify_zone(records: Iterable[Record], anchors: TrustAnchors, now: int) -> Z
     keys = trusted_keys(zone, anchors, now)
     count = verify_signatures(zone, keys, now)
     require_signatures(zone, count.verified)
-    zonemd = check_zonemd(zone)
+    zonemd = apply_zonemd_policy(zone, zonemd_policy)
     return ZoneVerification(
         origin=name_text(zone.origin),
         serial=zone.serial,
@@ -321,6 +350,26 @@ def delegation_data(zone: Zone) -> frozenset[RRsetKey]:
         if key[1] != RRSIG
         and ((key[0] in cuts and key[1] == NS) or _below_cut(key[0], zone.origin, cuts))
     )
+
+
+def apply_zonemd_policy(zone: Zone, policy: ZonemdPolicy) -> ZonemdResult:
+    """The ZONEMD verdict on ``zone`` under the operator's ``policy``.
+
+    ``ignore`` neither reads the ZONEMD RRset nor hashes the zone: a
+    malformed one is ignored too, which is what the operator asked for.
+
+    Raises:
+        ZonemdFailure: as ``check_zonemd``; under ``require``, also a zone
+            without ZONEMD.
+    """
+    if policy is ZonemdPolicy.IGNORE:
+        return ZonemdResult(ZonemdStatus.IGNORED, "ZONEMD not checked: the policy is ignore")
+    result = check_zonemd(zone)
+    if policy is ZonemdPolicy.REQUIRE and result.status is ZonemdStatus.ABSENT:
+        raise ZonemdFailure(
+            f"no ZONEMD record at the apex {name_text(zone.origin)}, and the policy requires one"
+        )
+    return result
 
 
 def check_zonemd(zone: Zone) -> ZonemdResult:

@@ -25,6 +25,7 @@ from rootzone.verify import (
     UnsignedRRset,
     Zone,
     ZonemdFailure,
+    ZonemdPolicy,
     ZonemdStatus,
     check_zonemd,
     trusted_keys,
@@ -56,6 +57,20 @@ def test_2017_root_verifies_fully_with_ksk_2010(snapshot: Snapshot) -> None:
     assert (result.serial, result.records) == (2017082100, 22772)
     assert result.rrsets_verified == result.signatures_verified == 2950
     assert result.zonemd.status is ZonemdStatus.ABSENT
+
+
+def test_2017_root_without_zonemd_fails_verification_when_zonemd_is_required(
+    snapshot: Snapshot,
+) -> None:
+    with pytest.raises(ZonemdFailure, match=r"no ZONEMD record at the apex \., and the policy"):
+        verify_zone(snapshot("2017082100"), KSK_2010, _utc(2017, 8, 22), ZonemdPolicy.REQUIRE)
+
+
+@pytest.mark.parametrize("serial", ["2017082100", "2023110401", "2023120700", "2026082200"])
+def test_real_roots_have_no_duplicate_records(snapshot: Snapshot, serial: str) -> None:
+    """So the loader's duplicates guardrail never refuses a real root."""
+    zone = Zone(snapshot(serial))
+    assert (zone.duplicates, zone.duplicated) == (0, [])
 
 
 def test_2017_root_fails_once_its_signatures_expire(snapshot: Snapshot) -> None:

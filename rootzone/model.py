@@ -1,0 +1,99 @@
+"""A root zone copy that passed every check, ready to answer from.
+
+``RootCopy`` is immutable: a refresh builds a new one and the holder
+(``rootzone.lifecycle.LocalRoot``) swaps it in with one assignment, so a
+query sees the old copy or the new one, never a mixture.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+
+from rootzone.lookup import RootAnswers
+from rootzone.verify import NS, SOA, Zone, ZonemdResult, name_text
+
+_SOA_TIMERS = struct.Struct("!IIIII")
+
+
+@dataclass(frozen=True, slots=True)
+class RootCopy:
+    """A verified copy of the root zone and what its lifetime is computed from.
+
+    Attributes:
+        zone: the records, grouped into RRsets.
+        source: where it came from (file path, ``axfr://address``, URL).
+        size: octets of the copy as fetched (the size guardrail compares it).
+        zonemd: the ZONEMD verdict (verified, unverified, absent or ignored).
+        earliest_expiration: the earliest RRSIG expiration in the copy, POSIX
+            seconds (None if it has no RRSIG, which verification forbids).
+        answers: the index that answers root-level questions from it.
+    """
+
+    zone: Zone
+    source: str
+    size: int
+    zonemd: ZonemdResult
+    earliest_expiration: int | None
+    answers: RootAnswers
+
+    @property
+    def serial(self) -> int:
+        return self.zone.serial
+
+    @property
+    def refresh(self) -> int:
+        """SOA REFRESH, seconds: how often a secondary checks for a new copy."""
+        return self._timers()[1]
+
+    @property
+    def retry(self) -> int:
+        """SOA RETRY, seconds: how soon a failed check is tried again."""
+        return self._timers()[2]
+
+    @property
+    def expire(self) -> int:
+        """SOA EXPIRE, seconds: how long the copy may be used without a successful check."""
+        return self._timers()[3]
+
+    @property
+    def delegations(self) -> frozenset[bytes]:
+        """The owner names (canonical wire) of the zone's delegations, the TLDs for the root."""
+        return delegation_owners(self.zone)
+
+    def _timers(self) -> tuple[int, int, int, int, int]:
+        soa = self.zone.rrsets[(self.zone.origin, SOA, 0)].rdatas[0]
+        serial, refresh, retry, expire, minimum = _SOA_TIMERS.unpack(soa[-20:])
+        return serial, refresh, retry, expire, minimum
+
+
+def delegation_owners(zone: Zone) -> frozenset[bytes]:
+    """The names below the apex that have an NS RRset: the zone's delegations."""
+    return frozenset(
+        owner for owner, rdtype, _ in zone.rrsets if rdtype == NS and owner != zone.origin
+    )
+
+
+def zone_text(zone: Zone) -> str:
+    """The zone as zone-file text with absolute names, SOA first, for saving a copy.
+
+    Types dnspython does not know are written in the RFC 3597 generic form,
+    which ``rootzone.zonefile`` reads back to the same records.
+    """
+    soa_key = (zone.origin, SOA, 0)
+    lines = []
+    for key in (soa_key, *(key for key in zone.rrsets if key != soa_key)):
+        rrset = zone.rrsets[key]
+        owner = name_text(rrset.owner)
+        rdclass = dns.rdataclass.RdataClass.make(rrset.rdclass)
+        rdtype = dns.rdatatype.RdataType.make(rrset.rdtype)
+        for wire in rrset.rdatas:
+            rdata = dns.rdata.from_wire(rdclass, rdtype, wire, 0, len(wire))
+            text = rdata.to_text(origin=dns.name.root, relativize=False)
+            lines.append(f"{owner} {rrset.ttl} IN {dns.rdatatype.to_text(rdtype)} {text}")
+    return "\n".join(lines) + "\n"
