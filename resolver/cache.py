@@ -463,6 +463,14 @@ class Cache:
         apex = zone.to_digestable()
         return self._remove(key for key in self._entries if _is_at_or_below(key[:-2], apex))
 
+    def flush_source(self, source: str) -> int:
+        """Forget everything that came from ``source`` (e.g. the local root copy, once withdrawn).
+
+        Returns:
+            How many entries were removed.
+        """
+        return self._remove(key for key, entry in self._entries.items() if entry.source == source)
+
     def flush_all(self) -> int:
         """Forget everything.
 

@@ -14,6 +14,9 @@ socket so the commands are tested as plain calls.
   reason, the time left and the strikes.
 * ``holddown clear [ADDRESS|ZONE]...``: lift hold-downs (all of them, or
   those of the given addresses and/or zones) and forget their strikes.
+* ``local-root status | refresh | disable | enable``: the local root copy
+  (RFC 8806): its state, serial, ZONEMD verdict, retirement time and last
+  refusal; try the sources now; stop or resume using it on every path.
 """
 
 from __future__ import annotations
@@ -31,12 +34,15 @@ from resolver.clock import Clock
 from resolver.control import ControlError
 from resolver.routes import RouteError, RouteTable, route_from_words
 from resolver.selection import ServerSelection
+from rootzone.lifecycle import LocalRoot
+from rootzone.service import RootService
 
 _USAGE = {
     "status": "status",
     "route": "route add ZONE (--only|--prefer|--avoid) ADDR... [--expires DURATION] | "
     "route del ZONE | route list",
     "holddown": "holddown list | holddown clear [ADDRESS|ZONE]...",
+    "local-root": "local-root status | refresh | disable | enable",
 }
 
 
@@ -49,12 +55,16 @@ class Commands:
         routes: The operator routes the iterator follows.
         selection: Server selection, which keeps the hold-downs.
         clock: Wall clock, for expiry times.
+        local_root: The local root copy's holder.
+        root_service: Its refresh task (None without ``[local_root]`` sources).
     """
 
     status: Callable[[], dict[str, Any]]
     routes: RouteTable
     selection: ServerSelection
     clock: Clock
+    local_root: LocalRoot
+    root_service: RootService | None = None
 
     def __call__(self, request: dict[str, Any]) -> Any:
         """Run the command in ``request`` (``{"command": [words]}``)."""
@@ -68,6 +78,8 @@ class Commands:
             return self._route(rest)
         if head == "holddown":
             return self._holddown(rest)
+        if head == "local-root":
+            return self._local_root(rest)
         raise ControlError(
             f"unknown command {' '.join(words)!r}; known: " + "; ".join(_USAGE.values())
         )
@@ -119,6 +131,30 @@ class Commands:
             )
             return {"cleared": lifted}
         raise ControlError(f"usage: {_USAGE['holddown']}")
+
+
+    def _local_root(self, words: Sequence[str]) -> Any:
+        action = words[0] if len(words) == 1 else ""
+        if action == "status":
+            status = self.local_root.status()
+            status["sources"] = (
+                [source.name for source in self.root_service.sources]
+                if self.root_service is not None
+                else []
+            )
+            return status
+        if action == "refresh":
+            if self.root_service is None:
+                raise ControlError("no local root sources are configured ([local_root] sources)")
+            self.root_service.request_refresh()
+            return {"refresh": "requested; see: holdfast ctl local-root status"}
+        if action == "disable":
+            self.local_root.disable()
+            return {"local_root": "disabled on every path; the root servers are asked"}
+        if action == "enable":
+            self.local_root.enable()
+            return {"local_root": self.local_root.state().value}
+        raise ControlError(f"usage: {_USAGE['local-root']}")
 
 
 def _is_address(text: str) -> bool:

@@ -53,6 +53,16 @@ metrics, logging, workers); today's options:
     failure_recheck = 30   # seconds after a failed refresh that answers are stale at once
     prefetch = true        # refresh data asked for in the last 10% of its TTL
 
+    [local_root]           # RFC 8806 (``rootzone/``)
+    sources = []           # tried in order: "/path/root.zone", "axfr://ADDR[:PORT]", "https://..."
+    enabled = true
+    zonemd = "verify"      # or "require", "ignore"
+    zonefile = ""          # where a transferred copy is saved and read at start
+    safety_margin = 3600   # retire this long before the earliest RRSIG expiration
+    max_age = 0            # retire this long after loading; 0 = no bound
+    max_growth = 2.0       # refuse a candidate this many times larger
+    max_delegation_change = 0.1   # refuse a candidate adding/dropping this share of TLDs
+
     [control]
     socket = ""            # Unix socket path; empty = default run directory
 
@@ -79,6 +89,8 @@ import dns.name
 
 from resolver.errors import ConfigError
 from resolver.routes import Route, RouteError, route_from_table
+from rootzone.errors import SourceError
+from rootzone.sources import source_from_text
 
 #: The largest configuration file we accept: a sane one is a few kilobytes.
 MAX_CONFIG_BYTES = 1 << 20
@@ -117,6 +129,23 @@ def _network_error(value: str) -> str | None:
     except ValueError as exc:
         return f"{value!r} is not an IP network in CIDR form ({exc})"
     return None
+
+
+def _source_error(value: str) -> str | None:
+    try:
+        source_from_text(value)
+    except SourceError as exc:
+        return str(exc)
+    return None
+
+
+def _one_of(*choices: str) -> Check:
+    def check(value: Any) -> str | None:
+        if value not in choices:
+            return f"must be one of {', '.join(choices)}, not {value!r}"
+        return None
+
+    return check
 
 
 def _range(low: float, high: float) -> Check:
@@ -195,6 +224,30 @@ OPTIONS: tuple[Option, ...] = (
            "upstream", _range(0, 3_600)),
     Option("serve_stale", "prefetch", bool, True,
            "refresh cached data asked for in the last 10% of its TTL"),
+    Option("local_root", "sources", list, [],
+           "where copies of the root zone come from, tried in order: a file path, "
+           "axfr://ADDR[:PORT], or an http(s):// URL; empty means no local root (RFC 8806)",
+           item_check=_source_error),
+    Option("local_root", "enabled", bool, True,
+           "use the local root copy (ctl local-root disable/enable switches it at run time)"),
+    Option("local_root", "zonemd", str, "verify",
+           "ZONEMD policy: verify (a supported digest must match), require (and must be "
+           "present), ignore", _one_of("verify", "require", "ignore")),
+    Option("local_root", "zonefile", str, "",
+           "where the last good copy from a transfer or download is saved and read at start; "
+           "empty means nowhere"),
+    Option("local_root", "safety_margin", int, 3_600,
+           "a copy is retired this many seconds before its earliest signature expiration",
+           _range(0, 7 * 86_400)),
+    Option("local_root", "max_age", int, 0,
+           "a copy is retired this many seconds after it was loaded; 0 means no such bound",
+           _range(0, 365 * 86_400)),
+    Option("local_root", "max_growth", float, 2.0,
+           "a candidate larger than this many times the copy in use is refused",
+           _range(1, 100)),
+    Option("local_root", "max_delegation_change", float, 0.1,
+           "a candidate that adds or drops more than this share of the TLDs is refused",
+           _range(0, 1)),
     Option("control", "socket", str, "", "control socket path; empty means the default"),
 )
 

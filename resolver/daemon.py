@@ -32,7 +32,7 @@ from resolver.config import Config, parse_endpoint
 from resolver.control import default_socket_path, serve_control
 from resolver.errors import ConfigError
 from resolver.exchange import Transport
-from resolver.iterator import PREFETCH_SHARE, Iterator
+from resolver.iterator import LOCAL_ROOT, PREFETCH_SHARE, Iterator
 from resolver.limits import Limits
 from resolver.messages import OUR_UDP_PAYLOAD
 from resolver.recursor import Recursor
@@ -42,7 +42,12 @@ from resolver.server import DnsServer
 from resolver.stale import StaleAnswers, StalePolicy
 from resolver.transport import UdpTcpTransport
 from resolver.validation import Validator
+from rootzone.candidate import LoadPolicy
 from rootzone.hints import RootHints
+from rootzone.lifecycle import LifetimePolicy, LocalRoot
+from rootzone.service import Offload, RootService, in_thread
+from rootzone.sources import source_from_text
+from rootzone.verify import ZonemdPolicy
 
 log = logging.getLogger("holdfast")
 
@@ -64,6 +69,8 @@ class Resolver:
     answers: AnswerCache | None
     routes: RouteTable
     clock: Clock
+    local_root: LocalRoot
+    root_service: RootService | None
     started: float = field(default_factory=time.time)
 
     def status(self) -> dict[str, Any]:
@@ -76,7 +83,7 @@ class Resolver:
             "upstream_allow": self.config["upstream.allow"] or ["anywhere"],
             "trust_anchors": [str(zone) for zone in self.anchors.zones()],
             "workers": 1,
-            "local_root": "none (resolving through the root servers)",
+            "local_root": self.local_root_summary(),
             "routes": len(self.routes.routes()),
             "holddowns": len(self.selection.holddowns()),
             "cache": _as_dict(self.cache.statistics()),
@@ -84,6 +91,15 @@ class Resolver:
             "recursor": _as_dict(self.recursor.stats),
             "server": _as_dict(self.server.stats),
         }
+
+
+    def local_root_summary(self) -> str:
+        """One line on the local root for ``status``."""
+        if self.root_service is None:
+            return "off (no [local_root] sources; resolving through the root servers)"
+        state = self.local_root.state().value
+        copy = self.local_root.copy
+        return state if copy is None else f"{state}, serial {copy.serial} from {copy.source}"
 
 
 def _as_dict(stats: object) -> dict[str, Any]:
@@ -130,8 +146,17 @@ def _read(path: Path) -> str:
         raise ConfigError(f"cannot read: {exc}", source=str(path)) from exc
 
 
-def build(config: Config, clock: Clock, transport: Transport | None = None) -> Resolver:
+def build(
+    config: Config,
+    clock: Clock,
+    transport: Transport | None = None,
+    *,
+    offload: Offload = in_thread,
+) -> Resolver:
     """Assemble a resolver; ``transport`` replaces the real one in tests.
+
+    ``offload`` runs the local root's parsing and verification (a worker
+    thread; drills under simulated time run it inline).
 
     Raises:
         HoldfastError: a hints or anchor file is unusable.
@@ -170,9 +195,20 @@ def build(config: Config, clock: Clock, transport: Transport | None = None) -> R
         cache=cache,
         clock=clock,
         bogus_ttl=config["dnssec.bogus_ttl"],
-        hold_down=selection.report_bogus,
+        # Bound late: the iterator, built next, tells bogus data from the
+        # local root copy apart from a server's.
+        hold_down=lambda address, zone, reason: iterator.hold_down(address, zone, reason),
     )
     routes = RouteTable(clock, config["routes"])
+    local_root = LocalRoot(
+        clock.wall,
+        LifetimePolicy(
+            safety_margin=config["local_root.safety_margin"],
+            max_age=config["local_root.max_age"] or None,
+        ),
+    )
+    local_root.enabled = config["local_root.enabled"]
+    local_root.on_withdrawn = lambda: cache.flush_source(LOCAL_ROOT)
     iterator = Iterator(
         cache=cache,
         selection=selection,
@@ -181,9 +217,11 @@ def build(config: Config, clock: Clock, transport: Transport | None = None) -> R
         validator=validator,
         qname_minimisation=config["upstream.qname_minimisation"],
         routes=routes,
+        local_root=local_root,
     )
+    allow = [ipaddress.ip_network(n) for n in config["upstream.allow"]]
+    root_service = root_service_for(config, local_root, anchors, allow, offload)
     if transport is None:
-        allow = [ipaddress.ip_network(n) for n in config["upstream.allow"]]
         transport = UdpTcpTransport(port=config["upstream.port"], allow=allow or None)
     recursor = Recursor(iterator, transport, StaleAnswers(policy, clock))
     answers = None
@@ -204,13 +242,62 @@ def build(config: Config, clock: Clock, transport: Transport | None = None) -> R
         answers=answers,
     )
     return Resolver(
-        config, cache, selection, iterator, recursor, server, anchors, answers, routes, clock
+        config,
+        cache,
+        selection,
+        iterator,
+        recursor,
+        server,
+        anchors,
+        answers,
+        routes,
+        clock,
+        local_root,
+        root_service,
+    )
+
+
+def root_service_for(
+    config: Config,
+    local_root: LocalRoot,
+    anchors: TrustAnchors,
+    allow: list[ipaddress.IPv4Network | ipaddress.IPv6Network],
+    offload: Offload,
+) -> RootService | None:
+    """The refresh task of the ``[local_root]`` section, or None without sources."""
+    texts: list[str] = config["local_root.sources"]
+    if not texts:
+        return None
+
+    def allowed(address: str) -> bool:
+        ip = ipaddress.ip_address(address)
+        return not allow or any(ip in network for network in allow)
+
+    zonefile = config["local_root.zonefile"]
+    return RootService(
+        local_root,
+        [source_from_text(text, allow=allowed) for text in texts],
+        anchors=anchors,
+        policy=LoadPolicy(
+            zonemd=ZonemdPolicy(config["local_root.zonemd"]),
+            max_growth=config["local_root.max_growth"],
+            max_delegation_change=config["local_root.max_delegation_change"],
+        ),
+        zonefile=Path(zonefile) if zonefile else None,
+        offload=offload,
     )
 
 
 def commands(resolver: Resolver) -> Commands:
     """The control commands of ``resolver``."""
-    return Commands(resolver.status, resolver.routes, resolver.selection, resolver.clock)
+    return Commands(
+        resolver.status,
+        resolver.routes,
+        resolver.selection,
+        resolver.clock,
+        resolver.local_root,
+        resolver.root_service,
+    )
 
 
 async def run(
@@ -224,6 +311,8 @@ async def run(
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
             await nursery.start(resolver.recursor.run)
+            if resolver.root_service is not None:
+                await nursery.start(resolver.root_service.run)
             endpoints = await nursery.start(resolver.server.serve)
             await nursery.start(serve_control, control_path, commands(resolver))
             log.info(

@@ -51,6 +51,7 @@ from resolver.routes import RouteTable
 from resolver.selection import ServerSelection
 from resolver.validation import Denied, Evidence, Reply, Validator, Verdict, with_ttl, worse
 from rootzone.hints import RootHints
+from rootzone.lifecycle import LocalRoot
 
 _ALIAS_TYPES = (dns.rdatatype.CNAME, dns.rdatatype.DNAME)
 #: Rounds over a zone's servers while the only failures are timeouts.
@@ -58,6 +59,9 @@ TIMEOUT_ROUNDS = 5
 #: Cached data with less than this share of its TTL left is refreshed in
 #: the background when asked for (Unbound's prefetch: the last 10%).
 PREFETCH_SHARE = 0.1
+#: The source that root replies from the local root copy (RFC 8806) are
+#: attributed to, in the cache and in the validator's verdicts.
+LOCAL_ROOT = "local-root"
 
 
 class ResolutionFailed(HoldfastError):
@@ -190,6 +194,7 @@ class Iterator:
         validator: Validator,
         qname_minimisation: bool = True,
         routes: RouteTable | None = None,
+        local_root: LocalRoot | None = None,
     ) -> None:
         self.cache = cache
         self.selection = selection
@@ -198,6 +203,7 @@ class Iterator:
         self.validator = validator
         self.qname_minimisation = qname_minimisation
         self.routes = routes
+        self.local_root = local_root
 
     def resolve(self, question: Question, *, refresh: bool = False) -> Exchange[Outcome]:
         """Resolve ``question`` for a client; failures become SERVFAIL outcomes.
@@ -284,8 +290,20 @@ class Iterator:
             # the zone's other servers, each at most once.
             bogus = step
             reason = step.errors[0].text if step.errors else "bogus"
-            self.selection.report_bogus(step.blame, str(zone), reason)
+            self.hold_down(step.blame, str(zone), reason)
             held.add(step.blame)
+
+    def hold_down(self, address: str, zone: str, reason: str) -> None:
+        """Stop asking ``address`` for ``zone`` after it sent bogus data.
+
+        Bogus data from the local root copy is reported to it (the root
+        servers are asked instead for this question); anything else to
+        server selection's hold-down.
+        """
+        if address == LOCAL_ROOT and self.local_root is not None:
+            self.local_root.report_bogus(reason)
+        else:
+            self.selection.report_bogus(address, zone, reason)
 
     # -- the cache ---------------------------------------------------------
 
@@ -504,6 +522,10 @@ class Iterator:
             ResolutionFailed: no server gave a usable reply.
             _MinimisationRefused: a server choked on a minimised name.
         """
+        if cut.zone == dns.name.root and LOCAL_ROOT not in avoid:
+            local = self._ask_local_root(name, rdtype)
+            if local is not None:
+                return local, LOCAL_ROOT
         tried: set[str] = set(avoid)
         timed_out: set[str] = set()
         rounds_left = TIMEOUT_ROUNDS - 1
@@ -560,6 +582,24 @@ class Iterator:
                 raise _MinimisationRefused(f"{address} {reason} for minimised {name}")
             self.selection.report_broken(address, str(cut.zone), reason)
             failures.append(UpstreamError(address, reason))
+
+    def _ask_local_root(
+        self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType
+    ) -> Classified | None:
+        """The local root copy's reply, as a root server's would be, if a copy is in use.
+
+        RFC 8806: the copy answers exactly as the root servers would and is
+        validated the same way. None (ask the root servers) while there is
+        no copy, or it is retired or disabled: ``LocalRoot.answer`` decides
+        that at every question, for every path that reaches the root.
+        """
+        if self.local_root is None:
+            return None
+        message = self.local_root.answer(name, rdtype)
+        if message is None:
+            return None
+        reply = classify(message, zone=dns.name.root, qname=name, rdtype=rdtype)
+        return None if reply.kind is ReplyKind.LAME else reply
 
     def _choose(self, cut: ZoneCut, tried: set[str]) -> str | None:
         """The next server of ``cut`` to ask, following the operator's route if any.

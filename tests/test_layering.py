@@ -26,6 +26,9 @@ TRIO_SHELL = {
     "resolver/lab/network.py",
     "resolver/lab/server.py",
     "resolver/lab/drill.py",
+    "resolver/lab/rootdrill.py",
+    "rootzone/sources.py",
+    "rootzone/service.py",
 }
 
 FORBIDDEN = {"dnssec": {"resolver", "rootzone"}, "rootzone": {"resolver"}, "resolver": set()}

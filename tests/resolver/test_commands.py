@@ -14,6 +14,7 @@ from resolver.commands import Commands
 from resolver.control import ControlError
 from resolver.routes import RouteTable
 from resolver.selection import HOLDDOWN, ServerSelection
+from rootzone.lifecycle import LocalRoot
 
 COM = dns.name.from_text("com.")
 A, B, C = "127.53.1.1", "127.53.1.2", "127.53.1.3"
@@ -32,6 +33,7 @@ class Ctl:
             routes=self.routes,
             selection=self.selection,
             clock=self.clock,
+            local_root=LocalRoot(self.clock.wall),
         )
 
     def __call__(self, *words: str) -> Any:

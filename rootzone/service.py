@@ -1,0 +1,238 @@
+"""The refresh task: fetch candidates, load them off the event loop, swap them in.
+
+This is the local root's only Trio code. It runs for the life of the
+resolver and, on the SOA timers that ``LocalRoot.next_check`` computes (or
+at once when the operator asks, ``ctl local-root refresh``), tries the
+configured sources in order:
+
+* a source with nothing new (file unchanged, same SOA serial) is a
+  successful refresh (``LocalRoot.confirm``);
+* a new candidate is parsed and verified in a worker thread
+  (``rootzone.candidate.load_copy``), so a 2 MB zone never stalls serving,
+  and either swapped in (``LocalRoot.install``) or refused with its reason
+  (``LocalRoot.reject``); the copy in use keeps serving;
+* a candidate already refused (same fingerprint) is not parsed again.
+
+The first source that yields a copy or confirms the current one ends the
+round. A copy saved by a previous run (``zonefile``) is loaded first, with
+every check at the current time: its signatures may have expired while
+Holdfast was down. Copies from transfers and downloads are saved there.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import trio
+
+from dnssec.anchors import TrustAnchors
+from rootzone.candidate import LoadPolicy, build_zone, load_zone, records_from_text
+from rootzone.errors import CandidateRejected, SourceError
+from rootzone.lifecycle import LocalRoot
+from rootzone.model import RootCopy, zone_text
+from rootzone.sources import Fetched, FileSource, Source
+from rootzone.zonefile import Record
+
+log = logging.getLogger("holdfast.rootzone")
+
+T = TypeVar("T")
+#: Runs CPU-bound work away from the event loop; the drill runs it inline
+#: so that simulated time is reproducible.
+Offload = Callable[[Callable[[], RootCopy | None]], Awaitable[RootCopy | None]]
+
+#: Fingerprints of refused candidates remembered, so none is parsed twice.
+MAX_REFUSED = 64
+
+
+async def in_thread(work: Callable[[], T]) -> T:
+    """Run ``work`` in a worker thread (the default ``offload``)."""
+    return await trio.to_thread.run_sync(work)
+
+
+async def inline(work: Callable[[], T]) -> T:
+    """Run ``work`` on the loop: for drills under a simulated clock."""
+    return work()
+
+
+class RootService:
+    """Keeps the ``LocalRoot`` supplied with fresh copies from its sources."""
+
+    def __init__(
+        self,
+        local_root: LocalRoot,
+        sources: Sequence[Source],
+        *,
+        anchors: TrustAnchors,
+        policy: LoadPolicy,
+        zonefile: Path | None = None,
+        offload: Offload = in_thread,
+    ) -> None:
+        self.local_root = local_root
+        self.sources = tuple(sources)
+        self.anchors = anchors
+        self.policy = policy
+        self.zonefile = zonefile
+        self._offload = offload
+        self._refused: dict[str, CandidateRejected] = {}
+        #: Fingerprint of each source's last fetch, and those known to be the copy in use.
+        self._latest: dict[str, str] = {}
+        self._in_use: set[str] = set()
+        self._wake = trio.Event()
+        self.rounds = 0
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Load the saved copy, then refresh on the SOA timers until cancelled."""
+        task_status.started()
+        await self.load_saved()
+        while True:
+            await self.refresh()
+            self.local_root.state()  # logs the stale alarm when it is due
+            delay = self.local_root.next_check() - self.local_root.now()
+            with trio.move_on_after(max(delay, 0.0)):
+                await self._wake.wait()
+            self._wake = trio.Event()
+
+    def request_refresh(self) -> None:
+        """Wake the task now (``ctl local-root refresh``)."""
+        self._wake.set()
+
+    async def load_saved(self) -> None:
+        """Load the copy a previous run saved, if any, dated by the file's mtime."""
+        path = self.zonefile
+        if path is None:
+            return
+        try:
+            stat = await trio.to_thread.run_sync(path.stat)
+            text = await trio.to_thread.run_sync(path.read_text, "utf-8")
+        except FileNotFoundError:
+            return
+        except (OSError, UnicodeError) as error:
+            self.local_root.reject(str(path), "source", f"cannot read the saved copy: {error}")
+            return
+        source = str(path)
+        try:
+            copy = await self._load(
+                lambda: records_from_text(text, source=source), source, len(text.encode())
+            )
+        except CandidateRejected as error:
+            self.local_root.reject(source, error.kind, f"saved copy {source}: {error}")
+            return
+        if copy is not None:
+            self.local_root.install(copy, "saved", refreshed_at=stat.st_mtime)
+
+    async def refresh(self) -> None:
+        """One round over the sources, in order, until one has a copy or has nothing newer.
+
+        A source with nothing new since its last fetch confirms the copy in
+        use only if that fetch was the copy in use; if it was a refused
+        candidate, the refusal stands (without being parsed or logged at
+        ERROR again), so the copy goes stale on time.
+        """
+        self.rounds += 1
+        for source in self.sources:
+            try:
+                fetched = await source.fetch()
+            except SourceError as error:
+                self.local_root.reject(source.name, "source", str(error))
+                continue
+            if fetched is not None:
+                self._latest[source.name] = fetched.fingerprint
+                if await self._try(fetched, saves=not isinstance(source, FileSource)):
+                    return
+                continue
+            fingerprint = self._latest.get(source.name)
+            if fingerprint in self._in_use and self.local_root.installed is not None:
+                self._confirm()
+                return
+            refused = self._refused.get(fingerprint or "")
+            if refused is not None:
+                self.local_root.reject(source.name, refused.kind, str(refused), repeat=True)
+        self.local_root.attempt_failed()
+
+    async def _try(self, fetched: Fetched, *, saves: bool) -> bool:
+        """Load one candidate; True if it is now in use or is the copy in use."""
+        if fetched.fingerprint in self._in_use and self.local_root.installed is not None:
+            self._confirm()
+            return True
+        refused = self._refused.get(fetched.fingerprint)
+        if refused is not None:
+            self.local_root.reject(fetched.source, refused.kind, str(refused), repeat=True)
+            return False
+        try:
+            copy = await self._load(fetched.parse, fetched.source, fetched.size)
+        except CandidateRejected as error:
+            self._remember(fetched.fingerprint, error)
+            self.local_root.reject(fetched.source, error.kind, str(error))
+            return False
+        if copy is None:  # the serial in use, fetched anew: nothing new
+            self._in_use.add(fetched.fingerprint)
+            self._confirm()
+            return True
+        self.local_root.install(copy, fetched.fingerprint)
+        self._in_use = {fetched.fingerprint}
+        if saves and self.zonefile is not None:
+            await self._save(copy)
+        return True
+
+    def _confirm(self) -> None:
+        self.local_root.confirm()
+        self._touch_saved()
+
+    async def _load(
+        self, parse: Callable[[], list[Record]], source: str, size: int
+    ) -> RootCopy | None:
+        """Parse and check a candidate off the loop; None if it has the serial in use."""
+        current = self.local_root.copy
+        now = int(self.local_root.now())
+
+        def work() -> RootCopy | None:
+            zone = build_zone(parse())
+            if current is not None and zone.serial == current.serial:
+                return None
+            return load_zone(
+                zone,
+                source=source,
+                size=size,
+                anchors=self.anchors,
+                now=now,
+                policy=self.policy,
+                current=current,
+            )
+
+        return await self._offload(work)
+
+    def _remember(self, fingerprint: str, error: CandidateRejected) -> None:
+        if len(self._refused) >= MAX_REFUSED:
+            self._refused.pop(next(iter(self._refused)))
+        self._refused[fingerprint] = error
+
+    async def _save(self, copy: RootCopy) -> None:
+        """Write ``copy`` to the zonefile atomically (temporary file, then rename)."""
+        assert self.zonefile is not None
+        path = self.zonefile
+        temporary = path.with_name(path.name + ".tmp")
+
+        now = self.local_root.now()
+
+        def write() -> None:
+            temporary.write_text(zone_text(copy.zone), encoding="utf-8")
+            os.utime(temporary, (now, now))
+            os.replace(temporary, path)
+
+        try:
+            await trio.to_thread.run_sync(write)
+        except OSError as error:
+            log.error("cannot save the local root copy to %s: %s", path, error)
+
+    def _touch_saved(self) -> None:
+        """Date the saved copy by its last successful refresh, for the next start."""
+        if self.zonefile is not None and self.zonefile.exists():
+            try:
+                now = self.local_root.now()
+                os.utime(self.zonefile, (now, now))
+            except OSError as error:
+                log.warning("cannot touch %s: %s", self.zonefile, error)
