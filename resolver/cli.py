@@ -10,9 +10,12 @@ Subcommands (a public contract other tooling scripts against):
 * ``bench``     the benchmark harness (``bench/harness.py``): Holdfast and
   Unbound side by side on the lab; its options follow (``holdfast bench -h``).
 * ``drill tld-expired-sigs-2023`` replay the 9 July 2023 outage against the
-  in-memory lab in simulated time and print what clients saw.
+  in-memory lab in simulated time and print what clients saw;
+  ``drill root-zonemd-2023`` likewise the 4 October 2023 stale local root
+  (exit 1 if an expectation was not met).
 * ``rootzone check FILE`` validate every signed RRset of a zone file at a
-  time and count secure, bogus and unsigned ones (exit 1 if any is bogus).
+  time, count secure, bogus and unsigned ones, apply the ZONEMD policy and
+  compute the retirement time (exit 1 if the local root would not use it).
 
 Exit codes: 0 success, 1 runtime failure (e.g. a port cannot be bound),
 2 unusable configuration or arguments (nothing was started).
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -30,6 +34,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +49,20 @@ from resolver.clock import SystemClock
 from resolver.config import Config, load_config, parse_endpoint
 from resolver.control import ControlError, default_socket_path, request
 from resolver.lab import Lab, LabError, send_lab_command, serve_lab
-from resolver.lab.drill import DrillReport, default_phases, tld_expired_sigs_2023
+from resolver.lab.drill import default_phases, tld_expired_sigs_2023
+from resolver.lab.rootdrill import DAY, Schedule, root_zonemd_2023
+from rootzone.candidate import (
+    LoadPolicy,
+    build_zone,
+    check_dnssec,
+    check_zonemd_policy,
+    load_zone,
+    records_from_text,
+)
 from rootzone.check import ZoneCheck, check_zone, validation_time
-from rootzone.verify import Zone, ZoneStructureError
-from rootzone.zonefile import ZoneFileError, parse_zone
+from rootzone.errors import CandidateRejected
+from rootzone.lifecycle import LifetimePolicy, Retirement, retirement
+from rootzone.verify import Zone, ZonemdPolicy, ZonemdResult
 
 log = logging.getLogger("holdfast")
 
@@ -56,6 +71,16 @@ EXIT_CONFIG = 2
 
 #: The lab's port when we may not bind port 53 (not root).
 UNPRIVILEGED_LAB_PORT = 5353
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return value
 
 
 def _endpoint(text: str) -> str:
@@ -88,13 +113,17 @@ def make_parser() -> argparse.ArgumentParser:
     serve.add_argument("--upstream-port", type=int, metavar="N",
                        help="port of the authoritative servers (default 53)")
     serve.add_argument("--control", metavar="SOCKET", help="control socket path")
+    serve.add_argument("--local-root", action="append", metavar="SOURCE",
+                       help="load the root zone locally from this file, axfr://ADDR[:PORT] or "
+                            "URL (repeatable, tried in order; replaces [local_root] sources)")
 
     ctl = commands.add_parser("ctl", help="control a running resolver")
     ctl.add_argument("--control", metavar="SOCKET", help="control socket path")
     ctl.add_argument("words", nargs=argparse.REMAINDER, metavar="COMMAND ...",
                      help="status | route add ZONE (--only|--prefer|--avoid) ADDR... "
                           "[--expires DURATION] | route del ZONE | route list | "
-                          "holddown list | holddown clear [ADDRESS|ZONE]...")
+                          "holddown list | holddown clear [ADDRESS|ZONE]... | "
+                          "local-root status|refresh|disable|enable")
 
     lab = commands.add_parser("lab", help="run the lab's authoritative servers")
     lab.add_argument("--dir", type=Path, help="where to write root.hints, trust-anchor.ds, ...")
@@ -112,14 +141,22 @@ def make_parser() -> argparse.ArgumentParser:
 
     drill = commands.add_parser("drill", help="replay a real outage against the lab, "
                                                "in simulated time, and print the figures")
-    drill.add_argument("scenario", choices=["tld-expired-sigs-2023"],
-                       help="9 July 2023: .com/.net instances serving expired signatures")
-    drill.add_argument("--minutes", type=float, default=20.0,
-                       help="simulated minutes per phase (default 20)")
-    drill.add_argument("--recovery-minutes", type=float, default=60.0,
-                       help="simulated minutes after the heal (default 60)")
-    drill.add_argument("--rate", type=float, default=60.0,
-                       help="client queries per simulated minute (default 60)")
+    drill.add_argument("scenario", choices=["tld-expired-sigs-2023", "root-zonemd-2023"],
+                       help="tld-expired-sigs-2023: 9 July 2023, .com/.net instances serving "
+                            "expired signatures; root-zonemd-2023: 4 October 2023, a local "
+                            "root copy kept while no new version loads")
+    drill.add_argument("--minutes", type=_positive, default=20.0,
+                       help="tld-expired-sigs-2023: simulated minutes per phase (default 20)")
+    drill.add_argument("--recovery-minutes", type=_positive, default=60.0,
+                       help="tld-expired-sigs-2023: simulated minutes after the heal (default 60)")
+    drill.add_argument("--days", type=_positive, default=10.5,
+                       help="root-zonemd-2023: simulated days (default 10.5; at most 13)")
+    drill.add_argument("--restart-day", type=_positive, default=5.0,
+                       help="root-zonemd-2023: when a second instance starts cold "
+                            "(default 5; none if past --days)")
+    drill.add_argument("--rate", type=_positive,
+                       help="client queries per simulated minute "
+                            "(default 60; root-zonemd-2023: 1)")
     drill.add_argument("--seed", type=int, default=2023)
     drill.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -131,11 +168,13 @@ def make_parser() -> argparse.ArgumentParser:
     rootzone_commands = rootzone.add_subparsers(
         dest="rootzone_command", required=True, metavar="COMMAND")
     check = rootzone_commands.add_parser(
-        "check", help="validate every signed RRset of a zone file, at a given time",
-        description="Validate the apex DNSKEY RRset against the trust anchors, then every "
-                    "RRSIG-covered RRset against the apex keys; count secure, bogus and "
-                    "unsigned RRsets. Exit 0 when nothing is bogus, 1 when something is, "
-                    "2 when the input is unusable.")
+        "check", help="would this root zone file be used as the local root, at a given time?",
+        description="Parse the file, validate the apex DNSKEY RRset against the trust anchors "
+                    "and every RRSIG-covered RRset against the apex keys (counting secure, "
+                    "bogus and unsigned RRsets), apply the ZONEMD policy, and compute when the "
+                    "copy would be retired. Exit 0 when the local root would use the copy at "
+                    "that time, 1 when it would refuse it or has already retired it, 2 when "
+                    "the input is unusable (unreadable, or not a zone).")
     check.add_argument("file", type=Path, metavar="FILE", help="the zone file")
     check.add_argument("--at", type=validation_time, metavar="TIME",
                        help="ISO 8601 (UTC unless an offset is given) or POSIX seconds; "
@@ -143,6 +182,9 @@ def make_parser() -> argparse.ArgumentParser:
     check.add_argument("--trust-anchor", action="append", type=Path, default=[], metavar="FILE",
                        help="DS/DNSKEY trust anchors, zone-file text (repeatable; "
                             "replaces the built-in IANA root anchors)")
+    check.add_argument("--zonemd", choices=[policy.value for policy in ZonemdPolicy],
+                       default=ZonemdPolicy.VERIFY.value,
+                       help="ZONEMD policy, as [local_root] zonemd (default: verify)")
     check.add_argument("--json", action="store_true", help="print one JSON line")
     return parser
 
@@ -187,6 +229,7 @@ def _serve_config(args: argparse.Namespace) -> Config:
         "upstream.allow": args.upstream_allow,
         "upstream.port": args.upstream_port,
         "control.socket": args.control,
+        "local_root.sources": args.local_root,
     }
     overrides = {name: value for name, value in flags.items() if value is not None}
     return config.with_overrides(overrides, source="command line")
@@ -209,16 +252,19 @@ def _ctl(args: argparse.Namespace) -> int:
 
 def _drill(args: argparse.Namespace) -> int:
     """Run a drill in simulated time (Trio's clock jumps over every wait)."""
-    phases = default_phases(args.minutes, args.recovery_minutes)
-
-    async def run() -> DrillReport:
-        return await tld_expired_sigs_2023(
-            phases=phases, queries_per_minute=args.rate, seed=args.seed
-        )
-
-    report = trio.run(run, clock=trio.testing.MockClock(autojump_threshold=0))
-    print(json.dumps(report.as_json()) if args.json else report.text())
-    return 0 if report.bogus_served == 0 else EXIT_FAILURE
+    clock = trio.testing.MockClock(autojump_threshold=0)
+    if args.scenario == "root-zonemd-2023":
+        schedule = Schedule(end=args.days * DAY, restart=args.restart_day * DAY)
+        root = trio.run(functools.partial(
+            root_zonemd_2023, schedule=schedule, queries_per_minute=args.rate or 1.0,
+            seed=args.seed), clock=clock)
+        print(json.dumps(root.as_json()) if args.json else root.text())
+        return 0 if not root.failures() else EXIT_FAILURE
+    tld = trio.run(functools.partial(
+        tld_expired_sigs_2023, phases=default_phases(args.minutes, args.recovery_minutes),
+        queries_per_minute=args.rate or 60.0, seed=args.seed), clock=clock)
+    print(json.dumps(tld.as_json()) if args.json else tld.text())
+    return 0 if tld.bogus_served == 0 else EXIT_FAILURE
 
 
 def _default_lab_port() -> int:
@@ -270,6 +316,10 @@ DEMO_QUERIES = (
 )
 
 
+#: The lab root server the demo transfers the root zone from.
+DEMO_ROOT_SERVER = "127.53.0.1"
+
+
 def _demo(args: argparse.Namespace) -> int:
     host, port = parse_endpoint(args.listen)
     lab_port = _default_lab_port()
@@ -289,6 +339,9 @@ def _demo(args: argparse.Namespace) -> int:
                         "upstream.allow": ["127.0.0.0/8"],
                         "upstream.port": lab_port,
                         "control.socket": str(directory / "control.sock"),
+                        # RFC 8806: the root zone by AXFR from the lab's a.root-servers.net.
+                        "local_root.sources": [f"axfr://{DEMO_ROOT_SERVER}:{lab_port}"],
+                        "local_root.zonefile": str(directory / "local-root.zone"),
                     },
                     source="holdfast demo",
                 )
@@ -304,7 +357,9 @@ def _demo(args: argparse.Namespace) -> int:
                       f"port {lab_port}, egress limited to 127.0.0.0/8. Try:\n")
                 for query, expect in DEMO_QUERIES:
                     print(f"  dig @{host} -p {port} {query}\n      -> {expect}")
-                print(f"\n  holdfast ctl --control {directory / 'control.sock'} status\n"
+                control = directory / "control.sock"
+                print(f"\n  holdfast ctl --control {control} status"
+                      f"\n  holdfast ctl --control {control} local-root status\n"
                       "\nCtrl-C to stop.", flush=True)
 
     with contextlib.suppress(KeyboardInterrupt):
@@ -317,7 +372,7 @@ ROOTZONE_SHOWN = 5
 
 
 def _rootzone(args: argparse.Namespace) -> int:
-    """``rootzone check``: 0 nothing bogus, 1 something bogus, 2 unusable input."""
+    """``rootzone check``: 0 the copy would be used at ``--at``, 1 not, 2 unusable input."""
     now = int(time.time()) if args.at is None else args.at
     try:
         anchors = (
@@ -328,14 +383,12 @@ def _rootzone(args: argparse.Namespace) -> int:
             if args.trust_anchor
             else TrustAnchors.builtin()
         )
+        text = _read_text(args.file)
         start = time.perf_counter()
-        zone = Zone(parse_zone(_read_text(args.file), source=str(args.file)))
-    except ZoneFileError as error:
-        token = "" if repr(error.token) in str(error) else f" (at {error.token!r})"
-        print(f"holdfast: error: {error}{token}", file=sys.stderr)
-        return EXIT_CONFIG
-    except ZoneStructureError as error:  # no SOA, or data outside the zone
-        print(f"holdfast: error: {args.file}: {error}", file=sys.stderr)
+        zone = build_zone(records_from_text(text, source=str(args.file)))
+    except CandidateRejected as error:  # it does not parse, or is not one zone
+        where = "" if error.kind == "parse" else f"{args.file}: "
+        print(f"holdfast: error: {where}{error}", file=sys.stderr)
         return EXIT_CONFIG
     except HoldfastError as error:
         print(f"holdfast: error: {error}", file=sys.stderr)
@@ -343,12 +396,100 @@ def _rootzone(args: argparse.Namespace) -> int:
     parsed = time.perf_counter()
     result = check_zone(zone, anchors, now)
     checked = time.perf_counter()
-    timing = {"parse_s": round(parsed - start, 3), "check_s": round(checked - parsed, 3)}
+    verdict = _load_verdict(
+        zone, str(args.file), len(text.encode()), anchors, now, ZonemdPolicy(args.zonemd)
+    )
+    loaded = time.perf_counter()
+    timing = {
+        "parse_s": round(parsed - start, 3),
+        "check_s": round(checked - parsed, 3),
+        "load_s": round(loaded - checked, 3),
+    }
     if args.json:
-        print(json.dumps({"zone": str(args.file), **result.to_json(ROOTZONE_SHOWN), **timing}))
+        print(json.dumps({
+            "zone": str(args.file),
+            **result.to_json(ROOTZONE_SHOWN),
+            **verdict.to_json(),
+            **timing,
+        }))
     else:
-        _print_check(args.file, result, timing)
-    return 0 if result.ok else EXIT_FAILURE
+        _print_check(args.file, result)
+        _print_verdict(verdict, now)
+        print(f"time: parse {timing['parse_s']} s, check {timing['check_s']} s, "
+              f"load {timing['load_s']} s")
+    return 0 if verdict.used else EXIT_FAILURE
+
+
+@dataclass(frozen=True, slots=True)
+class _LoadVerdict:
+    """What the local root would make of a zone at one time, under one ZONEMD policy."""
+
+    at: int
+    zonemd_policy: ZonemdPolicy
+    #: The ZONEMD verdict, or why the policy refuses the zone.
+    zonemd: ZonemdResult | CandidateRejected
+    #: Why the signatures refuse the zone, or None if they pass.
+    dnssec: CandidateRejected | None
+    #: Why ``load_zone`` refuses it (its first failing check), or None.
+    refusal: CandidateRejected | None
+    #: When the copy would be retired, if it loads.
+    retirement: Retirement | None
+
+    @property
+    def used(self) -> bool:
+        """Loaded, and not yet past its retirement."""
+        return self.retirement is not None and self.at < self.retirement.at
+
+    def outcome(self) -> str:
+        if self.refusal is not None:
+            return "refused"
+        return "used" if self.used else "retired"
+
+    def to_json(self) -> dict[str, object]:
+        zonemd = self.zonemd
+        if isinstance(zonemd, CandidateRejected):
+            status, detail = "refused", str(zonemd)
+        else:
+            status, detail = zonemd.status.value, zonemd.detail
+        retired = self.retirement
+        return {
+            "dnssec_valid": self.dnssec is None,
+            "dnssec_failure": None if self.dnssec is None else str(self.dnssec),
+            "zonemd_policy": self.zonemd_policy.value,
+            "zonemd": status,
+            "zonemd_detail": detail,
+            "retirement": None if retired is None else utc_text(int(retired.at)),
+            "retirement_reason": None if retired is None else retired.reason,
+            "verdict": self.outcome(),
+            "refused_kind": None if self.refusal is None else self.refusal.kind,
+            "refused_reason": None if self.refusal is None else str(self.refusal),
+        }
+
+
+def _load_verdict(
+    zone: Zone, source: str, size: int, anchors: TrustAnchors, now: int, policy: ZonemdPolicy
+) -> _LoadVerdict:
+    """Run the local root's own checks (no copy in use) and its lifetime with default bounds.
+
+    DNSSEC and ZONEMD are also judged on their own, so that a zone refused
+    at one of them is still reported on the other.
+    """
+    try:
+        zonemd: ZonemdResult | CandidateRejected = check_zonemd_policy(zone, policy)
+    except CandidateRejected as error:
+        zonemd = error
+    dnssec: CandidateRejected | None = None
+    try:
+        check_dnssec(zone, anchors, now)
+    except CandidateRejected as error:
+        dnssec = error
+    try:
+        copy = load_zone(zone, source=source, size=size, anchors=anchors, now=now,
+                         policy=LoadPolicy(zonemd=policy), current=None)
+    except CandidateRejected as error:
+        return _LoadVerdict(now, policy, zonemd, dnssec, error, None)
+    retired = retirement(copy, loaded_at=now, refreshed_at=now, policy=LifetimePolicy())
+    return _LoadVerdict(now, policy, zonemd, dnssec, None, retired)
 
 
 def _read_text(path: Path) -> str:
@@ -360,7 +501,7 @@ def _read_text(path: Path) -> str:
         raise HoldfastError(f"{path}: not UTF-8 text (byte {error.start})") from None
 
 
-def _print_check(path: Path, result: ZoneCheck, timing: dict[str, float]) -> None:
+def _print_check(path: Path, result: ZoneCheck) -> None:
     signed = result.secure + len(result.bogus)
     print(f"zone {result.origin} serial {result.serial} ({path}: {result.records} records, "
           f"{result.rrsets} RRsets), checked at {utc_text(result.at)}")
@@ -390,8 +531,28 @@ def _print_check(path: Path, result: ZoneCheck, timing: dict[str, float]) -> Non
         past = " (already past)" if expiration.at < result.at else ""
         print(f"earliest signature expiration: {expiration.iso}{past}: "
               f"{expiration.rrset}{more}")
-    print(f"ZONEMD: {'present' if result.zonemd_present else 'absent'} (not checked here)")
-    print(f"time: parse {timing['parse_s']} s, check {timing['check_s']} s")
+
+
+def _print_verdict(verdict: _LoadVerdict, now: int) -> None:
+    dnssec = verdict.dnssec
+    print("DNSSEC: valid" if dnssec is None else f"DNSSEC: refused: {dnssec}")
+    zonemd = verdict.zonemd
+    policy = verdict.zonemd_policy.value
+    if isinstance(zonemd, CandidateRejected):
+        print(f"ZONEMD (policy {policy}): refused: {zonemd}")
+    else:
+        print(f"ZONEMD (policy {policy}): {zonemd.status.value}: {zonemd.detail}")
+    retired = verdict.retirement
+    if retired is None:
+        print("retirement: none, the copy is refused")
+    else:
+        past = " (already past)" if retired.at <= now else ""
+        print(f"retirement: {utc_text(int(retired.at))}{past}, {retired.reason}")
+    refusal = verdict.refusal
+    if refusal is not None:
+        print(f"verdict: refused ({refusal.kind}): {refusal}")
+    else:
+        print(f"verdict: {verdict.outcome()} at {utc_text(now)}")
 
 
 if __name__ == "__main__":

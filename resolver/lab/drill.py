@@ -218,7 +218,7 @@ async def tld_expired_sigs_2023(
                     else:
                         name = rng.choice(population)
                     reply = await ask(resolver, name)
-                    _count(figures, reply, name, name in known, clock.wall())
+                    count_reply(figures, reply, name, name in known, clock.wall())
                     if reply.rcode() != dns.rcode.SERVFAIL:
                         known.add(name)
                     held = {h.address for h in resolver.selection.holddowns() if h.zone in TLDS}
@@ -279,9 +279,10 @@ async def ask(
     return dns.message.from_wire(wire)
 
 
-def _count(
+def count_reply(
     figures: PhaseFigures, reply: dns.message.Message, name: str, known: bool, now: float
 ) -> None:
+    """Count one client reply in ``figures``: SERVFAIL, stale, AD missing, bad RRSIG window."""
     figures.queries += 1
     figures.known_queries += known
     if reply.rcode() == dns.rcode.SERVFAIL:

@@ -202,6 +202,35 @@ class Lab:
             raise LabError(f"no lab server at address {address!r}")
         return zones
 
+    # -- zones -----------------------------------------------------------
+
+    def zone(self, origin: dns.name.Name) -> LabZone:
+        """The zone the lab serves at ``origin``.
+
+        Raises:
+            LabError: the lab has no zone there.
+        """
+        zone = self._zones.get(origin)
+        if zone is None:
+            raise LabError(f"the lab has no zone {origin}")
+        return zone
+
+    def replace_zone(self, zone: LabZone) -> None:
+        """Publish ``zone`` in place of the lab's zone of the same origin.
+
+        Every address that served the old version answers from ``zone``
+        from the next query on (the root drill publishes new root versions
+        this way); the ``expired-sigs`` variant is made again from it.
+
+        Raises:
+            LabError: the lab has no zone at ``zone.origin``.
+        """
+        old = self.zone(zone.origin)
+        self._zones[zone.origin] = zone
+        for zones in self._zones_at.values():
+            zones[:] = [zone if served is old else served for served in zones]
+        self._expired.pop(zone.origin, None)
+
     # -- published files -------------------------------------------------
 
     def _root(self) -> StaticZone:

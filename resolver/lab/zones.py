@@ -50,6 +50,9 @@ class ZoneSource:
     are deliberately corrupted. ``rrsigs`` false: only the DNSKEY RRset is
     signed. ``proofs`` false: negative answers carry no NSEC/NSEC3.
     ``keytrap``: decoy keys and signatures (``resolver/lab/keytrap.py``).
+    ``zonemd_broken`` (with ``zonemd``): the ZONEMD record carries a wrong
+    SHA-384 digest, validly signed, as a publisher whose digest went wrong
+    would send it: only a validator that computes the digest notices.
     """
 
     origin: dns.name.Name
@@ -62,6 +65,7 @@ class ZoneSource:
     rrsigs: bool = True
     proofs: bool = True
     keytrap: bool = False
+    zonemd_broken: bool = False
 
 
 class StaticZone:
@@ -193,8 +197,11 @@ class StaticZone:
         return zone
 
     def _seal_zonemd(self, key: ZoneKey, window: Window) -> None:
-        """Replace the placeholder ZONEMD with the digest and sign it."""
-        digest = self.to_zone().compute_digest(dns.zonetypes.DigestHashAlgorithm.SHA384)
+        """Replace the placeholder ZONEMD with the digest (inverted if broken) and sign it."""
+        computed = self.to_zone().compute_digest(dns.zonetypes.DigestHashAlgorithm.SHA384)
+        digest: dns.rdata.Rdata = computed
+        if self.source.zonemd_broken:
+            digest = computed.replace(digest=bytes(byte ^ 0xFF for byte in computed.digest))
         placeholder = self._rrsets[(self.origin, dns.rdatatype.ZONEMD)]
         zonemd = dns.rrset.from_rdata(self.origin, placeholder.ttl, digest)
         _put(self._rrsets, zonemd)

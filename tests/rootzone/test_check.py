@@ -1,4 +1,4 @@
-"""``holdfast rootzone check``: every signed RRset counted, on the lab's signed root.
+"""``holdfast rootzone check``: every signed RRset counted, and the loader's verdict.
 
 The lab root has one key (34915, flags 257) signing 11 RRsets from an hour
 before ``lab_now`` to 14 days after it; com., net. and org. are delegations
@@ -23,6 +23,8 @@ from rootzone.zonefile import parse_zone
 
 #: The lab's signatures expire 14 days after ``lab_now``.
 LAB_EXPIRATION = "2023-11-28T22:13:20Z"
+#: An hour earlier, a copy of the lab root is retired (its SOA expire is 14 days too).
+LAB_RETIREMENT = "2023-11-28T21:13:20Z"
 DAY = 86400
 
 
@@ -195,8 +197,13 @@ def test_command_on_a_good_zone_exits_0(
         "unsigned: 12 (12 delegation NS and glue, as expected; 0 authoritative without RRSIG)",
         f"earliest signature expiration: {LAB_EXPIRATION}: . SOA (line 1), and 10 more RRsets",
     ]
-    assert lines[6] == "ZONEMD: present (not checked here)"
-    assert lines[7].startswith("time: parse ")
+    assert lines[6:10] == [
+        "DNSSEC: valid",
+        "ZONEMD (policy verify): verified: the SIMPLE SHA-384 digest matches",
+        f"retirement: {LAB_RETIREMENT}, 3600 s before its earliest signature expiration",
+        "verdict: used at 2023-11-14T22:13:20Z",
+    ]
+    assert lines[10].startswith("time: parse ")
 
 
 def test_command_with_json_prints_one_line(
@@ -214,7 +221,16 @@ def test_command_with_json_prints_one_line(
     assert report["apex_validated"] is True
     assert report["earliest_expiration"] == LAB_EXPIRATION
     assert report["earliest_expiration_rrset"] == ". SOA (line 1)"
-    assert {"parse_s", "check_s"} <= report.keys()
+    assert (report["dnssec_valid"], report["dnssec_failure"]) == (True, None)
+    assert (report["zonemd_policy"], report["zonemd"]) == ("verify", "verified")
+    assert report["retirement"] == LAB_RETIREMENT
+    assert report["retirement_reason"] == "3600 s before its earliest signature expiration"
+    assert (report["verdict"], report["refused_kind"], report["refused_reason"]) == (
+        "used",
+        None,
+        None,
+    )
+    assert {"parse_s", "check_s", "load_s"} <= report.keys()
 
 
 def test_command_lists_bogus_rrsets_and_exits_1(
@@ -231,6 +247,9 @@ def test_command_lists_bogus_rrsets_and_exits_1(
     assert "secure: 8\nbogus: 3 (3 bad signature)\n" in out
     assert "  RRSIG over com. DS (line 17) by key 34915: signature does not verify" in out
     assert "  RRSIG over org. DS (line " in out
+    assert "\nDNSSEC: refused: RRSIG over com. DS (line 17) by key 34915: " in out
+    assert "\nretirement: none, the copy is refused\n" in out
+    assert "\nverdict: refused (dnssec): RRSIG over com. DS (line 17) by key 34915: " in out
 
 
 def test_command_with_the_wrong_anchor_says_so_in_one_line(
@@ -246,6 +265,7 @@ def test_command_with_the_wrong_anchor_says_so_in_one_line(
     )
     assert "bogus: 11 (11 apex not validated)" in out
     assert "RRSIG over" not in out
+    assert "verdict: refused (dnssec): no DNSKEY of . (keys 34915) matches a trust anchor" in out
 
 
 def test_command_on_expired_signatures_exits_1(
@@ -256,6 +276,70 @@ def test_command_on_expired_signatures_exits_1(
     out = capsys.readouterr().out
     assert f"signature expired at {LAB_EXPIRATION}" in out
     assert f"earliest signature expiration: {LAB_EXPIRATION} (already past)" in out
+    assert "\nverdict: refused (dnssec): " in out
+
+
+def test_command_on_a_copy_past_its_retirement_exits_1(
+    lab_files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Half an hour before the signatures expire they still verify, but the copy is retired."""
+    zone, anchor = lab_files
+    at = "2023-11-28T21:43:20Z"
+    assert _run(str(zone), "--trust-anchor", str(anchor), "--at", at) == 1
+    out = capsys.readouterr().out
+    assert "\nDNSSEC: valid\n" in out
+    assert (
+        f"\nretirement: {LAB_RETIREMENT} (already past), 3600 s before its earliest signature "
+        f"expiration\nverdict: retired at {at}\n"
+    ) in out
+
+
+def test_command_refuses_unsigned_authoritative_data(
+    lab_files: tuple[Path, Path], lab_now: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Nothing is bogus, but a validator would refuse com.'s NSEC: so does the loader."""
+    zone, anchor = lab_files
+    zone.write_text(_without(zone.read_text(encoding="utf-8"), "com. 300 IN RRSIG NSEC "))
+    assert _run(str(zone), "--trust-anchor", str(anchor), "--at", str(lab_now)) == 1
+    out = capsys.readouterr().out
+    assert "\nbogus: 0\n" in out
+    reason = "com. NSEC (line 19) is authoritative data without an RRSIG"
+    assert f"\nDNSSEC: refused: {reason}\n" in out
+    assert f"\nverdict: refused (dnssec): {reason}\n" in out
+
+
+def test_command_applies_the_zonemd_policy(
+    lab_files: tuple[Path, Path], lab_now: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Glue is not signed: a changed glue address breaks only the digest."""
+    zone, anchor = lab_files
+    zone.write_text(zone.read_text(encoding="utf-8").replace("A 127.53.1.1\n", "A 127.53.1.9\n"))
+    common = (str(zone), "--trust-anchor", str(anchor), "--at", str(lab_now))
+    assert _run(*common) == 1
+    out = capsys.readouterr().out
+    mismatch = ". ZONEMD (line 11): the SHA-384 digest does not match the zone"
+    assert f"\nDNSSEC: valid\nZONEMD (policy verify): refused: {mismatch}\n" in out
+    assert f"\nverdict: refused (zonemd): {mismatch}\n" in out
+    assert _run(*common, "--zonemd", "require") == 1
+    assert "verdict: refused (zonemd)" in capsys.readouterr().out
+    assert _run(*common, "--zonemd", "ignore", "--json") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["zonemd_policy"], report["zonemd"], report["verdict"]) == (
+        "ignore",
+        "ignored",
+        "used",
+    )
+    assert report["zonemd_detail"] == "ZONEMD not checked: the policy is ignore"
+
+
+def test_command_refuses_an_unknown_zonemd_policy(
+    lab_files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    zone, _ = lab_files
+    with pytest.raises(SystemExit) as exit_info:
+        _run(str(zone), "--zonemd", "sometimes")
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'sometimes'" in capsys.readouterr().err
 
 
 def _error(capsys: pytest.CaptureFixture[str]) -> str:
@@ -345,3 +429,44 @@ def test_command_on_the_2017_root(
     assert f"apex DNSKEY: validated by the trust anchors\n{counts}" in out
     assert "unsigned: 9653 (9653 delegation NS and glue, as expected; 0 authoritative" in out
     assert "earliest signature expiration: 2017-09-03T05:00:00Z" in out
+    assert "\nZONEMD (policy verify): absent: no ZONEMD record at the apex\n" in out
+    if code == 0:  # loaded once, never refreshed: SOA expire (7 days) comes first
+        assert (
+            "\nretirement: 2017-08-29T00:00:00Z, SOA expire (604800 s) after the last refresh\n"
+            "verdict: used at 2017-08-22T00:00:00Z\n"
+        ) in out
+    else:
+        assert "\nverdict: refused (dnssec): RRSIG over . SOA (line 1) by key 15768: " in out
+
+
+@pytest.mark.shared_data
+def test_command_on_the_2017_root_requiring_zonemd(
+    root_snapshots: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    anchor = tmp_path / "ksk-2010.ds"
+    anchor.write_text(KSK_2010)
+    zone = str(root_snapshots / "root-2017082100.zone")
+    arguments = ("--trust-anchor", str(anchor), "--at", "2017-08-22", "--zonemd", "require")
+    assert _run(zone, *arguments) == 1
+    out = capsys.readouterr().out
+    reason = "no ZONEMD record at the apex ., and the policy requires one"
+    assert f"\nDNSSEC: valid\nZONEMD (policy require): refused: {reason}\n" in out
+    assert f"\nverdict: refused (zonemd): {reason}\n" in out
+
+
+@pytest.mark.shared_data
+def test_command_on_the_stripped_2023110401_root(
+    root_snapshots: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its apex validates with the IANA anchors and its ZONEMD (hash 241) is unverified, but
+    the archive stripped the other RRSIGs, so the loader refuses it."""
+    zone = str(root_snapshots / "root-2023110401.zone")
+    assert _run(zone, "--at", "2023-11-05") == 1  # the built-in IANA anchors
+    out = capsys.readouterr().out
+    assert "apex DNSKEY: validated by the trust anchors\nsecure: 2\nbogus: 0\n" in out
+    assert (
+        "\nZONEMD (policy verify): unverified: no ZONEMD record uses a supported scheme and "
+        "hash (scheme 1 hash 241)\n"
+    ) in out
+    unsigned = ". NS (line 3) is authoritative data without an RRSIG"
+    assert f"\nverdict: refused (dnssec): {unsigned}\n" in out
