@@ -45,7 +45,7 @@ from resolver.validation import Validator
 from rootzone.candidate import LoadPolicy
 from rootzone.hints import RootHints
 from rootzone.lifecycle import LifetimePolicy, LocalRoot
-from rootzone.service import Offload, RootService, in_thread
+from rootzone.service import Offload, RootService, in_process
 from rootzone.sources import source_from_text
 from rootzone.verify import ZonemdPolicy
 
@@ -151,12 +151,12 @@ def build(
     clock: Clock,
     transport: Transport | None = None,
     *,
-    offload: Offload = in_thread,
+    offload: Offload = in_process,
 ) -> Resolver:
     """Assemble a resolver; ``transport`` replaces the real one in tests.
 
     ``offload`` runs the local root's parsing and verification (a worker
-    thread; drills under simulated time run it inline).
+    process; tests use a thread, drills under simulated time run it inline).
 
     Raises:
         HoldfastError: a hints or anchor file is unusable.

@@ -30,7 +30,7 @@ that can be crashed by its data is how one bad file takes a fleet down.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import dns.exception
@@ -42,7 +42,7 @@ from dnssec.anchors import TrustAnchors
 from rootzone.check import earliest_expiration
 from rootzone.errors import CandidateRejected
 from rootzone.lookup import RootAnswers
-from rootzone.model import RootCopy, delegation_owners
+from rootzone.model import Baseline, RootCopy, delegation_owners
 from rootzone.verify import (
     SOA,
     Zone,
@@ -171,7 +171,7 @@ def build_zone(records: Iterable[Record]) -> Zone:
 
 
 def check_guardrails(
-    zone: Zone, size: int, current: RootCopy | None, policy: LoadPolicy
+    zone: Zone, size: int, current: Baseline | None, policy: LoadPolicy
 ) -> None:
     """Refuse an absurd candidate before spending any work on its signatures.
 
@@ -198,7 +198,7 @@ def check_guardrails(
     _check_delegations(zone, current, policy.max_delegation_change)
 
 
-def _check_delegations(zone: Zone, current: RootCopy, limit: float) -> None:
+def _check_delegations(zone: Zone, current: Baseline, limit: float) -> None:
     before = current.delegations
     after = delegation_owners(zone)
     added, dropped = after - before, before - after
@@ -221,7 +221,7 @@ def _names(label: str, names: frozenset[bytes]) -> str:
     return f"{label} " + " ".join(sorted(name_text(name) for name in names)[:_EXAMPLES])
 
 
-def check_serial(zone: Zone, current: RootCopy | None) -> None:
+def check_serial(zone: Zone, current: Baseline | None) -> None:
     """Refuse a candidate that is not newer than the copy in use.
 
     Raises:
@@ -268,7 +268,7 @@ def load_zone(
     anchors: TrustAnchors,
     now: int,
     policy: LoadPolicy,
-    current: RootCopy | None,
+    current: Baseline | None,
 ) -> RootCopy:
     """Every check after parsing, in order; the copy if ``zone`` passes them all.
 
@@ -302,7 +302,7 @@ def load_copy(
     anchors: TrustAnchors,
     now: int,
     policy: LoadPolicy,
-    current: RootCopy | None,
+    current: Baseline | None,
 ) -> RootCopy:
     """The copy made of ``records``, if it may replace ``current`` at ``now`` (POSIX seconds).
 
@@ -327,4 +327,31 @@ def load_copy(
         now=now,
         policy=policy,
         current=current,
+    )
+
+
+def check_candidate(
+    parse: Callable[[], list[Record]],
+    *,
+    source: str,
+    size: int,
+    anchors: TrustAnchors,
+    now: int,
+    policy: LoadPolicy,
+    current: Baseline | None,
+) -> RootCopy | None:
+    """Parse a fetched candidate and run every check: the refresh task's whole job.
+
+    Module-level and given only picklable arguments, so that it can run in
+    a worker process. None when the candidate has the serial in use: a
+    source that has nothing newer (RFC 1996), not a refusal.
+
+    Raises:
+        CandidateRejected: the first check that fails.
+    """
+    zone = build_zone(parse())
+    if current is not None and zone.serial == current.serial:
+        return None
+    return load_zone(
+        zone, source=source, size=size, anchors=anchors, now=now, policy=policy, current=current
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Protocol
 
 import dns.name
 import dns.rdata
@@ -19,6 +20,32 @@ from rootzone.lookup import RootAnswers
 from rootzone.verify import NS, SOA, Zone, ZonemdResult, name_text
 
 _SOA_TIMERS = struct.Struct("!IIIII")
+
+
+class Baseline(Protocol):
+    """What a candidate is compared with: the copy in use, or a summary of it.
+
+    A summary (``Summary``) is what goes to the worker process that checks a
+    candidate, rather than the whole copy.
+    """
+
+    @property
+    def serial(self) -> int: ...
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def delegations(self) -> frozenset[bytes]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """A copy's serial, size and delegations: enough to judge a candidate against it."""
+
+    serial: int
+    size: int
+    delegations: frozenset[bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +92,9 @@ class RootCopy:
     def delegations(self) -> frozenset[bytes]:
         """The owner names (canonical wire) of the zone's delegations, the TLDs for the root."""
         return delegation_owners(self.zone)
+
+    def summary(self) -> Summary:
+        return Summary(self.serial, self.size, self.delegations)
 
     def _timers(self) -> tuple[int, int, int, int, int]:
         soa = self.zone.rrsets[(self.zone.origin, SOA, 0)].rdatas[0]

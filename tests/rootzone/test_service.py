@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 
+import dns.name
+import dns.rdatatype
 import pytest
 import trio
 import trio.testing
 
 from dnssec.anchors import TrustAnchors
 from resolver.clock import FakeClock
-from rootzone.candidate import LoadPolicy, records_from_text
+from rootzone.candidate import LoadPolicy, check_candidate, records_from_text
 from rootzone.errors import SourceError
 from rootzone.lifecycle import LocalRoot, RootState
-from rootzone.service import RootService, inline
+from rootzone.service import RootService, in_process, inline
 from rootzone.sources import Fetched
 from rootzone.zonefile import Record
 
@@ -213,3 +216,23 @@ async def test_the_task_follows_the_timers_and_wakes_on_request(
         assert service.rounds == 3
         nursery.cancel_scope.cancel()
 
+
+
+async def test_the_daemon_checks_candidates_in_a_worker_process(
+    lab_anchors: TrustAnchors, lab_root_text: str, lab_now: int
+) -> None:
+    """What ``in_process`` runs must survive pickling both ways (spawn start method)."""
+    work = functools.partial(
+        check_candidate,
+        functools.partial(records_from_text, lab_root_text, source="lab"),
+        source="lab",
+        size=len(lab_root_text),
+        anchors=lab_anchors,
+        now=lab_now,
+        policy=LoadPolicy(),
+        current=None,
+    )
+    copy = await in_process(work)
+    assert copy is not None
+    assert copy.zonemd.status.value == "verified"
+    assert copy.answers.answer(dns.name.root, dns.rdatatype.SOA).answer
