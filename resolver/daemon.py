@@ -92,7 +92,6 @@ class Resolver:
             "server": _as_dict(self.server.stats),
         }
 
-
     def local_root_summary(self) -> str:
         """One line on the local root for ``status``."""
         if self.root_service is None:

@@ -47,14 +47,14 @@ T = TypeVar("T")
 #: so that simulated time is reproducible.
 Offload = Callable[[Callable[[], RootCopy | None]], Awaitable[RootCopy | None]]
 
-#: Added to the worker process's niceness: serving comes first.
+#: Added to the worker process's niceness where SCHED_IDLE is missing.
 WORKER_NICENESS = 10
 #: Fingerprints of refused candidates remembered, so none is parsed twice.
 MAX_REFUSED = 64
 
 
 async def in_process(work: Callable[[], T]) -> T:
-    """Run ``work`` (picklable) in a worker process at low priority: the daemon's ``offload``.
+    """Run ``work`` (picklable) in a worker process at idle priority: the daemon's ``offload``.
 
     Parsing and verifying a 2 MB root zone holds the GIL for 0.3 s, with
     single C calls of up to 40 ms; in a thread of the serving process that
@@ -67,12 +67,22 @@ async def in_process(work: Callable[[], T]) -> T:
         with ProcessPoolExecutor(
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=os.nice,
-            initargs=(WORKER_NICENESS,),
+            initializer=_lower_priority,
         ) as pool:
             return pool.submit(work).result()
 
     return await trio.to_thread.run_sync(run, abandon_on_cancel=True)
+
+
+def _lower_priority() -> None:
+    """Let the kernel run the worker only when the server has nothing to do (SCHED_IDLE).
+
+    Where that scheduling class is missing, a high niceness instead.
+    """
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        os.nice(WORKER_NICENESS)
 
 
 async def in_thread(work: Callable[[], T]) -> T:

@@ -53,6 +53,13 @@ time_budget = 3
         ("[server]\nlisten = [53]\n", "items must be strings"),
         ("server = 1\n", "server must be a [server] table"),
         ("[server\n", "not valid TOML"),
+        ("[local_root]\nzonemd = \"strict\"\n",
+         "local_root.zonemd: must be one of verify, require, ignore, not 'strict'"),
+        ("[local_root]\nsources = [\"axfr://root.example\"]\n", "axfr://root.example"),
+        ("[local_root]\nsources = [\"ftp://example/root.zone\"]\n", "ftp"),
+        ("[local_root]\nmax_growth = 0.5\n", "local_root.max_growth: must be between 1 and 100"),
+        ("[local_root]\nzonmd = \"verify\"\n",
+         "unknown option local_root.zonmd (did you mean local_root.zonemd?)"),
     ],
 )
 def test_bad_files_are_refused_with_a_precise_error(
