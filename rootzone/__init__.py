@@ -1,5 +1,11 @@
-"""The local copy of the root zone (RFC 8806): load, verify, hold and retire it.
+"""The local copy of the root zone (RFC 8806): obtain, check, hold and retire it.
 
-Today this package owns the root hints (the fallback that is always there);
-the local root copy itself arrives with the local-root issue.
+* ``sources``: where candidates come from (file, AXFR, HTTP);
+* ``zonefile`` and ``candidate``: parse a candidate and run every check on it
+  (guardrails, serial, DNSSEC, ZONEMD policy in ``verify``);
+* ``lookup``: answer root questions from a checked copy (``model.RootCopy``);
+* ``lifecycle``: the ``LocalRoot`` every code path asks, with the copy's
+  stale and retirement bounds;
+* ``service``: the refresh task (the package's only Trio code besides sources);
+* ``hints``: the root servers, the fallback that is always there.
 """
