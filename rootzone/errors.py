@@ -22,7 +22,8 @@ class CandidateRejected(RootZoneError):
     one zone), ``guardrail`` (absurd size, duplicates, too many TLDs added or
     dropped), ``serial`` (not newer than the copy in use), ``dnssec`` (apex
     keys or an RRSIG fail at the current time), ``zonemd`` (the digest or
-    the ZONEMD RRset is wrong, or missing under ``require``).
+    the ZONEMD RRset is wrong, or missing under ``require``), ``worker`` (the
+    process checking it died, e.g. out of memory).
     """
 
     def __init__(self, kind: str, message: str) -> None:

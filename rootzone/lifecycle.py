@@ -104,7 +104,6 @@ class Installed:
     """The copy in use, with the times its life is computed from."""
 
     copy: RootCopy
-    fingerprint: str
     loaded_at: float
     refreshed_at: float
     retirement: Retirement
@@ -201,7 +200,7 @@ class LocalRoot:
     # -- what the refresh task tells it ------------------------------------
 
     def install(
-        self, copy: RootCopy, fingerprint: str, *, refreshed_at: float | None = None
+        self, copy: RootCopy, *, refreshed_at: float | None = None
     ) -> None:
         """Start using ``copy`` (one assignment: queries see the old copy or this one).
 
@@ -210,13 +209,7 @@ class LocalRoot:
         """
         now = self._now()
         refreshed = now if refreshed_at is None else min(refreshed_at, now)
-        self._installed = Installed(
-            copy,
-            fingerprint,
-            loaded_at=now,
-            refreshed_at=refreshed,
-            retirement=retirement(copy, loaded_at=now, refreshed_at=refreshed, policy=self.policy),
-        )
+        self._installed = self._with_times(copy, loaded_at=now, refreshed_at=refreshed)
         self._retired = None
         self._stale_logged = False
         self._attempted(failed=False)
@@ -237,17 +230,19 @@ class LocalRoot:
         installed = self._current()
         if installed is None:
             return
-        now = self._now()
-        self._installed = Installed(
-            installed.copy,
-            installed.fingerprint,
-            installed.loaded_at,
-            refreshed_at=now,
-            retirement=retirement(
-                installed.copy, loaded_at=installed.loaded_at, refreshed_at=now, policy=self.policy
-            ),
+        self._installed = self._with_times(
+            installed.copy, loaded_at=installed.loaded_at, refreshed_at=self._now()
         )
         self._stale_logged = False
+
+    def _with_times(self, copy: RootCopy, *, loaded_at: float, refreshed_at: float) -> Installed:
+        """``copy`` with its times and the retirement they give under the policy."""
+        return Installed(
+            copy,
+            loaded_at,
+            refreshed_at,
+            retirement(copy, loaded_at=loaded_at, refreshed_at=refreshed_at, policy=self.policy),
+        )
 
     def reject(self, source: str, kind: str, reason: str, *, repeat: bool = False) -> None:
         """A candidate was refused or a source failed; the copy in use stays.

@@ -27,6 +27,7 @@ import multiprocessing
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TypeVar
 
@@ -152,14 +153,13 @@ class RootService:
             return
         source = str(path)
         try:
-            copy = await self._load(
-                lambda: records_from_text(text, source=source), source, len(text.encode())
-            )
+            parse = functools.partial(records_from_text, text, source=source)
+            copy = await self._load(parse, source, len(text.encode()))
         except CandidateRejected as error:
             self.local_root.reject(source, error.kind, f"saved copy {source}: {error}")
             return
         if copy is not None:
-            self.local_root.install(copy, "saved", refreshed_at=stat.st_mtime)
+            self.local_root.install(copy, refreshed_at=stat.st_mtime)
 
     async def refresh(self) -> None:
         """One round over the sources, in order, until one has a copy or has nothing newer.
@@ -209,7 +209,7 @@ class RootService:
             self._in_use.add(fetched.fingerprint)
             self._confirm()
             return True
-        self.local_root.install(copy, fetched.fingerprint)
+        self.local_root.install(copy)
         self._in_use = {fetched.fingerprint}
         if saves and self.zonefile is not None:
             await self._save(copy)
@@ -234,7 +234,13 @@ class RootService:
             policy=self.policy,
             current=None if current is None else current.summary(),
         )
-        return await self._offload(work)
+        try:
+            return await self._offload(work)
+        except BrokenProcessPool as error:
+            # The worker died (killed, out of memory): the candidate is
+            # refused like any other, and the server goes on.
+            message = f"the worker checking {source} died: {error}"
+            raise CandidateRejected("worker", message) from error
 
     def _remember(self, fingerprint: str, error: CandidateRejected) -> None:
         if len(self._refused) >= MAX_REFUSED:

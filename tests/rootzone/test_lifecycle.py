@@ -52,7 +52,7 @@ def local_root(wall: FakeClock) -> LocalRoot:
 def test_a_copy_just_loaded_is_fresh_and_answers(local_root: LocalRoot, lab_copy: RootCopy) -> None:
     assert local_root.state() is RootState.NONE
     assert local_root.answer(dns.name.from_text("com."), dns.rdatatype.NS) is None
-    local_root.install(lab_copy, "fingerprint")
+    local_root.install(lab_copy)
     assert local_root.state() is RootState.FRESH
     reply = local_root.answer(dns.name.from_text("com."), dns.rdatatype.NS)
     assert reply is not None
@@ -62,7 +62,7 @@ def test_a_copy_just_loaded_is_fresh_and_answers(local_root: LocalRoot, lab_copy
 def test_stale_after_refresh_plus_retry_without_a_successful_refresh(
     local_root: LocalRoot, lab_copy: RootCopy, wall: FakeClock
 ) -> None:
-    local_root.install(lab_copy, "fingerprint")
+    local_root.install(lab_copy)
     wall.advance(lab_copy.refresh + lab_copy.retry - 1)
     assert local_root.state() is RootState.FRESH
     local_root.reject("lab", "parse", "line 3: unknown type NEWTYPE")
@@ -78,7 +78,7 @@ def test_retired_before_its_earliest_signature_expires(
 ) -> None:
     withdrawn: list[bool] = []
     local_root.on_withdrawn = lambda: withdrawn.append(True)
-    local_root.install(lab_copy, "fingerprint")
+    local_root.install(lab_copy)
     assert lab_copy.earliest_expiration is not None
     retire_at = lab_copy.earliest_expiration - HOUR
     # Successful refreshes all along: only the signatures bound the copy.
@@ -117,7 +117,7 @@ def test_retirement_is_the_earliest_bound(lab_copy: RootCopy, lab_now: int) -> N
 def test_a_copy_saved_long_ago_is_retired_by_soa_expire(
     local_root: LocalRoot, lab_copy: RootCopy, wall: FakeClock
 ) -> None:
-    local_root.install(lab_copy, "saved", refreshed_at=wall.wall() - lab_copy.expire)
+    local_root.install(lab_copy, refreshed_at=wall.wall() - lab_copy.expire)
     assert local_root.in_use() is None
     assert local_root.state() is RootState.RETIRED
 
@@ -127,7 +127,7 @@ def test_disable_stops_every_answer_at_once_and_enable_resumes(
 ) -> None:
     withdrawn: list[bool] = []
     local_root.on_withdrawn = lambda: withdrawn.append(True)
-    local_root.install(lab_copy, "fingerprint")
+    local_root.install(lab_copy)
     local_root.disable()
     assert local_root.answer(dns.name.root, dns.rdatatype.DNSKEY) is None
     assert local_root.state() is RootState.DISABLED
@@ -140,7 +140,7 @@ def test_disable_stops_every_answer_at_once_and_enable_resumes(
 def test_a_refusal_keeps_the_copy_and_is_shown(
     local_root: LocalRoot, lab_copy: RootCopy
 ) -> None:
-    local_root.install(lab_copy, "fingerprint")
+    local_root.install(lab_copy)
     local_root.reject("root.zone", "zonemd", "the SHA-384 digest does not match the zone")
     assert local_root.in_use() is not None
     status = local_root.status()
@@ -161,7 +161,7 @@ def test_next_check_follows_the_soa_timers(
 ) -> None:
     start = wall.wall()
     assert local_root.next_check() == start + NO_COPY_RETRY
-    local_root.install(lab_copy, "fingerprint")
+    local_root.install(lab_copy)
     assert local_root.next_check() == start + lab_copy.refresh
     wall.advance(lab_copy.refresh)
     local_root.reject("root.zone", "parse", "bad")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import dns.name
@@ -236,3 +237,40 @@ async def test_the_daemon_checks_candidates_in_a_worker_process(
     assert copy is not None
     assert copy.zonemd.status.value == "verified"
     assert copy.answers.answer(dns.name.root, dns.rdatatype.SOA).answer
+
+
+async def test_the_saved_copy_is_checked_in_the_worker_process_too(
+    wall: FakeClock, lab_anchors: TrustAnchors, lab_root_text: str, tmp_path: Path
+) -> None:
+    """The saved copy goes through the daemon's offload like any candidate (picklable work)."""
+    zonefile = tmp_path / "root.zone"
+    await service_for(
+        wall, lab_anchors, ScriptedSource("axfr", lab_root_text), zonefile=zonefile
+    ).refresh()
+    restarted = RootService(
+        LocalRoot(wall.wall),
+        [ScriptedSource("axfr")],
+        anchors=lab_anchors,
+        policy=LoadPolicy(),
+        zonefile=zonefile,
+        offload=in_process,
+    )
+    await restarted.load_saved()
+    assert restarted.local_root.installed is not None
+
+
+async def test_a_worker_that_dies_refuses_the_candidate_and_the_task_goes_on(
+    wall: FakeClock, lab_anchors: TrustAnchors, lab_root_text: str
+) -> None:
+    async def killed(work: object) -> None:
+        raise BrokenProcessPool("the worker was killed")
+
+    source = ScriptedSource("primary", lab_root_text)
+    service = service_for(wall, lab_anchors, source)
+    service._offload = killed
+    await service.refresh()
+    assert service.local_root.copy is None
+    rejection = service.local_root.last_rejection
+    assert rejection is not None
+    assert rejection.kind == "worker"
+    assert "killed" in rejection.reason
