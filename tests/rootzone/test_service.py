@@ -18,7 +18,7 @@ from resolver.clock import FakeClock
 from rootzone.candidate import LoadPolicy, check_candidate, records_from_text
 from rootzone.errors import SourceError
 from rootzone.lifecycle import LocalRoot, RootState
-from rootzone.service import RootService, in_process, inline
+from rootzone.service import Offload, RootService, in_process, inline
 from rootzone.sources import Fetched
 from rootzone.zonefile import Record
 
@@ -57,7 +57,11 @@ def wall(lab_now: int) -> FakeClock:
 
 
 def service_for(
-    wall: FakeClock, anchors: TrustAnchors, *sources: ScriptedSource, zonefile: Path | None = None
+    wall: FakeClock,
+    anchors: TrustAnchors,
+    *sources: ScriptedSource,
+    zonefile: Path | None = None,
+    offload: Offload = inline,
 ) -> RootService:
     return RootService(
         LocalRoot(wall.wall),
@@ -65,7 +69,7 @@ def service_for(
         anchors=anchors,
         policy=LoadPolicy(),
         zonefile=zonefile,
-        offload=inline,
+        offload=offload,
     )
 
 
@@ -247,13 +251,8 @@ async def test_the_saved_copy_is_checked_in_the_worker_process_too(
     await service_for(
         wall, lab_anchors, ScriptedSource("axfr", lab_root_text), zonefile=zonefile
     ).refresh()
-    restarted = RootService(
-        LocalRoot(wall.wall),
-        [ScriptedSource("axfr")],
-        anchors=lab_anchors,
-        policy=LoadPolicy(),
-        zonefile=zonefile,
-        offload=in_process,
+    restarted = service_for(
+        wall, lab_anchors, ScriptedSource("axfr"), zonefile=zonefile, offload=in_process
     )
     await restarted.load_saved()
     assert restarted.local_root.installed is not None
