@@ -4,6 +4,7 @@ Subcommands (a public contract other tooling scripts against):
 
 * ``serve``     the resolver (``daemon``).
 * ``ctl``       talk to a running resolver over its control socket.
+* ``check-config FILE`` check a configuration file; start nothing.
 * ``lab``       the lab's authoritative servers on 127.53.0.0/16.
 * ``lab-fault`` inject or clear a fault on one server of a running lab.
 * ``demo``      the lab plus a resolver pointed at it, with dig commands to try.
@@ -44,13 +45,15 @@ import trio.testing
 from dnssec.anchors import TrustAnchors
 from dnssec.errors import HoldfastError
 from dnssec.signatures import utc_text
-from resolver import __version__, daemon
+from resolver import __version__, daemon, logs
 from resolver.clock import SystemClock
 from resolver.config import Config, load_config, parse_endpoint
 from resolver.control import ControlError, default_socket_path, request
 from resolver.lab import Lab, LabError, send_lab_command, serve_lab
 from resolver.lab.drill import default_phases, tld_expired_sigs_2023
 from resolver.lab.rootdrill import DAY, Schedule, root_zonemd_2023
+from resolver.logs import FORMATS
+from resolver.privileges import lookup_user
 from rootzone.candidate import (
     LoadPolicy,
     build_zone,
@@ -83,6 +86,10 @@ def _positive(text: str) -> float:
     return value
 
 
+def _endpoint_or_off(text: str) -> str:
+    return "" if text == "off" else _endpoint(text)
+
+
 def _endpoint(text: str) -> str:
     try:
         parse_endpoint(text)
@@ -96,9 +103,11 @@ def make_parser() -> argparse.ArgumentParser:
         prog="holdfast", description="A resilient, DNSSEC-validating recursive DNS resolver."
     )
     parser.add_argument("--version", action="version", version=f"holdfast {__version__}")
-    parser.add_argument(
-        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
-    )
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                        help="overrides [logging] level (default info)")
+    parser.add_argument("--log-format", choices=list(FORMATS),
+                        help="human (default) or json: one object per line, stable keys; "
+                             "overrides [logging] format")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the resolver")
@@ -116,6 +125,22 @@ def make_parser() -> argparse.ArgumentParser:
     serve.add_argument("--local-root", action="append", metavar="SOURCE",
                        help="load the root zone locally from this file, axfr://ADDR[:PORT] or "
                             "URL (repeatable, tried in order; replaces [local_root] sources)")
+    serve.add_argument("--metrics", type=_endpoint_or_off, metavar="ADDR:PORT",
+                       help="Prometheus endpoint (default 127.0.0.1:9153); off for none")
+    serve.add_argument("--workers", type=int, metavar="N",
+                       help="processes sharing the listening ports, each with its own cache "
+                            "(default 1)")
+    serve.add_argument("--user", metavar="NAME",
+                       help="after binding the ports, run as this user (like Unbound's username)")
+    serve.add_argument("--query-log", action="store_true", default=None,
+                       help="log every client query (logger holdfast.query)")
+
+    check_config = commands.add_parser(
+        "check-config", help="check a configuration file without starting anything",
+        description="Read FILE as holdfast serve --config would, check every option and the "
+                    "files it names, and print the settings that differ from the defaults. "
+                    "Exit 0 when it is usable, 2 when it is not (with the reason).")
+    check_config.add_argument("file", type=Path, metavar="FILE")
 
     ctl = commands.add_parser("ctl", help="control a running resolver")
     ctl.add_argument("--control", metavar="SOCKET", help="control socket path")
@@ -194,14 +219,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments[:1] == ["bench"]:  # its options are the harness's own
         return _bench(arguments[1:])
     args = make_parser().parse_args(arguments)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logs.configure(args.log_level or "info", args.log_format or "human")
     try:
         handler = {"serve": _serve, "ctl": _ctl, "lab": _lab, "lab-fault": _lab_fault,
-                   "demo": _demo, "rootzone": _rootzone, "drill": _drill}[args.command]
+                   "demo": _demo, "rootzone": _rootzone, "drill": _drill,
+                   "check-config": _check_config}[args.command]
         return handler(args)
     except (HoldfastError, LabError) as exc:
         print(f"holdfast: error: {exc}", file=sys.stderr)
@@ -230,14 +252,39 @@ def _serve_config(args: argparse.Namespace) -> Config:
         "upstream.port": args.upstream_port,
         "control.socket": args.control,
         "local_root.sources": args.local_root,
+        "metrics.listen": args.metrics,
+        "workers.count": args.workers,
+        "server.user": args.user,
+        "logging.query_log": args.query_log,
+        "logging.level": args.log_level,
+        "logging.format": args.log_format,
     }
     overrides = {name: value for name, value in flags.items() if value is not None}
     return config.with_overrides(overrides, source="command line")
 
 
 def _serve(args: argparse.Namespace) -> int:
-    resolver = daemon.build(_serve_config(args), SystemClock())
+    config = _serve_config(args)
+    logs.configure(config["logging.level"], config["logging.format"])
+    if config["server.user"]:
+        lookup_user(config["server.user"])  # an unknown user stops us before anything binds
+    resolver = daemon.build(config, SystemClock())
     trio.run(daemon.run, resolver)
+    return 0
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    """``check-config FILE``: everything ``serve --config FILE`` checks, nothing started."""
+    config = load_config(args.file)
+    daemon.read_hints(config)
+    daemon.read_anchors(config)
+    if config["server.user"]:
+        lookup_user(config["server.user"])
+    changed = config.changed()
+    print(f"{args.file}: ok, {len(changed)} option(s) differ from the defaults, "
+          f"{len(config['routes'])} route(s)")
+    for name, value in changed.items():
+        print(f"  {name} = {json.dumps(value)}")
     return 0
 
 

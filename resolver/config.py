@@ -109,6 +109,8 @@ class Option:
     help: str
     check: Check | None = None
     item_check: Check | None = None
+    #: Applied by a reload (SIGHUP, ``ctl reload``); otherwise it needs a restart.
+    reload: bool = False
 
     @property
     def name(self) -> str:
@@ -139,6 +141,11 @@ def _source_error(value: str) -> str | None:
     return None
 
 
+def _optional(check: Check) -> Check:
+    """``check``, except that the empty string (meaning off) passes."""
+    return lambda value: None if value == "" else check(value)
+
+
 def _one_of(*choices: str) -> Check:
     def check(value: Any) -> str | None:
         if value not in choices:
@@ -163,7 +170,13 @@ OPTIONS: tuple[Option, ...] = (
            item_check=_endpoint_error),
     Option("server", "allow", list, ["127.0.0.0/8", "::1/128"],
            "client networks allowed to query; others are answered REFUSED",
-           item_check=_network_error),
+           item_check=_network_error, reload=True),
+    Option("server", "user", str, "",
+           "after binding the listening ports, run as this user (Unbound's username); "
+           "empty means stay as started"),
+    Option("workers", "count", int, 1,
+           "processes serving the same ports (SO_REUSEPORT), each with its own cache",
+           _range(1, 64)),
     Option("upstream", "allow", list, [],
            "networks we may send upstream queries to; empty means anywhere",
            item_check=_network_error),
@@ -172,64 +185,75 @@ OPTIONS: tuple[Option, ...] = (
     Option("upstream", "qname_minimisation", bool, True, "RFC 9156 QNAME minimisation (relaxed)"),
     Option("upstream", "holddown", float, 900.0,
            "seconds a server that sent data failing validation is avoided for that zone",
-           _range(0, 86_400)),
+           _range(0, 86_400), reload=True),
     Option("upstream", "max_holddown", float, 14_400.0,
-           "longest hold-down, seconds (each repeat doubles it)", _range(0, 7 * 86_400)),
+           "longest hold-down, seconds (each repeat doubles it)", _range(0, 7 * 86_400),
+           reload=True),
+    Option("upstream", "max_timeout", float, 2.0,
+           "longest wait for one upstream reply, seconds: the ceiling of the backed-off "
+           "retransmission timeout", _range(0.05, 30)),
+    Option("upstream", "timeout_rounds", int, 5,
+           "rounds in which the servers of a zone that timed out are asked again",
+           _range(1, 10), reload=True),
     Option("cache", "max_entries", int, 1_000_000, "RRsets and negative answers kept",
            _range(1, 100_000_000)),
     Option("cache", "max_answers", int, 100_000,
            "ready-made responses kept for repeated questions (0 turns the fast path off)",
            _range(0, 10_000_000)),
-    Option("cache", "min_ttl", int, 0, "lowest TTL kept, seconds", _range(0, 86_400)),
-    Option("cache", "max_ttl", int, 86_400, "highest TTL kept, seconds", _range(1, 604_800)),
+    Option("cache", "min_ttl", int, 0, "lowest TTL kept, seconds", _range(0, 86_400), reload=True),
+    Option("cache", "max_ttl", int, 86_400, "highest TTL kept, seconds", _range(1, 604_800),
+           reload=True),
     Option("cache", "max_negative_ttl", int, 3_600, "highest negative-answer TTL, seconds",
-           _range(0, 86_400)),
+           _range(0, 86_400), reload=True),
     Option("limits", "max_upstream_queries", int, 48, "upstream queries per client query",
-           _range(1, 1_000)),
+           _range(1, 1_000), reload=True),
     Option("limits", "max_referrals", int, 32, "referrals followed per client query",
-           _range(1, 256)),
+           _range(1, 256), reload=True),
     Option("limits", "max_depth", int, 4, "nested sub-resolutions (NS without glue)",
-           _range(0, 32)),
+           _range(0, 32), reload=True),
     Option("limits", "max_cname_chain", int, 16, "CNAME/DNAME steps per question",
-           _range(0, 64)),
+           _range(0, 64), reload=True),
     Option("limits", "time_budget", float, 5.0, "seconds before a client query gets SERVFAIL",
-           _range(0.1, 60)),
+           _range(0.1, 60), reload=True),
     Option("dnssec", "trust_anchors", list, [],
-           "trust anchor files (DS/DNSKEY); empty means the IANA root anchors"),
+           "trust anchor files (DS/DNSKEY); empty means the IANA root anchors", reload=True),
     Option("dnssec", "bogus_ttl", int, 60,
            "seconds data that failed validation is remembered (Unbound val-bogus-ttl)",
-           _range(0, 86_400)),
+           _range(0, 86_400), reload=True),
     Option("dnssec", "max_signatures_per_query", int, 64,
            "signature checks for one client query, key fetches included (KeyTrap bound)",
-           _range(1, 10_000)),
+           _range(1, 10_000), reload=True),
     Option("dnssec", "max_signatures_per_response", int, 16,
-           "signature checks for one upstream response", _range(1, 10_000)),
+           "signature checks for one upstream response", _range(1, 10_000), reload=True),
     Option("dnssec", "max_keys_per_tag", int, 4,
-           "DNSKEYs tried for one RRSIG when key tags collide", _range(1, 64)),
+           "DNSKEYs tried for one RRSIG when key tags collide", _range(1, 64), reload=True),
     Option("dnssec", "max_nsec3_iterations", int, 100,
-           "NSEC3 iterations above this make a denial insecure (RFC 9276)", _range(0, 2_500)),
+           "NSEC3 iterations above this make a denial insecure (RFC 9276)", _range(0, 2_500),
+           reload=True),
     Option("dnssec", "max_nsec3_hashes", int, 64,
-           "NSEC3 name hashes for one upstream response", _range(1, 10_000)),
+           "NSEC3 name hashes for one upstream response", _range(1, 10_000), reload=True),
     Option("serve_stale", "enabled", bool, True,
-           "answer from expired data when fresh data cannot be had (RFC 8767)"),
+           "answer from expired data when fresh data cannot be had (RFC 8767)", reload=True),
     Option("serve_stale", "max_stale", float, 86_400.0,
-           "seconds past its TTL that data is kept for stale answers", _range(0, 3 * 86_400)),
+           "seconds past its TTL that data is kept for stale answers", _range(0, 3 * 86_400),
+           reload=True),
     Option("serve_stale", "reply_ttl", int, 30, "TTL of records in a stale answer, seconds",
-           _range(1, 3_600)),
+           _range(1, 3_600), reload=True),
     Option("serve_stale", "client_timeout", float, 1.8,
            "seconds a client waits for fresh data before it gets stale data (client "
-           "response timer)", _range(0, 60)),
+           "response timer)", _range(0, 60), reload=True),
     Option("serve_stale", "failure_recheck", float, 30.0,
            "seconds after a failed refresh during which answers are stale without asking "
-           "upstream", _range(0, 3_600)),
+           "upstream", _range(0, 3_600), reload=True),
     Option("serve_stale", "prefetch", bool, True,
-           "refresh cached data asked for in the last 10% of its TTL"),
+           "refresh cached data asked for in the last 10% of its TTL", reload=True),
     Option("local_root", "sources", list, [],
            "where copies of the root zone come from, tried in order: a file path, "
            "axfr://ADDR[:PORT], or an http(s):// URL; empty means no local root (RFC 8806)",
            item_check=_source_error),
     Option("local_root", "enabled", bool, True,
-           "use the local root copy (ctl local-root disable/enable switches it at run time)"),
+           "use the local root copy (ctl local-root disable/enable switches it at run time)",
+           reload=True),
     Option("local_root", "zonemd", str, "verify",
            "ZONEMD policy: verify (a supported digest must match), require (and must be "
            "present), ignore", _one_of("verify", "require", "ignore")),
@@ -248,7 +272,19 @@ OPTIONS: tuple[Option, ...] = (
     Option("local_root", "max_delegation_change", float, 0.1,
            "a candidate that adds or drops more than this share of the TLDs is refused",
            _range(0, 1)),
-    Option("control", "socket", str, "", "control socket path; empty means the default"),
+    Option("control", "socket", str, "",
+           "control socket path (mode 0600); empty means /run/holdfast/control.sock as root, "
+           "else under $XDG_RUNTIME_DIR"),
+    Option("metrics", "listen", str, "127.0.0.1:9153",
+           "Prometheus endpoint, ADDR:PORT (GET /metrics); empty means none",
+           _optional(_endpoint_error)),
+    Option("logging", "level", str, "info", "debug, info, warning or error",
+           _one_of("debug", "info", "warning", "error"), reload=True),
+    Option("logging", "format", str, "human",
+           "human: one readable line per event; json: one JSON object per line, stable keys",
+           _one_of("human", "json")),
+    Option("logging", "query_log", bool, False,
+           "log every client query (logger holdfast.query, level info)", reload=True),
 )
 
 _BY_NAME = {option.name: option for option in OPTIONS}
@@ -289,6 +325,14 @@ class Config:
     @classmethod
     def defaults(cls) -> Config:
         return cls(_default_values())
+
+    def changed(self) -> dict[str, Any]:
+        """The options whose value differs from the default, by name."""
+        return {
+            option.name: self.values[option.name]
+            for option in OPTIONS
+            if self.values[option.name] != option.default
+        }
 
     def with_overrides(self, overrides: Mapping[str, Any], *, source: str) -> Config:
         """A copy with ``overrides`` (e.g. from command-line flags) checked and applied."""

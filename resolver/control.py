@@ -78,7 +78,9 @@ def _prepare_socket_path(path: Path) -> None:
 
 
 def _remove_socket_path(path: Path) -> None:
-    path.unlink(missing_ok=True)
+    # After a privilege drop the run directory may no longer be ours to change.
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)
 
 
 async def _serve_one(stream: trio.SocketStream, handler: Handler) -> None:

@@ -35,6 +35,7 @@ from resolver.exchange import Transport
 from resolver.iterator import LOCAL_ROOT, PREFETCH_SHARE, Iterator
 from resolver.limits import Limits
 from resolver.messages import OUR_UDP_PAYLOAD
+from resolver.privileges import drop_privileges
 from resolver.recursor import Recursor
 from resolver.routes import RouteTable
 from resolver.selection import ServerSelection
@@ -304,27 +305,33 @@ async def run(
 ) -> None:
     """Serve until SIGTERM or SIGINT, then shut down gracefully.
 
-    ``task_status.started()`` is called once every socket is bound.
+    Everything that needs privileges (the listening ports, the control
+    socket) is bound first; then we become ``[server] user`` if one is set,
+    and only then does the local root's refresh task start (it writes the
+    ``zonefile`` as that user). ``task_status.started()`` is called once
+    every socket is bound.
     """
     control_path = Path(resolver.config["control.socket"] or default_socket_path())
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
             await nursery.start(resolver.recursor.run)
-            if resolver.root_service is not None:
-                await nursery.start(resolver.root_service.run)
             endpoints = await nursery.start(resolver.server.serve)
             await nursery.start(serve_control, control_path, commands(resolver))
+            drop_privileges(resolver.config["server.user"])
+            if resolver.root_service is not None:
+                await nursery.start(resolver.root_service.run)
             log.info(
                 "holdfast %s serving on %s (control socket %s)",
                 __version__,
                 ", ".join(f"{host}:{port}" for host, port in endpoints),
                 control_path,
+                extra={"event": "started"},
             )
             task_status.started()
             async for signum in signals:
-                log.info("%s received: finishing in-flight queries", signal.Signals(signum).name)
+                log.info("%s received: finishing in-flight queries", signal.Signals(signum).name,
+                         extra={"event": "stopping"})
                 await resolver.server.shutdown(SHUTDOWN_GRACE)
                 nursery.cancel_scope.cancel()
                 break
-    log.info("holdfast stopped")
-
+    log.info("holdfast stopped", extra={"event": "stopped"})
