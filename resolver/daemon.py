@@ -174,7 +174,10 @@ def build(
         stale_window=policy.max_stale if policy.enabled else 0.0,
     )
     selection = ServerSelection(
-        clock, holddown=config["upstream.holddown"], max_holddown=config["upstream.max_holddown"]
+        clock,
+        holddown=config["upstream.holddown"],
+        max_holddown=config["upstream.max_holddown"],
+        max_rto=config["upstream.max_timeout"],
     )
     limits = Limits(
         max_upstream_queries=config["limits.max_upstream_queries"],
@@ -182,6 +185,7 @@ def build(
         max_depth=config["limits.max_depth"],
         max_cname_chain=config["limits.max_cname_chain"],
         time_budget=config["limits.time_budget"],
+        timeout_rounds=config["upstream.timeout_rounds"],
         validation=WorkLimits(
             max_signatures_per_query=config["dnssec.max_signatures_per_query"],
             max_signatures_per_response=config["dnssec.max_signatures_per_response"],

@@ -54,8 +54,6 @@ from rootzone.hints import RootHints
 from rootzone.lifecycle import LocalRoot
 
 _ALIAS_TYPES = (dns.rdatatype.CNAME, dns.rdatatype.DNAME)
-#: Rounds over a zone's servers while the only failures are timeouts.
-TIMEOUT_ROUNDS = 5
 #: Cached data with less than this share of its TTL left is refreshed in
 #: the background when asked for (Unbound's prefetch: the last 10%).
 PREFETCH_SHARE = 0.1
@@ -506,11 +504,12 @@ class Iterator:
     ) -> Exchange[tuple[Classified, str]]:
         """Ask the zone's servers, one after another, until one answers usefully.
 
-        Servers that timed out are asked again in up to ``TIMEOUT_ROUNDS``
-        rounds, each with the RTO that selection doubled after the timeout:
-        a loaded server is slow, not gone, and one round of short adaptive
-        timeouts would turn a burst of load into SERVFAILs (Unbound likewise
-        retries a server several times with back-off). The work budget and
+        Servers that timed out are asked again in up to
+        ``Limits.timeout_rounds`` rounds, each with the RTO that selection
+        doubled after the timeout: a loaded server is slow, not gone, and
+        one round of short adaptive timeouts would turn a burst of load into
+        SERVFAILs (Unbound likewise retries a server several times with
+        back-off). The work budget and
         the time budget still bound the whole resolution.
 
         Every outcome is fed back into server selection. Servers whose NS
@@ -528,7 +527,7 @@ class Iterator:
                 return local, LOCAL_ROOT
         tried: set[str] = set(avoid)
         timed_out: set[str] = set()
-        rounds_left = TIMEOUT_ROUNDS - 1
+        rounds_left = budget.limits.timeout_rounds - 1
         failures: list[UpstreamError] = []
         unresolved = cut.unresolved()
         while True:

@@ -31,6 +31,9 @@ class Limits:
     max_cname_chain: int = 16
     #: Seconds a client query may take before it is answered SERVFAIL.
     time_budget: float = 5.0
+    #: Rounds over a zone's servers while the only failures are timeouts
+    #: (Unbound tries a server five times, with back-off).
+    timeout_rounds: int = 5
     #: Signature checks and NSEC3 hashes allowed (KeyTrap and friends).
     validation: WorkLimits = field(default_factory=WorkLimits)
 

@@ -9,10 +9,11 @@ Unbound's infrastructure cache:
 * RTT is smoothed per address with Jacobson/Karels (RFC 6298): the first
   sample sets ``srtt = R`` and ``rttvar = R/2``; later ones move ``srtt`` by
   1/8 and ``rttvar`` by 1/4 of the error. RTO is ``srtt + 4 * rttvar``,
-  clamped to [50 ms, 2 s]. Servers we know nothing about get Unbound's
-  376 ms, so they fall in the selection band and get tried.
-* Each consecutive timeout doubles the RTO, still capped at 2 s (lower than
-  Unbound's 3 s so that, within a 5 s resolution budget, at least two
+  clamped to [50 ms, ``max_rto``] (``[upstream] max_timeout``, 2 s).
+  Servers we know nothing about get Unbound's 376 ms, so they fall in the
+  selection band and get tried.
+* Each consecutive timeout doubles the RTO, still capped at ``max_rto``
+  (2 s by default, lower than Unbound's 3 s so that, within a 5 s resolution budget, at least two
   servers get a full try). After three in a row the server is *down* for
   60 s; after that it is on probation with at least the unknown-server RTO,
   so it is probed again: one more timeout puts it down again, while any
@@ -142,13 +143,13 @@ class _Host:
     #: ends): each doubles the next hold-down.
     bogus: dict[str, tuple[int, float]] = field(default_factory=dict)
 
-    def base_rto(self) -> float:
+    def base_rto(self, ceiling: float) -> float:
         """RTO from the RTT estimate alone, before timeout back-off."""
         if self.srtt is None:
-            return UNKNOWN_RTO
-        return min(max(self.srtt + 4 * self.rttvar, MIN_RTO), MAX_RTO)
+            return min(UNKNOWN_RTO, ceiling)
+        return min(max(self.srtt + 4 * self.rttvar, MIN_RTO), ceiling)
 
-    def rto(self, now: float) -> float:
+    def rto(self, now: float, ceiling: float) -> float:
         """RTO including the doubling for each consecutive timeout.
 
         A server whose down time is over is on probation: it gets at least
@@ -156,9 +157,9 @@ class _Host:
         probed again.
         """
         if self.timeouts >= DOWN_AFTER_TIMEOUTS and self.down_until <= now:
-            return max(self.base_rto(), UNKNOWN_RTO)
-        # The exponent is bounded only to keep the float finite: 2**8 * MIN_RTO > MAX_RTO.
-        return min(self.base_rto() * 2.0 ** min(self.timeouts, 8), MAX_RTO)
+            return min(max(self.base_rto(ceiling), UNKNOWN_RTO), ceiling)
+        # The exponent is bounded only to keep the float finite: 2**10 * MIN_RTO > any ceiling.
+        return min(self.base_rto(ceiling) * 2.0 ** min(self.timeouts, 10), ceiling)
 
     def avoided_until(self, zone: str | None) -> float:
         """Wall time until which this host should not be chosen for ``zone``."""
@@ -180,6 +181,7 @@ class ServerSelection:
         broken_ttl: Seconds a server broken for a zone is avoided for it.
         holddown: Seconds of the first hold-down after bogus data.
         max_holddown: Seconds of the longest hold-down.
+        max_rto: Longest wait for one reply, backed off or not, seconds.
     """
 
     def __init__(
@@ -191,6 +193,7 @@ class ServerSelection:
         broken_ttl: float = BROKEN_TTL,
         holddown: float = HOLDDOWN,
         max_holddown: float = MAX_HOLDDOWN,
+        max_rto: float = MAX_RTO,
     ) -> None:
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
@@ -198,6 +201,7 @@ class ServerSelection:
         self._broken_ttl = broken_ttl
         self._holddown = holddown
         self._max_holddown = max(max_holddown, holddown)
+        self._max_rto = max_rto
 
     def choose(
         self,
@@ -245,16 +249,16 @@ class ServerSelection:
                 avoided,
                 key=lambda address: (
                     avoided[address].avoided_until(zone_key),
-                    avoided[address].rto(now),
+                    avoided[address].rto(now, self._max_rto),
                 ),
             )
-        rtos = {address: _rto(known[address], now) for address in usable}
+        rtos = {address: self._rto(known[address], now) for address in usable}
         best = min(rtos.values())
         return self._rng.choice([a for a in usable if rtos[a] <= best + RTT_BAND])
 
     def timeout_for(self, address: str) -> float:
         """The retransmission timeout to use for ``address``, seconds."""
-        return _rto(self._hosts.get(address), self._clock.wall())
+        return self._rto(self._hosts.get(address), self._clock.wall())
 
     def report_rtt(self, address: str, rtt: float) -> None:
         """Record a reply from ``address`` that took ``rtt`` seconds.
@@ -387,7 +391,7 @@ class ServerSelection:
             ServerStats(
                 address=address,
                 srtt=host.srtt,
-                rto=host.rto(now),
+                rto=host.rto(now, self._max_rto),
                 timeouts=host.timeouts,
                 down=host.down_until > now,
                 edns=host.no_edns_until <= now,
@@ -397,6 +401,10 @@ class ServerSelection:
         )
         return SelectionStats(entries=len(servers), servers=servers)
 
+    def _rto(self, host: _Host | None, now: float) -> float:
+        """RTO of a possibly unknown host."""
+        return min(UNKNOWN_RTO, self._max_rto) if host is None else host.rto(now, self._max_rto)
+
     def _host(self, address: str) -> _Host:
         """The entry for ``address``, created on first report."""
         host = self._hosts.get(address)
@@ -404,10 +412,6 @@ class ServerSelection:
             host = self._hosts[address] = _Host()
         return host
 
-
-def _rto(host: _Host | None, now: float) -> float:
-    """RTO of a possibly unknown host."""
-    return UNKNOWN_RTO if host is None else host.rto(now)
 
 
 def _zone_key(zone: str) -> str:

@@ -24,7 +24,7 @@ from resolver.clock import FakeClock
 from resolver.driver import run_exchange
 from resolver.errors import UpstreamTimeout
 from resolver.exchange import UpstreamQuery, UpstreamReply
-from resolver.iterator import TIMEOUT_ROUNDS, Iterator
+from resolver.iterator import Iterator
 from resolver.limits import Limits
 from resolver.question import Outcome, Question
 from resolver.selection import ServerSelection
@@ -167,7 +167,7 @@ async def test_servers_that_time_out_are_asked_again_with_longer_timeouts() -> N
 async def test_servers_that_never_answer_get_a_bounded_number_of_rounds() -> None:
     outcome, sent = await resolve(lambda query: None, "www.gone.")
     assert outcome.rcode == dns.rcode.SERVFAIL
-    assert sent == TIMEOUT_ROUNDS * len(HINTS.addresses)
+    assert sent == Limits().timeout_rounds * len(HINTS.addresses)
 
 
 async def test_out_of_bailiwick_records_are_not_cached() -> None:

@@ -26,7 +26,7 @@ from resolver.selection import (
 FAST, MEDIUM, SLOW = "127.53.0.1", "127.53.0.2", "127.53.0.3"
 
 
-def make(seed: int = 7, **kwargs: int) -> tuple[ServerSelection, FakeClock]:
+def make(seed: int = 7, **kwargs: float) -> tuple[ServerSelection, FakeClock]:
     clock = FakeClock()
     return ServerSelection(clock, rng=random.Random(seed), **kwargs), clock
 
@@ -51,6 +51,20 @@ def test_rto_follows_jacobson_karels_and_is_clamped() -> None:
     assert selection.timeout_for(MEDIUM) == pytest.approx(0.05)
     selection.report_rtt(SLOW, 5.0)
     assert selection.timeout_for(SLOW) == MAX_RTO
+
+
+def test_max_rto_is_the_ceiling_of_measured_and_backed_off_timeouts() -> None:
+    """``[upstream] max_timeout``: a server slower than 2 s can still be waited for."""
+    patient, _ = make(max_rto=8.0)
+    patient.report_rtt(SLOW, 1.5)
+    assert patient.timeout_for(SLOW) == pytest.approx(4.5)  # 1.5 + 4 * 0.75: past 2 s
+    for _ in range(2):
+        patient.report_timeout(SLOW)
+    assert patient.timeout_for(SLOW) == 8.0
+    hasty, _ = make(max_rto=0.2)
+    assert hasty.timeout_for(FAST) == 0.2  # even an unknown server's 376 ms is capped
+    hasty.report_timeout(FAST)
+    assert hasty.timeout_for(FAST) == 0.2
 
 
 def test_fastest_in_band_servers_share_load_and_slow_one_is_left_alone() -> None:
