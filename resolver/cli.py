@@ -242,23 +242,27 @@ def _bench(options: Sequence[str]) -> int:
     return bench_main(options)
 
 
+#: The options ``holdfast serve`` flags override, and the flag of each.
+SERVE_FLAGS = {
+    "server.listen": "--listen",
+    "server.user": "--user",
+    "workers.count": "--workers",
+    "upstream.root_hints": "--root-hints",
+    "upstream.allow": "--upstream-allow",
+    "upstream.port": "--upstream-port",
+    "dnssec.trust_anchors": "--trust-anchor",
+    "local_root.sources": "--local-root",
+    "control.socket": "--control",
+    "metrics.listen": "--metrics",
+    "logging.level": "--log-level",
+    "logging.format": "--log-format",
+    "logging.query_log": "--query-log",
+}
+
+
 def _serve_config(args: argparse.Namespace) -> Config:
     config = load_config(args.config) if args.config else Config.defaults()
-    flags: dict[str, Any] = {
-        "server.listen": args.listen,
-        "upstream.root_hints": args.root_hints,
-        "dnssec.trust_anchors": args.trust_anchor,
-        "upstream.allow": args.upstream_allow,
-        "upstream.port": args.upstream_port,
-        "control.socket": args.control,
-        "local_root.sources": args.local_root,
-        "metrics.listen": args.metrics,
-        "workers.count": args.workers,
-        "server.user": args.user,
-        "logging.query_log": args.query_log,
-        "logging.level": args.log_level,
-        "logging.format": args.log_format,
-    }
+    flags = {name: getattr(args, flag[2:].replace("-", "_")) for name, flag in SERVE_FLAGS.items()}
     overrides = {name: value for name, value in flags.items() if value is not None}
     return config.with_overrides(overrides, source="command line")
 

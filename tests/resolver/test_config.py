@@ -60,6 +60,12 @@ time_budget = 3
         ("[local_root]\nmax_growth = 0.5\n", "local_root.max_growth: must be between 1 and 100"),
         ("[local_root]\nzonmd = \"verify\"\n",
          "unknown option local_root.zonmd (did you mean local_root.zonemd?)"),
+        ("[metrics]\nlisten = \"9153\"\n", "'9153' is not ADDR:PORT"),
+        ("[logging]\nformat = \"xml\"\n", "logging.format: must be one of human, json"),
+        ("[logging]\nlevel = \"loud\"\n", "logging.level: must be one of debug"),
+        ("[workers]\ncount = 0\n", "workers.count: must be between 1 and 64, not 0"),
+        ("[workers]\nconut = 2\n", "unknown option workers.conut (did you mean workers.count?)"),
+        ("[upstream]\nmax_timeout = 0\n", "upstream.max_timeout: must be between 0.05 and 30"),
     ],
 )
 def test_bad_files_are_refused_with_a_precise_error(
@@ -81,6 +87,15 @@ def test_an_absurdly_large_file_is_refused(tmp_path: Path) -> None:
 def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "absent.toml")
+
+
+def test_an_empty_metrics_address_turns_the_endpoint_off(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, '[metrics]\nlisten = ""\n'))["metrics.listen"] == ""
+
+
+def test_changed_lists_only_what_differs_from_the_defaults(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "[cache]\nmax_ttl = 86400\nmin_ttl = 5\n"))
+    assert config.changed() == {"cache.min_ttl": 5}
 
 
 def test_command_line_overrides_are_checked() -> None:

@@ -1,0 +1,94 @@
+"""``holdfast check-config`` and the generated configuration reference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from resolver import cli
+from resolver.config import MAX_CONFIG_BYTES, OPTIONS
+from resolver.config_reference import SECTIONS, markdown
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def check(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    status = cli.main(["check-config", str(path)])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_the_sample_configuration_is_valid(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = check(REPOSITORY / "contrib" / "holdfast.toml", capsys)
+    assert status == 0
+    assert "ok" in out
+    assert "workers.count = 2" in out
+
+
+def test_a_good_file_lists_what_differs_from_the_defaults(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "holdfast.toml"
+    path.write_text('[cache]\nmin_ttl = 5\n[[route]]\nzone = "com"\navoid = ["192.0.2.1"]\n')
+    status, out, _ = check(path, capsys)
+    assert status == 0
+    assert "1 option(s) differ from the defaults, 1 route(s)" in out
+    assert "cache.min_ttl = 5" in out
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[cache]\nmax_tll = 5\n", "unknown option cache.max_tll (did you mean cache.max_ttl?)"),
+        ("[cache]\nmax_ttl = \"1d\"\n", "cache.max_ttl must be int, not str"),
+        ("[server]\nallow = [\"10.0.0.0/33\"]\n", "not an IP network"),
+        ("[serve_stale]\nmax_stale = 1e9\n", "serve_stale.max_stale: must be between 0 and"),
+        ("[cache\n", "not valid TOML"),
+        ("[server]\nuser = \"no-such-user-here\"\n", "no user named 'no-such-user-here'"),
+        ("[upstream]\nroot_hints = \"/nonexistent/root.hints\"\n", "cannot read"),
+        ("[dnssec]\ntrust_anchors = [\"/nonexistent/anchor.ds\"]\n", "cannot read"),
+    ],
+)
+def test_a_bad_file_exits_2_with_the_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str
+) -> None:
+    path = tmp_path / "holdfast.toml"
+    path.write_text(text)
+    status, out, err = check(path, capsys)
+    assert status == 2
+    assert message in err
+    assert out == ""
+
+
+def test_an_absurdly_large_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "holdfast.toml"
+    path.write_text("[cache]\n" + "# the same comment again\n" * (MAX_CONFIG_BYTES // 20))
+    status, _, err = check(path, capsys)
+    assert status == 2
+    assert "far larger than any sane configuration" in err
+
+
+def test_serve_refuses_a_bad_file_before_binding_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "holdfast.toml"
+    path.write_text("[server]\nlisten = [\"127.0.0.1:5399\"]\nallow = [\"nonsense\"]\n")
+    assert cli.main(["serve", "--config", str(path), "--metrics", "off"]) == 2
+    assert "server.allow" in capsys.readouterr().err
+
+
+def test_the_committed_reference_is_up_to_date() -> None:
+    committed = (REPOSITORY / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert committed == markdown(), (
+        "docs/configuration.md is stale: python -m resolver.config_reference "
+        "> docs/configuration.md"
+    )
+
+
+def test_every_option_is_documented_with_a_unit_where_it_is_a_number() -> None:
+    assert {option.section for option in OPTIONS} == set(SECTIONS)
+    for option in OPTIONS:
+        assert option.help, option.name
+        if option.kind in (int, float):
+            assert option.unit, f"{option.name} is a number without a unit"
