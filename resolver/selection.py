@@ -42,6 +42,7 @@ no Trio.
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,8 @@ from cachetools import LRUCache
 
 from resolver.clock import Clock
 from resolver.routes import normal_address
+
+log = logging.getLogger("holdfast.selection")
 
 #: RTO of a server we have no measurement for (Unbound's UNKNOWN_SERVER_NICENESS).
 UNKNOWN_RTO = 0.376
@@ -322,6 +325,12 @@ class ServerSelection:
         while len(host.bogus) > MAX_BROKEN_ZONES:
             del host.bogus[next(iter(host.bogus))]
         self._mark(host, key, f"bogus: {reason}", duration, holddown=True)
+        log.warning(
+            "holding down %s for %s for %d s (strike %d): %s", address, key, duration, strikes,
+            reason,
+            extra={"event": "server_held_down", "address": address, "zone": key,
+                   "seconds": duration, "strikes": strikes, "reason": reason},
+        )
         return duration
 
     def holddowns(self) -> list[HoldDown]:
