@@ -46,6 +46,15 @@ class AccessList:
         #: a resolver's clients are few. Cleared when it grows past a bound.
         self._verdicts: dict[str, bool] = {}
 
+    def replace(self, other: AccessList) -> None:
+        """Take the networks of ``other`` (a reloaded configuration's), from the next packet on.
+
+        In place, because the server holds this object; the verdicts learned
+        under the old networks are forgotten.
+        """
+        self._networks = other._networks
+        self._verdicts = {}
+
     def allows(self, address: str) -> bool:
         """Whether a client at ``address`` (IPv4 or IPv6 literal) may be served.
 

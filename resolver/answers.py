@@ -45,6 +45,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import dns.rdatatype
+
 from resolver.clock import Clock
 
 _HEADER = struct.Struct("!HHHHHH")
@@ -68,6 +70,11 @@ _OPTION_COOKIE = 10
 _COOKIE_LENGTHS = frozenset({8, *range(16, 41)})
 _MIN_UDP_SIZE = 512
 _RCODE_TEXT = {0: "NOERROR", 3: "NXDOMAIN"}
+_OPTION_EDE = 15
+#: QTYPE mnemonics for counting; any other QTYPE counts as ``OTHER_QTYPE``, so
+#: clients cannot make up label values (there are 65536 QTYPEs).
+_QTYPE_LABELS = {int(rdtype): rdtype.name for rdtype in dns.rdatatype.RdataType}
+OTHER_QTYPE = "other"
 
 
 class ParsedQuery(NamedTuple):
@@ -99,6 +106,7 @@ class _Template:
     born: float
     expires: float
     rcode_text: str
+    qtype_text: str
     aged: bytes = b""
     aged_for: int = -1
 
@@ -141,7 +149,8 @@ class AnswerCache:
         self._udp_payload = udp_payload
         self._max_entries = max_entries
         self._generation = cache_generation
-        self._lifetime_share = lifetime_share
+        #: A reload switching prefetch changes it, for templates made from then on.
+        self.lifetime_share = lifetime_share
         self._seen_generation = cache_generation()
         self._templates: dict[bytes, _Template] = {}
         #: ``parse_query`` results by query bytes after the ID: clients repeat
@@ -150,8 +159,12 @@ class AnswerCache:
         self._parsed: dict[bytes, ParsedQuery] = {}
         self.stats = AnswerStats()
 
-    def answer(self, wire: bytes, *, tcp: bool) -> tuple[bytes, str] | None:
-        """The response to ``wire`` and its rcode mnemonic, or None to take the slow path."""
+    def answer(self, wire: bytes, *, tcp: bool) -> tuple[bytes, str, str] | None:
+        """The response to ``wire``, its rcode mnemonic and ``qtype_label``, or None.
+
+        None: take the slow path. The two labels come ready-made with the
+        template, so the server counts the answer without reading it.
+        """
         parsed = self._parsed.get(wire[2:])
         if parsed is None:
             parsed = parse_query(wire, self._udp_payload)
@@ -178,7 +191,7 @@ class AnswerCache:
             self.stats.misses += 1
             return None
         self.stats.hits += 1
-        return _patch(template, wire, name_end, now), template.rcode_text
+        return _patch(template, wire, name_end, now), template.rcode_text, template.qtype_text
 
     def remember(self, wire: bytes, response: bytes) -> None:
         """Keep ``response`` (the slow path's answer to ``wire``) as a template.
@@ -205,8 +218,15 @@ class AnswerCache:
         if parsed.key not in self._templates and len(self._templates) >= self._max_entries:
             del self._templates[next(iter(self._templates))]
         now = self._clock.wall()
+        qtype = _U16.unpack_from(parsed.key, len(parsed.key) - 3)[0]
         self._templates[parsed.key] = _Template(
-            response, offsets, ttls, now, now + lifetime * self._lifetime_share, rcode_text
+            response,
+            offsets,
+            ttls,
+            now,
+            now + lifetime * self.lifetime_share,
+            rcode_text,
+            qtype_label(qtype),
         )
         self.stats.stored += 1
 
@@ -309,3 +329,51 @@ def _skip_name(wire: bytes, pos: int) -> int:
         if length & 0xC0:
             return pos + 2
         pos += length + 1
+
+
+def qtype_label(qtype: int) -> str:
+    """The QTYPE's mnemonic for counting, or ``OTHER_QTYPE`` for one without a name."""
+    return _QTYPE_LABELS.get(qtype, OTHER_QTYPE)
+
+
+def question_type(wire: bytes) -> int | None:
+    """The QTYPE of a query packet's question, or None if there is no readable one.
+
+    For counting the queries the full path answers, malformed ones included.
+    """
+    if len(wire) < 12 or _HEADER.unpack_from(wire)[2] < 1:
+        return None
+    try:
+        return int(_U16.unpack_from(wire, _skip_name(wire, 12))[0])
+    except (IndexError, struct.error):
+        return None
+
+
+def extended_errors(response: bytes) -> tuple[int, ...]:
+    """The INFO-CODE of every Extended DNS Error (RFC 8914) in a response we rendered.
+
+    Read from the wire so that every path that renders a response is
+    counted the same way. Only for counting: a packet cut short gives the
+    codes read so far, never an exception.
+    """
+    codes: list[int] = []
+    try:
+        _, _, qdcount, ancount, nscount, arcount = _HEADER.unpack_from(response)
+        if not arcount:
+            return ()
+        pos = 12
+        for _ in range(qdcount):
+            pos = _skip_name(response, pos) + 4
+        for index in range(ancount + nscount + arcount):
+            pos = _skip_name(response, pos)
+            rdtype = _U16.unpack_from(response, pos)[0]
+            start, pos = pos + 10, pos + 10 + _U16.unpack_from(response, pos + 8)[0]
+            if rdtype == _TYPE_OPT and index >= ancount + nscount:
+                while start + 4 <= pos:
+                    code, length = struct.unpack_from("!HH", response, start)
+                    if code == _OPTION_EDE and length >= 2:
+                        codes.append(_U16.unpack_from(response, start + 4)[0])
+                    start += 4 + length
+    except (IndexError, struct.error):
+        pass
+    return tuple(codes)

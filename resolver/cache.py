@@ -47,9 +47,10 @@ from __future__ import annotations
 
 import collections
 import enum
+import heapq
 import io
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, KeysView
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -158,6 +159,41 @@ class CacheStats:
 
 
 @dataclass(frozen=True, slots=True)
+class Lifetimes:
+    """How long the cache keeps what it learns.
+
+    One object, so that a configuration reload swaps every bound at once
+    (``Cache.lifetimes``). New bounds apply to data stored from then on;
+    the stale window also to data already held (it is read at every lookup).
+
+    Attributes:
+        min_ttl: The shortest lifetime given to cached data.
+        max_ttl: The longest lifetime given to positive data.
+        max_negative_ttl: The longest lifetime given to negative answers.
+        stale_window: How long expired data is kept for serve-stale.
+        bogus_ttl: The longest lifetime given to BOGUS data.
+
+    Raises:
+        ConfigError: If a bound is out of range.
+    """
+
+    min_ttl: int = 0
+    max_ttl: int = 86_400
+    max_negative_ttl: int = 3_600
+    stale_window: float = 0.0
+    bogus_ttl: int = 60
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_ttl <= min(self.max_ttl, self.max_negative_ttl):
+            raise ConfigError(
+                f"cache min_ttl ({self.min_ttl}) must be between 0 and both maximum TTLs "
+                f"(max_ttl {self.max_ttl}, max_negative_ttl {self.max_negative_ttl})"
+            )
+        if self.stale_window < 0 or self.bogus_ttl < 0:
+            raise ConfigError("cache stale_window and bogus_ttl must not be negative")
+
+
+@dataclass(frozen=True, slots=True)
 class _Entry:
     """What every cache entry holds about its lifetime, provenance and verdict."""
 
@@ -192,6 +228,9 @@ class _Negative(_Entry):
 
 _E = TypeVar("_E", _Positive, _Negative)
 
+#: Renders a cache dump: the lines, and how many entries matched in all.
+Dump = Callable[[], tuple[list[str], int]]
+
 
 class Cache:
     """A bounded, clock-driven cache of RRsets and negative answers."""
@@ -201,39 +240,24 @@ class Cache:
         clock: Clock,
         *,
         max_entries: int = 1_000_000,
-        min_ttl: int = 0,
-        max_ttl: int = 86_400,
-        max_negative_ttl: int = 3_600,
-        stale_window: float = 0.0,
-        bogus_ttl: int = 60,
+        lifetimes: Lifetimes = Lifetimes(),
     ) -> None:
         """Create an empty cache.
 
         Args:
             clock: The wall clock that TTLs count down against.
             max_entries: The most entries (positive and negative) kept.
-            min_ttl: The shortest lifetime given to cached data.
-            max_ttl: The longest lifetime given to positive data.
-            max_negative_ttl: The longest lifetime given to negative answers.
-            stale_window: How long expired data is kept for serve-stale.
-            bogus_ttl: The longest lifetime given to BOGUS data.
+            lifetimes: TTL bounds, stale window and bogus TTL.
 
         Raises:
-            ConfigError: If a limit is out of range.
+            ConfigError: If ``max_entries`` is below 1.
         """
         if max_entries < 1:
             raise ConfigError(f"cache max_entries must be at least 1, not {max_entries}")
-        if not 0 <= min_ttl <= min(max_ttl, max_negative_ttl):
-            raise ConfigError("cache min_ttl must be between 0 and both maximum TTLs")
-        if stale_window < 0 or bogus_ttl < 0:
-            raise ConfigError("cache stale_window and bogus_ttl must not be negative")
         self._clock = clock
         self._max_entries = max_entries
-        self._min_ttl = min_ttl
-        self._max_ttl = max_ttl
-        self._max_negative_ttl = max_negative_ttl
-        self._stale_window = stale_window
-        self._bogus_ttl = bogus_ttl
+        #: The lifetime bounds; a configuration reload replaces them.
+        self.lifetimes = lifetimes
         self._entries: collections.OrderedDict[bytes, _Positive | _Negative] = (
             collections.OrderedDict()
         )
@@ -242,8 +266,10 @@ class Cache:
         self._misses = 0
         self._refused_stores = 0
         self._evictions = 0
-        #: Changes whenever a flush removes entries, so that copies made from
-        #: cached data elsewhere (``answers.AnswerCache``) know to drop theirs.
+        #: Changes at every flush, so that copies made from cached data
+        #: elsewhere (``answers.AnswerCache``) know to drop theirs; even at a
+        #: flush that found nothing, since such a copy can outlive the entry
+        #: it was made from (evicted, or expired while the copy lives on).
         self.generation = 0
 
     def store_rrset(
@@ -279,7 +305,7 @@ class Cache:
         """
         _check_rrset(rrset, rrsigs)
         ttl = rrset.ttl if rrsigs is None else min(rrset.ttl, rrsigs.ttl)
-        ttl = self._lifetime(ttl, self._max_ttl, security)
+        ttl = self._lifetime(ttl, self.lifetimes.max_ttl, security)
         if ttl == 0:
             return False
         now = self._clock.wall()
@@ -381,7 +407,7 @@ class Cache:
             raise ValueError(f"a negative answer needs one SOA record, not {soa}")
         proof = tuple(proof)
         ttl = min(soa.ttl, soa_rdata.minimum, *(rrset.ttl for rrset in proof))
-        ttl = self._lifetime(ttl, self._max_negative_ttl, security)
+        ttl = self._lifetime(ttl, self.lifetimes.max_negative_ttl, security)
         if ttl == 0:
             return
         now = self._clock.wall()
@@ -452,7 +478,7 @@ class Cache:
             How many entries were removed.
         """
         owner = name.to_digestable()
-        return self._remove(key for key in self._entries if key[:-2] == owner)
+        return self._remove(key for key in self._keys() if key[:-2] == owner)
 
     def flush_zone(self, zone: dns.name.Name) -> int:
         """Forget everything cached for ``zone`` and every name below it.
@@ -461,7 +487,7 @@ class Cache:
             How many entries were removed.
         """
         apex = zone.to_digestable()
-        return self._remove(key for key in self._entries if _is_at_or_below(key[:-2], apex))
+        return self._remove(key for key in self._keys() if _is_at_or_below(key[:-2], apex))
 
     def flush_source(self, source: str) -> int:
         """Forget everything that came from ``source`` (e.g. the local root copy, once withdrawn).
@@ -493,12 +519,62 @@ class Cache:
             evictions=self._evictions,
         )
 
+    def prepare_dump(self, zone: dns.name.Name = dns.name.root, *, limit: int) -> Dump:
+        """The entries for ``zone`` and below as zone-file lines, for ``holdfast ctl cache dump``.
+
+        Only a snapshot is taken now (two lists of references: some
+        milliseconds for a million entries); the ``Dump`` returned does the
+        rest when called, touching nothing the cache changes afterwards, so
+        it may run in a thread while the serving loop goes on. Sorting and
+        rendering a million-entry cache takes seconds.
+
+        Entries come in DNS order (RFC 4034 section 6.1: by owner, then
+        type), at most ``limit`` of them, so that a big cache gives a
+        bounded reply. Each record is one line with its remaining TTL (0
+        when stale) and a comment: validation status, seconds past its TTL
+        when stale, the server it came from. A negative entry is one line,
+        ``NAME TTL IN NXDOMAIN`` or ``NAME TTL IN TYPE NODATA``. RRSIGs are
+        left out (the status says what they proved). Dumping is not a
+        lookup: no counter moves, no entry becomes more recently used.
+        """
+        now = self._clock.wall()
+        stale_window = self.lifetimes.stale_window
+        keys = list(self._keys())
+        entries = list(dict.values(self._entries))  # in the order of _keys()
+        apex = zone.to_digestable()
+        everything = zone == dns.name.root
+
+        def dump() -> tuple[list[str], int]:
+            held = {
+                key: entry
+                for key, entry in zip(keys, entries, strict=True)
+                if now < _dead_at(entry, stale_window)
+                and (everything or _is_at_or_below(key[:-2], apex))
+            }
+            lines = [
+                line
+                for key in heapq.nsmallest(limit, held, key=_dns_order)
+                for line in _dump_lines(key, held[key], now)
+            ]
+            return lines, len(held)
+
+        return dump
+
+    def _keys(self) -> KeysView[bytes]:
+        """Every key, in no useful order, for walks that need no recency order.
+
+        The plain dict's view: some twenty times quicker to walk than the
+        OrderedDict's linked list (10 ms against 250 ms for a million entries).
+        """
+        return dict.keys(self._entries)
+
     def _lifetime(self, ttl: int, ceiling: int, security: Security) -> int:
         """Return how long to keep data with ``ttl``: 0 means not at all."""
         if ttl <= 0:
             return 0
-        lifetime = min(max(ttl, self._min_ttl), ceiling)
-        return min(lifetime, self._bogus_ttl) if security is Security.BOGUS else lifetime
+        bounds = self.lifetimes
+        lifetime = min(max(ttl, bounds.min_ttl), ceiling)
+        return min(lifetime, bounds.bogus_ttl) if security is Security.BOGUS else lifetime
 
     def _keeps_good(self, current: _Entry, security: Security, now: float) -> bool:
         """Whether BOGUS data must leave ``current`` (good, still servable) in place."""
@@ -510,9 +586,7 @@ class Cache:
 
     def _dead_at(self, entry: _Entry) -> float:
         """Return when ``entry`` may no longer be returned even as stale."""
-        if entry.security is Security.BOGUS:
-            return entry.expires_at
-        return entry.expires_at + self._stale_window
+        return _dead_at(entry, self.lifetimes.stale_window)
 
     def _put(self, key: bytes, entry: _Positive | _Negative, now: float) -> None:
         """Store ``entry`` as most recently used, then enforce the bounds."""
@@ -557,8 +631,7 @@ class Cache:
         doomed = list(keys)
         for key in doomed:
             del self._entries[key]
-        if doomed:
-            self.generation += 1
+        self.generation += 1
         return len(doomed)
 
 
@@ -598,13 +671,58 @@ def _pack(rrset: dns.rrset.RRset) -> bytes:
 def _unpack(packed: _Packed, ttl: int) -> dns.rrset.RRset:
     """Rebuild a new RRset from ``packed``, with ``ttl``."""
     name, rdtype, blob = packed
+    return dns.rrset.from_rdata_list(name, ttl, _rdatas(rdtype, blob))
+
+
+def _rdatas(rdtype: dns.rdatatype.RdataType, blob: bytes) -> list[dns.rdata.Rdata]:
+    """The records packed by ``_pack``."""
     rdatas = []
     offset = 0
     while offset < len(blob):
         size = int.from_bytes(blob[offset : offset + 2], "big")
         rdatas.append(dns.rdata.from_wire(dns.rdataclass.IN, rdtype, blob, offset + 2, size))
         offset += 2 + size
-    return dns.rrset.from_rdata_list(name, ttl, rdatas)
+    return rdatas
+
+
+def _dead_at(entry: _Entry, stale_window: float) -> float:
+    """When ``entry`` may no longer be returned even as stale (BOGUS data never is)."""
+    if entry.security is Security.BOGUS:
+        return entry.expires_at
+    return entry.expires_at + stale_window
+
+
+def _dns_order(key: bytes) -> tuple[list[bytes], bytes]:
+    """A sort key for a cache key: labels from the root down (keys are lowercase), then type."""
+    labels = []
+    position = 0
+    while length := key[position]:
+        labels.append(key[position + 1 : position + 1 + length])
+        position += length + 1
+    labels.reverse()
+    return labels, key[-2:]
+
+
+def _dump_lines(key: bytes, entry: _Positive | _Negative, now: float) -> list[str]:
+    """One cache entry as ``Cache.prepare_dump`` shows it."""
+    owner = dns.name.from_wire(key, 0)[0].to_text()
+    rdtype = dns.rdatatype.RdataType.make(int.from_bytes(key[-2:], "big"))
+    stale = now >= entry.expires_at
+    ttl = 0 if stale else int(entry.expires_at - now)
+    notes = [entry.security.value]
+    if stale:
+        notes.append(f"stale {int(now - entry.expires_at)}s")
+    if entry.error is not None and entry.error.text:
+        notes.append(entry.error.text)
+    if entry.source is not None:
+        notes.append(f"from {entry.source}")
+    note = ", ".join(notes)
+    head = f"{owner} {ttl} IN {dns.rdatatype.to_text(rdtype)}"
+    if isinstance(entry, _Negative):
+        denial = f"{owner} {ttl} IN NXDOMAIN" if entry.nxdomain else f"{head} NODATA"
+        return [f"{denial} ; {note}"]
+    # Each record's own text, not an RRset's: rendering is most of a dump's cost.
+    return [f"{head} {rdata.to_text()} ; {note}" for rdata in _rdatas(rdtype, entry.rdata)]
 
 
 def _is_at_or_below(owner: bytes, apex: bytes) -> bool:

@@ -34,7 +34,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ import trio.testing
 from dnssec.anchors import TrustAnchors
 from dnssec.errors import HoldfastError
 from dnssec.signatures import utc_text
-from resolver import __version__, daemon, logs
+from resolver import __version__, daemon, logs, workers
 from resolver.clock import SystemClock
 from resolver.config import Config, load_config, parse_endpoint
 from resolver.control import ControlError, default_socket_path, request
@@ -54,6 +54,8 @@ from resolver.lab.drill import default_phases, tld_expired_sigs_2023
 from resolver.lab.rootdrill import DAY, Schedule, root_zonemd_2023
 from resolver.logs import FORMATS
 from resolver.privileges import lookup_user
+from resolver.server import BindError
+from resolver.settings import check_files
 from rootzone.candidate import (
     LoadPolicy,
     build_zone,
@@ -145,10 +147,12 @@ def make_parser() -> argparse.ArgumentParser:
     ctl = commands.add_parser("ctl", help="control a running resolver")
     ctl.add_argument("--control", metavar="SOCKET", help="control socket path")
     ctl.add_argument("words", nargs=argparse.REMAINDER, metavar="COMMAND ...",
-                     help="status | route add ZONE (--only|--prefer|--avoid) ADDR... "
+                     help="status | stats | route add ZONE (--only|--prefer|--avoid) ADDR... "
                           "[--expires DURATION] | route del ZONE | route list | "
                           "holddown list | holddown clear [ADDRESS|ZONE]... | "
-                          "local-root status|refresh|disable|enable")
+                          "local-root status|refresh|disable|enable | "
+                          "flush NAME | flush zone ZONE | flush all | "
+                          "cache dump [ZONE] [--limit N] | reload")
 
     lab = commands.add_parser("lab", help="run the lab's authoritative servers")
     lab.add_argument("--dir", type=Path, help="where to write root.hints, trust-anchor.ds, ...")
@@ -189,6 +193,10 @@ def make_parser() -> argparse.ArgumentParser:
                                 help="benchmark Holdfast against Unbound on the lab")
     bench.add_argument("options", nargs=argparse.REMAINDER, help="see holdfast bench -h")
 
+    # Not listed (no help): what a --workers supervisor starts, never typed by hand.
+    worker = commands.add_parser("worker")
+    worker.add_argument("--channel", type=int, required=True, metavar="FD")
+
     rootzone = commands.add_parser("rootzone", help="check a root zone file")
     rootzone_commands = rootzone.add_subparsers(
         dest="rootzone_command", required=True, metavar="COMMAND")
@@ -223,11 +231,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         handler = {"serve": _serve, "ctl": _ctl, "lab": _lab, "lab-fault": _lab_fault,
                    "demo": _demo, "rootzone": _rootzone, "drill": _drill,
-                   "check-config": _check_config}[args.command]
+                   "check-config": _check_config, "worker": _worker}[args.command]
         return handler(args)
     except (HoldfastError, LabError) as exc:
         print(f"holdfast: error: {exc}", file=sys.stderr)
-        return EXIT_CONFIG if not isinstance(exc, ControlError) else EXIT_FAILURE
+        return EXIT_FAILURE if isinstance(exc, ControlError | BindError) else EXIT_CONFIG
     except OSError as exc:
         print(f"holdfast: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
@@ -272,18 +280,45 @@ def _serve(args: argparse.Namespace) -> int:
     logs.configure(config["logging.level"], config["logging.format"])
     if config["server.user"]:
         lookup_user(config["server.user"])  # an unknown user stops us before anything binds
-    resolver = daemon.build(config, SystemClock())
-    trio.run(daemon.run, resolver)
+    with _lone_error():
+        if config["workers.count"] > 1:
+            check_files(config)  # what each worker reads, checked before anything binds
+            workers.serve(config)
+        else:
+            trio.run(daemon.run, daemon.build(config, SystemClock()))
     return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    """One of the processes of ``serve --workers N`` (``workers.py``)."""
+    with _lone_error():
+        workers.worker_main(args.channel)
+    return 0
+
+
+@contextlib.contextmanager
+def _lone_error() -> Iterator[None]:
+    """Report a ``HoldfastError`` raised in a Trio nursery as itself (one line, not a trace).
+
+    Trio wraps whatever a task raises in an ``ExceptionGroup``; when the
+    group holds just one ``HoldfastError`` (a port that cannot be bound, a
+    worker that cannot start), that error is the whole story.
+    """
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        error: BaseException = group
+        while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+            error = error.exceptions[0]
+        if isinstance(error, HoldfastError):
+            raise error from None
+        raise
 
 
 def _check_config(args: argparse.Namespace) -> int:
     """``check-config FILE``: everything ``serve --config FILE`` checks, nothing started."""
     config = load_config(args.file)
-    daemon.read_hints(config)
-    daemon.read_anchors(config)
-    if config["server.user"]:
-        lookup_user(config["server.user"])
+    check_files(config)
     changed = config.changed()
     print(f"{args.file}: ok, {len(changed)} option(s) differ from the defaults, "
           f"{len(config['routes'])} route(s)")

@@ -3,10 +3,13 @@
 ``control.serve_control`` hands every request to a ``Commands`` object; the
 request's ``command`` is the list of words the operator typed after
 ``holdfast ctl``. Each command returns a JSON-able result or raises
-``ControlError`` with a message meant for the operator. Kept apart from the
+``ControlError`` with a message meant for the operator; ``cache dump``
+returns an awaitable of one, as it renders in a thread. Kept apart from the
 socket so the commands are tested as plain calls.
 
 * ``status``: version, uptime, configuration, counters.
+* ``stats``: everything the Prometheus metrics show, as one JSON object
+  (``metrics.collect``; a ``--workers`` supervisor merges the workers').
 * ``route add ZONE (--only|--prefer|--avoid) ADDR... [--expires DURATION]``,
   ``route del ZONE``, ``route list``: operator routes (``routes.py``); they
   apply to the next upstream query, retries included.
@@ -17,6 +20,14 @@ socket so the commands are tested as plain calls.
 * ``local-root status | refresh | disable | enable``: the local root copy
   (RFC 8806): its state, serial, ZONEMD verdict, retirement time and last
   refusal; try the sources now; stop or resume using it on every path.
+* ``flush NAME``, ``flush zone ZONE``, ``flush all``: forget what the cache
+  holds for that name (every type, negative answers too), for the zone and
+  every name below it, or everything; ready-made responses go with it.
+  Unbound's ``flush`` and ``flush_zone``; for ``flush_infra``, ``holddown
+  clear`` lifts what we keep against servers.
+* ``cache dump [ZONE] [--limit N]``: the cache as zone-file text, sorted,
+  at most N entries (a bounded reply from a million-entry cache).
+* ``reload``: read the configuration file again and apply it (``reload.py``).
 """
 
 from __future__ import annotations
@@ -28,8 +39,10 @@ from typing import Any
 
 import dns.exception
 import dns.name
+import trio
 
 from dnssec.signatures import utc_text
+from resolver.cache import Cache
 from resolver.clock import Clock
 from resolver.control import ControlError
 from resolver.routes import RouteError, RouteTable, route_from_words
@@ -39,11 +52,23 @@ from rootzone.service import RootService
 
 _USAGE = {
     "status": "status",
+    "stats": "stats",
     "route": "route add ZONE (--only|--prefer|--avoid) ADDR... [--expires DURATION] | "
     "route del ZONE | route list",
     "holddown": "holddown list | holddown clear [ADDRESS|ZONE]...",
     "local-root": "local-root status | refresh | disable | enable",
+    "flush": "flush NAME | flush zone ZONE | flush all "
+    "(Unbound: flush, flush_zone; for flush_infra see holddown clear)",
+    "cache": "cache dump [ZONE] [--limit N]",
+    "reload": "reload",
 }
+
+#: Entries ``cache dump`` shows unless told otherwise, and at most. Finding
+#: them in a million-entry cache takes about a second, rendering some 40 us
+#: an entry, in a thread that shares the interpreter with the serving loop:
+#: the largest dump must stay well within ctl's 5 s timeout.
+DUMP_LIMIT = 10_000
+MAX_DUMP_LIMIT = 20_000
 
 
 @dataclass(slots=True)
@@ -57,6 +82,9 @@ class Commands:
         clock: Wall clock, for expiry times.
         local_root: The local root copy's holder.
         root_service: Its refresh task (None without ``[local_root]`` sources).
+        stats: Builds the ``stats`` result (None: this instance keeps none).
+        cache: The RRset cache, for ``flush`` and ``cache dump`` (None: no cache).
+        reload: Reloads the configuration, returning the report (None: cannot).
     """
 
     status: Callable[[], dict[str, Any]]
@@ -65,6 +93,9 @@ class Commands:
     clock: Clock
     local_root: LocalRoot
     root_service: RootService | None = None
+    stats: Callable[[], dict[str, Any]] | None = None
+    cache: Cache | None = None
+    reload: Callable[[], dict[str, Any]] | None = None
 
     def __call__(self, request: dict[str, Any]) -> Any:
         """Run the command in ``request`` (``{"command": [words]}``)."""
@@ -74,12 +105,24 @@ class Commands:
         head, *rest = words
         if head == "status" and not rest:
             return self.status()
+        if head == "stats" and not rest:
+            if self.stats is None:
+                raise ControlError("no statistics are kept here")
+            return self.stats()
         if head == "route":
             return self._route(rest)
         if head == "holddown":
             return self._holddown(rest)
         if head == "local-root":
             return self._local_root(rest)
+        if head == "flush":
+            return self._flush(rest)
+        if head == "cache":
+            return self._cache_dump(rest)
+        if head == "reload" and not rest:
+            if self.reload is None:
+                raise ControlError("this instance has no configuration to reload")
+            return self.reload()
         raise ControlError(
             f"unknown command {' '.join(words)!r}; known: " + "; ".join(_USAGE.values())
         )
@@ -157,6 +200,58 @@ class Commands:
         raise ControlError(f"usage: {_USAGE['local-root']}")
 
 
+    def _flush(self, words: Sequence[str]) -> Any:
+        cache = self._the_cache()
+        if words == ["all"]:
+            return {"flushed": "all", "removed": cache.flush_all()}
+        if len(words) == 2 and words[0] == "zone":
+            zone = _zone(words[1])
+            return {"flushed_zone": zone.to_text(), "removed": cache.flush_zone(zone)}
+        if len(words) == 1 and words[0] != "zone":
+            name = _zone(words[0], "domain name")
+            return {"flushed": name.to_text(), "removed": cache.flush_name(name)}
+        raise ControlError(f"usage: {_USAGE['flush']}")
+
+    async def _cache_dump(self, words: Sequence[str]) -> str:
+        cache = self._the_cache()
+        action, *rest = words or [""]
+        if action != "dump":
+            raise ControlError(f"usage: {_USAGE['cache']}")
+        limit = DUMP_LIMIT
+        if "--limit" in rest:
+            at = rest.index("--limit")
+            limit = _dump_limit(rest[at + 1 : at + 2])
+            del rest[at : at + 2]
+        if len(rest) > 1:
+            raise ControlError(f"usage: {_USAGE['cache']}")
+        zone = _zone(rest[0]) if rest else dns.name.root
+        # Sorting and rendering a big cache takes seconds: not in the serving loop.
+        lines, held = await trio.to_thread.run_sync(cache.prepare_dump(zone, limit=limit))
+        shown = min(held, limit)
+        text = [
+            f"; holdfast cache dump of {zone}: {held} entries, {shown} shown, "
+            f"at {utc_text(int(self.clock.wall()))}",
+            *lines,
+        ]
+        if held > shown:
+            text.append(
+                f"; ... {held - shown} more entries not shown: narrow it (cache dump ZONE) "
+                f"or raise --limit (at most {MAX_DUMP_LIMIT})"
+            )
+        return "\n".join(text)
+
+    def _the_cache(self) -> Cache:
+        if self.cache is None:
+            raise ControlError("this instance has no cache")
+        return self.cache
+
+
+def _dump_limit(words: Sequence[str]) -> int:
+    if len(words) == 1 and words[0].isdigit() and 1 <= int(words[0]) <= MAX_DUMP_LIMIT:
+        return int(words[0])
+    raise ControlError(f"--limit takes a number of entries from 1 to {MAX_DUMP_LIMIT}")
+
+
 def _is_address(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
@@ -165,8 +260,8 @@ def _is_address(text: str) -> bool:
     return True
 
 
-def _zone(text: str) -> dns.name.Name:
+def _zone(text: str, what: str = "zone name") -> dns.name.Name:
     try:
         return dns.name.from_text(text).canonicalize()
     except dns.exception.DNSException as exc:
-        raise ControlError(f"{text[:64]!r} is not a zone name: {exc}") from exc
+        raise ControlError(f"{text[:64]!r} is not a {what}: {exc}") from exc

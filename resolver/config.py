@@ -19,7 +19,7 @@ import ipaddress
 import time
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -281,6 +281,10 @@ class Config:
 
     values: Mapping[str, Any]
     source: str = "<defaults>"
+    #: The file it was read from: a reload reads it again.
+    path: Path | None = None
+    #: Values set on top of the file (command-line flags): a reload sets them again.
+    overrides: Mapping[str, Any] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]
@@ -304,7 +308,20 @@ class Config:
         values = dict(self.values)
         for name, value in overrides.items():
             values[name] = _checked(_BY_NAME[name], value, source)
-        return Config(values, f"{self.source} + {source}")
+        return Config(
+            values, f"{self.source} + {source}", self.path, {**self.overrides, **overrides}
+        )
+
+    def reread(self, path: Path | None = None) -> Config:
+        """This configuration as it reads now: its file (or ``path``) again, same overrides on top.
+
+        Raises:
+            ConfigError: the file is no longer usable.
+        """
+        path = path if path is not None else self.path
+        base = load_config(path) if path is not None else Config.defaults()
+        fresh = base.with_overrides(self.overrides, source="command line")
+        return fresh if path != self.path else replace(fresh, source=self.source)
 
 
 def _default_values() -> dict[str, Any]:
@@ -355,7 +372,7 @@ def load_config(path: Path, *, now: float | None = None) -> Config:
                 raise ConfigError(f"unknown option {name}{_suggest(name, list(_BY_NAME))}",
                                   source=source)
             values[name] = _checked(option, value, source)
-    return Config(values, source)
+    return Config(values, source, path)
 
 
 def _routes(tables: Any, source: str, now: float) -> tuple[Route, ...]:

@@ -3,8 +3,9 @@
 ``build`` is plain wiring (cache, server selection, iterator, transport,
 recursor, server), kept apart from ``run`` so tests can assemble the same
 resolver over the in-memory lab. ``run`` starts the server, the recursor's
-service nursery and the control socket, and on SIGTERM or SIGINT stops
-accepting, lets in-flight queries finish briefly, and returns (exit 0).
+service nursery and the control socket, reloads the configuration on
+SIGHUP (``reload.py``), and on SIGTERM or SIGINT stops accepting, lets
+in-flight queries finish briefly, and returns (exit 0).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import ipaddress
 import logging
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,6 @@ from typing import Any
 import trio
 
 from dnssec.anchors import TrustAnchors
-from dnssec.work import WorkLimits
 from resolver import __version__
 from resolver.access import AccessList
 from resolver.answers import AnswerCache
@@ -29,22 +29,31 @@ from resolver.cache import Cache
 from resolver.clock import Clock
 from resolver.commands import Commands
 from resolver.config import Config, parse_endpoint
-from resolver.control import default_socket_path, serve_control
+from resolver.control import default_socket_path, serve_control, serve_stream
 from resolver.errors import ConfigError
 from resolver.exchange import Transport
-from resolver.iterator import LOCAL_ROOT, PREFETCH_SHARE, Iterator
-from resolver.limits import Limits
+from resolver.iterator import LOCAL_ROOT, Iterator
 from resolver.messages import OUR_UDP_PAYLOAD
+from resolver.metrics import Snapshot, collect
+from resolver.metrics_endpoint import serve_metrics
 from resolver.privileges import drop_privileges
 from resolver.recursor import Recursor
+from resolver.reload import reload
 from resolver.routes import RouteTable
 from resolver.selection import ServerSelection
-from resolver.server import DnsServer
-from resolver.stale import StaleAnswers, StalePolicy
+from resolver.server import DnsServer, Listening
+from resolver.settings import (
+    cache_lifetimes,
+    query_limits,
+    read_anchors,
+    read_hints,
+    stale_policy,
+    template_share,
+)
+from resolver.stale import StaleAnswers
 from resolver.transport import UdpTcpTransport
 from resolver.validation import Validator
 from rootzone.candidate import LoadPolicy
-from rootzone.hints import RootHints
 from rootzone.lifecycle import LifetimePolicy, LocalRoot
 from rootzone.service import Offload, RootService, in_process
 from rootzone.sources import source_from_text
@@ -72,6 +81,8 @@ class Resolver:
     clock: Clock
     local_root: LocalRoot
     root_service: RootService | None
+    #: The server's client access list (a reload changes it in place).
+    access: AccessList
     started: float = field(default_factory=time.time)
 
     def status(self) -> dict[str, Any]:
@@ -84,6 +95,7 @@ class Resolver:
             "upstream_allow": self.config["upstream.allow"] or ["anywhere"],
             "trust_anchors": [str(zone) for zone in self.anchors.zones()],
             "workers": 1,
+            "metrics": self.config["metrics.listen"] or "off",
             "local_root": self.local_root_summary(),
             "routes": len(self.routes.routes()),
             "holddowns": len(self.selection.holddowns()),
@@ -111,41 +123,6 @@ def _as_dict(stats: object) -> dict[str, Any]:
     return values
 
 
-def stale_policy(config: Config) -> StalePolicy:
-    """The ``[serve_stale]`` section as a ``StalePolicy``."""
-    return StalePolicy(
-        enabled=config["serve_stale.enabled"],
-        max_stale=config["serve_stale.max_stale"],
-        reply_ttl=config["serve_stale.reply_ttl"],
-        client_timeout=config["serve_stale.client_timeout"],
-        failure_recheck=config["serve_stale.failure_recheck"],
-        prefetch=config["serve_stale.prefetch"],
-    )
-
-
-def read_hints(config: Config) -> RootHints:
-    """The root hints from the configured file, or the IANA ones."""
-    path = config["upstream.root_hints"]
-    if not path:
-        return RootHints.builtin()
-    return RootHints.from_text(_read(Path(path)), source=path)
-
-
-def read_anchors(config: Config) -> TrustAnchors:
-    """The trust anchors from the configured files, or the IANA root anchors."""
-    paths: list[str] = config["dnssec.trust_anchors"]
-    if not paths:
-        return TrustAnchors.builtin()
-    return TrustAnchors.merge(TrustAnchors.from_text(_read(Path(p)), source=p) for p in paths)
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read: {exc}", source=str(path)) from exc
-
-
 def build(
     config: Config,
     clock: Clock,
@@ -164,35 +141,12 @@ def build(
     hints = read_hints(config)
     anchors = read_anchors(config)
     policy = stale_policy(config)
-    cache = Cache(
-        clock,
-        max_entries=config["cache.max_entries"],
-        min_ttl=config["cache.min_ttl"],
-        max_ttl=config["cache.max_ttl"],
-        max_negative_ttl=config["cache.max_negative_ttl"],
-        bogus_ttl=config["dnssec.bogus_ttl"],
-        stale_window=policy.max_stale if policy.enabled else 0.0,
-    )
+    cache = Cache(clock, max_entries=config["cache.max_entries"], lifetimes=cache_lifetimes(config))
     selection = ServerSelection(
         clock,
         holddown=config["upstream.holddown"],
         max_holddown=config["upstream.max_holddown"],
         max_rto=config["upstream.max_timeout"],
-    )
-    limits = Limits(
-        max_upstream_queries=config["limits.max_upstream_queries"],
-        max_referrals=config["limits.max_referrals"],
-        max_depth=config["limits.max_depth"],
-        max_cname_chain=config["limits.max_cname_chain"],
-        time_budget=config["limits.time_budget"],
-        timeout_rounds=config["upstream.timeout_rounds"],
-        validation=WorkLimits(
-            max_signatures_per_query=config["dnssec.max_signatures_per_query"],
-            max_signatures_per_response=config["dnssec.max_signatures_per_response"],
-            max_keys_per_tag=config["dnssec.max_keys_per_tag"],
-            max_nsec3_iterations=config["dnssec.max_nsec3_iterations"],
-            max_nsec3_hashes_per_response=config["dnssec.max_nsec3_hashes"],
-        ),
     )
     validator = Validator(
         anchors=anchors,
@@ -217,7 +171,7 @@ def build(
         cache=cache,
         selection=selection,
         hints=hints,
-        limits=limits,
+        limits=query_limits(config),
         validator=validator,
         qname_minimisation=config["upstream.qname_minimisation"],
         routes=routes,
@@ -235,16 +189,16 @@ def build(
             udp_payload=OUR_UDP_PAYLOAD,
             max_entries=config["cache.max_answers"],
             cache_generation=lambda: cache.generation,
-            # With prefetch, a template ends where prefetch begins, so the
-            # slow path sees the question again in time to refresh it.
-            lifetime_share=1.0 - PREFETCH_SHARE if policy.prefetch else 1.0,
+            lifetime_share=template_share(policy),
         )
+    access = AccessList(config["server.allow"])
     server = DnsServer(
         [parse_endpoint(text) for text in config["server.listen"]],
         recursor.handle,
-        AccessList(config["server.allow"]),
+        access,
         answers=answers,
     )
+    server.query_log = config["logging.query_log"]
     return Resolver(
         config,
         cache,
@@ -258,6 +212,7 @@ def build(
         clock,
         local_root,
         root_service,
+        access,
     )
 
 
@@ -301,26 +256,58 @@ def commands(resolver: Resolver) -> Commands:
         resolver.clock,
         resolver.local_root,
         resolver.root_service,
+        stats=lambda: collect(resolver),
+        cache=resolver.cache,
+        reload=lambda: reload(resolver),
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Handover:
+    """What a ``--workers`` worker gets from its supervisor (``workers.py``) instead of binding.
+
+    Attributes:
+        listening: Its own sockets on every listen endpoint.
+        channel: Its private control channel, in place of the control socket;
+            when the supervisor closes it (or dies), the worker stops.
+    """
+
+    listening: Sequence[Listening]
+    channel: trio.abc.Stream
+
+
 async def run(
-    resolver: Resolver, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    resolver: Resolver,
+    *,
+    handover: Handover | None = None,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve until SIGTERM or SIGINT, then shut down gracefully.
+    """Serve until SIGTERM or SIGINT, then shut down gracefully; reload on SIGHUP.
 
     Everything that needs privileges (the listening ports, the control
     socket) is bound first; then we become ``[server] user`` if one is set,
     and only then does the local root's refresh task start (it writes the
     ``zonefile`` as that user). ``task_status.started()`` is called once
-    every socket is bound.
+    every socket is bound. A worker serves what its ``handover`` holds
+    (bound, and privileges dropped, by the supervisor).
     """
     control_path = Path(resolver.config["control.socket"] or default_socket_path())
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
         async with trio.open_nursery() as nursery:
             await nursery.start(resolver.recursor.run)
-            endpoints = await nursery.start(resolver.server.serve)
-            await nursery.start(serve_control, control_path, commands(resolver))
+            listening = None if handover is None else handover.listening
+            endpoints = await nursery.start(resolver.server.serve, listening)
+            if handover is None:
+                await nursery.start(serve_control, control_path, commands(resolver))
+            else:
+                nursery.start_soon(_serve_supervisor, handover.channel, commands(resolver))
+            if resolver.config["metrics.listen"]:
+
+                async def snapshot() -> Snapshot:
+                    return collect(resolver)
+
+                metrics = parse_endpoint(resolver.config["metrics.listen"])
+                await nursery.start(serve_metrics, metrics, snapshot)
             drop_privileges(resolver.config["server.user"])
             if resolver.root_service is not None:
                 await nursery.start(resolver.root_service.run)
@@ -333,9 +320,31 @@ async def run(
             )
             task_status.started()
             async for signum in signals:
+                if signum == signal.SIGHUP:
+                    _reload_on_signal(resolver)
+                    continue
                 log.info("%s received: finishing in-flight queries", signal.Signals(signum).name,
                          extra={"event": "stopping"})
                 await resolver.server.shutdown(SHUTDOWN_GRACE)
                 nursery.cancel_scope.cancel()
                 break
     log.info("holdfast stopped", extra={"event": "stopped"})
+
+
+def _reload_on_signal(resolver: Resolver) -> None:
+    """SIGHUP: reload the configuration; a failure is logged, and serving goes on."""
+    try:
+        reload(resolver)
+    except ConfigError:
+        pass  # logged by reload as config_refused; the running configuration stays
+    except Exception:
+        log.exception("configuration reload failed; the running configuration stays",
+                      extra={"event": "config_refused"})
+
+
+async def _serve_supervisor(channel: trio.abc.Stream, handler: Commands) -> None:
+    """A worker's control channel; its end means the supervisor is gone: stop as on SIGTERM."""
+    await serve_stream(channel, handler)
+    log.warning("the supervisor closed the control channel: stopping",
+                extra={"event": "supervisor_gone"})
+    signal.raise_signal(signal.SIGTERM)

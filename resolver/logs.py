@@ -22,6 +22,8 @@ from typing import Any, TextIO
 
 #: Names ``--log-format`` and ``[logging] format`` accept.
 FORMATS = ("human", "json")
+#: The name of the handler ``configure`` installs (and replaces).
+_HANDLER_NAME = "holdfast"
 
 #: Attributes every ``LogRecord`` has; anything else came in through ``extra``.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
@@ -66,16 +68,26 @@ class HumanFormatter(logging.Formatter):
         return f"{head} [{event}]{newline}{tail}"
 
 
+class _Stderr(logging.StreamHandler[TextIO]):
+    """Writes to whatever ``sys.stderr`` is when a record comes (it may be swapped)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
 def configure(level: str, log_format: str, *, stream: TextIO | None = None) -> None:
-    """Send every ``holdfast`` log record to ``stream`` (stderr) in ``log_format``.
+    """Send every log record to ``stream`` (default: stderr) in ``log_format``.
 
     Called again (after the configuration is read, on a reload), it replaces
-    the handler instead of adding a second one.
+    the handler it installed before instead of adding a second one; handlers
+    someone else installed (a test harness's) are left alone.
     """
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler = _Stderr() if stream is None else logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter() if log_format == "json" else HumanFormatter())
+    handler.set_name(_HANDLER_NAME)
     root = logging.getLogger()
-    for old in list(root.handlers):
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
         root.removeHandler(old)
     root.addHandler(handler)
     set_level(level)

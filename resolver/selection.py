@@ -202,9 +202,19 @@ class ServerSelection:
         self._rng = rng if rng is not None else random.Random()
         self._hosts: LRUCache[str, _Host] = LRUCache(maxsize=max_entries)
         self._broken_ttl = broken_ttl
+        self._max_rto = max_rto
+        self.set_holddowns(holddown, max_holddown)
+
+    def set_holddowns(self, holddown: float, max_holddown: float) -> None:
+        """Seconds of the first and of the longest hold-down (a reload changes them).
+
+        Servers held down already keep the time they were given; the new
+        lengths apply from their next strike.
+        """
         self._holddown = holddown
         self._max_holddown = max(max_holddown, holddown)
-        self._max_rto = max_rto
+        #: Hold-downs ever started (a repeat while one is in force is not one).
+        self.holddowns_started = 0
 
     def choose(
         self,
@@ -325,6 +335,7 @@ class ServerSelection:
         while len(host.bogus) > MAX_BROKEN_ZONES:
             del host.bogus[next(iter(host.bogus))]
         self._mark(host, key, f"bogus: {reason}", duration, holddown=True)
+        self.holddowns_started += 1
         log.warning(
             "holding down %s for %s for %d s (strike %d): %s", address, key, duration, strikes,
             reason,

@@ -39,7 +39,14 @@ import dns.rcode
 import trio
 from cachetools import LRUCache
 
-from resolver.errors import EgressRefused, MalformedResponse, NetworkError, UpstreamTimeout
+from resolver.counters import ServerTable
+from resolver.errors import (
+    EgressRefused,
+    MalformedResponse,
+    NetworkError,
+    UpstreamError,
+    UpstreamTimeout,
+)
 from resolver.exchange import UpstreamQuery, UpstreamReply
 from resolver.framing import frame, read_frames
 
@@ -70,18 +77,28 @@ class RetryingTransport(abc.ABC):
     ``LabTransport``, so the iterator's tests run the same policy as
     production.
 
+    ``servers`` counts, per server address, the exchanges, those that timed
+    out and those that failed otherwise (for metrics).
+
     Args:
         udp_payload: EDNS UDP payload size we advertise (RFC 6891), bytes.
     """
 
     def __init__(self, *, udp_payload: int = 1232) -> None:
         self._udp_payload = udp_payload
+        self.servers = ServerTable(("queries", "timeouts", "errors"))
 
     async def exchange(self, query: UpstreamQuery) -> UpstreamReply:
         """Send ``query`` and return the matching reply."""
-        reply = await self._exchange(query, edns=query.edns)
-        if query.edns and _rejects_edns(reply.message):
-            reply = await self._exchange(query, edns=False)
+        self.servers.row(query.address)[0] += 1
+        try:
+            reply = await self._exchange(query, edns=query.edns)
+            if query.edns and _rejects_edns(reply.message):
+                reply = await self._exchange(query, edns=False)
+        except UpstreamError as error:
+            # The row is looked up again: others may have pushed it out meanwhile.
+            self.servers.row(query.address)[1 if isinstance(error, UpstreamTimeout) else 2] += 1
+            raise
         return reply
 
     @abc.abstractmethod

@@ -50,6 +50,7 @@ from dnssec.validator import Signed, ZoneKeys, validate_rrset, zone_keys
 from dnssec.work import ValidationWork
 from resolver.cache import Cache, Rank
 from resolver.clock import Clock
+from resolver.counters import ServerTable
 from resolver.exchange import Exchange
 
 #: Seconds an "insecure: no trust anchor above it" verdict is kept.
@@ -226,6 +227,10 @@ class Validator:
         self.bogus_ttl = bogus_ttl
         self.hold_down = hold_down
         self.keys = KeyCache(clock, cache)
+        #: Verdicts on authoritative replies, by ``Security`` value (for metrics).
+        self.verdicts: collections.Counter[str] = collections.Counter()
+        #: Replies (and DS/DNSKEY records) that failed validation, per server.
+        self.bogus_servers = ServerTable(("bogus",))
 
     def now(self) -> int:
         """The validation time: the wall clock, in whole seconds."""
@@ -277,6 +282,8 @@ class Validator:
         except Bogus as failure:
             verdict.downgrade(Security.BOGUS, _sent_by(failure, reply.source).error())
             verdict.blame = reply.source
+            self.bogus_servers.row(reply.source)[0] += 1
+        self.verdicts[verdict.security.value] += 1
         return verdict
 
     def _prove_denied(
@@ -367,6 +374,7 @@ class Validator:
                 if bogus.source in avoid:
                     return ZoneKeys.bogus(zone, self.bogus_ttl, bogus.failure)
                 sent = bogus
+                self.bogus_servers.row(bogus.source)[0] += 1
                 if self.hold_down is not None:
                     self.hold_down(bogus.source, str(bogus.zone), str(bogus.failure))
                 avoid.add(bogus.source)

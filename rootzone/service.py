@@ -251,7 +251,8 @@ class RootService:
         """Write ``copy`` to the zonefile atomically (temporary file, then rename)."""
         assert self.zonefile is not None
         path = self.zonefile
-        temporary = path.with_name(path.name + ".tmp")
+        # One name per process: with --workers, each worker saves its own copy.
+        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
 
         now = self.local_root.now()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,23 @@ def test_every_option_is_documented_with_a_unit_where_it_is_a_number() -> None:
         assert option.help, option.name
         if option.kind in (int, float):
             assert option.unit, f"{option.name} is a number without a unit"
+
+
+def test_a_port_that_cannot_be_bound_exits_1_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A runtime failure, not a configuration one: exit 1, and no traceback."""
+    hints = tmp_path / "root.hints"
+    hints.write_text(". 3600000 NS a.root.lab.\na.root.lab. 3600000 A 127.53.0.1\n")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        status = cli.main([
+            "serve", "--listen", f"127.0.0.1:{port}", "--metrics", "off",
+            "--root-hints", str(hints), "--upstream-allow", "127.0.0.0/8",
+            "--control", str(tmp_path / "control.sock"),
+        ])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert f"cannot listen on UDP 127.0.0.1:{port}" in err
+    assert "Traceback" not in err

@@ -1,17 +1,30 @@
-"""The ``holdfast ctl`` commands as plain calls: status, route add/del/list, holddown list/clear."""
+"""The ``holdfast ctl`` commands as plain calls: status, route, holddown, flush, cache dump."""
 
 from __future__ import annotations
 
 import datetime
 import json
+from pathlib import Path
 from typing import Any
 
+import dns.message
 import dns.name
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
 import pytest
+import trio
 
+from dnssec.status import ExtendedError, Security
+from resolver import daemon
+from resolver.answers import AnswerCache
+from resolver.cache import Cache, Lifetimes, Rank
 from resolver.clock import FakeClock
-from resolver.commands import Commands
+from resolver.commands import DUMP_LIMIT, MAX_DUMP_LIMIT, Commands
 from resolver.control import ControlError
+from resolver.lab import Lab, LabTransport
+from resolver.lab.drill import ask, lab_resolver
+from resolver.messages import OUR_UDP_PAYLOAD
 from resolver.routes import RouteTable
 from resolver.selection import HOLDDOWN, ServerSelection
 from rootzone.lifecycle import LocalRoot
@@ -28,18 +41,26 @@ class Ctl:
         self.clock = FakeClock()
         self.routes = RouteTable(self.clock)
         self.selection = ServerSelection(self.clock)
+        self.cache = Cache(self.clock, lifetimes=Lifetimes(stale_window=3_600))
         self.commands = Commands(
             status=lambda: dict(STATUS),
             routes=self.routes,
             selection=self.selection,
             clock=self.clock,
             local_root=LocalRoot(self.clock.wall),
+            cache=self.cache,
         )
 
     def __call__(self, *words: str) -> Any:
         """Run ``holdfast ctl WORDS...``; the result must survive the trip through JSON."""
         result = self.commands({"command": list(words)})
         assert json.loads(json.dumps(result)) == result
+        return result
+
+    async def dump(self, *words: str) -> str:
+        """``holdfast ctl cache dump WORDS...``: it renders in a thread, so it is awaited."""
+        result = await self.commands({"command": ["cache", "dump", *words]})
+        assert isinstance(result, str)
         return result
 
     def refused(self, *words: str) -> str:
@@ -322,3 +343,196 @@ def test_a_holddown_command_without_a_known_action_shows_the_usage(
     assert ctl.refused("holddown", *words) == (
         "usage: holddown list | holddown clear [ADDRESS|ZONE]..."
     )
+
+
+# --- flush and cache dump ------------------------------------------------------------------
+
+
+def fill(cache: Cache, clock: FakeClock) -> None:
+    """Cache what ``DUMP`` shows: secure, insecure, bogus, stale, NXDOMAIN and NODATA."""
+    cache.store_rrset(rrset("old.example.org.", 10, "A", "192.0.2.4"), Rank.ANSWER,
+                      security=Security.SECURE)
+    clock.advance(130)
+    soa = rrset("example.com.", 60, "SOA", "ns1.example.com. host.example.com. 1 3600 600 86400 60")
+    cache.store_negative(name("nx.example.com."), dns.rdatatype.A, nxdomain=True, soa=soa,
+                         security=Security.SECURE)
+    cache.store_negative(name("www.example.com."), dns.rdatatype.MX, nxdomain=False, soa=soa,
+                         security=Security.INSECURE)
+    cache.store_rrset(rrset("www.example.com.", 300, "AAAA", "2001:db8::1"), Rank.ANSWER,
+                      security=Security.INSECURE)
+    cache.store_rrset(rrset("www.example.com.", 300, "A", "192.0.2.1"), Rank.ANSWER,
+                      security=Security.SECURE, source=A)
+    cache.store_rrset(rrset("example.com.", 3600, "NS", "ns1.example.com.", "ns2.example.com."),
+                      Rank.AUTHORITY, security=Security.SECURE, source=A)
+    cache.store_rrset(rrset("bogus.example.net.", 3600, "A", "192.0.2.13"), Rank.ANSWER,
+                      security=Security.BOGUS, source=C,
+                      error=ExtendedError(7, "signature expired"))
+
+
+def rrset(owner: str, ttl: int, rdtype: str, *rdatas: str) -> dns.rrset.RRset:
+    return dns.rrset.from_text(owner, ttl, "IN", rdtype, *rdatas)
+
+
+def name(text: str) -> dns.name.Name:
+    return dns.name.from_text(text)
+
+
+#: ``cache dump`` of what ``fill`` caches: DNS order, remaining TTLs, one record a line.
+DUMP = [
+    "example.com. 3600 IN NS ns1.example.com. ; secure, from 127.53.1.1",
+    "example.com. 3600 IN NS ns2.example.com. ; secure, from 127.53.1.1",
+    "nx.example.com. 60 IN NXDOMAIN ; secure",
+    "www.example.com. 300 IN A 192.0.2.1 ; secure, from 127.53.1.1",
+    "www.example.com. 60 IN MX NODATA ; insecure",
+    "www.example.com. 300 IN AAAA 2001:db8::1 ; insecure",
+    "bogus.example.net. 60 IN A 192.0.2.13 ; bogus, signature expired, from 127.53.1.3",
+    "old.example.org. 0 IN A 192.0.2.4 ; secure, stale 120s",
+]
+DUMPED_AT = "2023-11-14T22:15:30Z"  # the fake clock's start plus 130 s
+
+
+async def test_cache_dump_shows_entries_in_dns_order_with_status_and_staleness(ctl: Ctl) -> None:
+    fill(ctl.cache, ctl.clock)
+    assert (await ctl.dump()).splitlines() == [
+        f"; holdfast cache dump of .: 7 entries, 7 shown, at {DUMPED_AT}", *DUMP
+    ]
+
+
+async def test_cache_dump_of_a_zone_shows_it_and_the_names_below(ctl: Ctl) -> None:
+    fill(ctl.cache, ctl.clock)
+    assert (await ctl.dump("Example.COM")).splitlines() == [
+        f"; holdfast cache dump of example.com.: 5 entries, 5 shown, at {DUMPED_AT}", *DUMP[:6]
+    ]
+
+
+async def test_cache_dump_leaves_out_what_can_no_longer_be_served(ctl: Ctl) -> None:
+    fill(ctl.cache, ctl.clock)
+    ctl.clock.advance(61)  # bogus data never goes stale
+    assert "bogus.example.net." not in await ctl.dump()
+
+
+async def test_cache_dump_is_bounded_and_says_how_much_it_left_out(ctl: Ctl) -> None:
+    fill(ctl.cache, ctl.clock)
+    assert (await ctl.dump("--limit", "2")).splitlines() == [
+        f"; holdfast cache dump of .: 7 entries, 2 shown, at {DUMPED_AT}",
+        *DUMP[:3],
+        f"; ... 5 more entries not shown: narrow it (cache dump ZONE) or raise --limit "
+        f"(at most {MAX_DUMP_LIMIT})",
+    ]
+
+
+async def test_cache_dump_by_default_stops_at_its_limit(ctl: Ctl) -> None:
+    for index in range(DUMP_LIMIT + 5):
+        ctl.cache.store_rrset(rrset(f"h{index:05d}.example.", 300, "A", "192.0.2.1"), Rank.ANSWER)
+    lines = (await ctl.dump()).splitlines()
+    assert len(lines) == DUMP_LIMIT + 2
+    assert lines[1].startswith("h00000.example. 300 IN A")
+    assert lines[-1].startswith("; ... 5 more entries not shown")
+
+
+async def test_cache_dump_does_not_count_as_a_lookup(ctl: Ctl) -> None:
+    fill(ctl.cache, ctl.clock)
+    before = ctl.cache.statistics()
+    await ctl.dump()
+    assert ctl.cache.statistics() == before
+
+
+@pytest.mark.parametrize(
+    ("words", "message"),
+    [
+        (["cache"], "usage: cache dump [ZONE] [--limit N]"),
+        (["cache", "list"], "usage: cache dump [ZONE] [--limit N]"),
+        (["cache", "dump", "com", "net"], "usage: cache dump [ZONE] [--limit N]"),
+        (["cache", "dump", "--limit"], "--limit takes a number of entries from 1 to 20000"),
+        (["cache", "dump", "--limit", "0"], "--limit takes a number"),
+        (["cache", "dump", "--limit", "-5"], "--limit takes a number"),
+        (["cache", "dump", "--limit", "20001"], "--limit takes a number"),
+        (["cache", "dump", "a..b"], "is not a zone name"),
+    ],
+)
+async def test_a_bad_cache_dump_says_how_to_ask(ctl: Ctl, words: list[str], message: str) -> None:
+    with pytest.raises(ControlError) as info:
+        await ctl.commands({"command": words})
+    assert message in str(info.value)
+
+
+async def test_flush_name_forgets_every_type_of_that_name_only(ctl: Ctl) -> None:
+    fill(ctl.cache, ctl.clock)
+    assert ctl("flush", "WWW.example.com") == {"flushed": "www.example.com.", "removed": 3}
+    assert "www.example.com." not in await ctl.dump()
+    assert ctl.cache.statistics().entries == 4
+
+
+async def test_flush_zone_forgets_the_zone_and_everything_below(ctl: Ctl) -> None:
+    fill(ctl.cache, ctl.clock)
+    assert ctl("flush", "zone", "example.com.") == {"flushed_zone": "example.com.", "removed": 5}
+    assert (await ctl.dump()).splitlines()[1:] == DUMP[6:]
+
+
+def test_flush_all_forgets_everything(ctl: Ctl) -> None:
+    fill(ctl.cache, ctl.clock)
+    assert ctl("flush", "all") == {"flushed": "all", "removed": 7}
+    assert ctl.cache.statistics().entries == 0
+
+
+def test_a_name_called_all_is_flushed_with_its_dot(ctl: Ctl) -> None:
+    ctl.cache.store_rrset(rrset("all.", 300, "A", "192.0.2.1"), Rank.ANSWER)
+    ctl.cache.store_rrset(rrset("zone.", 300, "A", "192.0.2.1"), Rank.ANSWER)
+    assert ctl("flush", "all.") == {"flushed": "all.", "removed": 1}
+    assert ctl("flush", "zone.") == {"flushed": "zone.", "removed": 1}
+
+
+@pytest.mark.parametrize(
+    "words", [[], ["zone"], ["zone", "com", "net"], ["all", "com"], ["www.example.com", "A"]]
+)
+def test_a_flush_without_its_arguments_shows_the_usage(ctl: Ctl, words: list[str]) -> None:
+    message = ctl.refused("flush", *words)
+    assert message == (
+        "usage: flush NAME | flush zone ZONE | flush all "
+        "(Unbound: flush, flush_zone; for flush_infra see holddown clear)"
+    )
+
+
+def test_a_flush_of_a_bad_name_is_refused(ctl: Ctl) -> None:
+    assert "'a..b' is not a domain name" in ctl.refused("flush", "a..b")
+    assert "'a..b' is not a zone name" in ctl.refused("flush", "zone", "a..b")
+
+
+def test_a_flushed_name_is_not_answered_from_a_ready_made_response(ctl: Ctl) -> None:
+    answers = AnswerCache(
+        ctl.clock, udp_payload=OUR_UDP_PAYLOAD, cache_generation=lambda: ctl.cache.generation
+    )
+    query = dns.message.make_query("www.example.com.", "A")
+    response = dns.message.make_response(query)
+    response.answer.append(rrset("www.example.com.", 300, "A", "192.0.2.1"))
+    answers.remember(query.to_wire(), response.to_wire())
+    assert answers.answer(query.to_wire(), tcp=False) is not None
+    # The RRset cache no longer holds the name (evicted, say); the response
+    # made from it must go all the same.
+    assert ctl("flush", "www.example.com") == {"flushed": "www.example.com.", "removed": 0}
+    assert answers.answer(query.to_wire(), tcp=False) is None
+
+
+def test_reload_without_a_configuration_to_reload_is_refused(ctl: Ctl) -> None:
+    assert ctl.refused("reload") == "this instance has no configuration to reload"
+
+
+async def test_after_flush_a_resolver_asks_upstream_again(
+    lab: Lab, clock: FakeClock, tmp_path: Path, nursery: trio.Nursery
+) -> None:
+    transport = LabTransport(lab)
+    resolver = lab_resolver(lab, clock, tmp_path, transport)
+    await nursery.start(resolver.recursor.run)
+    ctl = daemon.commands(resolver)
+    assert resolver.answers is not None
+    await ask(resolver, "www.example.com.")
+    await ask(resolver, "www.example.com.")
+    hits, sent = resolver.answers.stats.hits, len(transport.sent)
+    assert hits == 1
+
+    assert ctl({"command": ["flush", "www.example.com"]})["removed"] >= 1
+    reply = await ask(resolver, "www.example.com.")
+
+    assert reply.rcode() == dns.rcode.NOERROR
+    assert resolver.answers.stats.hits == hits  # not the ready-made response
+    assert [query.qname for query in transport.sent[sent:]] == [name("www.example.com.")]

@@ -148,6 +148,8 @@ class ResolverProcess:
             "--upstream-allow", "127.0.0.0/8",
             "--upstream-port", str(lab.port),
             "--control", str(control),
+            # Parallel resolvers must not all bind the default 127.0.0.1:9153.
+            *([] if "--metrics" in extra else ["--metrics", "off"]),
             *extra,
             log=log,
         )

@@ -1,0 +1,630 @@
+"""``--workers N``: a supervisor process and N worker processes sharing the ports.
+
+Python runs one query at a time per process, so the way to use several
+cores is several processes, each a whole resolver with its own cache. With
+``[workers] count`` above 1, ``holdfast serve`` becomes a supervisor:
+
+* It binds, for each worker, one UDP and one TCP socket per listen endpoint
+  with SO_REUSEPORT (the kernel spreads clients across the sockets by their
+  address and port), the public control socket and the metrics endpoint;
+  then it drops privileges; only then does it start the workers
+  (``holdfast worker``, hidden), each with its socket set and one end of a
+  socket pair as its private control channel. Workers never bind and never
+  change user: they run as whoever the supervisor became (so the files the
+  configuration names must be readable by ``[server] user``, as a reload
+  needs anyway). The supervisor keeps every worker's sockets open, so a
+  worker that dies is restarted without privileges, and the queries waiting
+  in its sockets are answered by its successor rather than lost. (Closing
+  them instead would spread the next queries over the other workers, but
+  the port could then not be bound again without root.)
+* A worker gets its configuration from the supervisor (the ``Config`` it
+  checked, over the channel), not by reading the file: a restart after the
+  file has been broken on disk starts from the last good configuration.
+* Every ctl command is forwarded to every worker and the replies are
+  combined (``combine``): ``{"workers": 2, "applied": 2, "results": ...}``,
+  or an error naming the workers that failed, with the others' results.
+  ``status`` adds the supervisor's own view. ``reload`` is checked by the
+  supervisor first: a bad file is refused before any worker is touched.
+* Route and local-root overrides the operator gave are kept in a bounded
+  ``ReplayLog`` and applied by a restarted worker before it serves, so an
+  override reaches every process, including one started later.
+* ``/metrics`` and ``ctl stats`` are the workers' ``stats`` merged
+  (``metrics.merge``), plus the supervisor's restart count. A restarted
+  worker counts from zero, so the sums drop: Prometheus takes that for a
+  counter reset, as it would after a restart of the whole server.
+* A worker that exits is logged (``worker_died``) and restarted after a
+  back-off (``Backoff``); the others keep serving. SIGTERM or SIGINT stops
+  the workers (SIGTERM, each finishes its in-flight queries) and then the
+  supervisor. A worker whose supervisor is gone sees its channel close and
+  stops likewise.
+
+The pure parts (``ReplayLog``, ``Backoff``, ``combine``) are tested without
+processes; ``tests/scenarios/test_workers.py`` runs the real thing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import logging
+import math
+import os
+import pickle
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import dns.exception
+import dns.name
+import trio
+
+from resolver import __version__, daemon, logs
+from resolver.clock import SystemClock
+from resolver.config import Config, parse_endpoint
+from resolver.control import Channel, ControlError, default_socket_path, serve_control
+from resolver.errors import ConfigError, HoldfastError
+from resolver.metrics import Snapshot, merge
+from resolver.metrics_endpoint import serve_metrics
+from resolver.privileges import drop_privileges
+from resolver.reload import effective, refused
+from resolver.routes import Route, RouteError, route_from_words
+from resolver.server import Listening, bind_all
+from resolver.settings import check_files
+
+log = logging.getLogger("holdfast.workers")
+
+#: Seconds a worker gets to start (build its resolver and answer ``status``).
+START_DEADLINE = 30.0
+#: Seconds a forwarded command may take, waiting for a starting worker
+#: included: under the 5 s ``holdfast ctl`` waits for the supervisor.
+FORWARD_TIMEOUT = 4.0
+#: Bytes of the length that comes before a worker's start message.
+_LENGTH_BYTES = 8
+
+
+class WorkerFailed(HoldfastError):
+    """A worker could not be started (at start-up: nothing is left running)."""
+
+
+# --- Pure parts --------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Backoff:
+    """How long to wait before restarting a worker that exited.
+
+    The first restart waits ``first`` seconds, each further one twice as
+    long up to ``longest``; a worker that ran ``settled`` seconds before it
+    exited starts the sequence over, so an occasional crash costs a second,
+    and a crash loop costs little CPU.
+    """
+
+    first: float = 1.0
+    longest: float = 30.0
+    settled: float = 60.0
+    _next: float = field(default=0.0, init=False)
+
+    def delay(self, ran_for: float) -> float:
+        """The wait before the next start of a worker that ran ``ran_for`` seconds."""
+        if ran_for >= self.settled or not self._next:
+            self._next = self.first
+        delay = self._next
+        self._next = min(delay * 2, self.longest)
+        return delay
+
+
+class ReplayLog:
+    """The operator's overrides since start, for a worker started later.
+
+    Kept: ``route add`` and ``route del`` (the last one per zone) and
+    ``local-root disable|enable`` (the last one). Nothing else changes
+    state a new worker lacks: flushes and hold-down clears concern caches
+    and hold-downs it starts without. Bounded: at most one entry per zone
+    with a live control route (a worker refuses routes beyond
+    ``routes.MAX_ROUTES``) or with a configured route that was deleted.
+
+    A route is kept with its absolute expiry, so a replay an hour later
+    gives it only the time it has left, and drops it if it has lapsed.
+    """
+
+    def __init__(self) -> None:
+        #: Zone (canonical text) to its route, or None: deleted.
+        self._routes: dict[str, Route | None] = {}
+        self._local_root: str | None = None
+
+    @staticmethod
+    def replays(words: Sequence[str]) -> bool:
+        """Whether ``words`` is a command this log keeps."""
+        return list(words[:2]) in (["route", "add"], ["route", "del"]) or list(words) in (
+            ["local-root", "disable"],
+            ["local-root", "enable"],
+        )
+
+    def record(self, words: Sequence[str], now: float, configured: frozenset[str]) -> None:
+        """Keep ``words`` if it is a command worth replaying (one some worker applied).
+
+        Args:
+            now: Wall time the command was given (a route's expiry counts from it).
+            configured: Zones (canonical text) with a route in the configuration.
+        """
+        if not self.replays(words):
+            return
+        if words[0] == "local-root":
+            self._local_root = words[1]
+            return
+        try:
+            if words[1] == "add":
+                route = route_from_words(words[2:], now=now)
+                self._routes[route.zone.to_text()] = route
+                return
+            zone = _zone_text(words[2]) if len(words) == 3 else None
+        except RouteError:
+            return
+        if zone in configured:
+            self._routes[zone] = None
+        elif zone is not None:
+            self._routes.pop(zone, None)
+
+    def commands(self, now: float, configured: frozenset[str]) -> list[list[str]]:
+        """The commands that bring a new worker to the operator's state at ``now``."""
+        commands = []
+        for zone, route in list(self._routes.items()):
+            if route is None:
+                if zone in configured:
+                    commands.append(["route", "del", zone])
+            elif route.expired(now):
+                del self._routes[zone]
+            else:
+                commands.append(_route_words(route, now))
+        if self._local_root is not None:
+            commands.append(["local-root", self._local_root])
+        return commands
+
+
+def _zone_text(text: str) -> str | None:
+    try:
+        return dns.name.from_text(text).canonicalize().to_text()
+    except dns.exception.DNSException:
+        return None
+
+
+def _route_words(route: Route, now: float) -> list[str]:
+    words = ["route", "add", route.zone.to_text(), f"--{route.mode.value}", *route.addresses]
+    if route.expires is not None:
+        words += ["--expires", f"{max(route.expires - now, 0.001):.3f}"]
+    return words
+
+
+def configured_zones(config: Config) -> frozenset[str]:
+    """The zones (canonical text) with a route in ``config``."""
+    return frozenset(route.zone.to_text() for route in config["routes"])
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One worker's answer to a forwarded command: its result, or the error text."""
+
+    ok: bool
+    value: Any
+
+
+def combine(replies: Mapping[int, Reply]) -> Any:
+    """The supervisor's answer to a command forwarded to every worker.
+
+    When every worker applied it: text results (``cache dump``) joined
+    under a ``;; worker N`` line each, so ``ctl`` still prints text; any
+    other results as ``{"workers": n, "applied": n, "results": {"0": ...}}``.
+
+    Raises:
+        ControlError: some worker failed: the message gives each error with
+            the workers it came from, then the results of the others.
+    """
+    failed: dict[str, list[int]] = {}
+    for index, reply in sorted(replies.items()):
+        if not reply.ok:
+            failed.setdefault(str(reply.value), []).append(index)
+    results = {str(i): reply.value for i, reply in sorted(replies.items()) if reply.ok}
+    if not failed:
+        values = list(results.values())
+        if values and all(isinstance(value, str) for value in values):
+            return "\n".join(f";; worker {i}\n{text}" for i, text in results.items())
+        return {"workers": len(replies), "applied": len(results), "results": results}
+    everyone = len(replies)
+    message = "; ".join(f"{error} ({_who(indices, everyone)})" for error, indices in failed.items())
+    if results:
+        applied = _who([int(i) for i in results], everyone)
+        message += f"; applied by {applied}: {json.dumps(results, sort_keys=True)}"
+    raise ControlError(message)
+
+
+def _who(indices: Sequence[int], everyone: int) -> str:
+    if len(indices) == everyone > 1:
+        return f"all {everyone} workers"
+    if len(indices) == 1:
+        return f"worker {indices[0]}"
+    return "workers " + ", ".join(str(i) for i in indices)
+
+
+# --- The worker process ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerStart:
+    """What the supervisor sends a new worker before anything else, on its channel.
+
+    Pickled: a ``Config`` holds routes and names, not just JSON values, and
+    both ends are the same program talking over a socket pair nobody else
+    holds.
+    """
+
+    index: int
+    config: Config
+    #: File descriptors (inherited) of its UDP and TCP socket per listen endpoint.
+    sockets: tuple[tuple[int, int], ...]
+    #: ``ReplayLog.commands``: applied before the worker serves.
+    replay: tuple[tuple[str, ...], ...]
+
+
+def worker_main(channel_fd: int) -> None:
+    """A worker process (``holdfast worker --channel FD``): serve until told to stop.
+
+    Reads its ``WorkerStart`` from the channel, builds its resolver from the
+    configuration in it, applies the replayed overrides, then serves on the
+    inherited sockets with the channel as its control socket.
+    """
+    channel = socket.socket(fileno=channel_fd)
+    start: WorkerStart = pickle.loads(_receive_start(channel))
+    logs.configure(start.config["logging.level"], start.config["logging.format"])
+    _tag_log_records(start.index)
+    resolver = daemon.build(start.config, SystemClock())
+    handler = daemon.commands(resolver)
+    for words in start.replay:
+        try:
+            handler({"command": list(words)})
+        except HoldfastError as error:
+            log.warning("worker %d: replaying %r failed: %s", start.index, " ".join(words), error)
+    listening = [_adopt(udp, tcp) for udp, tcp in start.sockets]
+    trio.run(_serve_worker, resolver, listening, channel)
+
+
+def _receive_start(channel: socket.socket) -> bytes:
+    header = _receive_exactly(channel, _LENGTH_BYTES)
+    return _receive_exactly(channel, int.from_bytes(header, "big"))
+
+
+def _receive_exactly(channel: socket.socket, size: int) -> bytes:
+    data = bytearray()
+    while len(data) < size:
+        chunk = channel.recv(min(size - len(data), 1 << 20))
+        if not chunk:
+            raise WorkerFailed("the supervisor closed the channel before the start message")
+        data += chunk
+    return bytes(data)
+
+
+def _tag_log_records(index: int) -> None:
+    """Give every log record of this process a ``worker`` field (a key in JSON logs)."""
+
+    def tag(record: logging.LogRecord) -> bool:
+        record.__dict__.setdefault("worker", index)
+        return True
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(tag)
+
+
+def _adopt(udp_fd: int, tcp_fd: int) -> Listening:
+    udp = socket.socket(fileno=udp_fd)
+    tcp = socket.socket(fileno=tcp_fd)
+    host, port = udp.getsockname()[:2]
+    return (str(host), int(port)), udp, tcp
+
+
+async def _serve_worker(
+    resolver: daemon.Resolver, listening: list[Listening], channel: socket.socket
+) -> None:
+    stream = trio.SocketStream(trio.socket.from_stdlib_socket(channel))
+    await daemon.run(resolver, handover=daemon.Handover(listening, stream))
+
+
+# --- The supervisor ----------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Worker:
+    """The supervisor's record of one worker slot: its sockets outlive its processes."""
+
+    index: int
+    listening: list[Listening]
+    state: Literal["starting", "running", "down"] = "starting"
+    pid: int | None = None
+    channel: Channel | None = None
+    #: Wall time the running process became ready.
+    since: float = 0.0
+    restarts: int = 0
+    #: Trio time of the next start while ``down``.
+    retry_at: float = 0.0
+    #: Set once the current process answers; replaced at each start.
+    ready: trio.Event = field(default_factory=trio.Event)
+
+    def view(self) -> dict[str, Any]:
+        """This worker for ``status``."""
+        view: dict[str, Any] = {"index": self.index, "pid": self.pid, "state": self.state,
+                                "restarts": self.restarts}
+        if self.state == "running":
+            view["uptime_seconds"] = round(time.time() - self.since, 1)
+        return view
+
+    def unavailable(self) -> str:
+        """Why a command cannot reach this worker now."""
+        if self.state == "down":
+            wait = max(0.0, self.retry_at - trio.current_time())
+            return f"not running, restarting in {math.ceil(wait)} s"
+        return "still starting"
+
+
+class Supervisor:
+    """Runs ``config["workers.count"]`` workers on shared ports, as described above."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.replay = ReplayLog()
+        self.workers: list[Worker] = []
+        self.started = time.time()
+
+    async def run(self) -> None:
+        """Bind, drop privileges, start the workers, and serve until SIGTERM or SIGINT.
+
+        Raises:
+            BindError: a listen endpoint cannot be bound.
+            WorkerFailed: a worker could not start (the others are stopped).
+        """
+        config = self.config
+        endpoints = [parse_endpoint(text) for text in config["server.listen"]]
+        control_path = Path(config["control.socket"] or default_socket_path())
+        signals_wanted = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+        with trio.open_signal_receiver(*signals_wanted) as signals, contextlib.ExitStack() as held:
+            first = bind_all(endpoints, held, reuse_port=True)
+            bound = [endpoint for endpoint, _, _ in first]
+            self.workers = [Worker(0, first)] + [
+                Worker(index, bind_all(bound, held, reuse_port=True))
+                for index in range(1, config["workers.count"])
+            ]
+            async with trio.open_nursery() as nursery:
+                await nursery.start(serve_control, control_path, self.handle)
+                if config["metrics.listen"]:
+                    metrics = parse_endpoint(config["metrics.listen"])
+                    await nursery.start(serve_metrics, metrics, self.snapshot)
+                drop_privileges(config["server.user"])
+                for worker in self.workers:
+                    nursery.start_soon(self._keep, worker)
+                for worker in self.workers:
+                    await worker.ready.wait()
+                log.info(
+                    "holdfast %s serving on %s with %d workers (control socket %s)",
+                    __version__, ", ".join(f"{host}:{port}" for host, port in bound),
+                    len(self.workers), control_path,
+                    extra={"event": "started", "workers": len(self.workers)},
+                )
+                async for signum in signals:
+                    if signum == signal.SIGHUP:
+                        nursery.start_soon(self._reload_on_signal)
+                        continue
+                    log.info("%s received: stopping the workers", signal.Signals(signum).name,
+                             extra={"event": "stopping"})
+                    nursery.cancel_scope.cancel()  # each worker gets SIGTERM, and is waited for
+        log.info("holdfast stopped", extra={"event": "stopped"})
+
+    # -- Workers --
+
+    async def _keep(self, worker: Worker) -> None:
+        """Run ``worker``, restarting it whenever it exits, until the supervisor stops.
+
+        Raises:
+            WorkerFailed: its very first process did not start.
+        """
+        backoff = Backoff()
+        while True:
+            began = trio.current_time()
+            ended = await self._run_once(worker)
+            started = worker.ready.is_set()
+            if not started and not worker.restarts:
+                raise WorkerFailed(f"worker {worker.index} did not start: it {ended}")
+            delay = backoff.delay(trio.current_time() - began)
+            what = ended if started else f"did not start: it {ended}"
+            log.error("worker %d (pid %s) %s; starting it again in %g s",
+                      worker.index, worker.pid, what, delay,
+                      extra={"event": "worker_died" if started else "worker_failed",
+                             "worker": worker.index, "pid": worker.pid})
+            worker.state = "down"
+            worker.retry_at = trio.current_time() + delay
+            await trio.sleep(delay)
+            worker.restarts += 1
+            worker.ready = trio.Event()
+
+    async def _run_once(self, worker: Worker) -> str:
+        """Run one process for ``worker``; how it ended ("exited with status 3", ...).
+
+        The process is ready once it answers ``status`` on its channel. On
+        cancellation (the supervisor stopping) it gets SIGTERM and is waited
+        for (``trio.run_process``), SIGKILL if it lingers.
+        """
+        worker.state = "starting"
+        ours, theirs = socket.socketpair()
+        stream = trio.SocketStream(trio.socket.from_stdlib_socket(ours))
+        replay = self.replay.commands(time.time(), configured_zones(self.config))
+        start = WorkerStart(
+            index=worker.index,
+            config=self._worker_config(),
+            sockets=tuple((udp.fileno(), tcp.fileno()) for _, udp, tcp in worker.listening),
+            replay=tuple(tuple(words) for words in replay),
+        )
+        argv = [sys.executable, "-m", "resolver", "worker", "--channel", str(theirs.fileno())]
+        fds = [theirs.fileno(), *(fd for pair in start.sockets for fd in pair)]
+        async with stream, trio.open_nursery() as nursery:
+            try:
+                process: trio.Process = await nursery.start(functools.partial(
+                    trio.run_process, argv, check=False, pass_fds=fds, stdin=subprocess.DEVNULL,
+                    start_new_session=True))  # signals from a terminal reach the supervisor only
+            except OSError as error:
+                worker.pid = None
+                return f"could not be run: {error}"
+            finally:
+                theirs.close()
+            worker.pid = process.pid
+            channel = Channel(stream)
+            payload = pickle.dumps(start)
+            try:
+                await stream.send_all(len(payload).to_bytes(_LENGTH_BYTES, "big") + payload)
+                with trio.fail_after(START_DEADLINE):
+                    await channel.request({"command": ["status"]})
+            except (trio.BrokenResourceError, ControlError):
+                return _ended(await process.wait())
+            except trio.TooSlowError:
+                process.kill()
+                return f"did not answer within {START_DEADLINE:g} s, so was killed"
+            worker.channel = channel
+            worker.state = "running"
+            worker.since = time.time()
+            worker.ready.set()
+            if worker.restarts:
+                log.info("worker %d restarted (pid %d)", worker.index, process.pid,
+                         extra={"event": "worker_restarted", "worker": worker.index,
+                                "pid": process.pid, "restarts": worker.restarts})
+            try:
+                return _ended(await process.wait())
+            finally:
+                worker.channel = None
+
+    def _worker_config(self) -> Config:
+        """The configuration a worker runs: the supervisor's, without its metrics endpoint."""
+        config = self.config.with_overrides({"metrics.listen": ""}, source="worker")
+        return replace(config, source=self.config.source)
+
+    # -- Control --
+
+    async def handle(self, request: dict[str, Any]) -> Any:
+        """A ctl request: forwarded to every worker, the replies combined."""
+        words = request.get("command")
+        if not isinstance(words, list) or not words or not all(isinstance(w, str) for w in words):
+            raise ControlError("no command given: send {\"command\": [\"status\"]}")
+        if words == ["status"]:
+            return await self.status()
+        if words == ["reload"]:
+            return combine(await self.reload())
+        if words == ["stats"]:
+            return await self.snapshot()
+        replies = await self.forward(words)
+        if any(reply.ok for reply in replies.values()):
+            self.replay.record(words, time.time(), configured_zones(self.config))
+        return combine(replies)
+
+    async def forward(self, words: Sequence[str]) -> dict[int, Reply]:
+        """Send ``words`` to every worker at once; each one's reply by index."""
+        deadline = trio.current_time() + FORWARD_TIMEOUT
+        note = ", and gets this when it starts" if ReplayLog.replays(words) else ""
+        replies: dict[int, Reply] = {}
+
+        async def ask(worker: Worker) -> None:
+            if worker.state == "starting":
+                with trio.move_on_at(deadline):
+                    await worker.ready.wait()
+            channel = worker.channel
+            if worker.state != "running" or channel is None:
+                replies[worker.index] = Reply(False, worker.unavailable() + note)
+                return
+            try:
+                with trio.fail_at(deadline):
+                    replies[worker.index] = Reply(True, await channel.request({"command": words}))
+            except ControlError as error:
+                replies[worker.index] = Reply(False, str(error))
+            except trio.TooSlowError:
+                replies[worker.index] = Reply(False, f"no reply within {FORWARD_TIMEOUT:g} s")
+
+        async with trio.open_nursery() as nursery:
+            for worker in self.workers:
+                nursery.start_soon(ask, worker)
+        return replies
+
+    async def status(self) -> dict[str, Any]:
+        """``status``: the supervisor's view, and each worker's own status."""
+        replies = await self.forward(["status"])
+        view: dict[str, Any] = {
+            "version": __version__,
+            "uptime_seconds": round(time.time() - self.started, 1),
+            "config": self.config.source,
+            "listen": self.config["server.listen"],
+            "metrics": self.config["metrics.listen"] or "off",
+            "supervisor_pid": os.getpid(),
+            "workers": len(self.workers),
+            "applied": sum(reply.ok for reply in replies.values()),
+            "worker_processes": [worker.view() for worker in self.workers],
+            "results": {str(i): reply.value for i, reply in sorted(replies.items()) if reply.ok},
+        }
+        errors = {str(i): reply.value for i, reply in sorted(replies.items()) if not reply.ok}
+        if errors:
+            view["errors"] = errors
+        return view
+
+    async def reload(self) -> dict[int, Reply]:
+        """``reload``: check the file here first; only a good one goes to the workers.
+
+        Each worker then reloads it itself (``reload.reload``); new workers
+        get what the running ones apply (``reload.effective``). Returns the
+        workers' replies.
+
+        Raises:
+            ConfigError: the file is unusable (logged); no worker was asked.
+        """
+        running = self.config
+        try:
+            fresh = running.reread()
+            check_files(fresh)
+        except HoldfastError as exc:
+            raise refused(running, exc) from exc
+        replies = await self.forward(["reload"])
+        if any(reply.ok for reply in replies.values()):
+            self.config = effective(running, fresh)
+            logs.set_level(self.config["logging.level"])
+        return replies
+
+    async def _reload_on_signal(self) -> None:
+        """SIGHUP: ``reload``, with what did not go well in the log (there is no one to tell)."""
+        try:
+            replies = await self.reload()
+        except ConfigError:
+            return  # refused and logged; nothing changed
+        failed = {index: reply.value for index, reply in replies.items() if not reply.ok}
+        if failed:
+            log.error("the reload did not reach every worker: %s", failed,
+                      extra={"event": "config_reload_incomplete", "workers": sorted(failed)})
+
+    async def snapshot(self) -> Snapshot:
+        """The metrics: the workers' ``stats`` merged, and the supervisor's restart count.
+
+        Raises:
+            SnapshotError: no worker answered.
+        """
+        replies = await self.forward(["stats"])
+        snapshot = merge([reply.value for reply in replies.values() if reply.ok])
+        snapshot["worker_restarts"] = sum(worker.restarts for worker in self.workers)
+        return snapshot
+
+
+def _ended(status: int) -> str:
+    """How a process ended, from its exit status (negative: the signal that killed it)."""
+    if status < 0:
+        return f"was killed by {signal.Signals(-status).name}"
+    return f"exited with status {status}"
+
+
+def serve(config: Config) -> None:
+    """``holdfast serve`` with ``[workers] count`` above 1: the supervisor, until stopped."""
+    trio.run(Supervisor(config).run)
