@@ -445,7 +445,10 @@ def _demo(args: argparse.Namespace) -> int:
                     print(f"  dig @{host} -p {port} {query}\n      -> {expect}")
                 control = directory / "control.sock"
                 print(f"\n  holdfast ctl --control {control} status"
-                      f"\n  holdfast ctl --control {control} local-root status\n"
+                      f"\n  holdfast ctl --control {control} local-root status"
+                      f"\n  holdfast ctl --control {control} cache dump example.com"
+                      f"\n  holdfast ctl --control {control} flush zone example.com"
+                      f"\n  curl http://{config['metrics.listen']}/metrics\n"
                       "\nCtrl-C to stop.", flush=True)
 
     with contextlib.suppress(KeyboardInterrupt):
