@@ -3,8 +3,7 @@
 ``holdfast ctl`` sends one request, ``{"command": ["status"]}``, and reads one
 reply, ``{"ok": true, "result": ...}`` or ``{"ok": false, "error": "..."}``.
 The server side takes a plain function from the command words to a result,
-so the commands themselves stay testable without sockets. Later issues add
-commands (flush, reload, local-root, route, holddown).
+so the commands themselves stay testable without sockets (``commands.py``).
 
 With ``--workers N`` the same protocol also runs over a private, already
 connected stream between the supervisor and each worker (``serve_stream``
@@ -212,9 +211,6 @@ class Channel:
             if isinstance(reply, dict) and reply.get("id") == ident:
                 return reply
         raise ChannelClosed("the worker closed its control channel")
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()
 
 
 def request(path: Path, message: dict[str, Any], *, timeout: float = 5.0) -> Any:

@@ -167,7 +167,7 @@ async def test_channel_carries_requests_in_order_and_reports_errors() -> None:
         with pytest.raises(ControlError, match="no such thing"):
             await channel.request({"command": ["boom"]})
         assert await channel.request({"command": ["b"]}) == {"echo": ["b"]}
-        await channel.aclose()
+        await ours.aclose()
 
 
 async def test_a_late_reply_to_a_request_given_up_on_is_skipped() -> None:
@@ -186,7 +186,7 @@ async def test_a_late_reply_to_a_request_given_up_on_is_skipped() -> None:
             await channel.request({"command": ["slow"]})
         release.set()
         assert await channel.request({"command": ["fast"]}) == "fast"
-        await channel.aclose()
+        await ours.aclose()
 
 
 async def test_serve_stream_returns_when_the_other_end_closes() -> None:
