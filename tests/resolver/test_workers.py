@@ -170,7 +170,9 @@ async def test_channel_carries_requests_in_order_and_reports_errors() -> None:
         await ours.aclose()
 
 
-async def test_a_late_reply_to_a_request_given_up_on_is_skipped() -> None:
+async def test_a_late_reply_to_a_request_given_up_on_is_skipped(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     release = trio.Event()
 
     async def handler(request: dict[str, Any]) -> Any:
