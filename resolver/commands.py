@@ -175,7 +175,6 @@ class Commands:
             return {"cleared": lifted}
         raise ControlError(f"usage: {_USAGE['holddown']}")
 
-
     def _local_root(self, words: Sequence[str]) -> Any:
         action = words[0] if len(words) == 1 else ""
         if action == "status":
@@ -198,7 +197,6 @@ class Commands:
             self.local_root.enable()
             return {"local_root": self.local_root.state().value}
         raise ControlError(f"usage: {_USAGE['local-root']}")
-
 
     def _flush(self, words: Sequence[str]) -> Any:
         cache = self._the_cache()
