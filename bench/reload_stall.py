@@ -6,8 +6,8 @@ the serving process itself goes through when ``rootzone.service`` loads a
 candidate: a Trio task that wakes every 0.5 ms records how late each wake-up
 is while the real 2017 root (22,772 records) is checked ``--loads`` times,
 either in a worker process (the daemon's ``in_process``: the copy comes back
-pickled) or in a worker thread (``in_thread``). A late wake-up is the delay
-a client query would have seen.
+pickled in parts, rebuilt a part at a time) or in a worker thread
+(``in_thread``). A late wake-up is the delay a client query would have seen.
 
     python -m bench.reload_stall [--offload process|thread] [--loads 3] [--json]
 
@@ -28,7 +28,7 @@ import trio
 from bench.rootzone_load import AT_2017, KSK_2010, SNAPSHOT_2017
 from dnssec.anchors import TrustAnchors
 from rootzone.candidate import LoadPolicy, check_candidate, records_from_text
-from rootzone.service import in_process, in_thread
+from rootzone.service import Offload, in_process, in_thread
 
 #: How often the probe task asks to wake up, seconds.
 TICK = 0.0005
@@ -47,7 +47,8 @@ async def measure(offload_name: str, loads: int) -> dict[str, object]:
         policy=LoadPolicy(),
         current=None,
     )
-    offload = {"process": in_process, "thread": in_thread}[offload_name]
+    offloads: dict[str, Offload] = {"process": in_process, "thread": in_thread}
+    offload = offloads[offload_name]
     late: list[float] = []
 
     async def probe() -> None:

@@ -7,7 +7,9 @@ query sees the old copy or the new one, never a mixture.
 
 from __future__ import annotations
 
+import pickle
 import struct
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -20,6 +22,9 @@ from rootzone.lookup import RootAnswers
 from rootzone.verify import NS, SOA, Zone, ZonemdResult, name_text
 
 _SOA_TIMERS = struct.Struct("!IIIII")
+#: RRsets per pickled part of a copy (``PickledCopy``): unpickling one takes
+#: about a millisecond.
+PART_RRSETS = 400
 
 
 class Baseline(Protocol):
@@ -100,6 +105,59 @@ class RootCopy:
         soa = self.zone.rrsets[(self.zone.origin, SOA, 0)].rdatas[0]
         serial, refresh, retry, expire, minimum = _SOA_TIMERS.unpack(soa[-20:])
         return serial, refresh, retry, expire, minimum
+
+
+@dataclass(frozen=True, slots=True)
+class PickledCopy:
+    """A ``RootCopy`` pickled in parts, so that it can be rebuilt a part at a time.
+
+    The worker process that checks a candidate hands the copy back to the
+    serving process. Unpickled in one piece, the real root's copy holds the
+    serving process for some 50 ms (one C call the event loop cannot
+    interrupt), a stall every client would see once per new serial. In
+    parts of ``PART_RRSETS`` RRsets, the caller lets the loop run between
+    them (``restore``).
+
+    Attributes:
+        shell: the copy with its zone's RRsets left out (the index, verdicts,
+            times; small).
+        parts: the RRsets (with the line each started on), in zone order.
+    """
+
+    shell: bytes
+    parts: tuple[bytes, ...]
+
+    @classmethod
+    def of(cls, copy: RootCopy, part_size: int = PART_RRSETS) -> PickledCopy:
+        """Pickle ``copy`` in parts (its zone is emptied for a moment, then put back)."""
+        zone = copy.zone
+        rrsets, lines = zone.rrsets, zone.lines
+        items = [(key, rrset, lines[key]) for key, rrset in rrsets.items()]
+        zone.rrsets, zone.lines = {}, {}
+        try:
+            shell = pickle.dumps(copy, protocol=pickle.HIGHEST_PROTOCOL)
+        finally:
+            zone.rrsets, zone.lines = rrsets, lines
+        parts = tuple(
+            pickle.dumps(items[start : start + part_size], protocol=pickle.HIGHEST_PROTOCOL)
+            for start in range(0, len(items), part_size)
+        )
+        return cls(shell, parts)
+
+    def restore(self) -> Generator[None, None, RootCopy]:
+        """Rebuild the copy, yielding before each part; the copy is the generator's value.
+
+        The copy is not complete, and must not be used, until the generator
+        has returned.
+        """
+        copy: RootCopy = pickle.loads(self.shell)
+        zone = copy.zone
+        for part in self.parts:
+            yield
+            for key, rrset, line in pickle.loads(part):
+                zone.rrsets[key] = rrset
+                zone.lines[key] = line
+        return copy
 
 
 def delegation_owners(zone: Zone) -> frozenset[bytes]:

@@ -22,6 +22,7 @@ Holdfast was down. Copies from transfers and downloads are saved there.
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import multiprocessing
 import os
@@ -32,12 +33,13 @@ from pathlib import Path
 from typing import TypeVar
 
 import trio
+import trio.lowlevel
 
 from dnssec.anchors import TrustAnchors
 from rootzone.candidate import LoadPolicy, check_candidate, records_from_text
 from rootzone.errors import CandidateRejected, SourceError
 from rootzone.lifecycle import LocalRoot
-from rootzone.model import RootCopy, zone_text
+from rootzone.model import PickledCopy, RootCopy, zone_text
 from rootzone.sources import Fetched, FileSource, Source
 from rootzone.zonefile import Record
 
@@ -54,25 +56,53 @@ WORKER_NICENESS = 10
 MAX_REFUSED = 64
 
 
-async def in_process(work: Callable[[], T]) -> T:
+async def in_process(work: Callable[[], RootCopy | None]) -> RootCopy | None:
     """Run ``work`` (picklable) in a worker process at idle priority: the daemon's ``offload``.
 
     Parsing and verifying a 2 MB root zone holds the GIL for 0.3 s, with
     single C calls of up to 40 ms; in a thread of the serving process that
     stalls the event loop by as much. A fresh process per candidate (the
     root changes about twice a day) costs about half a second to start
-    and leaves nothing running between loads.
+    and leaves nothing running between loads. The copy comes back pickled
+    in parts (``PickledCopy``) and is rebuilt here a part at a time, with
+    the event loop running in between.
     """
 
-    def run() -> T:
+    def run() -> PickledCopy | None:
         with ProcessPoolExecutor(
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_lower_priority,
         ) as pool:
-            return pool.submit(work).result()
+            return pool.submit(_in_parts, work).result()
 
-    return await trio.to_thread.run_sync(run, abandon_on_cancel=True)
+    pickled = await trio.to_thread.run_sync(run, abandon_on_cancel=True)
+    if pickled is None:
+        return None
+    # Rebuilding allocates some 60,000 objects (the real root): collected
+    # as they come, they would set off a full collection halfway, one
+    # pause as long as the one the parts avoid. They are long-lived; the
+    # collector meets them afterwards, in its young generation, in a few ms.
+    steps = pickled.restore()
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                copy: RootCopy = done.value
+                return copy
+            await trio.lowlevel.checkpoint()
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _in_parts(work: Callable[[], RootCopy | None]) -> PickledCopy | None:
+    """``work``, run in the worker process, with its copy pickled in parts."""
+    copy = work()
+    return None if copy is None else PickledCopy.of(copy)
 
 
 def _lower_priority() -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
+from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from resolver.clock import FakeClock
 from rootzone.candidate import LoadPolicy, check_candidate, records_from_text
 from rootzone.errors import SourceError
 from rootzone.lifecycle import LocalRoot, RootState
+from rootzone.model import RootCopy
 from rootzone.service import Offload, RootService, in_process, inline
 from rootzone.sources import Fetched
 from rootzone.zonefile import Record
@@ -223,24 +226,44 @@ async def test_the_task_follows_the_timers_and_wakes_on_request(
 
 
 
+def lab_candidate(text: str, anchors: TrustAnchors, now: int) -> Callable[[], RootCopy | None]:
+    """The daemon's work for one candidate, as it goes to the worker process."""
+    return functools.partial(
+        check_candidate,
+        functools.partial(records_from_text, text, source="lab"),
+        source="lab",
+        size=len(text),
+        anchors=anchors,
+        now=now,
+        policy=LoadPolicy(),
+        current=None,
+    )
+
+
 async def test_the_daemon_checks_candidates_in_a_worker_process(
     lab_anchors: TrustAnchors, lab_root_text: str, lab_now: int
 ) -> None:
     """What ``in_process`` runs must survive pickling both ways (spawn start method)."""
-    work = functools.partial(
-        check_candidate,
-        functools.partial(records_from_text, lab_root_text, source="lab"),
-        source="lab",
-        size=len(lab_root_text),
-        anchors=lab_anchors,
-        now=lab_now,
-        policy=LoadPolicy(),
-        current=None,
-    )
-    copy = await in_process(work)
+    copy = await in_process(lab_candidate(lab_root_text, lab_anchors, lab_now))
     assert copy is not None
     assert copy.zonemd.status.value == "verified"
     assert copy.answers.answer(dns.name.root, dns.rdatatype.SOA).answer
+
+
+async def test_the_rebuild_gives_the_collector_back_as_it_found_it(
+    lab_anchors: TrustAnchors, lab_root_text: str, lab_now: int
+) -> None:
+    """``in_process`` pauses the cyclic collector while it rebuilds the copy, no longer."""
+    work = lab_candidate(lab_root_text, lab_anchors, lab_now)
+    assert gc.isenabled()
+    assert await in_process(work) is not None
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert await in_process(work) is not None
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 async def test_the_saved_copy_is_checked_in_the_worker_process_too(
