@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+import pytest
+
 from resolver.control import ControlError, request
 
 #: Seconds a process gets to become ready, and dig to answer.
@@ -209,6 +211,10 @@ class Dig:
 
 def dig_available() -> bool:
     return shutil.which("dig") is not None
+
+
+#: For the scenarios that ask with dig: skipped where it is not installed.
+NEEDS_DIG = pytest.mark.skipif(not dig_available(), reason="dig (bind9-dnsutils) is not installed")
 
 
 def dig(host: str, port: int, *args: str, extra: Sequence[str] = ()) -> Dig:

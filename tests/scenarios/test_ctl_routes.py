@@ -21,15 +21,15 @@ import pytest
 from resolver.control import request
 from resolver.lab.control import send_lab_command
 from tests.scenarios.processes import (
+    NEEDS_DIG,
     LabProcess,
     ResolverProcess,
-    dig_available,
     serving,
 )
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not dig_available(), reason="dig (bind9-dnsutils) is not installed"),
+    NEEDS_DIG,
 ]
 
 REPOSITORY = Path(__file__).resolve().parents[2]

@@ -18,15 +18,15 @@ import pytest
 
 from tests.scenarios.processes import (
     ISOLATED,
+    NEEDS_DIG,
     LabProcess,
     ResolverProcess,
-    dig_available,
     serving,
 )
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not dig_available(), reason="dig (bind9-dnsutils) is not installed"),
+    NEEDS_DIG,
 ]
 
 

@@ -16,15 +16,15 @@ from collections.abc import Iterator
 import pytest
 
 from tests.scenarios.processes import (
+    NEEDS_DIG,
     LabProcess,
     ResolverProcess,
-    dig_available,
     serving,
 )
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not dig_available(), reason="dig (bind9-dnsutils) is not installed"),
+    NEEDS_DIG,
 ]
 
 

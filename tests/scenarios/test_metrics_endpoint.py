@@ -24,16 +24,16 @@ from prometheus_client.samples import Sample
 
 from resolver.control import request
 from tests.scenarios.processes import (
+    NEEDS_DIG,
     STARTUP_DEADLINE,
     LabProcess,
     ResolverProcess,
-    dig_available,
     serving,
 )
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not dig_available(), reason="dig (bind9-dnsutils) is not installed"),
+    NEEDS_DIG,
 ]
 
 

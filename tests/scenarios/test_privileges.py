@@ -23,10 +23,10 @@ import pytest
 from resolver.control import request
 from tests.scenarios.processes import (
     ISOLATED,
+    NEEDS_DIG,
     LabProcess,
     ResolverProcess,
     dig,
-    dig_available,
     free_port,
     holdfast,
     serving,
@@ -34,7 +34,7 @@ from tests.scenarios.processes import (
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not dig_available(), reason="dig (bind9-dnsutils) is not installed"),
+    NEEDS_DIG,
 ]
 
 REPOSITORY = Path(__file__).resolve().parents[2]

@@ -19,16 +19,16 @@ from pathlib import Path
 import pytest
 
 from tests.scenarios.processes import (
+    NEEDS_DIG,
     Dig,
     LabProcess,
     ResolverProcess,
-    dig_available,
     serving,
 )
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not dig_available(), reason="dig (bind9-dnsutils) is not installed"),
+    NEEDS_DIG,
 ]
 
 REPOSITORY = Path(__file__).resolve().parents[2]

@@ -25,9 +25,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from resolver.control import ControlError, request
 from tests.scenarios.processes import (
+    NEEDS_DIG,
     LabProcess,
     ResolverProcess,
-    dig_available,
     free_port,
     serving,
     stop,
@@ -35,7 +35,7 @@ from tests.scenarios.processes import (
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not dig_available(), reason="dig (bind9-dnsutils) is not installed"),
+    NEEDS_DIG,
 ]
 
 REPOSITORY = Path(__file__).resolve().parents[2]
