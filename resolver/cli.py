@@ -278,13 +278,13 @@ def _serve_config(args: argparse.Namespace) -> Config:
 def _serve(args: argparse.Namespace) -> int:
     config = _serve_config(args)
     logs.configure(config["logging.level"], config["logging.format"])
-    if config["server.user"]:
-        lookup_user(config["server.user"])  # an unknown user stops us before anything binds
     with _lone_error():
         if config["workers.count"] > 1:
-            check_files(config)  # what each worker reads, checked before anything binds
+            check_files(config)  # what each worker reads, and the user, before anything binds
             workers.serve(config)
         else:
+            if config["server.user"]:
+                lookup_user(config["server.user"])  # an unknown user stops us before binding
             trio.run(daemon.run, daemon.build(config, SystemClock()))
     return 0
 

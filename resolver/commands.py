@@ -81,9 +81,9 @@ class Commands:
         selection: Server selection, which keeps the hold-downs.
         clock: Wall clock, for expiry times.
         local_root: The local root copy's holder.
+        cache: The RRset cache, for ``flush`` and ``cache dump``.
         root_service: Its refresh task (None without ``[local_root]`` sources).
         stats: Builds the ``stats`` result (None: this instance keeps none).
-        cache: The RRset cache, for ``flush`` and ``cache dump`` (None: no cache).
         reload: Reloads the configuration, returning the report (None: cannot).
     """
 
@@ -92,16 +92,14 @@ class Commands:
     selection: ServerSelection
     clock: Clock
     local_root: LocalRoot
+    cache: Cache
     root_service: RootService | None = None
     stats: Callable[[], dict[str, Any]] | None = None
-    cache: Cache | None = None
     reload: Callable[[], dict[str, Any]] | None = None
 
     def __call__(self, request: dict[str, Any]) -> Any:
         """Run the command in ``request`` (``{"command": [words]}``)."""
-        words = request.get("command")
-        if not isinstance(words, list) or not words or not all(isinstance(w, str) for w in words):
-            raise ControlError("no command given: send {\"command\": [\"status\"]}")
+        words = command_words(request)
         head, *rest = words
         if head == "status" and not rest:
             return self.status()
@@ -199,7 +197,7 @@ class Commands:
         raise ControlError(f"usage: {_USAGE['local-root']}")
 
     def _flush(self, words: Sequence[str]) -> Any:
-        cache = self._the_cache()
+        cache = self.cache
         if words == ["all"]:
             return {"flushed": "all", "removed": cache.flush_all()}
         if len(words) == 2 and words[0] == "zone":
@@ -211,7 +209,6 @@ class Commands:
         raise ControlError(f"usage: {_USAGE['flush']}")
 
     async def _cache_dump(self, words: Sequence[str]) -> str:
-        cache = self._the_cache()
         action, *rest = words or [""]
         if action != "dump":
             raise ControlError(f"usage: {_USAGE['cache']}")
@@ -224,7 +221,7 @@ class Commands:
             raise ControlError(f"usage: {_USAGE['cache']}")
         zone = _zone(rest[0]) if rest else dns.name.root
         # Sorting and rendering a big cache takes seconds: not in the serving loop.
-        lines, held = await trio.to_thread.run_sync(cache.prepare_dump(zone, limit=limit))
+        lines, held = await trio.to_thread.run_sync(self.cache.prepare_dump(zone, limit=limit))
         shown = min(held, limit)
         text = [
             f"; holdfast cache dump of {zone}: {held} entries, {shown} shown, "
@@ -238,10 +235,17 @@ class Commands:
             )
         return "\n".join(text)
 
-    def _the_cache(self) -> Cache:
-        if self.cache is None:
-            raise ControlError("this instance has no cache")
-        return self.cache
+
+def command_words(request: dict[str, Any]) -> list[str]:
+    """The words of a ctl request (``{"command": [words]}``), checked.
+
+    Raises:
+        ControlError: there are none, or they are not strings.
+    """
+    words = request.get("command")
+    if not isinstance(words, list) or not words or not all(isinstance(w, str) for w in words):
+        raise ControlError("no command given: send {\"command\": [\"status\"]}")
+    return words
 
 
 def _dump_limit(words: Sequence[str]) -> int:

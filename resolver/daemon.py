@@ -255,9 +255,9 @@ def commands(resolver: Resolver) -> Commands:
         resolver.selection,
         resolver.clock,
         resolver.local_root,
+        resolver.cache,
         resolver.root_service,
         stats=lambda: collect(resolver),
-        cache=resolver.cache,
         reload=lambda: reload(resolver),
     )
 

@@ -213,7 +213,7 @@ def route_from_words(words: Sequence[str], *, now: float) -> Route:
     usage = "route add ZONE (--only|--prefer|--avoid) ADDRESS... [--expires DURATION]"
     if not words or words[0].startswith("--"):
         raise RouteError(f"missing zone: {usage}")
-    zone = _zone(words[0])
+    zone = zone_from_text(words[0])
     mode: RouteMode | None = None
     mode_flag = ""
     addresses: list[str] = []
@@ -292,7 +292,7 @@ def route_from_table(table: Mapping[str, Any], *, now: float) -> Route:
         raise RouteError(
             f"[[route]]: zone must be a string, not {type(text).__name__} ({_cut(repr(text))})"
         )
-    zone = _zone(text)
+    zone = zone_from_text(text)
     where = f"[[route]] for {zone}"
     modes = [mode for mode in RouteMode if mode.value in table]
     if len(modes) != 1:
@@ -454,7 +454,7 @@ class RouteTable:
             del self._routes[zone]
 
 
-def _zone(text: str) -> dns.name.Name:
+def zone_from_text(text: str) -> dns.name.Name:
     """A zone name from operator text: relative or absolute, ``.`` is the root."""
     if not text.strip() or any(char.isspace() for char in text):
         raise RouteError(f"{_shown(text)} is not a zone name (give a name like com or .)")

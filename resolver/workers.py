@@ -61,12 +61,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-import dns.exception
-import dns.name
 import trio
 
 from resolver import __version__, daemon, logs
 from resolver.clock import SystemClock
+from resolver.commands import command_words
 from resolver.config import Config, parse_endpoint
 from resolver.control import Channel, ControlError, default_socket_path, serve_control
 from resolver.errors import ConfigError, HoldfastError
@@ -74,7 +73,7 @@ from resolver.metrics import Snapshot, merge
 from resolver.metrics_endpoint import serve_metrics
 from resolver.privileges import drop_privileges
 from resolver.reload import effective, refused
-from resolver.routes import Route, RouteError, route_from_words
+from resolver.routes import Route, RouteError, route_from_words, zone_from_text
 from resolver.server import Listening, bind_all
 from resolver.settings import check_files
 
@@ -164,7 +163,7 @@ class ReplayLog:
                 route = route_from_words(words[2:], now=now)
                 self._routes[route.zone.to_text()] = route
                 return
-            zone = _zone_text(words[2]) if len(words) == 3 else None
+            zone = zone_from_text(words[2]).to_text() if len(words) == 3 else None
         except RouteError:
             return
         if zone in configured:
@@ -186,13 +185,6 @@ class ReplayLog:
         if self._local_root is not None:
             commands.append(["local-root", self._local_root])
         return commands
-
-
-def _zone_text(text: str) -> str | None:
-    try:
-        return dns.name.from_text(text).canonicalize().to_text()
-    except dns.exception.DNSException:
-        return None
 
 
 def _route_words(route: Route, now: float) -> list[str]:
@@ -512,9 +504,7 @@ class Supervisor:
 
     async def handle(self, request: dict[str, Any]) -> Any:
         """A ctl request: forwarded to every worker, the replies combined."""
-        words = request.get("command")
-        if not isinstance(words, list) or not words or not all(isinstance(w, str) for w in words):
-            raise ControlError("no command given: send {\"command\": [\"status\"]}")
+        words = command_words(request)
         if words == ["status"]:
             return await self.status()
         if words == ["reload"]:
