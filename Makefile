@@ -6,14 +6,24 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check pytest tools bench bench-tools clean
+.PHONY: demo test check pytest tools bench bench-tools upgrade-lock test-latest clean
+
+# The exact versions (with hashes) we test and ship with: requirements/test.lock
+# (runtime + test tools) and requirements/runtime.lock (what a production venv
+# installs). pyproject.toml keeps the loose ranges. `make upgrade-lock` makes
+# both anew from the newest releases; `make test-latest` tries those releases
+# in a throw-away venv without touching the lock.
+LOCK := requirements/test.lock
+# pip-compile must see only the public index (no machine-local wheel folders).
+PIP_COMPILE := PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= $(BIN)/pip-compile --quiet \
+	--generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+$(STAMP): pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/pip install --quiet --quiet --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/pip install --quiet --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 demo: $(STAMP)
@@ -59,5 +69,20 @@ bench-tools:
 bench: $(STAMP) tools bench-tools
 	$(BIN)/holdfast bench $(BENCH_ARGS)
 
+upgrade-lock: | $(BIN)/python
+	$(BIN)/pip install --quiet pip-tools
+	$(PIP_COMPILE) --upgrade --extra test -o requirements/test.lock pyproject.toml
+	$(PIP_COMPILE) --upgrade -c requirements/test.lock -o requirements/runtime.lock pyproject.toml
+	@echo "lock refreshed: run make test, then commit requirements/"
+
+# The suite against the newest releases, in .venv-latest (not in CI): the next
+# breakage shows here before a user's fresh install meets it.
+test-latest: tools
+	rm -rf .venv-latest && $(PYTHON) -m venv .venv-latest
+	.venv-latest/bin/pip install --quiet --upgrade -e '.[test]'
+	.venv-latest/bin/ruff check resolver rootzone dnssec tests bench
+	.venv-latest/bin/mypy
+	tests/run-isolated .venv-latest/bin/pytest $(PYTEST_ARGS)
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-latest .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -12,4 +12,6 @@ A client's query flows through these modules, in this order:
 4. ``messages`` renders the ``Outcome`` into the client's response.
 """
 
+import dnssec as _dnssec  # noqa: F401  (first: its warning filter, see dnssec/__init__)
+
 __version__ = "0.1.0"

@@ -9,3 +9,5 @@
 * ``service``: the refresh task (the package's only Trio code besides sources);
 * ``hints``: the root servers, the fallback that is always there.
 """
+
+import dnssec as _dnssec  # noqa: F401  (first: its warning filter, see dnssec/__init__)

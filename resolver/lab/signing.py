@@ -3,8 +3,13 @@
 Every lab zone signs with one combined signing key (flags 257, SEP), derived
 from the zone's name so that the lab -- and therefore its trust anchor -- is
 the same on every run: ECDSA (13, 14) and EdDSA (15, 16) keys come from a
-hash of the name, RSA keys (5, 7, 8, 10) are shipped as PEMs in
-``resolver/lab/keys/`` (made once by ``testdata/lab/make_keys.py``). A
+hash of the name. RSA keys (5, 7, 8, 10) cannot be derived cheaply from a
+seed: a checkout reads the fixed ones in ``testdata/lab/keys/`` (made once by
+``testdata/lab/make_keys.py``), so tests see the same lab on every run; an
+installed Holdfast has no testdata and makes fresh RSA keys once per process
+(the lab hands its trust anchor to the resolver it runs, so nothing else
+needs them fixed). They are test keys, not product data, and are not in the
+wheel. A
 PRIVATEDNS (253) key is one no validator knows: its RRSIGs are filler.
 Signature windows come from the lab's injected ``Clock``, never from the
 system clock.
@@ -13,9 +18,10 @@ system clock.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
 from typing import TypeAlias
 
 import dns.dnssec
@@ -144,7 +150,7 @@ def zone_key(zone: dns.name.Name, algorithm: int, variant: str = "") -> ZoneKey:
     and EdDSA only), e.g. one the zone does not publish.
 
     Raises:
-        LabError: unsupported algorithm, or no shipped RSA key for the zone.
+        LabError: unsupported algorithm, or a checkout without the zone's RSA key.
     """
     flags = dns.rdtypes.dnskeybase.Flag.ZONE | dns.rdtypes.dnskeybase.Flag.SEP
     if algorithm == PRIVATEDNS:
@@ -156,8 +162,8 @@ def zone_key(zone: dns.name.Name, algorithm: int, variant: str = "") -> ZoneKey:
     private: PrivateKey
     if algorithm in _RSA:
         if variant:
-            raise LabError(f"{zone}: RSA keys are shipped, there is no {variant!r} variant")
-        private = _shipped_rsa_key(zone)
+            raise LabError(f"{zone}: RSA keys are not derived, there is no {variant!r} variant")
+        private = _rsa_key(zone)
     elif algorithm in _ECDSA:
         curve, order = _ECDSA[algorithm]
         seed = _seed(zone, algorithm, curve.key_size // 8, variant)
@@ -215,16 +221,27 @@ def _seed(zone: dns.name.Name, algorithm: int, size: int, variant: str = "") -> 
     return hashlib.shake_256(text.encode()).digest(size)
 
 
-def _shipped_rsa_key(zone: dns.name.Name) -> rsa.RSAPrivateKey:
+#: The fixed RSA keys of a checkout (absent from an installed Holdfast).
+CHECKOUT_KEYS = Path(__file__).resolve().parents[2] / "testdata" / "lab" / "keys"
+#: Their size, and the size of the keys an installed lab makes.
+RSA_BITS = 2048
+
+
+@functools.cache
+def _rsa_key(zone: dns.name.Name) -> rsa.RSAPrivateKey:
+    """The checkout's fixed key for ``zone``, or one made for this process."""
     stem = "root" if zone == dns.name.root else zone.to_text(omit_final_dot=True)
-    resource = resources.files("resolver.lab").joinpath("keys").joinpath(f"{stem}.pem")
+    path = CHECKOUT_KEYS / f"{stem}.pem"
     try:
-        # Our own keys: skip the costly RSA consistency checks (~45 ms per key).
-        key = serialization.load_pem_private_key(
-            resource.read_bytes(), password=None, unsafe_skip_rsa_key_validation=True
-        )
+        pem = path.read_bytes()
     except FileNotFoundError:
-        raise LabError(f"{zone}: no RSA key {stem}.pem shipped with the lab") from None
+        if CHECKOUT_KEYS.is_dir():  # a checkout that lacks this zone's key
+            raise LabError(f"{zone}: no RSA key {path.name} in testdata/lab/keys") from None
+        return rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
+    # Our own keys: skip the costly RSA consistency checks (~45 ms per key).
+    key = serialization.load_pem_private_key(
+        pem, password=None, unsafe_skip_rsa_key_validation=True
+    )
     if not isinstance(key, rsa.RSAPrivateKey):
         raise LabError(f"{zone}: {stem}.pem is not an RSA private key")
     return key

@@ -4,7 +4,8 @@ The lab derives its ECDSA and EdDSA keys from fixed seeds at start, but an
 RSA key cannot be derived cheaply from a seed, so the RSA zones -- the lab
 root and ``rsa.org.`` (algorithm 8), ``rsasha1.org.`` (5),
 ``nsec3rsasha1.org.`` (7) and ``rsasha512.org.`` (10) -- sign with keys made
-once by this script and shipped as package data in ``resolver/lab/keys/``.
+once by this script and kept in ``testdata/lab/keys/`` (a checkout only:
+an installed lab makes fresh ones; see ``resolver/lab/signing.py``).
 Regenerating the root's key changes the lab's trust anchor (``trust-anchor.ds``).
 
 ``--keytrap`` prints the offsets of the ``keytrap.com.`` decoy keys for
@@ -45,7 +46,7 @@ KEYTRAP_DECOYS = 31
 #: The P-256 field prime.
 _P = 2**256 - 2**224 + 2**192 + 2**96 - 1
 
-KEY_DIRECTORY = Path(__file__).resolve().parents[2] / "resolver" / "lab" / "keys"
+KEY_DIRECTORY = Path(__file__).resolve().parent / "keys"
 
 
 def write_key(path: Path, bits: int) -> None:
