@@ -21,9 +21,13 @@ PIP_COMPILE := PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= $(BIN)/pip-compile --qu
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml $(LOCK) | $(BIN)/python
+# The wheelhouse holds the runtime lock's wheels, so that the packaging test
+# can install the built wheel into a fresh venv inside the offline namespace.
+$(STAMP): pyproject.toml $(LOCK) requirements/runtime.lock | $(BIN)/python
 	$(BIN)/pip install --quiet --quiet --require-hashes --no-deps -r $(LOCK)
 	$(BIN)/pip install --quiet --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/pip download --quiet --quiet --require-hashes --no-deps --only-binary :all: \
+		-r requirements/runtime.lock -d $(VENV)/wheelhouse
 	touch $@
 
 demo: $(STAMP)

@@ -111,6 +111,10 @@ def test_a_dnskey_rrset_signed_only_by_the_zsk_is_not_vouched_for() -> None:
     ("text", "code"),
     [
         ("12345 253 2 " + "00" * 32, dns.edns.EDECode.UNSUPPORTED_DNSKEY_ALGORITHM),
+        # DSA (3, 6): RFC 8624 says MUST NOT validate; insecure whatever
+        # cryptography still ships (version 51 deprecates it).
+        ("12345 3 2 " + "00" * 32, dns.edns.EDECode.UNSUPPORTED_DNSKEY_ALGORITHM),
+        ("12345 6 2 " + "00" * 32, dns.edns.EDECode.UNSUPPORTED_DNSKEY_ALGORITHM),
         ("12345 13 3 " + "00" * 32, dns.edns.EDECode.UNSUPPORTED_DS_DIGEST_TYPE),
     ],
 )
