@@ -192,6 +192,9 @@ class _Answerer:
 
         ``expansion_proof`` is given for a wildcard: no closer match exists.
         """
+        if qtype == dns.rdatatype.RRSIG:
+            self._signatures_at(owner, name, nodata_proof)
+            return None
         for rdtype in (qtype, dns.rdatatype.CNAME):
             rrset = self.zone.rrset(owner, rdtype)
             if rrset is None:
@@ -205,6 +208,36 @@ class _Answerer:
             return target
         self._negative(nodata_proof)
         return None
+
+    def _signatures_at(
+        self, owner: dns.name.Name, name: dns.name.Name, nodata_proof: _Proof
+    ) -> None:
+        """QTYPE RRSIG: every RRSIG RRset at ``owner``, as BIND, NSD and Knot DNS answer.
+
+        The types signed there are those the owner's NSEC/NSEC3 bitmap lists;
+        RRSIGs are not themselves signed (RFC 4034 3). An unsigned zone, or a
+        name with nothing signed, has none: NODATA.
+        """
+        denial = self.zone.denial
+        bitmap = {
+            window * 256 + index * 8 + bit
+            for record in (denial.nodata(owner) if denial is not None else [])
+            for rdata in record
+            if record.rdtype in (dns.rdatatype.NSEC, dns.rdatatype.NSEC3)
+            for window, octets in rdata.windows
+            for index, octet in enumerate(octets)
+            for bit in range(8)
+            if octet & (0x80 >> bit)
+        }
+        signatures = [
+            signature
+            for rdtype in sorted(bitmap)
+            if (signature := self.zone.signature(owner, dns.rdatatype.RdataType.make(rdtype)))
+        ]
+        if not signatures:
+            self._negative(nodata_proof)
+        for signature in signatures:
+            self.answer.append(signature if owner == name else _renamed(signature, name))
 
     def _synthesise(self, name: dns.name.Name, owner: dns.name.Name) -> dns.name.Name | None:
         """Add the DNAME at ``owner`` and the CNAME it makes for ``name``."""

@@ -21,6 +21,8 @@ import dns.rdatatype
 import dns.rrset
 import dns.zone
 
+from resolver.lab.costlykeys import BIG_EXPONENT, HUGE_MODULUS, RsaShape, costly_key
+from resolver.lab.fanout import FANOUT_WIDTH
 from resolver.lab.faults import Fault, parse_fault
 from resolver.lab.signing import (
     ECDSAP256SHA256,
@@ -77,7 +79,10 @@ class ZonePlan:
     ``broken`` names owners whose A signature is corrupted. ``rrsigs`` false
     signs only the DNSKEY RRset; ``proofs`` false withholds NSEC/NSEC3 from
     negative answers; ``keytrap`` adds KeyTrap decoys; ``ds`` is what the
-    parent's DS names.
+    parent's DS names; ``rsa`` signs with an RSA/SHA-256 key of that size
+    (``resolver/lab/costlykeys.py``), each RRset when it is first served.
+    ``fanout`` > 0 makes every ``l-K`` name a cut referring to that many
+    NS names without glue one level deeper (``resolver/lab/fanout.py``).
     """
 
     origin: str
@@ -95,6 +100,8 @@ class ZonePlan:
     proofs: bool = True
     keytrap: bool = False
     ds: ParentDs = ParentDs.KEY
+    rsa: RsaShape | None = None
+    fanout: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +116,8 @@ class Catalogue:
     servers: tuple[LabServer, ...]
     #: Faults that are part of the catalogue (lame.com, slow.com, tcponly.com).
     faults: dict[str, Fault]
+    #: The glueless fan-out zones and their referral width (``resolver/lab/fanout.py``).
+    fanouts: dict[dns.name.Name, int]
 
 
 class _Addresses:
@@ -194,9 +203,7 @@ def plans() -> tuple[ZonePlan, ...]:
             nsec3=True,
         ),
         ZonePlan("rsasha512.org.", ns.pair("rsasha512.org."), ("www A 192.0.2.26",), RSASHA512),
-        ZonePlan(
-            "ecdsa384.org.", ns.pair("ecdsa384.org."), ("www A 192.0.2.27",), ECDSAP384SHA384
-        ),
+        ZonePlan("ecdsa384.org.", ns.pair("ecdsa384.org."), ("www A 192.0.2.27",), ECDSAP384SHA384),
         ZonePlan("ed448.org.", ns.pair("ed448.org."), ("www A 192.0.2.28",), ED448),
         ZonePlan(
             "nsec3-iter.org.",
@@ -221,7 +228,49 @@ def plans() -> tuple[ZonePlan, ...]:
             ("www A 192.0.2.37",),
             ds=ParentDs.GOST,
         ),
+        ZonePlan(
+            "bigexp.org.",
+            ns.pair("bigexp.org."),
+            ("www A 192.0.2.38",),
+            RSASHA256,
+            rsa=BIG_EXPONENT,
+        ),
+        ZonePlan(
+            "rsa16k.org.",
+            ns.pair("rsa16k.org."),
+            ("www A 192.0.2.39",),
+            RSASHA256,
+            rsa=HUGE_MODULUS,
+        ),
+        ZonePlan(
+            "fanout.com.",
+            ns.pair("fanout.com."),
+            ("www A 192.0.2.40",),
+            None,
+            fanout=FANOUT_WIDTH,
+        ),
+        *_shared_family("shared.com.", ns.pair("shared.com."), 60),
+        *_shared_family("shared3.com.", ns.pair("shared3.com."), 63, nsec3=True),
         ZonePlan("outside.com.", (("ns.outside.com.", OUTSIDE_ADDRESS),), served=False),
+    )
+
+
+def _shared_family(
+    parent: str, servers: tuple[tuple[str, str], ...], first: int, *, nsec3: bool = False
+) -> tuple[ZonePlan, ...]:
+    """A signed parent and two children on the parent's own servers (issue 23).
+
+    ``insecure.PARENT`` is unsigned and delegated without a DS (the parent
+    proves that with NSEC, or NSEC3 opt-out); ``signed.PARENT`` is signed
+    with a DS. One server answers for all three, as hosting providers serve
+    a zone and its subzones from the same machines: a question for a child
+    name gets the child zone's authoritative answer, never a referral. Each
+    ``www`` gets 192.0.2.``first`` + 0, 1, 2 (parent, insecure, signed).
+    """
+    return (
+        ZonePlan(parent, servers, (f"www A 192.0.2.{first}",), nsec3=nsec3),
+        ZonePlan(f"insecure.{parent}", servers, (f"www A 192.0.2.{first + 1}",), None),
+        ZonePlan(f"signed.{parent}", servers, (f"www A 192.0.2.{first + 2}",), nsec3=nsec3),
     )
 
 
@@ -231,7 +280,7 @@ def plan() -> Catalogue:
     served = [zone for zone in zones if zone.served]
     origins = {zone.origin: dns.name.from_text(zone.origin) for zone in zones}
     keys = {
-        zone.origin: zone_key(origins[zone.origin], zone.algorithm)
+        zone.origin: _key(zone, origins[zone.origin], zone.algorithm)
         for zone in served
         if zone.algorithm is not None
     }
@@ -271,6 +320,7 @@ def plan() -> Catalogue:
         sources=sources,
         windows={origins[zone.origin]: zone.window for zone in served},
         bench=next(origins[zone.origin] for zone in served if zone.bench),
+        fanouts={origins[zone.origin]: zone.fanout for zone in served if zone.fanout},
         servers=_servers(served),
         faults={
             zone.servers[index][1]: parse_fault(text)
@@ -278,6 +328,13 @@ def plan() -> Catalogue:
             for index, text in zone.faults
         },
     )
+
+
+def _key(zone: ZonePlan, origin: dns.name.Name, algorithm: int) -> ZoneKey:
+    """The zone's signing key: an RSA/SHA-256 key of its ``rsa`` shape, or its algorithm's."""
+    if zone.rsa is not None:
+        return costly_key(origin, zone.rsa)
+    return zone_key(origin, algorithm)
 
 
 def _parent_ds(zone: ZonePlan, key: ZoneKey) -> dns.rdata.Rdata:
@@ -323,6 +380,7 @@ def _source(
         rrsigs=zone.rrsigs,
         proofs=zone.proofs,
         keytrap=zone.keytrap,
+        on_demand=zone.rsa is not None,
     )
 
 

@@ -30,11 +30,12 @@ from resolver.lab.authority import answer
 from resolver.lab.bench import BenchZone
 from resolver.lab.catalogue import LabServer, plan
 from resolver.lab.errors import LabError
+from resolver.lab.fanout import FanoutZone
 from resolver.lab.faults import Fault, FaultKind
 from resolver.lab.signing import Window, break_signatures
 from resolver.lab.zones import StaticZone
 
-LabZone: TypeAlias = StaticZone | BenchZone
+LabZone: TypeAlias = StaticZone | BenchZone | FanoutZone
 
 #: The EDNS UDP payload size the lab advertises and honours at most.
 PAYLOAD = 1232
@@ -96,6 +97,9 @@ class Lab:
             window = catalogue.windows[source.origin](now)
             if source.origin == catalogue.bench:
                 zones[source.origin] = BenchZone(source, window)
+            elif source.origin in catalogue.fanouts:
+                fixed = StaticZone.build(source, window)
+                zones[source.origin] = FanoutZone(fixed, catalogue.fanouts[source.origin])
             else:
                 zones[source.origin] = StaticZone.build(source, window)
         return cls(clock, catalogue.servers, zones, catalogue.faults)

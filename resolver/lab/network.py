@@ -12,10 +12,10 @@ from __future__ import annotations
 import dns.message
 import trio
 
-from resolver.errors import MalformedResponse, UpstreamTimeout
+from resolver.errors import UpstreamTimeout
 from resolver.exchange import UpstreamQuery, UpstreamReply
 from resolver.lab.lab import PAYLOAD, Lab
-from resolver.transport import RetryingTransport, match_reply
+from resolver.transport import ReplyFilter, RetryingTransport
 
 
 class LabTransport(RetryingTransport):
@@ -26,8 +26,8 @@ class LabTransport(RetryingTransport):
     lab answers on any port, so it is only kept for assertions.
     """
 
-    def __init__(self, lab: Lab, *, port: int = 53) -> None:
-        super().__init__(udp_payload=PAYLOAD)
+    def __init__(self, lab: Lab, *, port: int = 53, case_randomisation: bool = True) -> None:
+        super().__init__(udp_payload=PAYLOAD, case_randomisation=case_randomisation)
         self.lab = lab
         self.port = port
         self.sent: list[UpstreamQuery] = []
@@ -39,7 +39,8 @@ class LabTransport(RetryingTransport):
         Raises:
             UpstreamTimeout: no lab server there, the reply was dropped, or
                 it came later than ``query.timeout``.
-            MalformedResponse: the reply did not parse or did not match.
+            MalformedResponse: the reply did not parse (found at the timeout:
+                the socket transport keeps listening for the genuine one).
         """
         self.sent.append(query)
         if query.address not in self._addresses:
@@ -48,14 +49,17 @@ class LabTransport(RetryingTransport):
         return await super().exchange(query)
 
     async def _leg(
-        self, query: UpstreamQuery, request: dns.message.Message, *, tcp: bool
+        self, query: UpstreamQuery, replies: ReplyFilter, *, tcp: bool
     ) -> dns.message.Message:
-        reply = self.lab.handle(query.address, request.to_wire(), tcp=tcp)
+        reply = self.lab.handle(query.address, replies.request.to_wire(), tcp=tcp)
+        timed_out = UpstreamTimeout(query.address, f"no reply within {query.timeout:g} s")
         if reply.wire is None or reply.delay >= query.timeout:
             await trio.sleep(query.timeout)
-            raise UpstreamTimeout(query.address, f"no reply within {query.timeout:g} s")
+            raise timed_out
         await trio.sleep(reply.delay)
-        message = match_reply(reply.wire, request, query.address, udp=not tcp)
+        message = replies.take(reply.wire)
         if message is None:
-            raise MalformedResponse(query.address, "reply does not match the query")
+            # Dropped or ignored: the only reply there will be; wait out the timeout.
+            await trio.sleep(query.timeout - reply.delay)
+            raise replies.failure(timed_out)
         return message

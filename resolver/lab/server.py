@@ -22,6 +22,7 @@ from resolver.control import serve_control
 from resolver.framing import frame, read_frames
 from resolver.lab.control import SOCKET_NAME, apply_request
 from resolver.lab.lab import TCP_LIMIT, Lab
+from resolver.server import BindError
 
 
 async def serve_lab(
@@ -34,8 +35,9 @@ async def serve_lab(
     """Serve ``lab`` until cancelled; ``task_status.started()`` once ready.
 
     Raises:
-        OSError: an address could not be bound (e.g. port in use, or 127.53/16
-            not local) or ``directory`` is not writable.
+        BindError: an address could not be bound (e.g. port in use, no
+            privilege for a port below 1024, or 127.53/16 not local).
+        OSError: ``directory`` is not writable.
     """
     control_path = directory / SOCKET_NAME
     async with trio.open_nursery() as nursery:
@@ -53,7 +55,12 @@ async def serve_lab(
 
 
 async def _bind(kind: int, address: tuple[str, int]) -> trio.socket.SocketType:
-    """A socket bound to ``address`` (listening, if a stream socket)."""
+    """A socket bound to ``address`` (listening, if a stream socket).
+
+    Raises:
+        BindError: naming the protocol, the address and the system's reason
+            (the original ``OSError`` is its cause, for the errno).
+    """
     sock = trio.socket.socket(socket.AF_INET, kind)
     try:
         if kind == socket.SOCK_STREAM:
@@ -61,6 +68,11 @@ async def _bind(kind: int, address: tuple[str, int]) -> trio.socket.SocketType:
         await sock.bind(address)
         if kind == socket.SOCK_STREAM:
             sock.listen(64)
+    except OSError as error:
+        sock.close()
+        protocol = "TCP" if kind == socket.SOCK_STREAM else "UDP"
+        raise BindError(f"the lab cannot listen on {protocol} {address[0]}:{address[1]}: "
+                        f"{error.strerror}") from error
     except BaseException:
         sock.close()
         raise

@@ -53,6 +53,8 @@ class ZoneSource:
     ``zonemd_broken`` (with ``zonemd``): the ZONEMD record carries a wrong
     SHA-384 digest, validly signed, as a publisher whose digest went wrong
     would send it: only a validator that computes the digest notices.
+    ``on_demand``: each RRset is signed when first served, not at build (a
+    16384-bit RSA signature takes a second; ``resolver/lab/costlykeys.py``).
     """
 
     origin: dns.name.Name
@@ -66,6 +68,7 @@ class ZoneSource:
     proofs: bool = True
     keytrap: bool = False
     zonemd_broken: bool = False
+    on_demand: bool = False
 
 
 class StaticZone:
@@ -78,10 +81,15 @@ class StaticZone:
         signatures: dict[RRsetKey, dns.rrset.RRset],
         denial: Denial | None,
         chain: tuple[dns.rrset.RRset, ...],
+        unsigned: tuple[dns.rrset.RRset, ...] = (),
+        window: Window | None = None,
     ) -> None:
         self.source = source
         self._rrsets = rrsets
         self._signatures = signatures
+        #: RRsets to sign for ``window`` when first asked for (``on_demand``).
+        self._unsigned = {(rrset.name, rrset.rdtype): rrset for rrset in unsigned}
+        self._window = window
         self._denial = denial
         self._chain = chain
         self._existing = frozenset(
@@ -137,6 +145,8 @@ class StaticZone:
             denial = NsecDenial(owners, lambda name: rrsets[(name, dns.rdatatype.NSEC)])
         if not source.proofs:
             denial = NoProof()
+        if source.on_demand:
+            return cls(source, rrsets, {}, denial, chain, (*to_sign, *chain), window)
         signatures = {
             (rrset.name, rrset.rdtype): signature
             for rrset in (*to_sign, *chain)
@@ -167,7 +177,16 @@ class StaticZone:
     def signature(
         self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType
     ) -> dns.rrset.RRset | None:
-        return self._signatures.get((name, rdtype))
+        return self._signed((name, rdtype))
+
+    def _signed(self, key: RRsetKey) -> dns.rrset.RRset | None:
+        """The RRSIGs of one RRset, made now if the zone signs on demand."""
+        unsigned = self._unsigned.pop(key, None)
+        if unsigned is not None and self.source.key is not None and self._window is not None:
+            signature = _signature(self.source, self.source.key, unsigned, self._window)
+            if signature is not None:
+                self._signatures[key] = signature
+        return self._signatures.get(key)
 
     def exists(self, name: dns.name.Name) -> bool:
         return name in self._existing
@@ -177,12 +196,12 @@ class StaticZone:
         soa_key = (self.origin, dns.rdatatype.SOA)
         for key in (soa_key, *sorted(k for k in self._rrsets if k != soa_key)):
             yield self._rrsets[key]
-            if key in self._signatures:
-                yield self._signatures[key]
+            if (signature := self._signed(key)) is not None:
+                yield signature
         for nsec3 in self._chain:
             yield nsec3
-            if (nsec3.name, nsec3.rdtype) in self._signatures:
-                yield self._signatures[(nsec3.name, nsec3.rdtype)]
+            if (signature := self._signed((nsec3.name, nsec3.rdtype))) is not None:
+                yield signature
 
     def transfer(self) -> list[dns.rrset.RRset]:
         """The AXFR answer: the records framed by the SOA (RFC 5936)."""

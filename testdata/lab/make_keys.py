@@ -8,6 +8,10 @@ once by this script and kept in ``testdata/lab/keys/`` (a checkout only:
 an installed lab makes fresh ones; see ``resolver/lab/signing.py``).
 Regenerating the root's key changes the lab's trust anchor (``trust-anchor.ds``).
 
+``bigexp.org.`` (a 3071-bit public exponent) and ``rsa16k.org.`` (a 16384-bit
+modulus) sign with keys no generator makes, built from primes by
+``resolver/lab/costlykeys.py`` (about a second each).
+
 ``--keytrap`` prints the offsets of the ``keytrap.com.`` decoy keys for
 ``resolver/lab/keytrap.py``: the first 31 scalar offsets ``k`` for which
 the key ``s + k`` (``s`` the genuine key's scalar) with DNSKEY flags 256 has
@@ -30,6 +34,7 @@ import dns.name
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from resolver.lab.costlykeys import BIG_EXPONENT, HUGE_MODULUS, RsaShape, costly_private_key
 from resolver.lab.keytrap import decoy_keys
 from resolver.lab.signing import ECDSAP256SHA256, zone_key
 
@@ -41,6 +46,8 @@ RSA_ZONES = {
     "nsec3rsasha1.org": 2048,
     "rsasha512.org": 2048,
 }
+#: Zone file stem -> the shape of its costly key (``resolver/lab/costlykeys.py``).
+COSTLY_ZONES = {"bigexp.org": BIG_EXPONENT, "rsa16k.org": HUGE_MODULUS}
 KEYTRAP_ZONE = "keytrap.com."
 KEYTRAP_DECOYS = 31
 #: The P-256 field prime.
@@ -49,9 +56,13 @@ _P = 2**256 - 2**224 + 2**192 + 2**96 - 1
 KEY_DIRECTORY = Path(__file__).resolve().parent / "keys"
 
 
-def write_key(path: Path, bits: int) -> None:
+def write_key(path: Path, bits: int | RsaShape) -> None:
     """Write a fresh unencrypted PKCS#8 RSA private key to ``path``."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    if isinstance(bits, RsaShape):
+        zone = dns.name.from_text(path.name.removesuffix(".pem"))
+        key = costly_private_key(zone, bits)
+    else:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
     path.write_bytes(
         key.private_bytes(
             serialization.Encoding.PEM,
@@ -105,7 +116,7 @@ def main() -> None:
         print_keytrap_offsets()
         return
     KEY_DIRECTORY.mkdir(parents=True, exist_ok=True)
-    for stem, bits in RSA_ZONES.items():
+    for stem, bits in {**RSA_ZONES, **COSTLY_ZONES}.items():
         path = KEY_DIRECTORY / f"{stem}.pem"
         if path.exists() and not args.force:
             print(f"kept {path.name}")

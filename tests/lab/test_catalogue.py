@@ -70,6 +70,13 @@ ANSWERS = [
     ("127.53.3.53", "www.nonsec.com.", "A", "192.0.2.35"),
     ("127.53.3.55", "www.unknownalg.com.", "A", "192.0.2.36"),
     ("127.53.3.57", "www.unknowndigest.com.", "A", "192.0.2.37"),
+    ("127.53.3.59", "www.bigexp.org.", "A", "192.0.2.38"),
+    ("127.53.3.65", "www.shared.com.", "A", "192.0.2.60"),
+    ("127.53.3.65", "www.insecure.shared.com.", "A", "192.0.2.61"),
+    ("127.53.3.66", "www.signed.shared.com.", "A", "192.0.2.62"),
+    ("127.53.3.67", "www.shared3.com.", "A", "192.0.2.63"),
+    ("127.53.3.67", "www.insecure.shared3.com.", "A", "192.0.2.64"),
+    ("127.53.3.68", "www.signed.shared3.com.", "A", "192.0.2.65"),
     ("127.53.3.3", "ns1-noglue.example.net.", "A", "127.53.3.17"),
     ("127.53.1.2", "a.root-servers.net.", "A", "127.53.0.1"),
 ]
@@ -96,6 +103,14 @@ def test_readme_server_table_matches_the_catalogue(lab: Lab) -> None:
             for zone in server.zones:
                 served.setdefault(zone, []).append(server.address)
     assert documented == served
+
+
+def test_rsa16k_signatures_need_tcp(lab: Lab) -> None:
+    """A 16384-bit RRSIG is 2 KB: with DO the answer is TC=1 over UDP, whole over TCP."""
+    assert ask(lab, "127.53.3.61", "www.rsa16k.org.").flags & dns.flags.TC
+    reply = ask(lab, "127.53.3.61", "www.rsa16k.org.", tcp=True)
+    assert find(reply.answer, "www.rsa16k.org.", "A")[0].to_text() == "192.0.2.39"
+    assert len(find(reply.answer, "www.rsa16k.org.", "RRSIG", covers="A")[0].signature) == 2048
 
 
 def test_tcponly_answers_over_tcp_and_truncates_over_udp(lab: Lab) -> None:
@@ -142,6 +157,40 @@ def test_referral_carries_ns_glue_and_signed_ds_rfc4035_3_1_4(lab: Lab) -> None:
     find(reply.authority, "example.com.", "DS")
     find(reply.authority, "example.com.", "RRSIG", covers="DS")
     assert {rrset[0].to_text() for rrset in reply.additional} == {"127.53.3.1", "127.53.3.2"}
+
+
+SHARED = "127.53.3.65"
+
+
+@pytest.mark.parametrize("child", ["insecure.shared.com.", "signed.shared.com."])
+def test_a_child_on_its_parents_servers_is_answered_from_the_child(
+    lab: Lab, child: str
+) -> None:
+    """Issue 23: no referral; the child's own apex NS and SOA, AA."""
+    reply = ask(lab, SHARED, child, "NS")
+    assert reply.flags & dns.flags.AA
+    assert {r.to_text() for r in find(reply.answer, child, "NS")} == {
+        "ns1.shared.com.", "ns2.shared.com."
+    }
+    negative = ask(lab, SHARED, f"nx.{child}")
+    assert negative.rcode() == dns.rcode.NXDOMAIN
+    find(negative.authority, child, "SOA")
+
+
+def test_the_shared_parent_delegates_its_children_with_ds_or_its_denial(lab: Lab) -> None:
+    zone = lab.zone(dns.name.from_text("shared.com."))
+    signed = dns.name.from_text("signed.shared.com.")
+    assert zone.rrset(signed, dns.rdatatype.DS) is not None
+    assert zone.rrset(signed, dns.rdatatype.NS) is not None
+    denial = ask(lab, SHARED, "insecure.shared.com.", "DS")
+    assert denial.flags & dns.flags.AA
+    find(denial.authority, "shared.com.", "SOA")
+    nsec = find(denial.authority, "insecure.shared.com.", "NSEC")
+    types = {dns.rdatatype.to_text(dns.rdatatype.RdataType(t)) for t in bitmap_types(nsec)}
+    assert "NS" in types
+    assert not {"DS", "SOA"} & types
+    ds = ask(lab, SHARED, "signed.shared.com.", "DS")
+    find(ds.answer, "signed.shared.com.", "RRSIG", covers="DS")
 
 
 def test_insecure_delegation_proves_no_ds_with_nsec(lab: Lab) -> None:
