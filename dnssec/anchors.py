@@ -9,6 +9,7 @@ issue; here they are read, checked and kept.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ import dns.rdatatype
 import dns.rrset
 
 from dnssec.errors import RecordFileError
+from dnssec.files import MAX_RECORD_FILE_BYTES, read_text
 from dnssec.records import read_records
 
 #: The IANA root trust anchors (https://data.iana.org/root-anchors/).
@@ -53,6 +55,19 @@ class TrustAnchors:
         if not rrsets:
             raise RecordFileError("no DS or DNSKEY record in the file", source=source)
         return cls(tuple(rrsets))
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> TrustAnchors:
+        """Read anchors from a file: a regular file of at most ``MAX_RECORD_FILE_BYTES``.
+
+        Blocking: async callers run it in a thread.
+
+        Raises:
+            FileRefused: the file is missing, not a regular file, too large,
+                or not UTF-8.
+            RecordFileError: see ``from_text``.
+        """
+        return cls.from_text(read_text(path, limit=MAX_RECORD_FILE_BYTES), source=os.fspath(path))
 
     @classmethod
     def builtin(cls) -> TrustAnchors:

@@ -8,7 +8,7 @@ re-exports it next to the resolver's own error classes.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from dns.edns import EDECode
 
@@ -16,7 +16,25 @@ from dnssec.status import ExtendedError
 
 
 class HoldfastError(Exception):
-    """Root of every error Holdfast raises on purpose."""
+    """Root of every error Holdfast raises on purpose.
+
+    Every one of them survives pickling, because some cross a process
+    boundary: a local-root candidate is checked in a worker process, and
+    ``concurrent.futures`` sends its exception back pickled. The default
+    (``BaseException.__reduce__``) rebuilds an exception by calling its
+    class with ``args``, which fails for any ``__init__`` that takes other
+    arguments (``CandidateRejected(kind, message)``); the failure surfaced
+    as "the worker died: terminated abruptly" and the real reason was lost.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Rebuild without calling ``__init__``: the same ``args`` and attributes."""
+        return (_rebuild, (type(self), self.args), self.__dict__)
+
+
+def _rebuild(cls: type[HoldfastError], args: tuple[Any, ...]) -> HoldfastError:
+    """An instance of ``cls`` with ``args``, its attributes restored by pickle afterwards."""
+    return cls.__new__(cls, *args)
 
 
 class RecordFileError(HoldfastError):

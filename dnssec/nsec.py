@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import dns.name
 import dns.rdatatype
 import dns.rdtypes.ANY.NSEC
 import dns.rrset
@@ -117,7 +118,7 @@ def prove_nodata(chain: NsecChain, qname: Name, rdtype: RdataType) -> None:
     """
     record = chain.at(qname)
     if record is not None:
-        check_nodata(chain.zone, f"the NSEC at {qname}", record.types, rdtype)
+        check_nodata(chain.zone, f"the NSEC at {qname}", record.types, rdtype, qname)
         return
     claim = f"{qname} has no {dns.rdatatype.to_text(rdtype)}"
     cover = _covering(chain, qname, claim)
@@ -130,7 +131,7 @@ def prove_nodata(chain: NsecChain, qname: Name, rdtype: RdataType) -> None:
             f"{chain.zone}: no NSEC proves {claim}: it does not exist, "
             f"and no NSEC at the wildcard {wildcard} was given"
         )
-    check_nodata(chain.zone, f"the NSEC at {wildcard}", record.types, rdtype)
+    check_nodata(chain.zone, f"the NSEC at {wildcard}", record.types, rdtype, wildcard)
 
 
 def prove_wildcard_answer(chain: NsecChain, qname: Name, wildcard: Name) -> None:
@@ -196,30 +197,35 @@ def bitmap_types(windows: Iterable[tuple[int, bytes]]) -> frozenset[int]:
     )
 
 
-def check_nodata(zone: Name, record: str, types: frozenset[int], rdtype: RdataType) -> None:
-    """Check that a matching NSEC/NSEC3 denies ``rdtype`` at its name.
+def check_nodata(
+    zone: Name, record: str, types: frozenset[int], rdtype: RdataType, name: Name
+) -> None:
+    """Check that a matching NSEC/NSEC3 denies ``rdtype`` at its name, ``name``.
 
     Neither the type nor CNAME may be listed (RFC 4035 3.1.3.1, RFC 5155
     8.5, RFC 6840 4.3). For DS the record must be the parent's, without SOA
-    (RFC 6840 4.4); for other types it must not be the parent's record of a
-    delegation, NS without SOA, which cannot speak for the child's data
-    (RFC 6840 section 4.1).
+    (RFC 6840 4.4), except at the root: it has no parent, so ``. DS`` is
+    denied by the root's own apex record, validated with the root's keys
+    (Unbound's val_nsec.c and val_nsec3.c make the same exception,
+    ``!dname_is_root(qinfo->qname)``). For other types the record must not
+    be the parent's record of a delegation, NS without SOA, which cannot
+    speak for the child's data (RFC 6840 section 4.1).
 
     Raises:
         Bogus: the record contradicts the denial.
     """
-    name = dns.rdatatype.to_text(rdtype)
+    denied = dns.rdatatype.to_text(rdtype)
     if rdtype in types:
-        raise Bogus(f"{zone}: {record} lists {name}")
+        raise Bogus(f"{zone}: {record} lists {denied}")
     if dns.rdatatype.CNAME in types:
-        raise Bogus(f"{zone}: {record} lists CNAME, so {name} is not denied")
+        raise Bogus(f"{zone}: {record} lists CNAME, so {denied} is not denied")
     if rdtype == dns.rdatatype.DS:
-        if dns.rdatatype.SOA in types:
+        if dns.rdatatype.SOA in types and name != dns.name.root:
             raise Bogus(f"{zone}: {record} is the child zone's (SOA bit) and cannot deny DS")
     elif dns.rdatatype.NS in types and dns.rdatatype.SOA not in types:
         raise Bogus(
             f"{zone}: {record} is the parent side of a delegation (NS without SOA) "
-            f"and cannot deny {name}"
+            f"and cannot deny {denied}"
         )
 
 

@@ -205,13 +205,13 @@ def prove_nodata(chain: Nsec3Chain, qname: Name, rdtype: RdataType) -> Security:
     zone = chain.zone
     record = chain.matching(qname)
     if record is not None:
-        check_nodata(zone, f"the NSEC3 matching {qname}", record.types, rdtype)
+        check_nodata(zone, f"the NSEC3 matching {qname}", record.types, rdtype, qname)
         return Security.SECURE
     proof = closest_encloser_proof(chain, qname)
     wildcard = wildcard_at(proof.encloser)
     record = chain.matching(wildcard)
     if record is not None:
-        check_nodata(zone, f"the NSEC3 matching {wildcard}", record.types, rdtype)
+        check_nodata(zone, f"the NSEC3 matching {wildcard}", record.types, rdtype, wildcard)
         return _unless_opt_out(proof.cover)
     if proof.cover.opt_out:
         return Security.INSECURE

@@ -16,6 +16,15 @@ key is cached (the whole root zone is signed by one ZSK).
 Supported algorithms (RFC 8624): RSA/SHA-1 (5, 7), RSA/SHA-256 (8),
 RSA/SHA-512 (10), ECDSA P-256 (13) and P-384 (14), Ed25519 (15), Ed448 (16).
 DS digests: SHA-1 (1), SHA-256 (2), SHA-384 (4).
+
+A check's cost is the zone's choice: RFC 3110 lets an RSA public exponent
+run to 4096 octets, and one check with a 3071-bit exponent takes some
+6-18 ms where RSA-2048 with e = 65537 takes 0.03 ms; a 16384-bit modulus,
+1-11 ms. So RSA keys outside ``RSA_MODULUS_BITS`` or with an exponent over
+``RSA_MAX_EXPONENT_BITS`` are refused as ``UnsupportedKey``: to a validator
+they are an algorithm it does not implement, which makes a zone whose DS
+names only such keys insecure (RFC 4035 section 5.2, RFC 6840 section 5.2),
+never a CPU sink. ``verification_cost`` weighs the checks that remain.
 """
 
 from __future__ import annotations
@@ -36,6 +45,8 @@ from dnssec.errors import HoldfastError
 
 #: DNSKEY flag bit 7: the key may sign the zone's data (RFC 4034 section 2.1.1).
 ZONE_KEY_FLAG = 0x0100
+#: DNSKEY flag bit 8, REVOKE (RFC 5011 section 3).
+REVOKE_FLAG = 0x0080
 #: The only valid DNSKEY protocol value (RFC 4034 section 2.1.2).
 DNSSEC_PROTOCOL = 3
 
@@ -56,6 +67,28 @@ _ECDSA: dict[int, tuple[ec.EllipticCurve, hashes.HashAlgorithm, int]] = {
     14: (ec.SECP384R1(), hashes.SHA384(), 48),
 }
 _DS_HASHES = {1: "sha1", 2: "sha256", 4: "sha384"}
+#: RSA modulus sizes checked, by algorithm: RFC 3110 (512-4096 bits, RSA/SHA-1)
+#: and RFC 5702 section 2 (512-4096 for RSA/SHA-256, 1024-4096 for RSA/SHA-512),
+#: which BIND enforces the same way (lib/dns/opensslrsa_link.c,
+#: opensslrsa_createctx). Keys under 1024 bits are weak but cheap; refusing
+#: them would only turn "secure with a weak key" into "insecure", so the
+#: RFCs' lower bounds are kept.
+RSA_MODULUS_BITS: dict[int, tuple[int, int]] = {
+    5: (512, 4096),
+    7: (512, 4096),
+    8: (512, 4096),
+    10: (1024, 4096),
+}
+#: The largest RSA public exponent checked, in bits: BIND's RSA_MAX_PUBEXP_BITS
+#: (lib/dns/opensslrsa_link.c; ``max-rsa-exponent-size`` at least 35). Real
+#: keys use 3 or 65537, and 2^32 + 1 (33 bits) is in use (a .lv KSK); Go's
+#: crypto/rsa stops at 2^31 - 1 and OpenSSL at 64 bits for large moduli.
+RSA_MAX_EXPONENT_BITS = 35
+#: A check's cost in units of one RSA-2048, e = 65537 check (~0.03 ms), as
+#: measured with OpenSSL 3 by ``python -m bench.signature_cost``, rounded up.
+_CURVE_COSTS = {13: 3, 14: 18, 15: 4, 16: 8}
+_RSA_REFERENCE_MODULUS = 2048
+_RSA_REFERENCE_EXPONENT = 17
 #: Every DNSSEC algorithm a signature can be checked with.
 SUPPORTED_ALGORITHMS = frozenset({*_RSA_HASHES, *_ECDSA, 15, 16})
 _PKCS1 = padding.PKCS1v15()
@@ -67,6 +100,15 @@ class SignatureError(HoldfastError):
 
 class UnsupportedAlgorithm(SignatureError):
     """The DNSSEC algorithm is not one this module can verify."""
+
+
+class UnsupportedKey(UnsupportedAlgorithm):
+    """A key of a supported algorithm that is too costly, or too odd, to check.
+
+    An RSA key outside ``RSA_MODULUS_BITS`` or with an exponent above
+    ``RSA_MAX_EXPONENT_BITS``: it is treated exactly as an unsupported
+    algorithm (EDE 1), so that checking it costs nothing.
+    """
 
 
 class UnsupportedDigestType(SignatureError):
@@ -138,6 +180,11 @@ class Dnskey:
     def is_zone_key(self) -> bool:
         """Whether the key may sign zone data (flag bit 7, protocol 3)."""
         return bool(self.flags & ZONE_KEY_FLAG) and self.protocol == DNSSEC_PROTOCOL
+
+    @property
+    def is_revoked(self) -> bool:
+        """Whether the REVOKE bit is set (RFC 5011 2.1): the key signs nothing any more."""
+        return bool(self.flags & REVOKE_FLAG)
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +263,46 @@ class Ds:
 def supported_algorithm(algorithm: int) -> bool:
     """Whether signatures made with DNSSEC ``algorithm`` can be checked here."""
     return algorithm in SUPPORTED_ALGORITHMS
+
+
+def key_refusal(key: Dnskey) -> str | None:
+    """Why signatures by ``key`` would not be checked, or ``None`` if they would.
+
+    The reason is an unsupported algorithm or a refused RSA size. A key whose
+    bytes do not decode is not refused here: checking with it fails as
+    malformed (bogus), which is what such a key deserves.
+    """
+    try:
+        verification_cost(key)
+    except UnsupportedAlgorithm as error:
+        return str(error)
+    except MalformedData:
+        return None
+    return None
+
+
+def verification_cost(key: Dnskey) -> int:
+    """What one signature check with ``key`` costs, in RSA-2048 (e = 65537) checks.
+
+    RSA grows with the square of the modulus and linearly with the exponent's
+    bits (square-and-multiply); the curves are fixed. The RSA estimate errs
+    high (RSA-4096 measures 2.4, and counts 4).
+
+    Raises:
+        UnsupportedAlgorithm: the algorithm is not supported, or the key is
+            refused (``UnsupportedKey``).
+        MalformedData: an RSA key that does not decode.
+    """
+    if key.algorithm in _RSA_HASHES:
+        exponent, modulus = _rsa_numbers(key.public_key)
+        exponent_bits, modulus_bits = _rsa_check_size(key.algorithm, exponent, modulus)
+        weight = modulus_bits * modulus_bits * max(exponent_bits, _RSA_REFERENCE_EXPONENT)
+        unit = _RSA_REFERENCE_MODULUS * _RSA_REFERENCE_MODULUS * _RSA_REFERENCE_EXPONENT
+        return max(1, -(-weight // unit))
+    cost = _CURVE_COSTS.get(key.algorithm)
+    if cost is None:
+        raise UnsupportedAlgorithm(f"DNSSEC algorithm {key.algorithm} is not supported")
+    return cost
 
 
 def supported_digest(digest_type: int) -> bool:
@@ -323,7 +410,8 @@ def verify_signature(key: Dnskey, signature: bytes, data: bytes) -> None:
     """Check ``signature`` over ``data`` with ``key``, whatever its algorithm.
 
     Raises:
-        UnsupportedAlgorithm: the key's algorithm is not supported.
+        UnsupportedAlgorithm: the key's algorithm is not supported, or the key
+            is refused (``UnsupportedKey``: an RSA key beyond the size bounds).
         MalformedData: the public key or the signature does not decode.
         BogusSignature: the signature does not verify.
     """
@@ -415,7 +503,7 @@ def _verifier(algorithm: int, public_key: bytes) -> Callable[[bytes, bytes], Non
         UnsupportedAlgorithm, MalformedData: as for ``verify_signature``.
     """
     if algorithm in _RSA_HASHES:
-        return _rsa_verifier(public_key, _RSA_HASHES[algorithm]())
+        return _rsa_verifier(algorithm, public_key, _RSA_HASHES[algorithm]())
     if algorithm in _ECDSA:
         return _ecdsa_verifier(public_key, *_ECDSA[algorithm])
     if algorithm == 15:
@@ -425,10 +513,8 @@ def _verifier(algorithm: int, public_key: bytes) -> Callable[[bytes, bytes], Non
     raise UnsupportedAlgorithm(f"DNSSEC algorithm {algorithm} is not supported")
 
 
-def _rsa_verifier(
-    public_key: bytes, hash_algorithm: hashes.HashAlgorithm
-) -> Callable[[bytes, bytes], None]:
-    """RSA keys are exponent length, exponent, modulus (RFC 3110 section 2)."""
+def _rsa_numbers(public_key: bytes) -> tuple[int, int]:
+    """The exponent and modulus of an RSA key: exponent length, exponent, modulus (RFC 3110 2)."""
     if not public_key:
         raise MalformedData("empty RSA public key")
     length, start = public_key[0], 1
@@ -437,9 +523,35 @@ def _rsa_verifier(
     modulus = public_key[start + length :]
     if length == 0 or len(public_key) < start + length or not modulus:
         raise MalformedData("RSA public key with a truncated exponent or no modulus")
-    numbers = rsa.RSAPublicNumbers(
-        int.from_bytes(public_key[start : start + length]), int.from_bytes(modulus)
-    )
+    return int.from_bytes(public_key[start : start + length]), int.from_bytes(modulus)
+
+
+def _rsa_check_size(algorithm: int, exponent: int, modulus: int) -> tuple[int, int]:
+    """The exponent's and modulus's bits, once they are within the bounds.
+
+    Raises:
+        UnsupportedKey: either is out of bounds.
+    """
+    exponent_bits, modulus_bits = exponent.bit_length(), modulus.bit_length()
+    low, high = RSA_MODULUS_BITS[algorithm]
+    if not low <= modulus_bits <= high:
+        raise UnsupportedKey(
+            f"RSA key of {modulus_bits} bits is outside {low}-{high} (RFC 3110, RFC 5702)"
+        )
+    if exponent_bits > RSA_MAX_EXPONENT_BITS:
+        raise UnsupportedKey(
+            f"RSA exponent of {exponent_bits} bits is over {RSA_MAX_EXPONENT_BITS}"
+        )
+    return exponent_bits, modulus_bits
+
+
+def _rsa_verifier(
+    algorithm: int, public_key: bytes, hash_algorithm: hashes.HashAlgorithm
+) -> Callable[[bytes, bytes], None]:
+    """A verifier for an RSA key within the size bounds (refused before any arithmetic)."""
+    exponent, modulus = _rsa_numbers(public_key)
+    _rsa_check_size(algorithm, exponent, modulus)
+    numbers = rsa.RSAPublicNumbers(exponent, modulus)
     try:
         key = numbers.public_key()
     except ValueError as error:

@@ -48,9 +48,11 @@ from dnssec.signatures import (
     UnsupportedAlgorithm,
     WireRRset,
     check_validity,
+    key_refusal,
     supported_algorithm,
     supported_digest,
     unwrap_serial_time,
+    verification_cost,
     verify_rrsig,
 )
 from dnssec.status import ExtendedError, Security
@@ -182,8 +184,9 @@ def validate_rrset(
             failures.append(error)
             continue
         for key in candidates[: work.limits.max_keys_per_tag]:
-            work.spend_signature(what)
             try:
+                # A refused key (UnsupportedKey) fails here, before any arithmetic.
+                work.spend_signature(what, verification_cost(key))
                 verify_rrsig(rrsig, covered, key, zone, now)
             except SignatureError as error:
                 failures.append(error)
@@ -205,7 +208,8 @@ def zone_keys(
     ``vouchers`` are what vouches for the keys: the validated DS RRset from
     the parent, or trust-anchor RRsets (DS or DNSKEY) for the zone. The
     DNSKEY RRset must be signed by a key a voucher names (RFC 4035 5.2);
-    then every zone key in it with a supported algorithm is trusted.
+    then every zone key in it with a supported algorithm and no REVOKE bit
+    is trusted.
 
     Returns:
         SECURE keys; or INSECURE when no voucher uses an algorithm and
@@ -239,12 +243,43 @@ def zone_keys(
     if not vouched:
         tags = ", ".join(sorted({str(ds.key_tag) for ds in ds_records})) or "anchored keys"
         raise BogusNoKey(f"{zone}: no DNSKEY matches the DS or trust anchor ({tags})")
+    refused = _refused_entry(zone, vouched, ds_records, key_anchors)
+    if refused is not None:
+        return ZoneKeys.insecure(zone, ttl, refused)
     vouching = ZoneKeys(zone, Security.SECURE, tuple(vouched))
     signed = validate_rrset(dnskeys, rrsigs, vouching, now, work)
+    # A revoked key only proves its own revocation (RFC 5011 2.1; Knot's
+    # kr_dnskeys_trusted skips it too): it signs nothing else for us.
     trusted = tuple(
-        key for key in published if key.is_zone_key and supported_algorithm(key.algorithm)
+        key
+        for key in published
+        if key.is_zone_key and not key.is_revoked and key_refusal(key) is None
     )
     return ZoneKeys(zone, Security.SECURE, trusted, ttl=signed.ttl, entry_keys=tuple(vouched))
+
+
+def _refused_entry(
+    zone: dns.name.Name, vouched: Sequence[Dnskey], ds_records: Sequence[Ds], anchors: set[bytes]
+) -> ExtendedError | None:
+    """EDE 1 when every DS and anchor names a published key we refuse to check with.
+
+    Such keys (RSA beyond the size bounds of ``dnssec.signatures``) count as
+    an unsupported algorithm, and a zone whose DS RRset names only those is
+    insecure (RFC 4035 5.2) rather than bogus or a CPU sink. Every voucher
+    must find its key: if one names a key that is absent, a usable key may
+    have been stripped in transit, and the zone stays signed (an attacker
+    must not be able to make it insecure).
+    """
+    owner = zone.to_digestable()
+    refusals = [key_refusal(key) for key in vouched]
+    if not all(refusals) or not anchors <= {key.to_wire() for key in vouched}:
+        return None
+    if not all(any(ds.matches(owner, key) for key in vouched) for ds in ds_records):
+        return None
+    return ExtendedError(
+        dns.edns.EDECode.UNSUPPORTED_DNSKEY_ALGORITHM,
+        f"{zone}: DNSKEY {vouched[0].tag}: {refusals[0]}",
+    )
 
 
 def _usable_vouchers(

@@ -381,6 +381,17 @@ def test_nsec_from_the_child_apex_cannot_deny_ds_rfc6840_4_4() -> None:
         prove_no_ds(child, child, apex, work())
 
 
+def test_the_root_denies_its_own_ds_with_its_apex_nsec() -> None:
+    """The root has no parent: ``. DS`` is denied by the root's apex record (Unbound,
+    val_nsec.c: ``!dname_is_root``), while any other apex still cannot deny its DS."""
+    root = Zone({"@": "SOA NS DNSKEY", "com": "NS DS"}, origin=dns.name.root)
+    assert prove_nodata(dns.name.root, DS, dns.name.root, root.nsecs("@"), work()) == SECURE
+    with pytest.raises(Bogus, match="lists DS"):
+        prove_nodata(n("com", dns.name.root), DS, dns.name.root, root.nsecs("com"), work())
+    nsec3 = Nsec3Zone(root).proof("=@")
+    assert prove_nodata(dns.name.root, DS, dns.name.root, nsec3, work()) == SECURE
+
+
 def test_nsec_error_becomes_ede_12_or_6() -> None:
     with pytest.raises(Bogus) as missing:
         prove_nxdomain(n("nx"), ZONE, [], work())
