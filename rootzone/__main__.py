@@ -21,7 +21,9 @@ from pathlib import Path
 
 from dnssec.anchors import TrustAnchors
 from dnssec.errors import HoldfastError
+from dnssec.files import read_text
 from rootzone.check import validation_time
+from rootzone.sources import MAX_OCTETS
 from rootzone.verify import ZonemdStatus, verify_zone
 from rootzone.zonefile import parse_zone
 
@@ -51,19 +53,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         anchors = (
             TrustAnchors.merge(
-                TrustAnchors.from_text(path.read_text(encoding="utf-8"), source=str(path))
-                for path in args.anchor
+                TrustAnchors.from_file(path) for path in args.anchor
             )
             if args.anchor
             else TrustAnchors.builtin()
         )
         start = time.perf_counter()
-        text = args.zonefile.read_text(encoding="utf-8")
+        text = read_text(args.zonefile, limit=MAX_OCTETS)
         records = parse_zone(text, source=str(args.zonefile))
         parsed = time.perf_counter()
         result = verify_zone(records, anchors, now)
         done = time.perf_counter()
-    except (HoldfastError, OSError, UnicodeDecodeError) as error:
+    except HoldfastError as error:  # FileRefused too: missing, not regular, too large, not UTF-8
         print(f"rootzone: {args.zonefile}: {error}", file=sys.stderr)
         return 1
     if result.zonemd.status is ZonemdStatus.UNVERIFIED:

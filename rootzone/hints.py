@@ -8,6 +8,7 @@ hints (the lab writes its own).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import dns.name
@@ -15,6 +16,7 @@ import dns.rdatatype
 import dns.rrset
 
 from dnssec.errors import RecordFileError
+from dnssec.files import MAX_RECORD_FILE_BYTES, read_text
 from dnssec.records import read_records
 
 #: The IANA root hints (named.root), A and AAAA for the 13 root servers.
@@ -74,6 +76,19 @@ class RootHints:
         if missing:
             raise RecordFileError(f"no address for {', '.join(missing)}", source=source)
         return cls(tuple(ns), {name: tuple(addresses[name]) for name in ns})
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> RootHints:
+        """Read hints from a file: a regular file of at most ``MAX_RECORD_FILE_BYTES``.
+
+        Blocking: async callers run it in a thread.
+
+        Raises:
+            FileRefused: the file is missing, not a regular file, too large,
+                or not UTF-8.
+            RecordFileError: see ``from_text``.
+        """
+        return cls.from_text(read_text(path, limit=MAX_RECORD_FILE_BYTES), source=os.fspath(path))
 
     @classmethod
     def builtin(cls) -> RootHints:

@@ -66,6 +66,12 @@ class RootAnswers:
         )
         self._nsec_keys = [key for key, _ in chain]
         self._nsec_owners = [owner for _, owner in chain]
+        # QTYPE RRSIG (RFC 4035 3.1.5 leaves it to the server): every RRSIG
+        # set at the name, as the lab, BIND, NSD and Knot DNS answer it.
+        self._signatures: dict[bytes, list[RRsetKey]] = {}
+        for key in zone.rrsets:
+            if key[1] == RRSIG:
+                self._signatures.setdefault(key[0], []).append(key)
         self._names: dict[bytes, dns.name.Name] = {}
         self._templates: dict[RRsetKey, dns.rrset.RRset] = {}
 
@@ -106,6 +112,9 @@ class RootAnswers:
 
     def _existing_name(self, response: dns.message.Message, wire: bytes, rdtype: int) -> None:
         """The data for the name and type with its RRSIG, or NODATA."""
+        if rdtype == RRSIG and wire in self._signatures:
+            response.answer = [self._rrset(key) for key in self._signatures[wire]]
+            return
         if (wire, rdtype, 0) not in self.zone.rrsets:
             response.authority = self._negative((self._covering(wire),))
             return

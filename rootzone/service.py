@@ -13,6 +13,12 @@ configured sources in order:
   (``LocalRoot.reject``); the copy in use keeps serving;
 * a candidate already refused (same fingerprint) is not parsed again.
 
+If the worker process cannot be started at all (``WorkerUnavailable``:
+after the privilege drop the user cannot read the interpreter's files, or a
+module it needs), the local root is unavailable: that is logged once, shown
+by ``ctl local-root status``, resolution goes through the root servers, and
+only the operator's ``ctl local-root refresh`` tries again.
+
 The first source that yields a copy or confirms the current one ends the
 round. A copy saved by a previous run (``zonefile``) is loaded first, with
 every check at the current time: its signatures may have expired while
@@ -21,13 +27,15 @@ Holdfast was down. Copies from transfers and downloads are saved there.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import logging
 import multiprocessing
 import os
-from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+import signal
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TypeVar
@@ -36,11 +44,12 @@ import trio
 import trio.lowlevel
 
 from dnssec.anchors import TrustAnchors
+from dnssec.files import FileRefused, read_text
 from rootzone.candidate import LoadPolicy, check_candidate, records_from_text
-from rootzone.errors import CandidateRejected, SourceError
+from rootzone.errors import CandidateRejected, RootZoneError, SourceError
 from rootzone.lifecycle import LocalRoot
 from rootzone.model import PickledCopy, RootCopy, zone_text
-from rootzone.sources import Fetched, FileSource, Source
+from rootzone.sources import MAX_OCTETS, Fetched, FileSource, Source
 from rootzone.zonefile import Record
 
 log = logging.getLogger("holdfast.rootzone")
@@ -56,29 +65,94 @@ WORKER_NICENESS = 10
 MAX_REFUSED = 64
 
 
-async def in_process(work: Callable[[], RootCopy | None]) -> RootCopy | None:
-    """Run ``work`` (picklable) in a worker process at idle priority: the daemon's ``offload``.
+class WorkerUnavailable(RootZoneError):
+    """The worker process that checks candidates cannot be started at all.
 
-    Parsing and verifying a 2 MB root zone holds the GIL for 0.3 s, with
-    single C calls of up to 40 ms; in a thread of the serving process that
-    stalls the event loop by as much. A fresh process per candidate (the
-    root changes about twice a day) costs about half a second to start
-    and leaves nothing running between loads. The copy comes back pickled
-    in parts (``PickledCopy``) and is rebuilt here a part at a time, with
-    the event loop running in between.
+    Unlike a worker that dies on one candidate (refused, kind ``worker``),
+    this holds for every candidate until the operator fixes the cause.
     """
 
-    def run() -> PickledCopy | None:
-        with ProcessPoolExecutor(
-            max_workers=1,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_lower_priority,
-        ) as pool:
-            return pool.submit(_in_parts, work).result()
 
-    pickled = await trio.to_thread.run_sync(run, abandon_on_cancel=True)
-    if pickled is None:
-        return None
+def idle_pool() -> Executor:
+    """One worker process, started fresh (spawn) at idle priority."""
+    return ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_lower_priority,
+    )
+
+
+def process_offload(start_pool: Callable[[], Executor] = idle_pool) -> Offload:
+    """An ``offload`` that runs each candidate's work in a fresh pool from ``start_pool``.
+
+    The pool is started when a candidate comes, so after the privilege drop
+    (``daemon.run``), as the unprivileged user: the zone parser never runs
+    as root on data fetched from the network, and a pool started before the
+    drop would have to be started again after it anyway (the worker is not
+    kept between candidates, and a crashed one is replaced). So the
+    failure is handled instead: a pool that cannot start, or whose worker
+    dies before it runs anything, raises ``WorkerUnavailable``, which the
+    refresh task turns into "local root unavailable", never an exit.
+    """
+
+    async def offload(work: Callable[[], RootCopy | None]) -> RootCopy | None:
+        pickled = await trio.to_thread.run_sync(
+            functools.partial(_run_in_pool, start_pool, work), abandon_on_cancel=True
+        )
+        return None if pickled is None else await _restore(pickled)
+
+    return offload
+
+
+def _run_in_pool(
+    start_pool: Callable[[], Executor], work: Callable[[], RootCopy | None]
+) -> PickledCopy | None:
+    """``work`` in a new pool; a pool that fails before ``work`` starts is ``WorkerUnavailable``.
+
+    A first, empty task proves the worker starts (it can read the
+    interpreter and import what it needs as the current user) before the
+    candidate goes: a worker that dies on the candidate itself is that
+    candidate's refusal (``BrokenProcessPool``, which the caller handles).
+    """
+    try:
+        pool = start_pool()
+    except (OSError, ImportError) as error:
+        raise _unavailable(error) from error
+    with pool:
+        try:
+            with _interrupts_blocked():
+                pool.submit(os.getpid).result()
+        except (OSError, ImportError, BrokenProcessPool) as error:
+            raise _unavailable(error) from error
+        pickled: PickledCopy | None = pool.submit(_in_parts, work).result()
+        return pickled
+
+
+def _unavailable(error: BaseException) -> WorkerUnavailable:
+    return WorkerUnavailable(
+        f"the local root's worker process cannot start as uid {os.getuid()} "
+        f"({type(error).__name__}: {error}); the interpreter and Holdfast's files must be "
+        "readable by that user"
+    )
+
+
+@contextlib.contextmanager
+def _interrupts_blocked() -> Iterator[None]:
+    """Block SIGINT in this thread while it starts the worker, which inherits the mask.
+
+    Ctrl-C reaches the whole process group; the server stops on it, and the
+    worker with it, so the worker itself must not print a KeyboardInterrupt
+    traceback over the terminal.
+    """
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+async def _restore(pickled: PickledCopy) -> RootCopy:
+    """Rebuild the copy a part at a time, with the event loop running in between."""
     # Rebuilding allocates some 60,000 objects (the real root): collected
     # as they come, they would set off a full collection halfway, one
     # pause as long as the one the parts avoid. They are long-lived; the
@@ -103,6 +177,16 @@ def _in_parts(work: Callable[[], RootCopy | None]) -> PickledCopy | None:
     """``work``, run in the worker process, with its copy pickled in parts."""
     copy = work()
     return None if copy is None else PickledCopy.of(copy)
+
+
+#: The daemon's ``offload``: each candidate in a fresh worker process at idle priority.
+#: Parsing and verifying a 2 MB root zone holds the GIL for 0.3 s, with
+#: single C calls of up to 40 ms; in a thread of the serving process that
+#: stalls the event loop by as much. A fresh process per candidate (the
+#: root changes about twice a day) costs about half a second to start and
+#: leaves nothing running between loads. The copy comes back pickled in
+#: parts (``PickledCopy``) and is rebuilt a part at a time (``_restore``).
+in_process = process_offload()
 
 
 def _lower_priority() -> None:
@@ -151,18 +235,44 @@ class RootService:
         self._in_use: set[str] = set()
         self._wake = trio.Event()
         self.rounds = 0
+        #: Why the worker process cannot start, while it cannot (``WorkerUnavailable``).
+        self.unavailable: str | None = None
+        #: Candidates fetched, by source name, that no worker could check.
+        self._unchecked: dict[str, Fetched] = {}
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Load the saved copy, then refresh on the SOA timers until cancelled."""
+        """Load the saved copy, then refresh on the SOA timers until cancelled.
+
+        While the worker process cannot start, no timer fires: the cause is
+        logged once, and only ``ctl local-root refresh`` tries again.
+        """
         task_status.started()
-        await self.load_saved()
+        try:
+            await self.load_saved()
+        except WorkerUnavailable as error:
+            await self._until_asked(error)
         while True:
-            await self.refresh()
+            try:
+                await self.refresh()
+            except WorkerUnavailable as error:
+                await self._until_asked(error)
+                continue
             self.local_root.state()  # logs the stale alarm when it is due
             delay = self.local_root.next_check() - self.local_root.now()
             with trio.move_on_after(max(delay, 0.0)):
                 await self._wake.wait()
             self._wake = trio.Event()
+
+    async def _until_asked(self, error: WorkerUnavailable) -> None:
+        """Mark the local root unavailable (the root servers are asked) until a refresh request."""
+        self.unavailable = str(error)
+        self.local_root.attempt_failed()
+        log.error("local root unavailable, resolving through the root servers: %s; "
+                  "fix it, then: holdfast ctl local-root refresh", error,
+                  extra={"event": "local_root_unavailable"})
+        await self._wake.wait()
+        self._wake = trio.Event()
+        self.unavailable = None  # tried again now; set again if it still cannot start
 
     def request_refresh(self) -> None:
         """Wake the task now (``ctl local-root refresh``)."""
@@ -175,10 +285,12 @@ class RootService:
             return
         try:
             stat = await trio.to_thread.run_sync(path.stat)
-            text = await trio.to_thread.run_sync(path.read_text, "utf-8")
+            # A regular file of at most MAX_OCTETS, as from a file source (dnssec.files).
+            read = functools.partial(read_text, path, limit=MAX_OCTETS)
+            text = await trio.to_thread.run_sync(read)
         except FileNotFoundError:
             return
-        except (OSError, UnicodeError) as error:
+        except (OSError, FileRefused) as error:
             self.local_root.reject(str(path), "source", f"cannot read the saved copy: {error}")
             return
         source = str(path)
@@ -197,19 +309,28 @@ class RootService:
         A source with nothing new since its last fetch confirms the copy in
         use only if that fetch was the copy in use; if it was a refused
         candidate, the refusal stands (without being parsed or logged at
-        ERROR again), so the copy goes stale on time.
+        ERROR again), so the copy goes stale on time. A candidate fetched
+        while the worker could not start is kept, and tried at the next round
+        even though its source has nothing newer.
+
+        Raises:
+            WorkerUnavailable: the worker process cannot start.
         """
         self.rounds += 1
         for source in self.sources:
             try:
-                fetched = await source.fetch()
+                fetched = await source.fetch() or self._unchecked.pop(source.name, None)
             except SourceError as error:
                 self.local_root.reject(source.name, "source", str(error))
                 continue
             if fetched is not None:
                 self._latest[source.name] = fetched.fingerprint
-                if await self._try(fetched, saves=not isinstance(source, FileSource)):
-                    return
+                try:
+                    if await self._try(fetched, saves=not isinstance(source, FileSource)):
+                        return
+                except WorkerUnavailable:
+                    self._unchecked[source.name] = fetched
+                    raise
                 continue
             fingerprint = self._latest.get(source.name)
             if fingerprint in self._in_use and self.local_root.installed is not None:

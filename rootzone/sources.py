@@ -47,6 +47,7 @@ import dns.rdtypes.ANY.SOA
 import dns.rrset
 import trio
 
+from dnssec.files import FileRefused, open_regular, read_capped
 from rootzone.candidate import records_from_rrsets, records_from_text
 from rootzone.errors import CandidateRejected, SourceError
 from rootzone.zonefile import Record
@@ -205,8 +206,8 @@ class FileSource:
         read = functools.partial(_read_if_changed, self.path, self._seen, self.max_octets)
         try:
             result = await trio.to_thread.run_sync(read)
-        except OSError as error:
-            raise SourceError(f"{self.name}: {error.strerror or error}") from error
+        except FileRefused as error:
+            raise SourceError(str(error)) from error
         if result is None:
             return None
         self._seen, data = result
@@ -218,17 +219,19 @@ def _read_if_changed(
 ) -> tuple[_FileIdentity, bytes] | None:
     """Identity and content of ``path``, or ``None`` if its identity is ``seen``.
 
+    Only a regular file is read, and at most ``max_octets`` of it (a FIFO or
+    ``/dev/zero`` is refused, not waited on or read forever: ``dnssec.files``).
     The identity comes from the open file, so it is that of the bytes read.
+
+    Raises:
+        FileRefused: missing, unreadable, not a regular file, or too large.
     """
-    with path.open("rb") as file:
+    with open_regular(path) as file:
         stat = os.fstat(file.fileno())
         identity = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
         if identity == seen:
             return None
-        data = file.read(max_octets + 1)
-    if len(data) > max_octets:
-        raise SourceError(f"{path}: larger than {max_octets} octets")
-    return identity, data
+        return identity, read_capped(file, path, max_octets)
 
 
 # --- AXFR --------------------------------------------------------------------

@@ -9,6 +9,7 @@ test_snapshots.py; the command on the 2017 one is at the end here.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -356,7 +357,7 @@ def test_command_on_a_missing_file_exits_2(
 ) -> None:
     missing = tmp_path / "absent.zone"
     assert _run(str(missing), "--at", "0") == 2
-    assert _error(capsys) == f"holdfast: error: cannot read {missing}: No such file or directory"
+    assert _error(capsys) == f"holdfast: error: {missing}: cannot read: No such file or directory"
 
 
 def test_command_on_a_parse_error_names_file_line_and_token(
@@ -470,3 +471,13 @@ def test_command_on_the_stripped_2023110401_root(
     ) in out
     unsigned = ". NS (line 3) is authoritative data without an RRSIG"
     assert f"\nverdict: refused (dnssec): {unsigned}\n" in out
+
+
+def test_command_refuses_a_fifo_without_blocking(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The file the user names is read only if it is a regular file (dnssec.files)."""
+    fifo = tmp_path / "root.zone"
+    os.mkfifo(fifo)
+    assert _run(str(fifo), "--at", "0") == 2
+    assert "not a regular file" in _error(capsys)

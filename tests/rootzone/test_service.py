@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import gc
 import hashlib
+import os
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -183,6 +184,24 @@ async def test_a_transferred_copy_is_saved_and_loaded_at_the_next_start(
     assert installed.refreshed_at == wall.wall() - DAY
     assert second.local_root.copy is not None
     assert second.local_root.copy.serial == first.local_root.copy.serial  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("special", ["fifo", "dev-zero"])
+async def test_a_saved_copy_that_is_not_a_regular_file_is_refused_at_once(
+    wall: FakeClock, lab_anchors: TrustAnchors, tmp_path: Path, special: str
+) -> None:
+    """Issue 16: a FIFO blocked the read, /dev/zero was read without end."""
+    zonefile = tmp_path / "root.zone"
+    if special == "fifo":
+        os.mkfifo(zonefile)
+    else:
+        zonefile.symlink_to("/dev/zero")
+    restarted = service_for(wall, lab_anchors, ScriptedSource("axfr"), zonefile=zonefile)
+    with trio.fail_after(5):
+        await restarted.load_saved()
+    rejection = restarted.local_root.last_rejection
+    assert rejection is not None
+    assert "not a regular file" in rejection.reason
 
 
 async def test_a_saved_copy_whose_signatures_expired_meanwhile_is_refused(

@@ -16,7 +16,7 @@ import os
 import socket
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -115,7 +115,7 @@ async def test_a_file_replaced_by_rename_is_read_even_with_the_same_size_and_tim
 async def test_a_missing_file_is_a_source_error_until_it_appears(tmp_path: Path) -> None:
     path = tmp_path / "absent.zone"
     source = FileSource(path)
-    with pytest.raises(SourceError, match=r"absent\.zone: No such file"):
+    with pytest.raises(SourceError, match=r"absent\.zone: cannot read: No such file"):
         await source.fetch()
     with pytest.raises(SourceError):
         await source.fetch()
@@ -148,8 +148,29 @@ async def test_a_line_that_does_not_parse_is_rejected_with_file_and_line(tmp_pat
 
 
 async def test_a_file_larger_than_the_bound_is_a_source_error(zone_file: Path) -> None:
-    with pytest.raises(SourceError, match="larger than 1000 octets"):
+    with pytest.raises(SourceError, match="larger than the limit of 1000 bytes"):
         await FileSource(zone_file, max_octets=1000).fetch()
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (os.mkfifo, "a FIFO"),
+        (lambda path: path.symlink_to("/dev/zero"), "a character device"),
+        (lambda path: path.mkdir(), "a directory"),
+    ],
+    ids=["FIFO", "symlink to /dev/zero", "directory"],
+)
+async def test_only_a_regular_file_is_a_local_root_source(
+    tmp_path: Path, make: Callable[[Path], None], reason: str
+) -> None:
+    """Issue 16: a FIFO blocked the open; /dev/zero was read up to MAX_OCTETS."""
+    path = tmp_path / "root.zone"
+    make(path)
+    with trio.fail_after(5), pytest.raises(
+        SourceError, match=f"root.zone: {reason}, not a regular file"
+    ):
+        await FileSource(path).fetch()
 
 
 # --- AXFR from the lab -------------------------------------------------------
