@@ -4,6 +4,12 @@ The iterator yields an ``UpstreamQuery``; the driver hands it to a
 ``Transport`` and sends back either an ``UpstreamReply`` or the
 ``UpstreamError`` the transport raised. Tests swap the real transport for an
 in-memory one over the lab, so the iterator never knows which it has.
+
+The iterator also yields ``PAUSE`` between steps of work that needs no
+packet (NS address lookups answered from the cache): the driver lets the
+event loop run, then sends back None. Without it one query whose work is all
+in memory would hold the loop, every other client and SIGTERM included,
+for as long as that work lasts.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import dns.message
 import dns.name
 import dns.rdatatype
 
+from dnssec.errors import HoldfastError
 from resolver.errors import UpstreamError
 
 T = TypeVar("T")
@@ -36,6 +43,19 @@ class UpstreamQuery:
     edns: bool = True
     dnssec_ok: bool = True
     timeout: float = 1.0
+    #: Ask over TCP only: an off-path spoofer cannot race a TCP reply, so a
+    #: reply that failed validation over UDP is confirmed this way before
+    #: its server is held down.
+    tcp: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """Not a query: "let the event loop run, then go on" (the driver sends back None)."""
+
+
+#: The one ``Pause`` the iterator yields.
+PAUSE = Pause()
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +89,25 @@ class Transport(Protocol):
         ...
 
 
-#: A sans-I/O resolution step: yields queries, is sent their replies (or the
-#: error), returns a ``T``. The iterator and the validator are made of these.
-Exchange = Generator[UpstreamQuery, UpstreamReply | UpstreamError, T]
+#: A sans-I/O resolution step: yields queries (or ``PAUSE``), is sent their
+#: replies or errors (None after a pause), returns a ``T``. The iterator and
+#: the validator are made of these.
+Exchange = Generator[UpstreamQuery | Pause, UpstreamReply | UpstreamError | None, T]
+
+
+class DriverMisuse(HoldfastError):
+    """A driver sent nothing back for a query (a bug in the driver, not the network)."""
+
+
+def ask(query: UpstreamQuery) -> Exchange[UpstreamReply | UpstreamError]:
+    """Yield ``query`` and return its reply or error."""
+    result = yield query
+    if result is None:
+        raise DriverMisuse(f"the driver sent no reply for the query to {query.address}")
+    return result
+
+
+def pause() -> Exchange[None]:
+    """Let the driver give the event loop a turn."""
+    yield PAUSE
+

@@ -31,24 +31,32 @@ is resolved by a nested ``_resolve_chain`` before its server can be asked.
 
 from __future__ import annotations
 
+import collections
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import dns.edns
+import dns.message
 import dns.name
 import dns.rcode
 import dns.rdatatype
 import dns.rrset
+from cachetools import LRUCache
 
 from dnssec.errors import HoldfastError
 from dnssec.status import ExtendedError, Security
+from resolver import aggressive, zonecuts
 from resolver.cache import Cache, Rank
 from resolver.classify import Classified, ReplyKind, classify
 from resolver.errors import EgressRefused, NetworkError, UpstreamError, UpstreamTimeout
-from resolver.exchange import Exchange, UpstreamQuery
+from resolver.exchange import Exchange, UpstreamQuery, UpstreamReply, ask, pause
 from resolver.limits import Budget, Limits, WorkLimitExceeded
 from resolver.question import Outcome, Question
 from resolver.routes import RouteTable
 from resolver.selection import ServerSelection
+from resolver.targets import FailedTargets
 from resolver.validation import Denied, Evidence, Reply, Validator, Verdict, with_ttl, worse
 from rootzone.hints import RootHints
 from rootzone.lifecycle import LocalRoot
@@ -60,6 +68,14 @@ PREFETCH_SHARE = 0.1
 #: The source that root replies from the local root copy (RFC 8806) are
 #: attributed to, in the cache and in the validator's verdicts.
 LOCAL_ROOT = "local-root"
+#: NS names of one delegation that Holdfast uses, those with glue first. Our
+#: own bound, not a peer's: a referral may list a thousand names (a 64 KB
+#: TCP reply), and every later step that touches the cut (cache, choice of
+#: server) would pay for all of them; no real zone has more than a few dozen.
+MAX_NS_PER_CUT = 32
+#: Servers whose DS/DNSKEY records the validator found bogus, remembered
+#: until a TCP re-ask confirms or clears them.
+MAX_SUSPECTS = 1024
 
 
 class ResolutionFailed(HoldfastError):
@@ -87,12 +103,39 @@ class ZoneCut:
     addresses: dict[dns.name.Name, tuple[str, ...]] = field(default_factory=dict)
 
     def known_addresses(self) -> list[str]:
-        """Every server address known for the zone."""
-        return [a for name in self.ns for a in self.addresses.get(name, ())]
+        """Every server address known for the zone (in the order they became known)."""
+        return [a for found in self.addresses.values() for a in found]
 
     def unresolved(self) -> list[dns.name.Name]:
         """NS names whose addresses are not known yet."""
         return [name for name in self.ns if name not in self.addresses]
+
+
+@dataclass(frozen=True, slots=True)
+class _Heard:
+    """A usable reply: what it says, which zone's server sent it, and how it came."""
+
+    reply: Classified
+    zone: dns.name.Name
+    address: str
+    tcp: bool = False
+
+
+class _Query(Budget):
+    """One client query's budget, and what its key fetches heard over UDP.
+
+    ``udp_evidence`` keeps, per server, the last DS/DNSKEY answer it sent over
+    UDP (question, zone, records), so that when the validator finds it
+    bogus the same question can be asked again over TCP and the two compared.
+    """
+
+    __slots__ = ("udp_evidence",)
+
+    def __init__(self, limits: Limits, timer: Callable[[], float]) -> None:
+        super().__init__(limits, timer)
+        self.udp_evidence: dict[
+            str, tuple[dns.name.Name, dns.rdatatype.RdataType, dns.name.Name, Evidence]
+        ] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +236,9 @@ class Iterator:
         qname_minimisation: bool = True,
         routes: RouteTable | None = None,
         local_root: LocalRoot | None = None,
+        timer: Callable[[], float] = time.monotonic,
+        failed_targets: FailedTargets | None = None,
+        aggressive_nsec: bool = True,
     ) -> None:
         self.cache = cache
         self.selection = selection
@@ -202,6 +248,21 @@ class Iterator:
         self.qname_minimisation = qname_minimisation
         self.routes = routes
         self.local_root = local_root
+        #: Monotonic seconds for each query's time budget.
+        self.timer = timer
+        #: NS names whose address lookup failed lately (RFC 9520), across queries.
+        self.failed_targets = (
+            failed_targets if failed_targets is not None else FailedTargets(validator.clock)
+        )
+        #: (server, zone) whose DS/DNSKEY the validator found bogus, with why:
+        #: held down only once a TCP re-ask proves the records are theirs.
+        self._suspects: LRUCache[tuple[str, str], str] = LRUCache(maxsize=MAX_SUSPECTS)
+        #: Records the scrubbing stage dropped from replies, by reason (for metrics).
+        self.scrubbed: collections.Counter[str] = collections.Counter()
+        #: RFC 8198: answer denials from cached SECURE NSEC records (``aggressive``).
+        self.aggressive_nsec = aggressive_nsec
+        #: Denials so answered without asking upstream (for metrics).
+        self.synthesised = 0
 
     def resolve(self, question: Question, *, refresh: bool = False) -> Exchange[Outcome]:
         """Resolve ``question`` for a client; failures become SERVFAIL outcomes.
@@ -209,7 +270,7 @@ class Iterator:
         With ``refresh`` (prefetch) the names of the question's alias chain
         are asked upstream even when the cache still holds them.
         """
-        budget = Budget(self.limits)
+        budget = _Query(self.limits, self.timer)
         try:
             return (yield from self._resolve_chain(question, budget, (question,), refresh))
         except ResolutionFailed as exc:
@@ -230,6 +291,10 @@ class Iterator:
         try:
             while True:
                 step = self._from_cache(name, question.rdtype, allow_stale=True)
+                if step is None or step.security is Security.BOGUS:
+                    # Bogus data in its place (the refresh that failed) hides
+                    # nothing that cached NSEC records still prove.
+                    step = self._synthesised(name, question.rdtype, allow_stale=True) or step
                 if step is None:
                     return None
                 next_name = chain.follow(step)
@@ -244,7 +309,7 @@ class Iterator:
     def _resolve_chain(
         self,
         question: Question,
-        budget: Budget,
+        budget: _Query,
         stack: tuple[Question, ...],
         refresh: bool = False,
     ) -> Exchange[Outcome]:
@@ -262,11 +327,13 @@ class Iterator:
         self,
         name: dns.name.Name,
         rdtype: dns.rdatatype.RdataType,
-        budget: Budget,
+        budget: _Query,
         stack: tuple[Question, ...],
         refresh: bool = False,
     ) -> Exchange[_Step]:
         cached = None if refresh else self._from_cache(name, rdtype)
+        if cached is None and not refresh:
+            cached = self._synthesised(name, rdtype)
         if cached is not None:
             return cached
         bogus: _Step | None = None
@@ -274,32 +341,102 @@ class Iterator:
         while True:
             cut = self._closest_cut(name, rdtype)
             try:
-                reply, zone, address = yield from self._iterate(
-                    cut, name, rdtype, budget, stack, frozenset(held)
-                )
+                heard = yield from self._iterate(cut, name, rdtype, budget, stack, frozenset(held))
             except ResolutionFailed:
                 if bogus is None:
                     raise
                 return bogus  # every server of the zone sent bogus data
-            step = yield from self._conclude(reply, zone, name, rdtype, address, budget, stack)
+            if (yield from self._found_lower_cut(heard, name, budget, stack)):
+                continue  # the child's cut is cached now: its servers are asked
+            step = yield from self._conclude(heard, name, rdtype, budget, stack)
+            if step.blame is not None and _work_spent(budget):
+                return step  # our limit made it bogus, not the server: blame no one
+            if step.blame is not None and step.blame != LOCAL_ROOT and not heard.tcp:
+                # A bogus UDP reply proves nothing about its server: an
+                # off-path spoofer may have won the port and ID race. Ask
+                # the same server the same question over TCP, which cannot
+                # be raced; only a TCP reply that is bogus too holds it down.
+                confirmed = yield from self._over_tcp(
+                    heard.address, heard.zone, name, rdtype, budget
+                )
+                if confirmed is None:
+                    held.add(step.blame)  # no proof either way: not asked again here
+                    bogus = bogus or step
+                    continue
+                heard = confirmed
+                step = yield from self._conclude(heard, name, rdtype, budget, stack)
+                if step.blame is not None and _work_spent(budget):
+                    return step
             if step.blame is None:
                 return step
             # R11: this server's data failed validation; hold it down and ask
             # the zone's other servers, each at most once.
             bogus = step
             reason = step.errors[0].text if step.errors else "bogus"
-            self.hold_down(step.blame, str(zone), reason)
+            self._hold_down(step.blame, str(heard.zone), reason)
             held.add(step.blame)
 
+    def _send(
+        self,
+        address: str,
+        name: dns.name.Name,
+        rdtype: dns.rdatatype.RdataType,
+        budget: _Query,
+        *,
+        tcp: bool = False,
+    ) -> Exchange[UpstreamReply | UpstreamError]:
+        """One upstream query, counted in ``budget``, as selection knows ``address``."""
+        budget.spend_query()
+        result = yield from ask(
+            UpstreamQuery(
+                address=address,
+                qname=name,
+                rdtype=rdtype,
+                edns=self.selection.uses_edns(address),
+                timeout=self.selection.timeout_for(address),
+                tcp=tcp,
+            )
+        )
+        return result
+
+    def _over_tcp(
+        self,
+        address: str,
+        zone: dns.name.Name,
+        name: dns.name.Name,
+        rdtype: dns.rdatatype.RdataType,
+        budget: _Query,
+    ) -> Exchange[_Heard | None]:
+        """Ask ``address`` (a server of ``zone``) over TCP; None without a usable reply."""
+        result = yield from self._send(address, name, rdtype, budget, tcp=True)
+        if isinstance(result, UpstreamError):
+            self._report_failure(result, zone)
+            return None
+        if result.message.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+            return None
+        reply = self._classify(result.message, zone, name, rdtype)
+        if reply.kind in (ReplyKind.LAME, ReplyKind.REFERRAL):
+            return None
+        return _Heard(reply, zone, address, tcp=True)
+
     def hold_down(self, address: str, zone: str, reason: str) -> None:
-        """Stop asking ``address`` for ``zone`` after it sent bogus data.
+        """The validator's report of a server whose DS or DNSKEY records were bogus.
 
         Bogus data from the local root copy is reported to it (the root
-        servers are asked instead for this question); anything else to
-        server selection's hold-down.
+        servers are asked instead for this question). A server is only
+        suspected here: ``_fetch`` holds it down once the same records came
+        over TCP as well (``_confirm_suspects``).
         """
-        if address == LOCAL_ROOT and self.local_root is not None:
-            self.local_root.report_bogus(reason)
+        if address == LOCAL_ROOT:
+            self._hold_down(address, zone, reason)
+        else:
+            self._suspects[(address, zone)] = reason
+
+    def _hold_down(self, address: str, zone: str, reason: str) -> None:
+        """Stop asking ``address`` for ``zone``: it proved to send bogus data."""
+        if address == LOCAL_ROOT:
+            if self.local_root is not None:
+                self.local_root.report_bogus(reason)
         else:
             self.selection.report_bogus(address, zone, reason)
 
@@ -340,11 +477,42 @@ class Iterator:
             )
         return None
 
+    def _synthesised(
+        self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType, *, allow_stale: bool = False
+    ) -> _Step | None:
+        """The denial that cached SECURE NSEC records prove (RFC 8198), if on and any.
+
+        Only for zones below a trust anchor now: data validated under an
+        anchor since removed is not used to answer for it. ``allow_stale``
+        for serve-stale (``cached``): a name answered by synthesis has no
+        negative entry of its own, so its stale answer is synthesised too.
+        """
+        if not self.aggressive_nsec:
+            return None
+        anchors = self.validator.anchors
+        found = aggressive.synthesise(
+            self.cache,
+            name,
+            rdtype,
+            trusted=lambda zone: any(zone.is_subdomain(anchor) for anchor in anchors.zones()),
+            allow_stale=allow_stale,
+        )
+        if found is None:
+            return None
+        self.synthesised += 1
+        return _Step(
+            dns.rcode.NXDOMAIN if found.nxdomain else dns.rcode.NOERROR,
+            soa=found.soa,
+            security=Security.SECURE,
+            proof=found.proof,
+            stale=found.stale,
+        )
+
     def _fetch(
         self,
         name: dns.name.Name,
         rdtype: dns.rdatatype.RdataType,
-        budget: Budget,
+        budget: _Query,
         stack: tuple[Question, ...],
         avoid: frozenset[str],
     ) -> Exchange[Evidence]:
@@ -354,31 +522,68 @@ class Iterator:
         as INDETERMINATE until the validator stores its verdict. With servers
         to ``avoid`` (they sent bogus records), the cache is bypassed and the
         others are asked; when none is left the ``Evidence`` is empty.
+        Servers to avoid that the validator suspects are first asked over
+        TCP (``_confirm_suspects``).
         """
-        if not avoid:
+        if avoid:
+            yield from self._confirm_suspects(avoid, budget)
+        else:
             cached = self._cached_evidence(name, rdtype)
             if cached is not None:
                 return cached
         cut = self._closest_cut(name, rdtype)
         try:
-            reply, zone, address = yield from self._iterate(
-                cut, name, rdtype, budget, stack, avoid
-            )
+            heard = yield from self._iterate(cut, name, rdtype, budget, stack, avoid)
         except ResolutionFailed:
             if not avoid:
                 raise
             return Evidence(cut.zone)
+        evidence = self._evidence(heard, name, rdtype)
+        if not heard.tcp:
+            budget.udp_evidence[heard.address] = (name, rdtype, heard.zone, evidence)
+        return evidence
+
+    def _confirm_suspects(self, avoid: frozenset[str], budget: _Query) -> Exchange[None]:
+        """Hold down the suspects in ``avoid`` whose bogus records come over TCP too.
+
+        The validator found the DS or DNSKEY records a server sent over UDP
+        bogus (``hold_down``). A spoofer may have sent them, so the same
+        question goes to the same server over TCP: the same records again
+        prove they are the server's, and it is held down; different ones
+        mean the UDP reply was forged, and the server is not blamed. A
+        verdict our own work limits caused blames no one.
+        """
+        for address in sorted(avoid):
+            sent = budget.udp_evidence.pop(address, None)
+            if sent is None:
+                continue
+            name, rdtype, zone, evidence = sent
+            reason = self._suspects.pop((address, str(zone)), None)
+            if reason is None or _work_spent(budget):
+                continue
+            heard = yield from self._over_tcp(address, zone, name, rdtype, budget)
+            if heard is not None and self._evidence(heard, name, rdtype) == evidence:
+                self._hold_down(address, str(zone), f"{reason} (the same over TCP)")
+
+    def _evidence(
+        self, heard: _Heard, name: dns.name.Name, rdtype: dns.rdatatype.RdataType
+    ) -> Evidence:
+        """What ``heard`` says of ``name``/``rdtype``, cached as not yet judged."""
+        reply, zone, address = heard.reply, heard.zone, heard.address
         data = next((r for r in reply.answer if (r.name, r.rdtype) == (name, rdtype)), None)
         if data is not None:
             rrsigs = _covering(data, reply.signatures)
             self.cache.store_rrset(data, Rank.ANSWER, source=address, rrsigs=rrsigs)
             return Evidence(zone, data, rrsigs, source=address)
-        if reply.kind in (ReplyKind.NODATA, ReplyKind.NXDOMAIN) and reply.soa is not None:
+        if reply.kind in (ReplyKind.NODATA, ReplyKind.NXDOMAIN):
+            # Without its SOA a negative answer is not cached, but its NSEC/NSEC3
+            # may still prove it to the validator (a DS NODATA, RFC 4035 5.2).
             nxdomain = reply.kind is ReplyKind.NXDOMAIN
             proof = _proof(reply)
-            self.cache.store_negative(
-                name, rdtype, nxdomain=nxdomain, soa=reply.soa, proof=proof, source=address
-            )
+            if reply.soa is not None:
+                self.cache.store_negative(
+                    name, rdtype, nxdomain=nxdomain, soa=reply.soa, proof=proof, source=address
+                )
             return Evidence(zone, soa=reply.soa, proof=proof, nxdomain=nxdomain, source=address)
         return Evidence(zone, source=address)
 
@@ -447,15 +652,15 @@ class Iterator:
         cut: ZoneCut,
         qname: dns.name.Name,
         rdtype: dns.rdatatype.RdataType,
-        budget: Budget,
+        budget: _Query,
         stack: tuple[Question, ...],
         avoid: frozenset[str] = frozenset(),
-    ) -> Exchange[tuple[Classified, dns.name.Name, str]]:
+    ) -> Exchange[_Heard]:
         """Ask the servers of ``cut``, following referrals down to an answer.
 
         Returns the final reply (an answer or a negative answer for the full
-        name), the zone whose server sent it, and that server's address.
-        Servers in ``avoid`` are not asked.
+        name) with the zone whose server sent it, that server's address,
+        and whether it came over TCP. Servers in ``avoid`` are not asked.
 
         QNAME minimisation (RFC 9156) asks each zone for one more label than
         it has, with QTYPE A, until the full name is reached. It is relaxed:
@@ -470,15 +675,16 @@ class Iterator:
             else:
                 ask_name, ask_type = qname, rdtype
             try:
-                reply, address = yield from self._ask(
+                heard = yield from self._ask(
                     cut, ask_name, ask_type, budget, stack, minimised=minimised, avoid=avoid
                 )
             except _MinimisationRefused:
                 minimise = False
                 continue
+            reply = heard.reply
             if reply.kind is ReplyKind.REFERRAL:
                 budget.spend_referral()
-                cut = self._follow_referral(reply, address)
+                cut = self._follow_referral(reply, heard.address)
                 labels = len(cut.zone) + 1
                 continue
             if minimised:
@@ -489,19 +695,19 @@ class Iterator:
                     # NXDOMAIN or an alias for an ancestor: let the full name decide.
                     minimise = False
                 continue
-            return reply, cut.zone, address
+            return heard
 
     def _ask(
         self,
         cut: ZoneCut,
         name: dns.name.Name,
         rdtype: dns.rdatatype.RdataType,
-        budget: Budget,
+        budget: _Query,
         stack: tuple[Question, ...],
         *,
         minimised: bool,
         avoid: frozenset[str] = frozenset(),
-    ) -> Exchange[tuple[Classified, str]]:
+    ) -> Exchange[_Heard]:
         """Ask the zone's servers, one after another, until one answers usefully.
 
         Servers that timed out are asked again in up to
@@ -514,8 +720,11 @@ class Iterator:
 
         Every outcome is fed back into server selection. Servers whose NS
         names have no known address are resolved only when the known ones
-        are used up. An operator route for the zone decides which addresses
-        are asked, and in which order (``_choose``).
+        are used up, at most ``Limits.max_ns_lookups_per_zone`` of them
+        (Unbound's MAX_DP_TARGET_COUNT: a referral listing a thousand NS
+        names without glue must not cost a thousand lookups). An operator
+        route for the zone decides which addresses are asked, and in which
+        order (``_choose``).
 
         Raises:
             ResolutionFailed: no server gave a usable reply.
@@ -524,14 +733,17 @@ class Iterator:
         if cut.zone == dns.name.root and LOCAL_ROOT not in avoid:
             local = self._ask_local_root(name, rdtype)
             if local is not None:
-                return local, LOCAL_ROOT
+                return _Heard(local, cut.zone, LOCAL_ROOT)
         tried: set[str] = set(avoid)
         timed_out: set[str] = set()
         rounds_left = budget.limits.timeout_rounds - 1
         failures: list[UpstreamError] = []
-        unresolved = cut.unresolved()
+        unresolved = cut.unresolved()[: budget.limits.max_ns_lookups_per_zone]
         while True:
-            address = self._choose(cut, tried)
+            budget.check_time()
+            # A server held down or marked down is asked only when no NS name
+            # is left to resolve: another of the zone's servers may be healthy.
+            address = self._choose(cut, tried, usable_only=bool(unresolved))
             if address is None:
                 if unresolved:
                     target = unresolved.pop(0)
@@ -551,14 +763,7 @@ class Iterator:
                     )
                 raise _no_server_left(cut.zone, failures)
             tried.add(address)
-            budget.spend_query()
-            result = yield UpstreamQuery(
-                address=address,
-                qname=name,
-                rdtype=rdtype,
-                edns=self.selection.uses_edns(address),
-                timeout=self.selection.timeout_for(address),
-            )
+            result = yield from self._send(address, name, rdtype, budget)
             if isinstance(result, UpstreamError):
                 self._report_failure(result, cut.zone)
                 failures.append(result)
@@ -570,13 +775,14 @@ class Iterator:
                 self.selection.report_no_edns(address)
             rcode = result.message.rcode()
             reply = None
-            if rcode in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
-                reply = classify(result.message, zone=cut.zone, qname=name, rdtype=rdtype)
+            # YXDOMAIN: a DNAME substitution too long (RFC 6672 2.2), an answer.
+            if rcode in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN, dns.rcode.YXDOMAIN):
+                reply = self._classify(result.message, cut.zone, name, rdtype)
                 reason = reply.reason
             else:
                 reason = f"answered {dns.rcode.to_text(rcode)}"
             if reply is not None and reply.kind is not ReplyKind.LAME:
-                return reply, address
+                return _Heard(reply, cut.zone, address, tcp=result.tcp)
             if minimised:
                 raise _MinimisationRefused(f"{address} {reason} for minimised {name}")
             self.selection.report_broken(address, str(cut.zone), reason)
@@ -597,27 +803,54 @@ class Iterator:
         message = self.local_root.answer(name, rdtype)
         if message is None:
             return None
-        reply = classify(message, zone=dns.name.root, qname=name, rdtype=rdtype)
+        reply = self._classify(message, dns.name.root, name, rdtype)
         return None if reply.kind is ReplyKind.LAME else reply
 
-    def _choose(self, cut: ZoneCut, tried: set[str]) -> str | None:
+    def _classify(
+        self,
+        message: dns.message.Message,
+        zone: dns.name.Name,
+        name: dns.name.Name,
+        rdtype: dns.rdatatype.RdataType,
+    ) -> Classified:
+        """Scrub and classify a reply from a server of ``zone``; count what was dropped.
+
+        Names below a zone cut cached under ``zone`` are not that server's
+        to speak for (``resolver.scrub``, rule ``delegated``).
+        """
+        reply = classify(
+            message,
+            zone=zone,
+            qname=name,
+            rdtype=rdtype,
+            delegated=lambda owner: self.cache.delegated_below(zone, owner),
+        )
+        self.scrubbed.update(reply.dropped)
+        return reply
+
+    def _choose(self, cut: ZoneCut, tried: set[str], *, usable_only: bool) -> str | None:
         """The next server of ``cut`` to ask, following the operator's route if any.
 
         A route's tiers are asked in order: a preferred server is chosen
         while one is usable (not down, not held down); after that, the
         choice is among every routed address, held-down ones as a last
-        resort, as without a route.
+        resort (unless ``usable_only``), as without a route.
         """
         zone = str(cut.zone)
         if self.routes is None:
-            return self.selection.choose(cut.known_addresses(), exclude=tried, zone=zone)
+            return self.selection.choose(
+                cut.known_addresses(), exclude=tried, zone=zone, usable_only=usable_only
+            )
         tiers = self.routes.plan(cut.zone, cut.known_addresses())
         for tier in tiers[:-1]:
             address = self.selection.choose(tier, exclude=tried, zone=zone, usable_only=True)
             if address is not None:
                 return address
         return self.selection.choose(
-            [address for tier in tiers for address in tier], exclude=tried, zone=zone
+            [address for tier in tiers for address in tier],
+            exclude=tried,
+            zone=zone,
+            usable_only=usable_only,
         )
 
     def _report_failure(self, error: UpstreamError, zone: dns.name.Name) -> None:
@@ -630,7 +863,7 @@ class Iterator:
         self,
         target: dns.name.Name,
         zone: dns.name.Name,
-        budget: Budget,
+        budget: _Query,
         stack: tuple[Question, ...],
     ) -> Exchange[tuple[str, ...]]:
         """Resolve the address of an NS name that came without glue.
@@ -638,10 +871,28 @@ class Iterator:
         A name inside the zone it serves can only be found through that zone
         (it needed glue), and a question already being resolved further up
         the stack would loop: both give no address.
+
+        Every lookup is paid for from the budget, one answered "failed" from
+        memory included, and gives the event loop a turn first: these
+        lookups are the work that needs no packet, so without that a fan-out
+        of NS names (each of whose zones refers to more of them) would run
+        from the cache for minutes holding the loop. A failed lookup is
+        remembered for the rest of the query (Knot Resolver does not retry
+        an NS name for a request either) and, unless a limit of ours cut it
+        short, for a few seconds across queries (RFC 9520,
+        ``targets.FailedTargets``).
         """
         cached = self._cached_addresses(target)
-        if cached or target.is_subdomain(zone) or len(stack) > self.limits.max_depth:
+        if cached or target.is_subdomain(zone):
             return cached
+        yield from pause()
+        budget.spend_ns_lookup()
+        if target in budget.failed_targets or self.failed_targets.recently_failed(target):
+            return ()
+        if len(stack) > self.limits.max_depth:
+            budget.cutoffs += 1
+            return ()
+        cutoffs = budget.cutoffs
         for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
             question = Question(target, rdtype)
             if question in stack:
@@ -658,6 +909,9 @@ class Iterator:
             )
             if found:
                 return found
+        budget.failed_targets.add(target)
+        if budget.cutoffs == cutoffs:
+            self.failed_targets.failed(target)
         return ()
 
     # -- what a reply teaches us -------------------------------------------
@@ -666,12 +920,13 @@ class Iterator:
         """Cache a delegation (NS, glue, DS) and make it the new zone cut."""
         assert reply.ns is not None
         assert reply.child is not None
-        self._store(reply.ns, reply.signatures, Rank.REFERRAL, address)
+        ns = _bounded_ns(reply.ns, reply.glue)
+        self._store(ns, reply.signatures, Rank.REFERRAL, address)
         for glue in reply.glue:
             self._store(glue, (), Rank.ADDITIONAL, address)
         for rrset in reply.authority:
             self._store(rrset, reply.signatures, Rank.AUTHORITY, address)
-        cut = ZoneCut(reply.child, tuple(rdata.target for rdata in reply.ns))
+        cut = ZoneCut(reply.child, tuple(rdata.target for rdata in ns))
         for target in cut.ns:
             addresses = tuple(
                 rdata.address for glue in reply.glue if glue.name == target for rdata in glue
@@ -680,26 +935,76 @@ class Iterator:
                 cut.addresses[target] = addresses
         return cut
 
+    def _found_lower_cut(
+        self, heard: _Heard, qname: dns.name.Name, budget: _Query, stack: tuple[Question, ...]
+    ) -> Exchange[bool]:
+        """Whether ``heard`` came from a child zone below ``heard.zone``, now a cached cut.
+
+        Issue 23 (``resolver.zonecuts``): a server serving a parent and its
+        child answers for the child directly. Each candidate cut is put to
+        the same server as ``C NS``; a referral is followed, an authoritative
+        NS answer naming that server is cached as the cut. Either way the
+        reply is not judged: the question goes to the cut's servers again.
+        A cut already cached is not probed (nothing to learn, and no loop).
+        """
+        reply, zone, address = heard.reply, heard.zone, heard.address
+        if address == LOCAL_ROOT or reply.kind is ReplyKind.REFERRAL:
+            return False
+        secure = False
+        if zonecuts.needs_keys(reply, zone, qname):
+            keys = yield from self.validator.zone_keys(
+                zone,
+                budget.validation,
+                lambda name, rdtype, avoid: self._fetch(name, rdtype, budget, stack, avoid),
+            )
+            secure = keys.security is Security.SECURE
+        for cut in zonecuts.candidates(reply, zone, qname, zone_secure=secure):
+            if self.cache.delegated_below(zone, cut):
+                return False
+            result = yield from self._send(address, cut, dns.rdatatype.NS, budget)
+            if isinstance(result, UpstreamError):
+                self._report_failure(result, zone)
+                return False
+            if result.message.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+                return False
+            probe = self._classify(result.message, zone, cut, dns.rdatatype.NS)
+            found = zonecuts.judge(probe, cut, address, self._cached_addresses)
+            if found.verdict is zonecuts.Verdict.REFERRED:
+                budget.spend_referral()
+                self._follow_referral(probe, address)
+                return True
+            if found.verdict is zonecuts.Verdict.SERVED:
+                assert found.ns is not None
+                self._store(_bounded_ns(found.ns, ()), probe.signatures, Rank.ANSWER, address)
+                return True
+            if found.verdict is zonecuts.Verdict.STOP:
+                return False
+        return False
+
     def _conclude(
         self,
-        reply: Classified,
-        zone: dns.name.Name,
+        heard: _Heard,
         qname: dns.name.Name,
         rdtype: dns.rdatatype.RdataType,
-        address: str,
-        budget: Budget,
+        budget: _Query,
         stack: tuple[Question, ...],
     ) -> Exchange[_Step]:
         """Judge an authoritative reply for the full name, cache it with its verdict."""
-        records, name, complete = _follow_aliases(reply.answer, qname, rdtype)
+        reply, zone, address = heard.reply, heard.zone, heard.address
+        records, name, complete, yxdomain = _follow_aliases(
+            reply.answer, qname, rdtype, reply.signatures
+        )
         synthesised = tuple(
             r for r in records if r.rdtype == dns.rdatatype.CNAME and _below_dname(r, records)
         )
         next_name = denied = None
         if not complete:
-            if reply.kind is ReplyKind.ANSWER or (name != qname and not name.is_subdomain(zone)):
-                # An alias out of this server's zone: its rcode and SOA speak
-                # for the first name only (RFC 6604 2.1); chase the target.
+            if reply.kind is ReplyKind.ANSWER or (
+                name != qname and not self._speaks_for(zone, name)
+            ):
+                # An alias out of this server's zone (or into a zone it
+                # delegated): its rcode and SOA speak for the first name
+                # only (RFC 6604 2.1); chase the target.
                 next_name = name
             else:
                 denied = Denied(name, rdtype, nxdomain=reply.kind is ReplyKind.NXDOMAIN)
@@ -714,6 +1019,7 @@ class Iterator:
                 authority=reply.authority,
                 signatures=reply.signatures,
                 denied=denied,
+                unvalidatable=tuple(r for r in records if r.rdtype == dns.rdatatype.RRSIG),
             ),
             budget.validation,
             lambda name, rdtype, avoid: self._fetch(name, rdtype, budget, stack, avoid),
@@ -738,8 +1044,14 @@ class Iterator:
         signatures = tuple(
             sig for record in records if (sig := _covering(record, reply.signatures)) is not None
         )
+        if yxdomain:
+            rcode = dns.rcode.YXDOMAIN
+        elif denied is not None and denied.nxdomain:
+            rcode = dns.rcode.NXDOMAIN
+        else:
+            rcode = dns.rcode.NOERROR
         return _Step(
-            dns.rcode.NXDOMAIN if denied is not None and denied.nxdomain else dns.rcode.NOERROR,
+            rcode,
             tuple(records),
             soa=soa,
             next_name=next_name,
@@ -749,6 +1061,10 @@ class Iterator:
             proof=proof,
             blame=verdict.blame,
         )
+
+    def _speaks_for(self, zone: dns.name.Name, name: dns.name.Name) -> bool:
+        """Whether a server of ``zone`` is the one to say that ``name`` does not exist."""
+        return name.is_subdomain(zone) and not self.cache.delegated_below(zone, name)
 
     def _store(
         self,
@@ -768,6 +1084,30 @@ class Iterator:
             rrsigs=_covering(rrset, signatures),
             error=error,
         )
+
+
+def _bounded_ns(ns: dns.rrset.RRset, glue: tuple[dns.rrset.RRset, ...]) -> dns.rrset.RRset:
+    """``ns`` with at most ``MAX_NS_PER_CUT`` names, those that came with glue first."""
+    if len(ns) <= MAX_NS_PER_CUT:
+        return ns
+    glued = {rrset.name for rrset in glue}
+    kept = sorted(ns, key=lambda rdata: rdata.target not in glued)[:MAX_NS_PER_CUT]
+    return dns.rrset.from_rdata_list(ns.name, ns.ttl, kept)
+
+
+def _work_spent(budget: Budget) -> bool:
+    """Whether validation work hit one of our limits (``ValidationWorkExceeded``).
+
+    A verdict then says nothing about the server: its reply was judged
+    bogus because we stopped checking, so no one is held down for it.
+    """
+    work = budget.validation
+    limits = work.limits
+    return (
+        work.signatures >= limits.max_signatures_per_query
+        or work.response_signatures >= limits.max_signatures_per_response
+        or work.hashes >= limits.max_nsec3_hashes_per_response
+    )
 
 
 def _capped(rrset: dns.rrset.RRset, verdict: Verdict) -> dns.rrset.RRset:
@@ -807,26 +1147,40 @@ def _judged(security: Security) -> bool:
     return security is not Security.INDETERMINATE
 
 
+class _Aliases(NamedTuple):
+    """Where qname's CNAME/DNAME chain through one answer section led."""
+
+    #: The chain's records, ending with the data if present.
+    records: list[dns.rrset.RRset]
+    #: The name the chain stopped at.
+    name: dns.name.Name
+    #: Whether the data for that name was found (or the chain ended in YXDOMAIN).
+    complete: bool
+    #: A DNAME substitution made a name over 255 octets: YXDOMAIN (RFC 6672 2.2).
+    yxdomain: bool = False
+
+
 def _follow_aliases(
     answer: tuple[dns.rrset.RRset, ...],
     qname: dns.name.Name,
     rdtype: dns.rdatatype.RdataType,
-) -> tuple[list[dns.rrset.RRset], dns.name.Name, bool]:
+    signatures: tuple[dns.rrset.RRset, ...] = (),
+) -> _Aliases:
     """Walk qname's CNAME/DNAME chain through one answer section.
 
-    Returns the chain's records (ending with the data, if present), the name
-    the chain stopped at, and whether the data for that name was found.
     A DNAME (RFC 6672) is applied even when the server sent no synthesised
-    CNAME, and the chain is bounded by the section's size.
+    CNAME, and before anything owned by the name below it: a CNAME there is
+    the DNAME's unsigned synthesis (RFC 6672 5.3.1), also for a CNAME
+    question, so it is the signed DNAME that gets validated. A substitution
+    longer than 255 octets ends the chain in YXDOMAIN (RFC 6672 2.2), as a
+    server would answer. For QTYPE RRSIG the data are the RRSIG RRsets the
+    name owns, which the reply files among its ``signatures``. The chain is
+    bounded by the section's size.
     """
     by_key = {(r.name, r.rdtype): r for r in answer}
     records: list[dns.rrset.RRset] = []
     name = qname
     for _ in range(len(answer) + 1):
-        data = by_key.get((name, rdtype))
-        if data is not None:
-            records.append(data)
-            return records, name, True
         cname = by_key.get((name, dns.rdatatype.CNAME))
         dname = next(
             (
@@ -837,17 +1191,39 @@ def _follow_aliases(
             None,
         )
         if dname is not None:
-            # The DNAME comes first; a CNAME beside it is its synthesis.
             records.append(dname)
+            try:
+                target = name.relativize(dname.name).derelativize(dname[0].target)
+            except dns.name.NameTooLong:
+                return _Aliases(records, name, True, yxdomain=True)
             if cname is not None:
                 records.append(cname)
-            name = name.relativize(dname.name).derelativize(dname[0].target)
-        elif cname is not None:
-            records.append(cname)
-            name = cname[0].target
-        else:
+                if rdtype == dns.rdatatype.CNAME:
+                    return _Aliases(records, name, True)
+            name = target
+            continue
+        data = _data_at(name, rdtype, by_key, signatures)
+        if data:
+            records.extend(data)
+            return _Aliases(records, name, True)
+        if cname is None:
             break
-    return records, name, False
+        records.append(cname)
+        name = cname[0].target
+    return _Aliases(records, name, False)
+
+
+def _data_at(
+    name: dns.name.Name,
+    rdtype: dns.rdatatype.RdataType,
+    by_key: dict[tuple[dns.name.Name, dns.rdatatype.RdataType], dns.rrset.RRset],
+    signatures: tuple[dns.rrset.RRset, ...],
+) -> list[dns.rrset.RRset]:
+    """The RRsets answering ``name``/``rdtype``: for RRSIG, every RRSIG RRset it owns."""
+    if rdtype == dns.rdatatype.RRSIG:
+        return [s for s in signatures if s.name == name]
+    data = by_key.get((name, rdtype))
+    return [data] if data is not None else []
 
 
 def _below_dname(cname: dns.rrset.RRset, records: list[dns.rrset.RRset]) -> bool:

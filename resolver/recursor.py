@@ -18,6 +18,10 @@ about time and about clients, not about iteration:
   the resolution goes on and refreshes the cache;
 * an answer from data in the last 10% of its TTL starts a background
   refresh (prefetch), one per question at a time.
+
+The root key sentinel (RFC 8509, ``sentinel``) is applied here too, last,
+to each client's answer: it depends on the client's CD bit, which a shared
+resolution does not know.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from resolver.exchange import Transport
 from resolver.iterator import Iterator
 from resolver.messages import ClientQuery
 from resolver.question import ExtendedError, Outcome, Question
+from resolver.sentinel import judge
 from resolver.stale import StaleAnswers
 
 log = logging.getLogger("holdfast.recursor")
@@ -71,10 +76,16 @@ class Recursor:
         iterator: Resolves questions (and reads the cache for stale data).
         transport: Sends the iterator's upstream queries.
         stale: The serve-stale policy and failure memory; None serves none.
+        root_key_sentinel: Whether RFC 8509 sentinel names are judged.
     """
 
     def __init__(
-        self, iterator: Iterator, transport: Transport, stale: StaleAnswers | None = None
+        self,
+        iterator: Iterator,
+        transport: Transport,
+        stale: StaleAnswers | None = None,
+        *,
+        root_key_sentinel: bool = True,
     ) -> None:
         self.iterator = iterator
         self.transport = transport
@@ -83,6 +94,9 @@ class Recursor:
         self._inflight: dict[Question, _Flight] = {}
         self._refreshing: set[Question] = set()
         self._nursery: trio.Nursery | None = None
+        #: RFC 8509: sentinel names that are false of the root anchors get
+        #: SERVFAIL (``sentinel``); per client, as a CD=1 client opts out.
+        self.root_key_sentinel = root_key_sentinel
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Host resolutions until cancelled; ``handle`` works once this started."""
@@ -96,6 +110,13 @@ class Recursor:
 
     async def handle(self, query: ClientQuery) -> Outcome:
         """Resolve the client's question, joining an identical one in flight."""
+        outcome = await self._handle(query)
+        if not self.root_key_sentinel:
+            return outcome
+        anchors = self.iterator.validator.anchors
+        return judge(query.question, outcome, cd=query.cd, anchors=anchors)
+
+    async def _handle(self, query: ClientQuery) -> Outcome:
         if self._nursery is None:
             raise RuntimeError("Recursor.handle() called before Recursor.run() started")
         question = query.question

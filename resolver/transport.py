@@ -10,9 +10,20 @@ it accepts goes straight into the cache:
 * every query gets a fresh socket (so a fresh OS-chosen source port) and a
   ``secrets``-random ID; the socket is ``connect()``ed, so the kernel drops
   datagrams from any other source;
-* a reply counts only if its ID, QR bit and question (name compared
-  case-insensitively, type, class) match; anything else is ignored and we
-  keep listening until the timeout;
+* the letters of the query name get a random case (0x20, draft-vixie-
+  dnsext-dns0x20; Unbound's ``use-caps-for-id``, on by default in Knot
+  Resolver), drawn from ``secrets``: one more bit an off-path spoofer must
+  guess per letter;
+* a reply counts only if its ID, QR bit and question (type, class, and the
+  name with the case exactly as sent) match; a reply to another question
+  is ignored, and one with our ID that does not parse or has the name in
+  another case is dropped and counted (``ReplyFilter``): we keep listening
+  for the genuine reply until the timeout;
+* a server seen to change the case is asked again over TCP, which an
+  off-path spoofer cannot race; if its TCP reply changes the case too, it
+  does not preserve case, and it gets unrandomised queries for
+  ``CASE_FALLBACK_PERIOD``;
+* TC=1 over TCP is a failure of that server, never an empty answer;
 * an egress allow-list is checked before any socket exists, so a
   misconfigured or hostile delegation can never make us send a packet to an
   address we were told not to talk to.
@@ -26,6 +37,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import enum
 import ipaddress
 import logging
 import secrets
@@ -35,7 +47,10 @@ from collections.abc import Iterator, Sequence
 import dns.exception
 import dns.flags
 import dns.message
+import dns.name
 import dns.rcode
+import dns.rdatatype
+import dns.rrset
 import trio
 from cachetools import LRUCache
 
@@ -54,6 +69,12 @@ _log = logging.getLogger("holdfast.transport")
 
 #: Seconds between two warnings about the same refused address.
 REFUSAL_WARNING_INTERVAL = 60.0
+#: Seconds a server whose TCP reply changed the case of the question gets
+#: unrandomised queries; after that it is tried with 0x20 again (it may
+#: have been fixed). Knot Resolver sets NO_0X20 for the retry of a
+#: mismatched query (lib/selection.c, KR_SELECTION_MISMATCHED); remembering
+#: it per server spares every later query a timeout.
+CASE_FALLBACK_PERIOD = 3600.0
 
 _MAX_MESSAGE = 65535
 _WARNED_ADDRESSES = 1024
@@ -64,75 +85,161 @@ _EDNS_REJECTIONS = frozenset({dns.rcode.FORMERR, dns.rcode.NOTIMP})
 #: (old servers answer FORMERR/NOTIMP/REFUSED that way).
 _DATA_RCODES = frozenset({dns.rcode.NOERROR, dns.rcode.NXDOMAIN})
 
+#: Servers remembered as not preserving case; the least recently marked go first.
+_CASE_BLIND_SERVERS = 1024
+#: Wire octets of ASCII letters, whose case 0x20 flips (RFC 4343: DNS names compare
+#: case-insensitively in ASCII only).
+_LETTERS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+#: Offset of the question name in a DNS message: right after the header.
+_QUESTION = 12
+
+#: Per server address: exchanges, then the ways they failed or were dropped.
+SERVER_COLUMNS = ("queries", "timeouts", "errors", "unparseable", "case_mismatches",
+                  "case_fallbacks")  # fmt: skip
+_QUERIES, _TIMEOUTS, _ERRORS, _UNPARSEABLE, _CASE_MISMATCHES, _CASE_FALLBACKS = range(6)
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class CaseMismatch(UpstreamError):
+    """The only replies to a UDP leg had the question name in another case.
+
+    Either a spoofer who guessed port and ID but not the case, or a server
+    that does not preserve case: the exchange asks again over TCP to tell
+    which. It never leaves the transport.
+    """
+
+
+class Drop(enum.Enum):
+    """Why a message with our ID is dropped while a leg keeps listening (counted per server)."""
+
+    UNPARSEABLE = "unparseable"
+    CASE = "case_mismatch"
+
+
+def randomise_case(name: dns.name.Name) -> dns.name.Name:
+    """``name`` with the case of each ASCII letter set by a random bit (0x20).
+
+    The bits come from ``secrets``: an attacker who could predict them would
+    gain nothing from them. Length octets are at most 63, never a letter.
+    """
+    wire = bytearray(_wire(name))
+    letters = [index for index, octet in enumerate(wire) if octet in _LETTERS]
+    bits = secrets.randbits(len(letters)) if letters else 0
+    for position, index in enumerate(letters):
+        if bits >> position & 1:
+            wire[index] ^= 0x20
+    randomised, _ = dns.name.from_wire(bytes(wire), 0)
+    return randomised
 
 
 class RetryingTransport(abc.ABC):
     """The exchange policy every transport shares, around one leg it leaves open.
 
-    An exchange is one query (fresh random ID, DO bit as asked, our EDNS
-    payload), repeated over TCP when the reply is truncated, and repeated
-    without EDNS when the server rejects the OPT record. Subclasses say how
-    one leg reaches a server: over sockets here, in memory in the lab's
-    ``LabTransport``, so the iterator's tests run the same policy as
-    production.
+    An exchange is one query (fresh random ID, the name's case randomised,
+    DO bit as asked, our EDNS payload), repeated over TCP when the reply is
+    truncated or came back only with the name in another case, and
+    repeated without EDNS when the server rejects the OPT record.
+    Subclasses say how one leg reaches a server: over sockets here, in
+    memory in the lab's ``LabTransport``, so the iterator's tests run the
+    same policy as production.
 
-    ``servers`` counts, per server address, the exchanges, those that timed
-    out and those that failed otherwise (for metrics).
+    ``servers`` counts, per server address (``SERVER_COLUMNS``), the
+    exchanges, those that timed out and those that failed otherwise, the
+    replies dropped as unparseable or for the case of their name, and the
+    times a server was found not to preserve case.
 
     Args:
         udp_payload: EDNS UDP payload size we advertise (RFC 6891), bytes.
+        case_randomisation: 0x20 on the query name (``[upstream]
+            qname_case_randomisation``).
     """
 
-    def __init__(self, *, udp_payload: int = 1232) -> None:
+    def __init__(self, *, udp_payload: int = 1232, case_randomisation: bool = True) -> None:
         self._udp_payload = udp_payload
-        self.servers = ServerTable(("queries", "timeouts", "errors"))
+        self._case_randomisation = case_randomisation
+        #: Server address -> until when (trio clock) it gets unrandomised queries.
+        self._case_blind: LRUCache[str, float] = LRUCache(maxsize=_CASE_BLIND_SERVERS)
+        self.servers = ServerTable(SERVER_COLUMNS)
 
     async def exchange(self, query: UpstreamQuery) -> UpstreamReply:
         """Send ``query`` and return the matching reply."""
-        self.servers.row(query.address)[0] += 1
+        self.servers.row(query.address)[_QUERIES] += 1
         try:
             reply = await self._exchange(query, edns=query.edns)
             if query.edns and _rejects_edns(reply.message):
                 reply = await self._exchange(query, edns=False)
         except UpstreamError as error:
             # The row is looked up again: others may have pushed it out meanwhile.
-            self.servers.row(query.address)[1 if isinstance(error, UpstreamTimeout) else 2] += 1
+            column = _TIMEOUTS if isinstance(error, UpstreamTimeout) else _ERRORS
+            self.servers.row(query.address)[column] += 1
             raise
         return reply
 
     @abc.abstractmethod
     async def _leg(
-        self, query: UpstreamQuery, request: dns.message.Message, *, tcp: bool
+        self, query: UpstreamQuery, replies: ReplyFilter, *, tcp: bool
     ) -> dns.message.Message:
-        """Send ``request`` to ``query.address`` once; return the matching reply.
+        """Send ``replies.request`` to ``query.address`` once; return what ``replies`` takes.
 
         Over UDP, a truncated reply may come back parsed only up to its
-        question (``match_reply``).
+        question. At the deadline (or when a TCP connection closes), raise
+        ``replies.failure(...)``: what was dropped decides the error.
         """
 
     async def _exchange(self, query: UpstreamQuery, *, edns: bool) -> UpstreamReply:
-        """One query over UDP, repeated over TCP if the reply is truncated."""
-        request = self._request(query, edns=edns)
+        """One query over UDP, repeated over TCP if truncated or only seen in another case.
+
+        A query marked ``tcp`` goes over TCP at once.
+        """
+        randomise = self._randomises(query.address)
         started = trio.current_time()
-        message = await self._leg(query, request, tcp=False)
-        truncated = bool(message.flags & dns.flags.TC)
-        if truncated:
-            request = self._request(query, edns=edns)
+        message: dns.message.Message | None = None
+        if not query.tcp:
+            try:
+                udp = self._filter(query, edns, randomise, udp=True)
+                message = await self._leg(query, udp, tcp=False)
+                if message.flags & dns.flags.TC:
+                    message = None
+            except CaseMismatch:
+                # Knot Resolver (lib/layer/iterate.c) forces TCP after a mismatching
+                # reply "to work around authoritatives messing up question without
+                # yielding to spoofed responses"; the TCP reply tells which it was.
+                message = None
+        tcp = message is None
+        if message is None:
+            replies = self._filter(query, edns, randomise, udp=False)
             started = trio.current_time()
-            message = await self._leg(query, request, tcp=True)
+            message = await self._leg(query, replies, tcp=True)
+            if replies.case_changed:
+                self._stop_randomising(query.address)
         return UpstreamReply(
             address=query.address,
             message=message,
             rtt=trio.current_time() - started,
-            tcp=truncated,
+            tcp=tcp,
             edns=edns,
         )
 
-    def _request(self, query: UpstreamQuery, *, edns: bool) -> dns.message.QueryMessage:
-        """Build a non-recursive query with a fresh unpredictable ID."""
-        return dns.message.make_query(
+    def _filter(
+        self, query: UpstreamQuery, edns: bool, randomise: bool, *, udp: bool
+    ) -> ReplyFilter:
+        """A fresh request for ``query`` and the filter its leg's replies go through."""
+        return ReplyFilter(
+            self._request(query, edns=edns, randomise=randomise),
             query.qname,
+            query.address,
+            self.servers,
+            udp=udp,
+            check_case=randomise,
+        )
+
+    def _request(
+        self, query: UpstreamQuery, *, edns: bool, randomise: bool
+    ) -> dns.message.QueryMessage:
+        """Build a non-recursive query with a fresh unpredictable ID (and case)."""
+        return dns.message.make_query(
+            randomise_case(query.qname) if randomise else query.qname,
             query.rdtype,
             use_edns=0 if edns else False,
             want_dnssec=edns and query.dnssec_ok,
@@ -140,6 +247,160 @@ class RetryingTransport(abc.ABC):
             id=secrets.randbits(16),
             flags=0,
         )
+
+    def _randomises(self, address: str) -> bool:
+        """Whether queries to ``address`` get 0x20 now."""
+        if not self._case_randomisation:
+            return False
+        until = self._case_blind.get(address)
+        if until is None:
+            return True
+        if trio.current_time() < until:
+            return False
+        del self._case_blind[address]
+        return True
+
+    def _stop_randomising(self, address: str) -> None:
+        """``address`` answered over TCP with the case changed: it does not preserve case."""
+        self._case_blind[address] = trio.current_time() + CASE_FALLBACK_PERIOD
+        self.servers.row(address)[_CASE_FALLBACKS] += 1
+        _log.warning(
+            "%s does not preserve the case of query names; no 0x20 for it for %g s",
+            address,
+            CASE_FALLBACK_PERIOD,
+        )
+
+
+class ReplyFilter:
+    """What one leg accepts from its socket: the reply to ``request``, and nothing else.
+
+    ``take`` is given each message that arrives and returns the reply, or
+    None to keep listening:
+
+    * another ID, not a response, or another question (names compared
+      case-insensitively): not ours, ignored;
+    * our ID but unparseable, or (with ``check_case``, over UDP) the name in
+      another case than sent: dropped and counted (``Drop``); a forger must
+      not end the wait for the genuine reply (RFC 5452 section 9.1 asks
+      resolvers to keep listening after a mismatch);
+    * over TCP, a name in another case is the server's own doing (an
+      off-path spoofer cannot inject into the connection): taken, and
+      ``case_changed`` is set; TC=1 is the server's failure (Knot Resolver,
+      lib/layer/iterate.c: "TC=1 with TCP, bailing out").
+
+    The reply is parsed with the question name written back in the case
+    the iterator asked (``original``): records compressed against the
+    question get it too, as Unbound does by lowercasing the query name in
+    the packet (outside_network.c, serviced_callbacks), so no random case
+    reaches the cache or a client.
+    """
+
+    def __init__(
+        self,
+        request: dns.message.Message,
+        original: dns.name.Name,
+        address: str,
+        counts: ServerTable,
+        *,
+        udp: bool,
+        check_case: bool,
+    ) -> None:
+        self.request = request
+        self.address = address
+        self.case_changed = False
+        self._counts = counts
+        self._udp = udp
+        self._check_case = check_case
+        self._sent_name = _wire(request.question[0].name)
+        self._original_name = _wire(original)
+        self._original_labels = original.labels
+        self._dropped: dict[Drop, int] = {}
+
+    def take(self, wire: bytes) -> dns.message.Message | None:
+        """The reply in ``wire``, or None if it is to be ignored or dropped.
+
+        For a truncated UDP reply only its header and question are parsed
+        (the rest may be cut off, and is not used).
+
+        Raises:
+            MalformedResponse: TC=1 over TCP.
+        """
+        if len(wire) < 2 or int.from_bytes(wire[:2], "big") != self.request.id:
+            return None
+        head = _parse(wire, question_only=True)
+        if head is None:
+            return self._drop(Drop.UNPARSEABLE)
+        if not head.flags & dns.flags.QR:
+            return None
+        if not head.question and head.rcode() in _DATA_RCODES:
+            # Data with our ID but no question to match it against: malformed
+            # (Knot Resolver, lib/layer/iterate.c resolve(): a reply parsed
+            # no further than its header is KR_SELECTION_MALFORMED). Counted,
+            # so the leg ends as this server's failure, not as a timeout
+            # that later rounds would ask again until the time budget is
+            # spent (scenario iter_req_qname).
+            return self._drop(Drop.UNPARSEABLE)
+        if not _answers_question(head, self.request):
+            return None
+        if head.question:
+            end = _QUESTION + len(self._sent_name)
+            if wire[_QUESTION:end] != self._sent_name:
+                if self._check_case and self._udp:
+                    return self._drop(Drop.CASE)
+                self.case_changed = self._check_case
+            wire = wire[:_QUESTION] + self._original_name + wire[end:]
+        if head.flags & dns.flags.TC:
+            if not self._udp:
+                raise MalformedResponse(self.address, "TC=1 over TCP")
+            return _parse(wire, question_only=True)
+        message = _parse(wire, question_only=False)
+        if message is None:
+            return self._drop(Drop.UNPARSEABLE)
+        self._restore_case(message)
+        return message
+
+    def _restore_case(self, message: dns.message.Message) -> None:
+        """Put back the case asked where a server wrote the query name's labels out.
+
+        The question and whatever is compressed against it were fixed in
+        the wire. What a server builds from the question without pointing
+        to it all keeps the random case: a DNAME's synthesised CNAME, whose
+        owner is written as its first labels and a pointer, and whose
+        target begins with the query name's labels (RFC 6672 section 2.2).
+        Nothing else of ours carries it.
+        """
+        original = self._original_labels
+        for section in (message.answer, message.authority, message.additional):
+            for position, rrset in enumerate(section):
+                if rrset.name.labels != original and rrset.name == dns.name.Name(original):
+                    rrset.name = dns.name.Name(original)
+                if rrset.rdtype != dns.rdatatype.CNAME or rrset.name.labels != original:
+                    continue
+                for cname in rrset:  # one, unless the server is broken (scrubbed later)
+                    target = _with_prefix_case(cname.target, original)
+                    if target is not cname.target:
+                        restored = cname.replace(target=target)
+                        section[position] = dns.rrset.from_rdata(rrset.name, rrset.ttl, restored)
+                    break
+
+    def failure(self, otherwise: UpstreamError) -> UpstreamError:
+        """The error for a leg that ended without a reply: ``otherwise`` unless we dropped some."""
+        if self._dropped.get(Drop.CASE):
+            return CaseMismatch(
+                self.address, f"{self._dropped[Drop.CASE]} replies with the name in another case"
+            )
+        if self._dropped.get(Drop.UNPARSEABLE):
+            count = self._dropped[Drop.UNPARSEABLE]
+            return MalformedResponse(self.address, f"{count} unparseable replies with our ID")
+        return otherwise
+
+    def _drop(self, why: Drop) -> dns.message.Message | None:
+        """Count a dropped reply; None, for ``take`` to return."""
+        self._dropped[why] = self._dropped.get(why, 0) + 1
+        column = _UNPARSEABLE if why is Drop.UNPARSEABLE else _CASE_MISMATCHES
+        self._counts.row(self.address)[column] += 1
+        _log.debug("dropped a reply from %s: %s", self.address, why.value)
+        return None
 
 
 class UdpTcpTransport(RetryingTransport):
@@ -153,6 +414,7 @@ class UdpTcpTransport(RetryingTransport):
         port: Destination port of every upstream server.
         allow: Networks upstream queries may go to; ``None`` allows all.
         udp_payload: EDNS UDP payload size we advertise (RFC 6891), bytes.
+        case_randomisation: 0x20 on the query name.
     """
 
     def __init__(
@@ -161,8 +423,9 @@ class UdpTcpTransport(RetryingTransport):
         port: int = 53,
         allow: Sequence[Network] | None = None,
         udp_payload: int = 1232,
+        case_randomisation: bool = True,
     ) -> None:
-        super().__init__(udp_payload=udp_payload)
+        super().__init__(udp_payload=udp_payload, case_randomisation=case_randomisation)
         self._port = port
         self._allow = None if allow is None else tuple(allow)
         self._warned: LRUCache[str, float] = LRUCache(maxsize=_WARNED_ADDRESSES)
@@ -175,18 +438,19 @@ class UdpTcpTransport(RetryingTransport):
                 address; no socket was created.
             UpstreamTimeout: nothing matching arrived within ``query.timeout``.
             NetworkError: the socket layer failed (e.g. ICMP unreachable).
-            MalformedResponse: a reply with our ID could not be parsed.
+            MalformedResponse: within the timeout, only replies with our ID
+                that could not be parsed; or TC=1 over TCP.
         """
         self._check_egress(query.address)
         return await super().exchange(query)
 
     async def _leg(
-        self, query: UpstreamQuery, request: dns.message.Message, *, tcp: bool
+        self, query: UpstreamQuery, replies: ReplyFilter, *, tcp: bool
     ) -> dns.message.Message:
         family = _family(ipaddress.ip_address(query.address))
         if tcp:
-            return await self._over_tcp(query, family, request)
-        return await self._over_udp(query, family, request)
+            return await self._over_tcp(query, family, replies)
+        return await self._over_udp(query, family, replies)
 
     def _check_egress(self, address: str) -> None:
         """Check that we may send to ``address`` before any socket exists.
@@ -212,84 +476,80 @@ class UdpTcpTransport(RetryingTransport):
         _log.warning("refusing to query %s: outside the upstream allow-list", address)
 
     async def _over_udp(
-        self, query: UpstreamQuery, family: socket.AddressFamily, request: dns.message.Message
+        self, query: UpstreamQuery, family: socket.AddressFamily, replies: ReplyFilter
     ) -> dns.message.Message:
-        """Send ``request`` over UDP; return the first matching reply.
+        """Send the request over UDP; return the first reply ``replies`` takes.
 
         A truncated reply is returned parsed only up to its question.
         """
         with (
-            _upstream_failures(query.address, query.timeout),
+            _upstream_failures(replies, query.timeout),
             trio.socket.socket(family, socket.SOCK_DGRAM) as sock,
         ):
             await sock.connect((query.address, self._port))
-            await sock.send(request.to_wire())
+            await sock.send(replies.request.to_wire())
             while True:
-                wire = await sock.recv(_MAX_MESSAGE)
-                message = match_reply(wire, request, query.address, udp=True)
+                message = replies.take(await sock.recv(_MAX_MESSAGE))
                 if message is not None:
                     return message
 
     async def _over_tcp(
-        self, query: UpstreamQuery, family: socket.AddressFamily, request: dns.message.Message
+        self, query: UpstreamQuery, family: socket.AddressFamily, replies: ReplyFilter
     ) -> dns.message.Message:
-        """Send ``request`` over TCP (RFC 1035 4.2.2 framing); return the matching reply."""
+        """Send the request over TCP (RFC 1035 4.2.2 framing); return the reply."""
         with (
-            _upstream_failures(query.address, query.timeout),
+            _upstream_failures(replies, query.timeout),
             trio.socket.socket(family, socket.SOCK_STREAM) as sock,
         ):
             await sock.connect((query.address, self._port))
             stream = trio.SocketStream(sock)
-            await stream.send_all(frame(request.to_wire()))
-            async with contextlib.aclosing(read_frames(stream)) as replies:
-                async for reply in replies:
-                    message = match_reply(reply, request, query.address, udp=False)
+            await stream.send_all(frame(replies.request.to_wire()))
+            async with contextlib.aclosing(read_frames(stream)) as frames:
+                async for wire in frames:
+                    message = replies.take(wire)
                     if message is not None:
                         return message
-            raise NetworkError(query.address, "connection closed before a matching reply")
+            closed = NetworkError(query.address, "connection closed before a matching reply")
+            raise replies.failure(closed)
 
 
 @contextlib.contextmanager
-def _upstream_failures(address: str, timeout: float) -> Iterator[None]:
+def _upstream_failures(replies: ReplyFilter, timeout: float) -> Iterator[None]:
     """Bound a leg by ``timeout`` and turn socket failures into ``UpstreamError``s."""
+    address = replies.address
     try:
         with trio.fail_after(timeout):
             yield
     except trio.TooSlowError:
-        raise UpstreamTimeout(address, f"no matching reply within {timeout:.3f} s") from None
+        timed_out = UpstreamTimeout(address, f"no matching reply within {timeout:.3f} s")
+        raise replies.failure(timed_out) from None
     except (OSError, trio.BrokenResourceError) as exc:
         raise NetworkError(address, str(exc) or type(exc).__name__) from exc
 
 
-def match_reply(
-    wire: bytes, request: dns.message.Message, address: str, *, udp: bool
-) -> dns.message.Message | None:
-    """Parse ``wire`` if it is the reply to ``request``.
-
-    Returns:
-        The parsed reply; for a truncated UDP reply only its header and
-        question (the rest may be cut off, and is not used). ``None`` when
-        the message is not a reply to ``request`` and must be ignored.
-
-    Raises:
-        MalformedResponse: it carries our ID but cannot be parsed.
-    """
-    if len(wire) < 2 or int.from_bytes(wire[:2], "big") != request.id:
-        return None
-    head = _parse(wire, address, question_only=True)
-    if not head.flags & dns.flags.QR or not _answers_question(head, request):
-        return None
-    if udp and head.flags & dns.flags.TC:
-        return head
-    return _parse(wire, address, question_only=False)
+def _with_prefix_case(name: dns.name.Name, asked: tuple[bytes, ...]) -> dns.name.Name:
+    """``name`` with its leading labels that equal ``asked``'s leading ones in ``asked``'s case."""
+    labels = list(name.labels)
+    for index, (label, model) in enumerate(zip(labels[:-1], asked[:-1], strict=False)):
+        if label.lower() != model.lower():
+            break
+        labels[index] = model
+    return name if tuple(labels) == name.labels else dns.name.Name(labels)
 
 
-def _parse(wire: bytes, address: str, *, question_only: bool) -> dns.message.Message:
-    """``dns.message.from_wire``, raising ``MalformedResponse`` on failure."""
+def _wire(name: dns.name.Name) -> bytes:
+    """``name`` in uncompressed wire form, its case kept."""
+    return b"".join(bytes((len(label),)) + label for label in name.labels)
+
+
+def _parse(wire: bytes, *, question_only: bool) -> dns.message.Message | None:
+    """``dns.message.from_wire``, or None if it does not parse."""
     try:
         return dns.message.from_wire(wire, question_only=question_only)
-    except dns.exception.DNSException as exc:
-        raise MalformedResponse(address, f"unparseable reply: {exc}") from exc
+    # dnspython reports malformed input as DNSException, ValueError (bad
+    # rdata values) or UnicodeError (a ValueError).
+    except (dns.exception.DNSException, ValueError):
+        return None
 
 
 def _answers_question(reply: dns.message.Message, request: dns.message.Message) -> bool:

@@ -32,9 +32,11 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import dns.edns
 import dns.name
 import dns.rdatatype
 import dns.rrset
+from dns.rdtypes.ANY.RRSIG import RRSIG
 
 from dnssec.anchors import TrustAnchors
 from dnssec.denial import (
@@ -131,6 +133,11 @@ class Reply:
         authority: The other authority RRsets (NSEC, NSEC3, ...).
         signatures: Every RRSIG RRset of the reply.
         denied: What the reply says does not exist, if anything.
+        unvalidatable: Answer RRsets that cannot be validated by nature: the
+            RRSIG RRsets answering QTYPE RRSIG (signatures are not signed,
+            RFC 4034 3). They make the reply INSECURE at best, never bogus:
+            Unbound's validator.c (needs_validation) likewise leaves a
+            positive RRSIG answer unvalidated, while negative ones are judged.
     """
 
     zone: dns.name.Name
@@ -140,6 +147,7 @@ class Reply:
     authority: tuple[dns.rrset.RRset, ...] = ()
     signatures: tuple[dns.rrset.RRset, ...] = ()
     denied: Denied | None = None
+    unvalidatable: tuple[dns.rrset.RRset, ...] = ()
 
 
 @dataclass(slots=True)
@@ -248,6 +256,8 @@ class Validator:
         """
         work.start_response()
         verdict = Verdict()
+        if reply.unvalidatable:
+            verdict.downgrade(Security.INSECURE)
         signatures = _by_covered(reply.signatures)
         soa = (reply.soa,) if reply.soa is not None else ()
         try:
@@ -320,18 +330,29 @@ class Validator:
         work: ValidationWork,
         fetch: Fetch,
     ) -> Exchange[ZoneKeys]:
-        """The keys of the zone that signed ``rrset``: its RRSIG's signer, else ``zone``.
+        """The keys to check ``rrset`` with: those of ``zone``, whose server sent it.
 
-        A signer is believed only between the server's zone and the owner
-        (a server of ``zone`` may also serve a zone below it).
+        An RRSIG's signer field is the sender's claim, and never picks the
+        chain of trust by itself (issue 17: a com server's extra record
+        signed "by insecure.com." was judged insecure through the proof
+        that insecure.com has no DS). A signer below ``zone`` is not
+        believed. An ancestor of ``zone`` (a server may serve the parent
+        too) is used only when its keys are secure: the signature then has
+        to verify with them, and the claim can never make data insecure
+        (an island of trust below an insecure parent stays what its anchor
+        says). Knot Resolver likewise validates with the keys of the zone
+        cut it asked and treats another signer as a mismatch that sends it
+        to find the cut again (``lib/layer/validate.c``,
+        ``KR_VLDRANK_MISMATCH``), not to trust the signer's chain.
         """
-        signer = zone
         for rdata in signatures.get((rrset.name, rrset.rdtype), ()):
-            candidate = rdata.signer
-            if candidate.is_subdomain(zone) and rrset.name.is_subdomain(candidate):
-                signer = candidate
+            signer = rdata.signer
+            if signer != zone and zone.is_subdomain(signer) and rrset.name.is_subdomain(signer):
+                ancestor = yield from self.zone_keys(signer, work, fetch)
+                if ancestor.security is Security.SECURE:
+                    return ancestor
                 break
-        return (yield from self.zone_keys(signer, work, fetch))
+        return (yield from self.zone_keys(zone, work, fetch))
 
     # -- the chain of trust --------------------------------------------------
 
@@ -410,25 +431,35 @@ class Validator:
             self._remember(evidence.rrset, evidence.rrsigs, Security.SECURE, signed, evidence)
             keys = yield from self._keys_vouched(zone, [evidence.rrset], work, fetch, avoid)
             return keys
-        if evidence.soa is None:
+        signatures = _by_covered(r for r in evidence.proof if r.rdtype == dns.rdatatype.RRSIG)
+        if evidence.soa is not None:
+            parent = evidence.soa.name
+        elif any(r.rdtype in _DENIAL_TYPES for r in evidence.proof):
+            # A DS NODATA without its SOA still proves itself: RFC 4035 5.2 and
+            # RFC 5155 8.9 need only the NSEC/NSEC3, and Unbound accepts it
+            # (validator.c process_ds_response; Deckard val_nsec3_noopt_ref).
+            # The parent is then the proof's signer.
+            signers = [rdata for rrsigs in signatures.values() for rdata in rrsigs]
+            parent = _parent_of(zone, signers, evidence.zone, anchor)
+        else:
             raise BogusNoDenial(f"{zone}: the parent neither has nor denies a DS")
-        parent = evidence.soa.name
         if not (zone.is_subdomain(parent) and zone != parent and parent.is_subdomain(anchor)):
             raise BogusNoDenial(f"{zone}: DS denied by {parent}, which is not its parent")
         parent_keys = yield from self.zone_keys(parent, work, fetch)
         if parent_keys.security is not Security.SECURE:
             return _inherit(zone, parent_keys)
-        signatures = _by_covered(r for r in evidence.proof if r.rdtype == dns.rdatatype.RRSIG)
         with _blaming(evidence):
-            validate_rrset(
-                evidence.soa, signatures.get((parent, dns.rdatatype.SOA)), parent_keys,
-                self.now(), work,
-            )
+            if evidence.soa is not None:
+                validate_rrset(
+                    evidence.soa, signatures.get((parent, dns.rdatatype.SOA)), parent_keys,
+                    self.now(), work,
+                )
             records = _validated(evidence.proof, signatures, parent_keys, self.now(), work)
             if evidence.nxdomain:
                 raise Bogus(f"{parent}: says {zone} does not exist, but it serves data")
             denial = prove_no_ds(zone, parent, records, work)
-        ttl = min([evidence.soa.ttl, *(r.ttl for r in records)])
+        soa_ttl = (evidence.soa.ttl,) if evidence.soa is not None else ()
+        ttl = min([*soa_ttl, *(r.ttl for r in records)])
         return ZoneKeys.insecure(zone, ttl, denial.error)
 
     def _keys_vouched(
@@ -491,11 +522,11 @@ def with_ttl(rrset: dns.rrset.RRset, ttl: int) -> dns.rrset.RRset:
 
 def _parent_of(
     zone: dns.name.Name,
-    rrsigs: dns.rrset.RRset | None,
+    rrsigs: Iterable[RRSIG] | None,
     fallback: dns.name.Name,
     anchor: dns.name.Name,
 ) -> dns.name.Name:
-    """The zone that signed ``zone``'s DS: the RRSIG's signer, if it can be.
+    """The zone that signed ``zone``'s DS (or its denial): the RRSIGs' signer, if it can be.
 
     Raises:
         Bogus: the signer is not an ancestor of ``zone`` below the anchor.
@@ -509,13 +540,24 @@ def _parent_of(
     raise Bogus(f"{zone}: DS signed by {', '.join(map(str, signers))}, not by a parent zone")
 
 
-def _told(keys: ZoneKeys) -> ExtendedError | None:
-    """What a client hears about a zone that is not secure: why, only if bogus.
+#: Why a zone can be insecure that a client is told (RFC 8914 4.2, 4.3): it is
+#: signed, but only with what we will not validate (an unknown or refused
+#: algorithm, an RSA key past the bounds of ``dnssec.signatures``, a digest
+#: type we lack). BIND 9.19 and later say the same. A plain insecure
+#: delegation (no DS) carries no error.
+_TOLD_WHEN_INSECURE = frozenset(
+    {dns.edns.EDECode.UNSUPPORTED_DNSKEY_ALGORITHM, dns.edns.EDECode.UNSUPPORTED_DS_DIGEST_TYPE}
+)
 
-    Insecure answers carry no error, even when the reason is an algorithm
-    we do not support (the EDE stays in ``ZoneKeys`` for the operator).
-    """
-    return keys.error if keys.security is Security.BOGUS else None
+
+def _told(keys: ZoneKeys) -> ExtendedError | None:
+    """What a client hears about a zone that is not secure: why it is bogus, or
+    that it is signed with an algorithm or digest we do not validate."""
+    if keys.error is None:
+        return None
+    if keys.security is Security.BOGUS or keys.error.code in _TOLD_WHEN_INSECURE:
+        return keys.error
+    return None
 
 
 def _inherit(zone: dns.name.Name, parent: ZoneKeys) -> ZoneKeys:

@@ -405,7 +405,8 @@ class CacheLifetimes(RuleBasedStateMachine):
         now = self.clock.wall()
         previous = self.model.get(key)
         refused = previous is not None and (
-            (now < previous[0] and rank < previous[3])
+            # A fresh entry yields to equal or higher rank; a bogus one to anything.
+            (now < previous[0] and rank < previous[3] and not previous[4])
             # Bogus data never displaces good data that can still be served.
             or (bogus and not previous[4] and now < previous[2])
         )

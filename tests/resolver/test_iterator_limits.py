@@ -15,6 +15,7 @@ import dns.name
 import dns.rcode
 import dns.rdatatype
 import dns.rrset
+import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -38,18 +39,23 @@ HINTS = RootHints.from_text(
 
 
 class ScriptedTransport:
-    """Answers each query with ``script(query)``; None means a timeout."""
+    """Answers each query with ``script(query)``; None means a timeout.
+
+    A query marked ``tcp`` is answered as if over TCP (the script sees the
+    flag, so it can play an off-path spoofer who wins only UDP races).
+    """
 
     def __init__(self, script: Script) -> None:
         self.script = script
         self.sent: list[UpstreamQuery] = []
 
     async def exchange(self, query: UpstreamQuery) -> UpstreamReply:
+        await trio.lowlevel.checkpoint()  # as a socket would: the loop runs meanwhile
         self.sent.append(query)
         reply = self.script(query)
         if reply is None:
             raise UpstreamTimeout(query.address, "timed out")
-        return UpstreamReply(query.address, reply, rtt=0.01)
+        return UpstreamReply(query.address, reply, rtt=0.01, tcp=query.tcp)
 
 
 def _reply(

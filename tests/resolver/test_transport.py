@@ -26,7 +26,12 @@ import trio.testing
 
 from resolver.errors import EgressRefused, MalformedResponse, NetworkError, UpstreamTimeout
 from resolver.exchange import UpstreamQuery
-from resolver.transport import REFUSAL_WARNING_INTERVAL, UdpTcpTransport
+from resolver.transport import (
+    CASE_FALLBACK_PERIOD,
+    REFUSAL_WARNING_INTERVAL,
+    UdpTcpTransport,
+    randomise_case,
+)
 
 SERVER = "127.53.0.1"
 QNAME = dns.name.from_text("www.example.")
@@ -169,9 +174,7 @@ async def test_reply_to_another_question_or_not_a_reply_is_ignored(
         other_reply = answer(other, "198.51.100.66")
         other_type = dns.message.make_response(dns.message.make_query(QNAME, "AAAA", id=query.id))
         echo = query.to_wire()  # right ID and question, but QR=0
-        right = answer(query)
-        right.question[0].name = dns.name.from_text("WWW.Example.")
-        return [other_reply.to_wire(), other_type.to_wire(), echo, right.to_wire()]
+        return [other_reply.to_wire(), other_type.to_wire(), echo, answering(query)[0]]
 
     server = await start_server(nursery, confusing_first)
     reply = await UdpTcpTransport(port=server.port).exchange(query_for())
@@ -297,13 +300,67 @@ async def test_formerr_from_an_edns_speaker_is_returned_as_is(nursery: trio.Nurs
     assert len(server.udp_queries) == 1
 
 
-async def test_garbage_with_our_id_is_malformed(nursery: trio.Nursery) -> None:
-    def garbage(query: dns.message.Message) -> list[bytes]:
-        return [struct.pack("!H", query.id) + b"\x81\x80\x00\x01"]
+def garbage(query: dns.message.Message) -> list[bytes]:
+    return [struct.pack("!H", query.id) + b"\x81\x80\x00\x01"]
 
+
+async def test_garbage_with_our_id_is_dropped_and_the_genuine_reply_taken(
+    nursery: trio.Nursery,
+) -> None:
+    """A forger's unparseable reply with our ID must not end the wait (issue 16, item 8)."""
+
+    def garbage_first(query: dns.message.Message) -> list[bytes]:
+        cut_off = answer(query).to_wire()[:-3]  # our ID and question, records cut short
+        return [*garbage(query), cut_off, *answering(query)]
+
+    server = await start_server(nursery, garbage_first)
+    transport = UdpTcpTransport(port=server.port)
+    reply = await transport.exchange(query_for())
+    assert first_address(reply.message) == ANSWER
+    assert transport.servers.snapshot()["unparseable"] == {SERVER: 2}
+
+
+async def test_only_garbage_with_our_id_is_malformed_at_the_timeout(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
     server = await start_server(nursery, garbage)
+    started = trio.current_time()
+    with pytest.raises(MalformedResponse, match="unparseable"):
+        await UdpTcpTransport(port=server.port).exchange(query_for(timeout=0.8))
+    assert trio.current_time() - started == pytest.approx(0.8)
+
+
+async def test_data_without_a_question_is_malformed_not_a_timeout(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Deckard's iter_req_qname: the server's failure, so it is not asked again in rounds."""
+
+    def no_question(query: dns.message.Message) -> list[bytes]:
+        response = answer(query)
+        response.question = []
+        return [response.to_wire()]
+
+    server = await start_server(nursery, no_question)
+    transport = UdpTcpTransport(port=server.port)
     with pytest.raises(MalformedResponse):
+        await transport.exchange(query_for(timeout=0.8))
+    assert transport.servers.snapshot()["unparseable"] == {SERVER: 1}
+
+
+async def test_truncated_reply_over_tcp_is_a_failure_of_the_server(
+    nursery: trio.Nursery,
+) -> None:
+    """TC=1 over TCP is not an empty answer (Knot Resolver: "TC=1 with TCP, bailing out")."""
+
+    def truncated(query: dns.message.Message) -> list[bytes]:
+        response = dns.message.make_response(query)
+        response.flags |= dns.flags.TC
+        return [response.to_wire()]
+
+    server = await start_server(nursery, truncated, tcp=truncated)
+    with pytest.raises(MalformedResponse, match="TC=1 over TCP"):
         await UdpTcpTransport(port=server.port).exchange(query_for())
+    assert len(server.tcp_queries) == 1
 
 
 async def test_icmp_port_unreachable_is_a_network_error() -> None:
@@ -354,3 +411,121 @@ async def test_allow_list_admits_addresses_inside_it(nursery: trio.Nursery) -> N
     transport = UdpTcpTransport(port=server.port, allow=[ipaddress.ip_network("127.53.0.0/16")])
     reply = await transport.exchange(query_for())
     assert first_address(reply.message) == ANSWER
+
+
+# --- 0x20: the case of the query name --------------------------------------------------
+
+
+def swapcase(name: dns.name.Name) -> dns.name.Name:
+    """``name`` with every letter in the other case: what a case-mangling server sends."""
+    return dns.name.Name(label.swapcase() for label in name.labels)
+
+
+def in_other_case(response: dns.message.Message) -> dns.message.Message:
+    """``response`` with its question name in the other case (a new question RRset:
+    ``make_response`` shares the query's)."""
+    (question,) = response.question
+    response.question = [
+        dns.rrset.RRset(swapcase(question.name), question.rdclass, question.rdtype)
+    ]
+    return response
+
+
+def case_changing(query: dns.message.Message) -> list[bytes]:
+    """A server that answers correctly but writes the question name in another case."""
+    return [in_other_case(answer(query)).to_wire()]
+
+
+async def test_each_query_name_gets_a_random_case_and_the_reply_comes_back_as_asked(
+    nursery: trio.Nursery,
+) -> None:
+    server = await start_server(nursery, answering)
+    transport = UdpTcpTransport(port=server.port)
+    for _ in range(8):
+        reply = await transport.exchange(query_for())
+        # The answer's owner is compressed against the question: both as the iterator asked.
+        assert reply.message.question[0].name.labels == QNAME.labels
+        assert reply.message.answer[0].name.labels == QNAME.labels
+    sent = [query.question[0].name for query in server.udp_queries]
+    assert all(name == QNAME for name in sent)
+    assert len({name.labels for name in sent}) > 1
+
+
+async def test_without_case_randomisation_the_name_goes_as_asked(nursery: trio.Nursery) -> None:
+    server = await start_server(nursery, answering)
+    await UdpTcpTransport(port=server.port, case_randomisation=False).exchange(query_for())
+    assert server.udp_queries[0].question[0].name.labels == QNAME.labels
+
+
+async def test_a_reply_with_the_name_in_another_case_is_dropped_and_counted(
+    nursery: trio.Nursery,
+) -> None:
+    """A forger who guessed port and ID but not the case loses to the genuine reply."""
+
+    def forged_first(query: dns.message.Message) -> list[bytes]:
+        forged = in_other_case(answer(query, "198.51.100.66"))
+        return [forged.to_wire(), *answering(query)]
+
+    server = await start_server(nursery, forged_first)
+    transport = UdpTcpTransport(port=server.port)
+    reply = await transport.exchange(query_for())
+    assert first_address(reply.message) == ANSWER
+    assert not reply.tcp
+    assert transport.servers.snapshot()["case_mismatches"] == {SERVER: 1}
+
+
+async def test_only_wrong_case_over_udp_is_asked_again_over_tcp_and_randomising_goes_on(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """A spoofer alone cannot turn 0x20 off: the TCP reply preserves the case."""
+
+    def forged_only(query: dns.message.Message) -> list[bytes]:
+        return [in_other_case(answer(query, "198.51.100.66")).to_wire()]
+
+    server = await start_server(nursery, forged_only, tcp=answering)
+    transport = UdpTcpTransport(port=server.port)
+    reply = await transport.exchange(query_for(timeout=0.5))
+    assert reply.tcp
+    assert first_address(reply.message) == ANSWER
+    assert transport.servers.snapshot()["case_fallbacks"] == {SERVER: 0}
+    assert transport._randomises(SERVER)
+
+
+async def test_a_server_that_changes_case_over_tcp_too_gets_plain_queries_for_a_while(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    server = await start_server(nursery, case_changing, tcp=case_changing)
+    transport = UdpTcpTransport(port=server.port)
+
+    first = await transport.exchange(query_for(timeout=0.5))
+    assert first.tcp
+    assert first_address(first.message) == ANSWER
+    assert first.message.question[0].name.labels == QNAME.labels
+    assert transport.servers.snapshot()["case_fallbacks"] == {SERVER: 1}
+
+    second = await transport.exchange(query_for(timeout=0.5))
+    assert not second.tcp
+    assert server.udp_queries[-1].question[0].name.labels == QNAME.labels
+
+    await trio.sleep(CASE_FALLBACK_PERIOD)
+    third = await transport.exchange(query_for(timeout=0.5))
+    assert third.tcp  # randomised again, found out again
+    assert transport.servers.snapshot()["case_fallbacks"] == {SERVER: 2}
+
+
+async def test_a_tcp_only_query_skips_udp(nursery: trio.Nursery) -> None:
+    server = await start_server(nursery, answering, tcp=answering)
+    query = UpstreamQuery(SERVER, QNAME, dns.rdatatype.A, tcp=True)
+    reply = await UdpTcpTransport(port=server.port).exchange(query)
+    assert reply.tcp
+    assert (len(server.udp_queries), len(server.tcp_queries)) == (0, 1)
+
+
+def test_randomise_case_flips_only_letters_and_keeps_the_name() -> None:
+    name = dns.name.from_text("a1-b_2.xn--c3.example.")
+    seen = {randomise_case(name).labels for _ in range(64)}
+    assert len(seen) > 1
+    for labels in seen:
+        assert dns.name.Name(labels) == name
+        assert [label.lower() for label in labels] == [label.lower() for label in name.labels]
+    assert randomise_case(dns.name.root) == dns.name.root
