@@ -27,24 +27,38 @@ socket so the commands are tested as plain calls.
   clear`` lifts what we keep against servers.
 * ``cache dump [ZONE] [--limit N]``: the cache as zone-file text, sorted,
   at most N entries (a bounded reply from a million-entry cache).
+* ``local-data add 'NAME [TTL] [IN] TYPE RDATA'``, ``local-data remove NAME
+  [TYPE]``, ``local-data list``; ``local-zone add ZONE TYPE``, ``local-zone
+  remove ZONE``, ``local-zone list``: the local zones and data
+  (``localzones.py``), Unbound's ``local_data``, ``local_data_remove``,
+  ``local_zone``, ``local_zone_remove``, ``list_local_data`` and
+  ``list_local_zones``. Each change clears the ready-made responses (one of
+  them may answer a name the change concerns); a reload that changes the
+  local zone options rebuilds them from the file, without what ctl added.
+* ``log-reopen``: reopen the query log file (``[logging] query_log_target``),
+  Unbound's ``log_reopen``; SIGHUP does it too, for logrotate.
 * ``reload``: read the configuration file again and apply it (``reload.py``).
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import dns.exception
 import dns.name
+import dns.rdatatype
 import trio
 
 from dnssec.signatures import utc_text
+from resolver import logs
+from resolver.answers import AnswerCache
 from resolver.cache import Cache
 from resolver.clock import Clock
 from resolver.control import ControlError
+from resolver.localzones import LocalDataError, LocalZones, parse_record, parse_zone
 from resolver.routes import RouteError, RouteTable, route_from_words
 from resolver.selection import ServerSelection
 from rootzone.lifecycle import LocalRoot
@@ -60,6 +74,10 @@ _USAGE = {
     "flush": "flush NAME | flush zone ZONE | flush all "
     "(Unbound: flush, flush_zone; for flush_infra see holddown clear)",
     "cache": "cache dump [ZONE] [--limit N]",
+    "local-data": "local-data add 'NAME [TTL] [IN] TYPE RDATA' | local-data remove NAME [TYPE] | "
+    "local-data list",
+    "local-zone": "local-zone add ZONE TYPE | local-zone remove ZONE | local-zone list",
+    "log-reopen": "log-reopen",
     "reload": "reload",
 }
 
@@ -84,7 +102,11 @@ class Commands:
         cache: The RRset cache, for ``flush`` and ``cache dump``.
         root_service: Its refresh task (None without ``[local_root]`` sources).
         stats: Builds the ``stats`` result (None: this instance keeps none).
-        reload: Reloads the configuration, returning the report (None: cannot).
+        reload: Reloads the configuration (files read off the event loop),
+            returning the report (None: cannot).
+        local_zones: The local zones the server answers from now (a reload
+            replaces the table, so it is looked up at each command).
+        answers: The ready-made responses, cleared when local data changes.
     """
 
     status: Callable[[], dict[str, Any]]
@@ -95,7 +117,9 @@ class Commands:
     cache: Cache
     root_service: RootService | None = None
     stats: Callable[[], dict[str, Any]] | None = None
-    reload: Callable[[], dict[str, Any]] | None = None
+    reload: Callable[[], Awaitable[dict[str, Any]]] | None = None
+    local_zones: Callable[[], LocalZones | None] | None = None
+    answers: AnswerCache | None = None
 
     def __call__(self, request: dict[str, Any]) -> Any:
         """Run the command in ``request`` (``{"command": [words]}``)."""
@@ -117,6 +141,13 @@ class Commands:
             return self._flush(rest)
         if head == "cache":
             return self._cache_dump(rest)
+        if head == "local-data":
+            return self._local_data(rest)
+        if head == "local-zone":
+            return self._local_zone(rest)
+        if head == "log-reopen" and not rest:
+            target = logs.reopen_query_log()
+            return {"query_log": f"reopened {target}" if target else "not written to a file"}
         if head == "reload" and not rest:
             if self.reload is None:
                 raise ControlError("this instance has no configuration to reload")
@@ -182,6 +213,8 @@ class Commands:
                 if self.root_service is not None
                 else []
             )
+            if self.root_service is not None and self.root_service.unavailable is not None:
+                status["unavailable"] = self.root_service.unavailable  # the worker cannot start
             return status
         if action == "refresh":
             if self.root_service is None:
@@ -207,6 +240,65 @@ class Commands:
             name = _zone(words[0], "domain name")
             return {"flushed": name.to_text(), "removed": cache.flush_name(name)}
         raise ControlError(f"usage: {_USAGE['flush']}")
+
+    def _local_data(self, words: Sequence[str]) -> Any:
+        action, *rest = words or [""]
+        table = self._local_table()
+        try:
+            if action == "add" and rest:
+                rrset = parse_record(" ".join(rest))  # quoted as one word, or not
+                table.add_data(rrset)
+                self._local_changed()
+                return {"added": rrset.to_text().splitlines()}
+            if action == "remove" and len(rest) in (1, 2):
+                name = _zone(rest[0], "domain name")
+                rdtype = _rdtype(rest[1]) if len(rest) == 2 else None
+                removed = table.remove_data(name, rdtype)
+                if not removed:
+                    what = name.to_text() + (f" {rest[1].upper()}" if rdtype else "")
+                    raise ControlError(f"no local data for {what}; see: holdfast ctl "
+                                       "local-data list")
+                self._local_changed()
+                return {"removed": removed}
+            if action == "list" and not rest:
+                return table.data()
+        except LocalDataError as exc:
+            raise ControlError(str(exc)) from exc
+        raise ControlError(f"usage: {_USAGE['local-data']}")
+
+    def _local_zone(self, words: Sequence[str]) -> Any:
+        action, *rest = words or [""]
+        table = self._local_table()
+        try:
+            if action == "add" and len(rest) == 2:
+                zone = parse_zone(rest[0], rest[1])
+                replaced = table.add_zone(zone)
+                self._local_changed()
+                return {"added": zone.describe(),
+                        "replaced": replaced.describe() if replaced is not None else None}
+            if action == "remove" and len(rest) == 1:
+                removed = table.remove_zone(_zone(rest[0]))
+                if removed is None:
+                    raise ControlError(f"no local zone {rest[0]!r}; see: holdfast ctl "
+                                       "local-zone list")
+                self._local_changed()
+                return {"removed": removed.describe()}
+            if action == "list" and not rest:
+                return table.zones()
+        except LocalDataError as exc:
+            raise ControlError(str(exc)) from exc
+        raise ControlError(f"usage: {_USAGE['local-zone']}")
+
+    def _local_table(self) -> LocalZones:
+        table = self.local_zones() if self.local_zones is not None else None
+        if table is None:
+            raise ControlError("this instance answers from no local zones")
+        return table
+
+    def _local_changed(self) -> None:
+        """A ready-made response may answer a name the change concerns: start afresh."""
+        if self.answers is not None:
+            self.answers.clear()
 
     async def _cache_dump(self, words: Sequence[str]) -> str:
         action, *rest = words or [""]
@@ -260,6 +352,13 @@ def _is_address(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _rdtype(text: str) -> dns.rdatatype.RdataType:
+    try:
+        return dns.rdatatype.from_text(text)
+    except dns.exception.DNSException as exc:
+        raise ControlError(f"{text[:32]!r} is not a record type: {exc}") from exc
 
 
 def _zone(text: str, what: str = "zone name") -> dns.name.Name:

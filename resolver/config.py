@@ -25,12 +25,22 @@ from typing import Any
 
 import dns.name
 
+from dnssec.files import FileRefused, read_text
 from resolver.errors import ConfigError
+from resolver.identity import text_error
+from resolver.localzones import (
+    LocalDataError,
+    data_from_tables,
+    default_zone_error,
+    zones_from_tables,
+)
+from resolver.logs import query_target_error
 from resolver.routes import Route, RouteError, route_from_table
 from rootzone.errors import SourceError
 from rootzone.sources import source_from_text
 
 #: The largest configuration file we accept: a sane one is a few kilobytes.
+#: Enforced on the bytes actually read, whatever the file claims its size is.
 MAX_CONFIG_BYTES = 1 << 20
 
 Check = Callable[[Any], str | None]
@@ -78,6 +88,12 @@ def _source_error(value: str) -> str | None:
         source_from_text(value)
     except SourceError as exc:
         return str(exc)
+    return None
+
+
+def _path_error(value: str) -> str | None:
+    if not value.startswith("/") or any(c in value for c in "?# ") or not value.isascii():
+        return f"{value!r} is not a URL path (it starts with /, has no ?, # or spaces)"
     return None
 
 
@@ -132,9 +148,95 @@ OPTIONS: tuple[Option, ...] = (
     Option("server", "user", str, "",
            "after binding the listening ports, run as this user (Unbound's username); "
            "empty means stay as started"),
+    Option("server", "udp_queries", int, 1_024,
+           "UDP queries resolved at once; more wait in the queue (Unbound "
+           "num-queries-per-thread)", Range(1, 100_000), unit="queries"),
+    Option("server", "udp_queue", int, 1_024,
+           "UDP queries waiting to be resolved; when full the oldest is dropped (Unbound "
+           "jostle-timeout)", Range(1, 1_000_000), unit="queries"),
+    Option("server", "udp_queue_timeout", float, 0.5,
+           "seconds a UDP query may wait to be resolved before it is dropped (Unbound "
+           "jostle-timeout)", Range(0.01, 10), unit="seconds"),
+    Option("server", "udp_receive_buffer", int, 4 << 20,
+           "receive buffer of each UDP socket, bytes; 0 keeps the system default (Unbound "
+           "so-rcvbuf)", Range(0, 1 << 30), unit="bytes"),
+    Option("server", "tcp_connections", int, 256,
+           "client TCP connections open at once; when full, the one idle longest is closed "
+           "for a new one (Unbound incoming-num-tcp)", Range(1, 65_536), unit="connections"),
+    Option("server", "tcp_connections_per_client", int, 32,
+           "TCP connections one client (IPv4 address, IPv6 /64) may hold; beyond it, its "
+           "own idlest is closed (Unbound tcp-connection-limit)", Range(1, 65_536),
+           unit="connections"),
+    Option("server", "tcp_idle_timeout", float, 10.0,
+           "seconds a client TCP connection with no query in flight stays open (Unbound "
+           "tcp-idle-timeout, RFC 7766)", Range(0.1, 3_600), unit="seconds"),
+    Option("server", "hide_identity", bool, True,
+           "answer CH TXT id.server and hostname.bind REFUSED instead of with identity",
+           reload=True),
+    Option("server", "identity", str, "",
+           "what CH TXT id.server and hostname.bind say when shown; empty means the host name",
+           text_error, reload=True),
+    Option("server", "hide_version", bool, True,
+           "answer CH TXT version.bind and version.server REFUSED instead of with version",
+           reload=True),
+    Option("server", "version", str, "",
+           "what CH TXT version.bind and version.server say when shown; empty means "
+           "\"holdfast VERSION\"", text_error, reload=True),
+    Option("local_zones", "defaults", bool, True,
+           "answer the RFC 6761/6303 default local zones here (localhost, 127.in-addr.arpa, "
+           "the private and special-use reverse zones, home.arpa, onion, test, invalid...)",
+           reload=True),
+    Option("local_zones", "nodefault", list, [],
+           "default local zones to resolve as usual instead, e.g. \"10.in-addr.arpa\"",
+           item_check=default_zone_error, reload=True),
+    Option("server", "listen_tls", list, [],
+           "addresses and ports to answer DNS over TLS on (RFC 7858; ADDR:PORT, usually "
+           "port 853; Unbound tls-port); needs tls_certificate and tls_key",
+           item_check=_endpoint_error),
+    Option("server", "listen_https", list, [],
+           "addresses and ports to answer DNS over HTTPS on (RFC 8484, HTTP/2 and "
+           "HTTP/1.1; ADDR:PORT, usually port 443; Unbound https-port); needs "
+           "tls_certificate and tls_key", item_check=_endpoint_error),
+    Option("server", "https_path", str, "/dns-query",
+           "the URL path DNS over HTTPS answers on; any other is 404 (Unbound http-endpoint)",
+           _path_error),
+    Option("server", "tls_certificate", str, "",
+           "PEM certificate chain for DNS over TLS and HTTPS, the server's own first; "
+           "the file is read again at each reload (a bad one is refused, the old one kept); "
+           "a new path needs a restart (Unbound tls-service-pem)"),
+    Option("server", "tls_key", str, "",
+           "PEM private key of tls_certificate, unencrypted; read again with it at each "
+           "reload (Unbound tls-service-key)"),
+    Option("server", "tls_connections", int, 256,
+           "DNS over TLS and HTTPS connections open at once; when full, the one idle "
+           "longest is closed for a new one (Unbound incoming-num-tcp)",
+           Range(1, 65_536), unit="connections"),
+    Option("server", "tls_connections_per_client", int, 32,
+           "DNS over TLS and HTTPS connections one client (IPv4 address, IPv6 /64) may "
+           "hold (Unbound tcp-connection-limit)", Range(1, 65_536), unit="connections"),
+    Option("server", "tls_idle_timeout", float, 10.0,
+           "seconds a DNS over TLS or HTTPS connection with no query in flight stays open, "
+           "whatever bytes trickle in (Unbound tcp-idle-timeout)", Range(0.1, 3_600),
+           unit="seconds"),
+    Option("server", "tls_handshake_timeout", float, 5.0,
+           "seconds a client has to finish its TLS handshake (Unbound has none apart from "
+           "tcp-idle-timeout)", Range(0.1, 600), unit="seconds"),
+    Option("server", "tls_pipelined_queries", int, 100,
+           "DNS over TLS queries in flight on one connection; beyond it reading pauses "
+           "(Unbound bounds it by memory only, stream-wait-size)", Range(1, 65_535),
+           unit="queries"),
+    Option("server", "https_max_streams", int, 100,
+           "concurrent HTTP/2 streams (queries) on one DNS over HTTPS connection "
+           "(Unbound http-max-streams)", Range(1, 10_000), unit="streams"),
     Option("workers", "count", int, 1,
            "processes serving the same ports (SO_REUSEPORT), each with its own cache",
            Range(1, 64), unit="processes"),
+    Option("workers", "heartbeat_interval", float, 2.0,
+           "seconds between the supervisor's checks that each worker still answers",
+           Range(0.05, 600), unit="seconds"),
+    Option("workers", "heartbeat_timeout", float, 10.0,
+           "seconds a worker may take to answer a check before it is killed and restarted "
+           "as hung", Range(0.05, 3_600), unit="seconds"),
     Option("upstream", "allow", list, [],
            "networks we may send upstream queries to; empty means anywhere",
            item_check=_network_error),
@@ -142,6 +244,9 @@ OPTIONS: tuple[Option, ...] = (
            unit="port"),
     Option("upstream", "root_hints", str, "", "root hints file; empty means the IANA hints"),
     Option("upstream", "qname_minimisation", bool, True, "RFC 9156 QNAME minimisation (relaxed)"),
+    Option("upstream", "qname_case_randomisation", bool, True,
+           "0x20: random case of the query name's letters, checked in every reply; a server "
+           "that does not preserve case is found over TCP and gets plain queries for an hour"),
     Option("upstream", "holddown", float, 900.0,
            "seconds a server that sent data failing validation is avoided for that zone",
            Range(0, 86_400), reload=True, unit="seconds"),
@@ -159,6 +264,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("cache", "max_answers", int, 100_000,
            "ready-made responses kept for repeated questions (0 turns the fast path off)",
            Range(0, 10_000_000), unit="responses"),
+    Option("cache", "max_bytes", int, 512 << 20,
+           "memory for cached data: three quarters for RRsets and negative answers, a "
+           "quarter for ready-made responses; least recently used go first (an estimate: "
+           "wire size plus a measured overhead per entry)",
+           Range(1 << 20, 1 << 40), unit="bytes"),
     Option("cache", "min_ttl", int, 0, "lowest TTL kept, seconds", Range(0, 86_400), reload=True,
            unit="seconds"),
     Option("cache", "max_ttl", int, 86_400, "highest TTL kept, seconds", Range(1, 604_800),
@@ -176,7 +286,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("limits", "time_budget", float, 5.0, "seconds before a client query gets SERVFAIL",
            Range(0.1, 60), reload=True, unit="seconds"),
     Option("dnssec", "trust_anchors", list, [],
-           "trust anchor files (DS/DNSKEY); empty means the IANA root anchors", reload=True),
+           "trust anchor files (DS/DNSKEY); empty means the IANA root anchors (unless "
+           "trust_anchor_file is set)", reload=True),
+    Option("dnssec", "trust_anchor_file", str, "",
+           "RFC 5011 state file of trust anchors kept up to date as their zones roll their "
+           "keys (create it with holdfast anchor --file PATH); its anchors replace the IANA "
+           "root anchors and sit beside trust_anchors; written atomically at each refresh, "
+           "so its directory must be writable by [server] user; empty means none"),
     Option("dnssec", "bogus_ttl", int, 60,
            "seconds data that failed validation is remembered (Unbound val-bogus-ttl)",
            Range(0, 86_400), reload=True, unit="seconds"),
@@ -195,6 +311,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("dnssec", "max_nsec3_hashes", int, 64,
            "NSEC3 name hashes for one upstream response", Range(1, 10_000), reload=True,
            unit="hashes"),
+    Option("dnssec", "aggressive_nsec", bool, True,
+           "answer NXDOMAIN and NODATA from cached NSEC records of secure denials that "
+           "cover the name, without asking upstream (RFC 8198; NSEC only, not NSEC3)"),
+    Option("dnssec", "root_key_sentinel", bool, True,
+           "answer root-key-sentinel-is-ta-KEYTAG and -not-ta-KEYTAG names with SERVFAIL "
+           "when false of the root trust anchors (RFC 8509)"),
     Option("serve_stale", "enabled", bool, True,
            "answer from expired data when fresh data cannot be had (RFC 8767)", reload=True),
     Option("serve_stale", "max_stale", float, 86_400.0,
@@ -248,6 +370,23 @@ OPTIONS: tuple[Option, ...] = (
            OneOf("human", "json")),
     Option("logging", "query_log", bool, False,
            "log every client query (logger holdfast.query, level info)", reload=True),
+    Option("logging", "query_log_target", str, "",
+           "where the query log goes: \"\" with the event log, \"syslog\", or an absolute "
+           "file path (reopened on SIGHUP and ctl log-reopen, for logrotate)",
+           query_target_error, reload=True),
+    Option("dnstap", "socket", str, "",
+           "Unix socket of a dnstap collector (Frame Streams, e.g. fstrm_capture -u PATH); "
+           "empty means no dnstap"),
+    Option("dnstap", "client_messages", bool, True,
+           "send CLIENT_QUERY and CLIENT_RESPONSE for answered client queries"),
+    Option("dnstap", "resolver_messages", bool, True,
+           "send RESOLVER_QUERY and RESOLVER_RESPONSE for queries to authoritative servers"),
+    Option("dnstap", "sample", int, 1,
+           "send one exchange in this many (1: every one, within max_rate)",
+           Range(1, 1_000_000), unit="exchanges"),
+    Option("dnstap", "max_rate", int, 1_000,
+           "exchanges sent a second at most, client and upstream each (the rest are skipped "
+           "and counted)", Range(1, 1_000_000), unit="exchanges per second"),
 )
 
 _BY_NAME = {option.name: option for option in OPTIONS}
@@ -327,6 +466,8 @@ class Config:
 def _default_values() -> dict[str, Any]:
     values: dict[str, Any] = {option.name: option.default for option in OPTIONS}
     values["routes"] = ()
+    values[LOCAL_ZONE] = ()
+    values[LOCAL_DATA] = ()
     return values
 
 
@@ -335,30 +476,31 @@ def load_config(path: Path, *, now: float | None = None) -> Config:
 
     ``now`` is when route durations start (default: the current time).
 
+    Blocking (it reads the file): async callers run it in a thread.
+
     Raises:
-        ConfigError: unreadable, too large, not TOML, or any option is wrong.
+        ConfigError: unreadable, not a regular file, too large, not UTF-8 or
+            not TOML, or any option is wrong.
     """
     source = str(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_CONFIG_BYTES:
-            raise ConfigError(
-                f"{size} bytes is far larger than any sane configuration "
-                f"(limit {MAX_CONFIG_BYTES}); refusing it",
-                source=source,
-            )
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", source=source) from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"not UTF-8 text: {exc}", source=source) from exc
+        # A regular file only, at most MAX_CONFIG_BYTES actually read (dnssec.files).
+        data = tomllib.loads(read_text(path, limit=MAX_CONFIG_BYTES))
+    except FileRefused as exc:
+        raise ConfigError(exc.reason, source=source) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", source=source) from exc
     values = _default_values()
-    sections = sorted({option.section for option in OPTIONS} | {"route"})
+    sections = sorted({option.section for option in OPTIONS} | {"route", *_LOCAL_TABLES})
     for section, table in data.items():
         if section == "route":
             values["routes"] = _routes(table, source, time.time() if now is None else now)
+            continue
+        if section in _LOCAL_TABLES:
+            try:
+                values[section] = _LOCAL_TABLES[section](table)
+            except LocalDataError as exc:
+                raise ConfigError(str(exc), source=source) from exc
             continue
         if section not in sections:
             raise ConfigError(f"unknown section [{section}]{_suggest(section, sections)}",
@@ -375,18 +517,30 @@ def load_config(path: Path, *, now: float | None = None) -> Config:
     return Config(values, source, path)
 
 
+#: ``[[local_zone]]`` and ``[[local_data]]`` (``localzones.py``), kept under these names.
+LOCAL_ZONE = "local_zone"
+LOCAL_DATA = "local_data"
+_LOCAL_TABLES: dict[str, Callable[[Any], tuple[Any, ...]]] = {
+    LOCAL_ZONE: zones_from_tables,
+    LOCAL_DATA: data_from_tables,
+}
+
+
 def _routes(tables: Any, source: str, now: float) -> tuple[Route, ...]:
     """The ``[[route]]`` array of tables as routes, one per zone."""
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise ConfigError("route must be an array of tables, written [[route]]", source=source)
     routes: dict[dns.name.Name, Route] = {}
-    for table in tables:
+    for index, table in enumerate(tables, 1):
+        # Which table, counted from 1 in the file; the message names its zone and key.
+        where = f"[[route]] #{index}"
         try:
             route = route_from_table(table, now=now)
         except RouteError as exc:
-            raise ConfigError(str(exc), source=source) from exc
+            detail = str(exc).removeprefix("[[route]]")
+            raise ConfigError(f"{where}{detail}", source=source) from exc
         if route.zone in routes:
-            raise ConfigError(f"[[route]]: two routes for {route.zone}", source=source)
+            raise ConfigError(f"{where}: a second route for {route.zone}", source=source)
         routes[route.zone] = route
     return tuple(routes.values())
 

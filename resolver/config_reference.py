@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from resolver.cli import SERVE_FLAGS
 from resolver.config import OPTIONS, OneOf, Option, Range
+from resolver.settings import SERVE_FLAGS
 
 #: What each section is for, in the order the reference lists them.
 SECTIONS = {
@@ -32,6 +32,10 @@ SECTIONS = {
     "control": "The control socket that `holdfast ctl` talks to.",
     "metrics": "The Prometheus endpoint.",
     "logging": "Log level, format and the query log.",
+    "local_zones": "The RFC 6761/6303 default local zones; `[[local_zone]]` and `[[local_data]]` "
+    "(below) add the operator's own.",
+    "dnstap": "A dnstap stream (Frame Streams over a Unix socket) of client and upstream "
+    "exchanges, sampled and rate-capped.",
 }
 
 #: The nearest Unbound option, for operators moving from Unbound.
@@ -39,20 +43,43 @@ UNBOUND = {
     "server.listen": "interface, port",
     "server.allow": "access-control",
     "server.user": "username",
+    "server.udp_queries": "num-queries-per-thread",
+    "server.udp_queue": "jostle-timeout (a queue, not a timeout)",
+    "server.udp_queue_timeout": "jostle-timeout",
+    "server.udp_receive_buffer": "so-rcvbuf",
+    "server.tcp_connections": "incoming-num-tcp",
+    "server.tcp_connections_per_client": "tcp-connection-limit (per address or /64)",
+    "server.tcp_idle_timeout": "tcp-idle-timeout (here in seconds)",
+    "server.listen_tls": "interface@853, tls-port",
+    "server.listen_https": "interface@443, https-port",
+    "server.https_path": "http-endpoint",
+    "server.tls_certificate": "tls-service-pem",
+    "server.tls_key": "tls-service-key",
+    "server.tls_connections": "incoming-num-tcp (shared with TCP there)",
+    "server.tls_connections_per_client": "tcp-connection-limit",
+    "server.tls_idle_timeout": "tcp-idle-timeout (here in seconds)",
+    "server.tls_handshake_timeout": "none (tcp-idle-timeout covers it)",
+    "server.tls_pipelined_queries": "none (stream-wait-size bounds memory)",
+    "server.https_max_streams": "http-max-streams",
     "workers.count": "num-threads, so-reuseport",
     "upstream.allow": "do-not-query-address (inverted: an allow-list)",
     "upstream.root_hints": "root-hints",
     "upstream.qname_minimisation": "qname-minimisation",
+    "upstream.qname_case_randomisation": "use-caps-for-id",
     "upstream.holddown": "infra-host-ttl (for bogus servers)",
     "upstream.max_timeout": "infra-cache-max-rtt",
     "upstream.timeout_rounds": "outbound-msg-retry",
     "cache.max_entries": "rrset-cache-size (a count, not bytes)",
     "cache.max_answers": "msg-cache-size (a count, not bytes)",
+    "cache.max_bytes": "rrset-cache-size + msg-cache-size",
     "cache.min_ttl": "cache-min-ttl",
     "cache.max_ttl": "cache-max-ttl",
     "cache.max_negative_ttl": "cache-max-negative-ttl",
     "dnssec.trust_anchors": "trust-anchor-file",
+    "dnssec.trust_anchor_file": "auto-trust-anchor-file",
     "dnssec.bogus_ttl": "val-bogus-ttl",
+    "dnssec.aggressive_nsec": "aggressive-nsec",
+    "dnssec.root_key_sentinel": "root-key-sentinel",
     "serve_stale.enabled": "serve-expired",
     "serve_stale.max_stale": "serve-expired-ttl",
     "serve_stale.reply_ttl": "serve-expired-reply-ttl",
@@ -64,6 +91,17 @@ UNBOUND = {
     "control.socket": "control-interface (a Unix socket path)",
     "logging.level": "verbosity",
     "logging.query_log": "log-queries",
+    "logging.query_log_target": "logfile, use-syslog (Knot: log-target)",
+    "server.hide_identity": "hide-identity",
+    "server.identity": "identity",
+    "server.hide_version": "hide-version",
+    "server.version": "version",
+    "local_zones.defaults": "(the local-zone defaults)",
+    "local_zones.nodefault": "local-zone: NAME nodefault",
+    "dnstap.socket": "dnstap-enable, dnstap-socket-path",
+    "dnstap.client_messages": "dnstap-log-client-query-messages, -response-messages",
+    "dnstap.resolver_messages": "dnstap-log-resolver-query-messages, -response-messages",
+    "dnstap.sample": "dnstap-sample-rate",
 }
 
 _HEADER = """\
@@ -114,6 +152,33 @@ expires = "2h"
 ```
 """
 
+_LOCAL = """\
+## `[[local_zone]]` and `[[local_data]]`
+
+Names answered here, never asked upstream (`resolver/localzones.py`), with
+Unbound's semantics; applied by a reload (zones and data added with `holdfast ctl`
+are then gone). Answers carry no AD and are never validated.
+
+| key | type | meaning |
+|---|---|---|
+| `[[local_zone]] name` | string | the zone, e.g. `"corp.example"` (Unbound `local-zone`) |
+| `[[local_zone]] type` | string | static (default), transparent, redirect, refuse, deny, \
+always_nxdomain, always_nodata, always_refuse, always_deny |
+| `[[local_data]] record` | string | one record, `NAME [TTL] [IN] TYPE RDATA` (TTL 3600 if \
+left out; Unbound `local-data`) |
+
+Data outside every zone gets a transparent zone of its own, as in Unbound.
+
+```toml
+[[local_zone]]
+name = "ads.example"
+type = "redirect"
+
+[[local_data]]
+record = "ads.example. 60 IN A 0.0.0.0"
+```
+"""
+
 
 def _value(value: Any) -> str:
     return f"`{json.dumps(value)}`"
@@ -154,6 +219,7 @@ def markdown() -> str:
         parts.extend(_row(option) for option in options)
         parts.append("")
     parts.append(_ROUTES)
+    parts.append(_LOCAL)
     return "\n".join(parts)
 
 

@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import socket
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,32 +29,28 @@ from typing import Any
 import trio
 
 from dnssec.errors import HoldfastError
+from resolver.control_client import ControlError as ControlError
+from resolver.control_client import default_socket_path as default_socket_path
+from resolver.control_client import request as request
 
 log = logging.getLogger("holdfast.control")
 
 #: A request or reply larger than this is refused: commands are one line.
 MAX_REQUEST_BYTES = 64 * 1024
-
-
-class ControlError(HoldfastError):
-    """A control command failed, or the server could not be reached."""
+#: Seconds the check for a live server on an existing socket may take.
+PROBE_TIMEOUT = 1.0
 
 
 class ChannelClosed(ControlError):
     """The other end of a worker's control channel is gone (it exited)."""
 
 
+class ControlSocketTaken(ControlError):
+    """The control socket path is in use by a live server, or is not a socket at all."""
+
+
 #: From a decoded request to a JSON-able result, or an awaitable of one.
 Handler = Callable[[dict[str, Any]], Any]
-
-
-def default_socket_path() -> Path:
-    """Where the control socket lives unless configured: the run directory."""
-    if os.geteuid() == 0:
-        return Path("/run/holdfast/control.sock")
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    base = Path(runtime) if runtime else Path("/tmp") / f"holdfast-{os.geteuid()}"
-    return base / "holdfast-control.sock"
 
 
 async def serve_control(
@@ -68,10 +65,16 @@ async def serve_control(
     an awaitable of one) or raises ``HoldfastError`` (reported to the client
     as an error).
     """
-    _prepare_socket_path(path)
+    _claim_socket_path(path)
     listener = trio.socket.socket(trio.socket.AF_UNIX, trio.socket.SOCK_STREAM)
+    bound: os.stat_result | None = None
     try:
-        await listener.bind(str(path))
+        try:
+            await listener.bind(str(path))
+        except OSError as error:  # another server bound it since the check
+            raise ControlSocketTaken(
+                f"cannot create the control socket {path}: {error.strerror}") from error
+        bound = os.lstat(path)
         os.chmod(path, 0o600)
         listener.listen(16)
         task_status.started()
@@ -81,19 +84,54 @@ async def serve_control(
                 nursery.start_soon(_serve_one, trio.SocketStream(connection), handler)
     finally:
         listener.close()
-        _remove_socket_path(path)
+        if bound is not None:
+            _remove_socket_path(path, bound)
 
 
-def _prepare_socket_path(path: Path) -> None:
-    """Make the run directory and clear a socket left by a previous run."""
+def _claim_socket_path(path: Path) -> None:
+    """Make the run directory, and clear the path only of a socket nobody answers on.
+
+    Unbound unlinks whatever is at the path before binding
+    (util/net_help.c, create_local_accept_sock): a second instance started
+    by mistake then takes the socket over, and the first one keeps running
+    with no way to control it. Here a socket a live server accepts on is
+    refused, and so is anything that is not a socket; only a socket whose
+    connect is refused (its server died without removing it) is replaced.
+
+    Raises:
+        ControlSocketTaken: a live server answers there, or the path is not a socket.
+    """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path.unlink(missing_ok=True)
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    elsewhere = "give this server another control socket (--control, [control] socket)"
+    if not stat.S_ISSOCK(mode):
+        raise ControlSocketTaken(f"{path} exists and is not a socket: remove it, or {elsewhere}")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(PROBE_TIMEOUT)
+        try:
+            probe.connect(str(path))
+        except ConnectionRefusedError:
+            path.unlink(missing_ok=True)
+            log.info("replaced the stale control socket %s (no server answered on it)", path,
+                     extra={"event": "control_socket_replaced"})
+            return
+        except OSError as error:
+            raise ControlSocketTaken(
+                f"cannot check the control socket {path}: {error.strerror or error}; {elsewhere}"
+            ) from error
+    raise ControlSocketTaken(
+        f"another server answers on the control socket {path}: stop it, or {elsewhere}")
 
 
-def _remove_socket_path(path: Path) -> None:
-    # After a privilege drop the run directory may no longer be ours to change.
-    with contextlib.suppress(OSError):
-        path.unlink(missing_ok=True)
+def _remove_socket_path(path: Path, bound: os.stat_result) -> None:
+    """Unlink the socket we bound, and only it: never one another server put there since."""
+    with contextlib.suppress(OSError):  # after a privilege drop the directory may not be ours
+        now = path.lstat()
+        if (now.st_dev, now.st_ino) == (bound.st_dev, bound.st_ino):
+            path.unlink()
 
 
 async def _serve_one(stream: trio.SocketStream, handler: Handler) -> None:
@@ -211,34 +249,3 @@ class Channel:
             if isinstance(reply, dict) and reply.get("id") == ident:
                 return reply
         raise ChannelClosed("the worker closed its control channel")
-
-
-def request(path: Path, message: dict[str, Any], *, timeout: float = 5.0) -> Any:
-    """Send one request to a control socket and return its result.
-
-    Raises:
-        ControlError: the socket is unreachable, or the server said no.
-    """
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout)
-            sock.connect(str(path))
-            sock.sendall(json.dumps(message).encode() + b"\n")
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-    except (FileNotFoundError, ConnectionRefusedError) as exc:
-        raise ControlError(f"not running: no control socket answers at {path}") from exc
-    except OSError as exc:
-        raise ControlError(f"cannot reach the control socket {path}: {exc}") from exc
-    try:
-        reply = json.loads(data)
-    except ValueError as exc:
-        raise ControlError(f"unreadable reply from {path}: {data[:200]!r}") from exc
-    if not isinstance(reply, dict) or not reply.get("ok"):
-        error = reply.get("error") if isinstance(reply, dict) else reply
-        raise ControlError(str(error))
-    return reply.get("result")

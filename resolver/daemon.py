@@ -10,9 +10,11 @@ in-flight queries finish briefly, and returns (exit 0).
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import logging
 import signal
+import socket
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,31 +24,39 @@ from typing import Any
 import trio
 
 from dnssec.anchors import TrustAnchors
-from resolver import __version__
+from resolver import __version__, logs
 from resolver.access import AccessList
+from resolver.anchor_refresh import AnchorMaintainer
 from resolver.answers import AnswerCache
 from resolver.cache import Cache
 from resolver.clock import Clock
 from resolver.commands import Commands
 from resolver.config import Config, parse_endpoint
 from resolver.control import default_socket_path, serve_control, serve_stream
+from resolver.dnstap_output import DnstapOutput, TappedTransport
+from resolver.encrypted import EncryptedListening, EncryptedServer, encrypted_server_for
 from resolver.errors import ConfigError
 from resolver.exchange import Transport
 from resolver.iterator import LOCAL_ROOT, Iterator
+from resolver.logs import QueryLogError
 from resolver.messages import OUR_UDP_PAYLOAD
 from resolver.metrics import Snapshot, collect
 from resolver.metrics_endpoint import serve_metrics
 from resolver.privileges import drop_privileges
 from resolver.recursor import Recursor
-from resolver.reload import reload
+from resolver.reload import apply, read_candidate
 from resolver.routes import RouteTable
 from resolver.selection import ServerSelection
-from resolver.server import DnsServer, Listening
+from resolver.server import DnsServer, Listening, ServerLimits
 from resolver.settings import (
+    cache_bytes,
     cache_lifetimes,
+    chaos_identity,
+    local_zones,
     query_limits,
     read_anchors,
     read_hints,
+    read_managed,
     stale_policy,
     template_share,
 )
@@ -63,6 +73,11 @@ log = logging.getLogger("holdfast")
 
 #: Seconds in-flight queries get to finish after SIGTERM/SIGINT.
 SHUTDOWN_GRACE = 2.0
+#: The IPv6 listener of the default ``[server] listen``.
+DEFAULT_IPV6_LISTENER = "[::1]:53"
+#: What binding ::1 fails with on a host without IPv6: the kernel has none
+#: (EAFNOSUPPORT), or the loopback has no ::1 (EADDRNOTAVAIL, disable_ipv6).
+NO_IPV6 = frozenset({errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL})
 
 
 @dataclass(slots=True)
@@ -83,6 +98,10 @@ class Resolver:
     root_service: RootService | None
     #: The server's client access list (a reload changes it in place).
     access: AccessList
+    #: The DNS over TLS and HTTPS listeners, if configured (a reload swaps their certificate).
+    encrypted: EncryptedServer | None = None
+    #: The RFC 5011 refresh of ``[dnssec] trust_anchor_file``, if one is set.
+    maintainer: AnchorMaintainer | None = None
     started: float = field(default_factory=time.time)
 
     def status(self) -> dict[str, Any]:
@@ -103,12 +122,24 @@ class Resolver:
             "answers": _as_dict(self.answers.statistics()) if self.answers else "off",
             "recursor": _as_dict(self.recursor.stats),
             "server": _as_dict(self.server.stats),
+            "encrypted": _as_dict(self.encrypted.stats) if self.encrypted else "off",
+            "dnstap": self.dnstap_summary(),
         }
+
+    def dnstap_summary(self) -> dict[str, Any] | str:
+        """The dnstap stream's frame counters for ``status``, or "off"."""
+        dnstap = self.server.dnstap
+        if dnstap is None:
+            return "off"
+        return {"socket": dnstap.path, **_as_dict(dnstap.statistics())}
 
     def local_root_summary(self) -> str:
         """One line on the local root for ``status``."""
         if self.root_service is None:
             return "off (no [local_root] sources; resolving through the root servers)"
+        unavailable = self.root_service.unavailable
+        if unavailable is not None and self.local_root.in_use() is None:
+            return f"unavailable, resolving through the root servers: {unavailable}"
         state = self.local_root.state().value
         copy = self.local_root.copy
         return state if copy is None else f"{state}, serial {copy.serial} from {copy.source}"
@@ -141,7 +172,13 @@ def build(
     hints = read_hints(config)
     anchors = read_anchors(config)
     policy = stale_policy(config)
-    cache = Cache(clock, max_entries=config["cache.max_entries"], lifetimes=cache_lifetimes(config))
+    rrset_bytes, answer_bytes = cache_bytes(config)
+    cache = Cache(
+        clock,
+        max_entries=config["cache.max_entries"],
+        max_bytes=rrset_bytes,
+        lifetimes=cache_lifetimes(config),
+    )
     selection = ServerSelection(
         clock,
         holddown=config["upstream.holddown"],
@@ -174,20 +211,41 @@ def build(
         limits=query_limits(config),
         validator=validator,
         qname_minimisation=config["upstream.qname_minimisation"],
+        aggressive_nsec=config["dnssec.aggressive_nsec"],
         routes=routes,
         local_root=local_root,
     )
     allow = [ipaddress.ip_network(n) for n in config["upstream.allow"]]
     root_service = root_service_for(config, local_root, anchors, allow, offload)
     if transport is None:
-        transport = UdpTcpTransport(port=config["upstream.port"], allow=allow or None)
-    recursor = Recursor(iterator, transport, StaleAnswers(policy, clock))
+        transport = UdpTcpTransport(
+            port=config["upstream.port"],
+            allow=allow or None,
+            case_randomisation=config["upstream.qname_case_randomisation"],
+        )
+    dnstap = None
+    if config["dnstap.socket"]:
+        dnstap = DnstapOutput(
+            config["dnstap.socket"],
+            sample=config["dnstap.sample"],
+            max_rate=config["dnstap.max_rate"],
+            client_messages=config["dnstap.client_messages"],
+            resolver_messages=config["dnstap.resolver_messages"],
+        )
+        transport = TappedTransport(transport, dnstap, config["upstream.port"])
+    recursor = Recursor(
+        iterator,
+        transport,
+        StaleAnswers(policy, clock),
+        root_key_sentinel=config["dnssec.root_key_sentinel"],
+    )
     answers = None
     if config["cache.max_answers"]:
         answers = AnswerCache(
             clock,
             udp_payload=OUR_UDP_PAYLOAD,
             max_entries=config["cache.max_answers"],
+            max_bytes=answer_bytes,
             cache_generation=lambda: cache.generation,
             lifetime_share=template_share(policy),
         )
@@ -196,9 +254,14 @@ def build(
         [parse_endpoint(text) for text in config["server.listen"]],
         recursor.handle,
         access,
+        limits=ServerLimits.from_config(config),
         answers=answers,
+        lifetimes=lambda: cache.lifetimes,
     )
     server.query_log = config["logging.query_log"]
+    server.local_zones = local_zones(config)
+    server.identity = chaos_identity(config)
+    server.dnstap = dnstap
     return Resolver(
         config,
         cache,
@@ -213,7 +276,36 @@ def build(
         local_root,
         root_service,
         access,
+        encrypted_server_for(config, server),
+        maintainer_for(config, anchors, clock),
     )
+
+
+def without_missing_ipv6(config: Config) -> Config:
+    """``config``, minus the default ``[::1]:53`` listener if this host has no IPv6.
+
+    The default listens on both loopbacks; on a host built without IPv6
+    that would stop ``holdfast serve`` from starting at all. Like Unbound,
+    which skips an interface whose address family the system lacks
+    (services/listen_dnsport.c: ``noproto`` on EAFNOSUPPORT), the IPv6
+    listener is skipped and that is logged; IPv4 is served. A listener the
+    operator named, and any other bind failure, still stops the start.
+    """
+    listen: list[str] = config["server.listen"]
+    if listen != Config.defaults()["server.listen"] or DEFAULT_IPV6_LISTENER not in listen:
+        return config
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError as error:
+        if error.errno not in NO_IPV6:
+            return config  # the real bind reports it
+        log.warning("%s skipped: no IPv6 on this host (%s); serving IPv4 only",
+                    DEFAULT_IPV6_LISTENER, error.strerror,
+                    extra={"event": "listener_skipped", "listen": DEFAULT_IPV6_LISTENER})
+        kept = [text for text in listen if text != DEFAULT_IPV6_LISTENER]
+        return config.with_overrides({"server.listen": kept}, source="no IPv6 on this host")
+    return config
 
 
 def root_service_for(
@@ -247,6 +339,21 @@ def root_service_for(
     )
 
 
+def maintainer_for(config: Config, anchors: TrustAnchors, clock: Clock) -> AnchorMaintainer | None:
+    """The RFC 5011 refresh of ``[dnssec] trust_anchor_file``, or None without one.
+
+    ``anchors`` are all those in force (read by ``read_anchors``); the ones
+    at the managed zones are the file's, the rest stay as they are.
+    """
+    points = read_managed(config)
+    if not points:
+        return None
+    limits = query_limits(config).validation
+    maintainer = AnchorMaintainer(Path(config["dnssec.trust_anchor_file"]), points, clock, limits)
+    maintainer.keep_static(anchors)
+    return maintainer
+
+
 def commands(resolver: Resolver) -> Commands:
     """The control commands of ``resolver``."""
     return Commands(
@@ -258,7 +365,9 @@ def commands(resolver: Resolver) -> Commands:
         resolver.cache,
         resolver.root_service,
         stats=lambda: collect(resolver),
-        reload=lambda: reload(resolver),
+        reload=lambda: reload_off_loop(resolver),
+        local_zones=lambda: resolver.server.local_zones,
+        answers=resolver.answers,
     )
 
 
@@ -274,6 +383,8 @@ class Handover:
 
     listening: Sequence[Listening]
     channel: trio.abc.Stream
+    #: Its own DNS over TLS and HTTPS sockets, if any are configured.
+    encrypted: Sequence[EncryptedListening] = ()
 
 
 async def run(
@@ -295,8 +406,13 @@ async def run(
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
         async with trio.open_nursery() as nursery:
             await nursery.start(resolver.recursor.run)
+            if resolver.server.dnstap is not None:
+                await nursery.start(resolver.server.dnstap.run)
             listening = None if handover is None else handover.listening
             endpoints = await nursery.start(resolver.server.serve, listening)
+            if resolver.encrypted is not None:
+                await nursery.start(resolver.encrypted.serve,
+                                    None if handover is None else handover.encrypted)
             if handover is None:
                 await nursery.start(serve_control, control_path, commands(resolver))
             else:
@@ -311,6 +427,8 @@ async def run(
             drop_privileges(resolver.config["server.user"])
             if resolver.root_service is not None:
                 await nursery.start(resolver.root_service.run)
+            if resolver.maintainer is not None:  # writes its file as [server] user too
+                await nursery.start(resolver.maintainer.run, resolver)
             log.info(
                 "holdfast %s serving on %s (control socket %s)",
                 __version__,
@@ -321,25 +439,52 @@ async def run(
             task_status.started()
             async for signum in signals:
                 if signum == signal.SIGHUP:
-                    _reload_on_signal(resolver)
+                    nursery.start_soon(_reload_on_signal, resolver)
                     continue
                 log.info("%s received: finishing in-flight queries", signal.Signals(signum).name,
                          extra={"event": "stopping"})
-                await resolver.server.shutdown(SHUTDOWN_GRACE)
+                async with trio.open_nursery() as stopping:  # the same grace for every transport
+                    stopping.start_soon(resolver.server.shutdown, SHUTDOWN_GRACE)
+                    if resolver.encrypted is not None:
+                        stopping.start_soon(resolver.encrypted.shutdown, SHUTDOWN_GRACE)
                 nursery.cancel_scope.cancel()
                 break
     log.info("holdfast stopped", extra={"event": "stopped"})
 
 
-def _reload_on_signal(resolver: Resolver) -> None:
-    """SIGHUP: reload the configuration; a failure is logged, and serving goes on."""
+async def reload_off_loop(resolver: Resolver) -> dict[str, Any]:
+    """``reload.reload`` with the files read in a thread: a slow disk never stalls DNS.
+
+    Raises:
+        ConfigError: the file (or one it names) is unusable; nothing changed.
+    """
+    candidate = await trio.to_thread.run_sync(read_candidate, resolver.config)
+    return apply(resolver, candidate)
+
+
+async def _reload_on_signal(resolver: Resolver) -> None:
+    """SIGHUP: reopen the query log file, reload the configuration; failures are logged.
+
+    The reopen comes first and whatever the reload makes of the file:
+    logrotate's SIGHUP must not leave the query log in the renamed file.
+    """
+    reopen_query_log()
     try:
-        reload(resolver)
+        await reload_off_loop(resolver)
     except ConfigError:
         pass  # logged by reload as config_refused; the running configuration stays
     except Exception:
         log.exception("configuration reload failed; the running configuration stays",
                       extra={"event": "config_refused"})
+
+
+def reopen_query_log() -> None:
+    """``logs.reopen_query_log``; a file that cannot be reopened is logged, not raised."""
+    try:
+        logs.reopen_query_log()
+    except QueryLogError as error:
+        log.error("%s; the query log goes on to the old file", error,
+                  extra={"event": "query_log_reopen_failed"})
 
 
 async def _serve_supervisor(channel: trio.abc.Stream, handler: Commands) -> None:

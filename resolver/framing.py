@@ -29,13 +29,23 @@ async def read_frames(stream: trio.abc.ReceiveStream) -> AsyncGenerator[bytes, N
     """
     buffer = bytearray()
     while True:
-        while len(buffer) >= _LENGTH:
-            end = _LENGTH + int.from_bytes(buffer[:_LENGTH], "big")
-            if len(buffer) < end:
-                break
-            yield bytes(buffer[_LENGTH:end])
-            del buffer[:end]
+        for message in take_frames(buffer):
+            yield message
         data = await stream.receive_some(_RECEIVE_SIZE)
         if not data:
             return
         buffer += data
+
+
+def take_frames(buffer: bytearray) -> list[bytes]:
+    """The whole messages at the start of ``buffer``, removed from it; a partial one stays."""
+    messages = []
+    start = 0
+    while len(buffer) - start >= _LENGTH:
+        end = start + _LENGTH + int.from_bytes(buffer[start:start + _LENGTH], "big")
+        if len(buffer) < end:
+            break
+        messages.append(bytes(buffer[start + _LENGTH:end]))
+        start = end
+    del buffer[:start]
+    return messages

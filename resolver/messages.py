@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import dns.edns
 import dns.exception
@@ -91,6 +91,8 @@ class Echo:
     question: EchoedQuestion | None = None
     edns: bool = False
     dnssec_ok: bool = False
+    #: The TSIG record a reply to a signed query carries: unsigned, error BADKEY.
+    tsig: dns.rrset.RRset | None = None
 
 
 class QueryRejected(QueryError):
@@ -165,8 +167,10 @@ def parse_query(wire: bytes) -> ClientQuery:
         DropQuery: shorter than a header, or a response (QR=1).
         QueryRejected: NOTIMP for an opcode other than QUERY or an obsolete
             QTYPE; FORMERR for QDCOUNT != 1, anything unparsable after the
-            header or a meta-TYPE as QTYPE; BADVERS for EDNS version != 0
-            (RFC 6891 6.1.3); REFUSED for a class other than IN or AXFR/IXFR.
+            header (a TSIG record out of place included) or a meta-TYPE as
+            QTYPE; NOTAUTH with TSIG error BADKEY for a TSIG-signed query
+            (``_unknown_key``); BADVERS for EDNS version != 0 (RFC 6891
+            6.1.3); REFUSED for a class other than IN or AXFR/IXFR.
     """
     if len(wire) < _HEADER.size:
         raise DropQuery("shorter than a DNS header")
@@ -186,7 +190,9 @@ def parse_query(wire: bytes) -> ClientQuery:
     if qdcount != 1:
         raise QueryRejected(dns.rcode.FORMERR, f"{qdcount} questions", echo=echo)
     try:
-        message = dns.message.from_wire(wire)
+        # keyring=False: read a TSIG record without checking it (we have no
+        # keys); by default dnspython raises on any signed message.
+        message = dns.message.from_wire(wire, keyring=False)
     # dnspython reports malformed input as DNSException, ValueError (bad
     # option or rdata values) or UnicodeError (names in EDNS options).
     except (dns.exception.DNSException, ValueError) as error:
@@ -205,6 +211,8 @@ def parse_query(wire: bytes) -> ClientQuery:
         edns=edns,
         dnssec_ok=dnssec_ok,
     )
+    if message.tsig is not None:
+        raise _unknown_key(message.tsig, echo)
     if edns and message.edns != 0:
         raise QueryRejected(dns.rcode.BADVERS, f"EDNS version {message.edns}", echo=echo)
     _check_question(sent.rdtype, sent.rdclass, echo)
@@ -218,6 +226,24 @@ def parse_query(wire: bytes) -> ClientQuery:
         edns=edns,
         payload=max(message.payload, MIN_UDP_SIZE) if edns else MIN_UDP_SIZE,
     )
+
+
+def _unknown_key(tsig: dns.rrset.RRset, echo: Echo) -> QueryRejected:
+    """The answer to a TSIG-signed query: we share no key with anyone.
+
+    RFC 8945 section 5.2.1: a server that does not recognise the key "MUST
+    generate an error response with RCODE 9 (NOTAUTH) and TSIG ERROR 17
+    (BADKEY)", and section 5.3.2: that response is unsigned (an empty MAC),
+    its TSIG record otherwise the request's. Answering the query unsigned
+    instead would give a client that asked for authenticated data an
+    unauthenticated answer; section 5.5's exception (pass the TSIG on
+    unchanged) is for forwarders, and we answer from our own resolution.
+    """
+    (signature,) = tsig
+    unsigned = signature.replace(mac=b"", error=dns.rcode.BADKEY, other=b"")
+    reply_tsig = dns.rrset.from_rdata(tsig.name, 0, unsigned)
+    reason = f"TSIG key {tsig.name} unknown"
+    return QueryRejected(dns.rcode.NOTAUTH, reason, echo=replace(echo, tsig=reply_tsig))
 
 
 def _check_question(
@@ -290,6 +316,12 @@ def render_error(error: QueryRejected, *, max_size: int) -> bytes:
     return _render(error.echo, error.rcode, error.errors, max_size=max_size)
 
 
+def render_echo_answer(echo: Echo, answer: dns.rrset.RRset, *, max_size: int) -> bytes:
+    """A NOERROR response to ``echo`` carrying ``answer``, for a question of another class
+    than IN (the CHAOS identity names, ``identity.py``): it has no ``ClientQuery``."""
+    return _render(echo, dns.rcode.NOERROR, (), max_size=max_size, answer=(answer,))
+
+
 def render_any_response(query: ClientQuery) -> bytes:
     """Answer QTYPE ANY with the RFC 8482 (4.2) synthesised HINFO, without resolving.
 
@@ -338,6 +370,8 @@ def _message(
     if echo.question is not None:
         sent = echo.question
         message.question.append(dns.rrset.RRset(sent.name, sent.rdclass, sent.rdtype))
+    if echo.tsig is not None:
+        message.tsig = echo.tsig  # rendered as it is: dnspython signs only after use_tsig()
     if echo.edns:
         message.use_edns(
             0,

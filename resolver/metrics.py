@@ -22,8 +22,8 @@ union of their keys, a key missing from a worker counts as nothing):
 * counters (everything ending in a count, per-label dicts, the per-server
   tables, histogram ``counts`` and ``sum``): added up;
 * ``workers``, ``cache.*.entries``, ``holddowns.current``,
-  ``tcp_connections.open``, ``local_root.state`` (workers per state): added
-  up too, since each worker has its own cache, hold-downs and sockets;
+  ``tcp_connections.open``, ``tls_connections.open``, ``local_root.state``
+  (workers per state): added up too, since each worker has its own cache, hold-downs and sockets;
 * ``uptime_seconds``, ``local_root.age_seconds``,
   ``local_root.refresh_age_seconds``, ``local_root.stale``,
   ``local_root.configured``: the maximum (the worst or oldest worker);
@@ -32,8 +32,9 @@ union of their keys, a key missing from a worker counts as nothing):
 * ``build``, ``format`` and histogram ``bounds``: must be equal;
 * ``None`` (a gauge with no value, e.g. no local root copy) is ignored.
 
-A supervisor adds ``worker_restarts`` (a count) to its merged snapshot; it
-is shown as ``holdfast_worker_restarts_total``.
+A supervisor adds ``worker_restarts`` and ``worker_hung`` (counts) to its
+merged snapshot; they are shown as ``holdfast_worker_restarts_total`` and
+``holdfast_worker_hung_total``.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ from dnssec.status import Security
 from resolver import __version__
 from resolver.counters import ServerTable
 from resolver.errors import HoldfastError
+from resolver.scrub import REASONS
 from rootzone.lifecycle import RootState
 
 if TYPE_CHECKING:
@@ -71,7 +73,7 @@ FORMAT = 1
 
 #: Label values shown at 0 before they first happen, so ratios have a denominator.
 _RCODES = ("NOERROR", "NXDOMAIN", "SERVFAIL", "REFUSED", "FORMERR")
-_TRANSPORTS = ("udp", "tcp")
+_TRANSPORTS = ("udp", "tcp", "dot", "doh")
 
 
 class SnapshotError(HoldfastError):
@@ -92,7 +94,8 @@ def collect(resolver: Resolver) -> Snapshot:
         "build": {"version": __version__, "python": platform.python_version()},
         "workers": 1,
         "uptime_seconds": round(time.time() - resolver.started, 3),
-        "queries": {"udp": stats.queries_udp, "tcp": stats.queries_tcp},
+        "queries": {"udp": stats.queries_udp, "tcp": stats.queries_tcp,
+                    "dot": stats.queries_dot, "doh": stats.queries_doh},
         "responses": dict(stats.responses),
         "qtypes": dict(stats.qtypes),
         "extended_errors": {str(code): count for code, count in stats.extended_errors.items()},
@@ -101,8 +104,10 @@ def collect(resolver: Resolver) -> Snapshot:
         "tcp_connections": {
             "accepted": stats.tcp_connections,
             "refused": stats.tcp_refused,
+            "evicted": stats.tcp_evicted,
             "open": stats.tcp_open,
         },
+        "tls_connections": _tls_connections(resolver),
         "latency": {
             "cached": server.cached_latency.snapshot(),
             "resolved": server.resolved_latency.snapshot(),
@@ -137,11 +142,42 @@ def collect(resolver: Resolver) -> Snapshot:
             **validator.bogus_servers.snapshot(),
         },
         "validation": dict(validator.verdicts),
+        "scrubbed": dict(resolver.iterator.scrubbed),
+        "aggressive_nsec": resolver.iterator.synthesised,
         "holddowns": {
             "current": len(resolver.selection.holddowns()),
             "started": resolver.selection.holddowns_started,
         },
         "local_root": _local_root(resolver),
+        "dnstap": _dnstap(resolver),
+    }
+
+
+def _dnstap(resolver: Resolver) -> dict[str, int]:
+    """The dnstap stream's counters (all 0 without ``[dnstap] socket``)."""
+    dnstap = resolver.server.dnstap
+    stats = dnstap.statistics() if dnstap is not None else None
+    return {
+        "sent": stats.sent if stats else 0,
+        "dropped": stats.dropped if stats else 0,
+        "capped": stats.capped if stats else 0,
+    }
+
+
+def _tls_connections(resolver: Resolver) -> dict[str, Any]:
+    """The DoT/DoH connection counters (``encrypted.EncryptedStats``); zeros without listeners."""
+    encrypted = resolver.encrypted
+    if encrypted is None:
+        return {"accepted": {}, "open": 0, "refused": 0, "evicted": 0,
+                "handshake_failures": {"error": 0, "timeout": 0}}
+    stats = encrypted.stats
+    return {
+        "accepted": dict(stats.accepted),
+        "open": stats.open,
+        "refused": stats.refused,
+        "evicted": stats.evicted,
+        "handshake_failures": {"error": stats.handshake_failed - stats.handshake_timeouts,
+                               "timeout": stats.handshake_timeouts},
     }
 
 
@@ -254,10 +290,22 @@ def _families(snap: Snapshot) -> Iterator[Metric]:
     yield from _cache_families(snap)
     yield from _resolution_families(snap)
     yield from _local_root_families(snap["local_root"])
+    dnstap = snap.get("dnstap", {})
+    yield _by("holdfast_dnstap_frames_total",
+              "dnstap frames: sent to the collector, or dropped (queue full: the collector "
+              "is slow or gone).", "result",
+              {key: dnstap.get(key, 0) for key in ("sent", "dropped")}, ("sent", "dropped"))
+    yield _counter("holdfast_dnstap_capped_total",
+                   "Exchanges not sent as dnstap because of [dnstap] max_rate.",
+                   dnstap.get("capped", 0))
     if "worker_restarts" in snap:
         yield _counter("holdfast_worker_restarts_total",
                        "Worker processes that died and were started again.",
                        snap["worker_restarts"])
+    if "worker_hung" in snap:
+        yield _counter("holdfast_worker_hung_total",
+                       "Worker processes killed (and started again) because they stopped "
+                       "answering the supervisor's heartbeat.", snap["worker_hung"])
 
 
 def _server_families(snap: Snapshot) -> Iterator[Metric]:
@@ -276,7 +324,8 @@ def _server_families(snap: Snapshot) -> Iterator[Metric]:
     yield ede
     yield _by("holdfast_queries_dropped_total",
               "Client packets not answered: unanswerable (not a query, malformed header, "
-              "internal error) or overload (too many UDP queries in flight).",
+              "internal error) or overload (cold UDP queries dropped from the full or "
+              "too-slow queue while cached ones were answered).",
               "reason", snap["dropped"])
     yield _counter("holdfast_queries_refused_total",
                    "Client queries answered REFUSED because of the access list.",
@@ -285,8 +334,13 @@ def _server_families(snap: Snapshot) -> Iterator[Metric]:
     yield _counter("holdfast_tcp_connections_total", "Client TCP connections accepted.",
                    tcp["accepted"])
     yield _counter("holdfast_tcp_connections_refused_total",
-                   "Client TCP connections closed at once: too many were open.", tcp["refused"])
+                   "Client TCP connections closed at once: the pool or the client was at its "
+                   "cap and none of its connections was idle.", tcp["refused"])
+    yield _counter("holdfast_tcp_connections_evicted_total",
+                   "Idle client TCP connections closed to make room for a new one.",
+                   tcp.get("evicted", 0))
     yield _gauge("holdfast_tcp_connections_open", "Client TCP connections open now.", tcp["open"])
+    yield from _tls_families(snap.get("tls_connections"))
     latency = HistogramMetricFamily(
         "holdfast_answer_duration_seconds",
         "Time to answer a client query: path=cached for ready-made answers, "
@@ -301,6 +355,28 @@ def _server_families(snap: Snapshot) -> Iterator[Metric]:
             buckets.append((str(bound), cumulative))
         latency.add_metric([path], buckets, histogram["sum"])
     yield latency
+
+
+def _tls_families(tls: Mapping[str, Any] | None) -> Iterator[Metric]:
+    """The DNS over TLS and HTTPS connection series (``encrypted.py``)."""
+    if tls is None:  # a snapshot from before DoT and DoH
+        return
+    yield _by("holdfast_tls_connections_total",
+              "Client DoT and DoH connections whose TLS handshake succeeded, by transport.",
+              "transport", tls["accepted"], ("dot", "doh"))
+    yield _gauge("holdfast_tls_connections_open",
+                 "Client DoT and DoH connections open now (handshakes in progress included).",
+                 tls["open"])
+    yield _counter("holdfast_tls_connections_refused_total",
+                   "Client DoT and DoH connections closed at once: the pool or the client was "
+                   "at its cap and none of its connections was idle.", tls["refused"])
+    yield _counter("holdfast_tls_connections_evicted_total",
+                   "Idle client DoT and DoH connections closed to make room for a new one.",
+                   tls["evicted"])
+    yield _by("holdfast_tls_handshake_failures_total",
+              "TLS handshakes of DoT and DoH clients that failed (reason=error) or did not "
+              "finish within tls_handshake_timeout (reason=timeout).",
+              "reason", tls["handshake_failures"], ("error", "timeout"))
 
 
 def _cache_families(snap: Snapshot) -> Iterator[Metric]:
@@ -344,6 +420,9 @@ def _resolution_families(snap: Snapshot) -> Iterator[Metric]:
         ("queries", "Queries sent to authoritative servers, by server address."),
         ("timeouts", "Upstream queries that got no matching reply in time."),
         ("errors", "Upstream queries that failed otherwise (network error, garbage reply)."),
+        ("unparseable", "Replies with our ID that did not parse, dropped while waiting on."),
+        ("case_mismatches", "Replies with the query name in another case (0x20), dropped."),
+        ("case_fallbacks", "Times a server was found not to preserve case (no 0x20 for an hour)."),
         ("bogus", "Replies or DS/DNSKEY records that failed DNSSEC validation, by server."),
     ):
         yield _by(f"holdfast_upstream_{column}_total",
@@ -352,6 +431,13 @@ def _resolution_families(snap: Snapshot) -> Iterator[Metric]:
     yield _by("holdfast_validations_total",
               "DNSSEC verdicts on authoritative replies, by result.",
               "result", snap["validation"], [security.value for security in Security])
+    yield _by("holdfast_scrubbed_records_total",
+              "Records dropped from upstream replies before any use, by the scrubbing rule "
+              "that dropped them (resolver/scrub.py).",
+              "reason", snap.get("scrubbed", {}), REASONS)
+    yield _counter("holdfast_aggressive_nsec_answers_total",
+                   "NXDOMAIN and NODATA answers made from cached secure NSEC records "
+                   "without asking upstream (RFC 8198).", snap.get("aggressive_nsec", 0))
     holddowns = snap["holddowns"]
     yield _gauge("holdfast_holddowns_active",
                  "Hold-downs in force now (server and zone, after bogus data), summed over "

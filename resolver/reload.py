@@ -25,10 +25,29 @@ What a reload applies (every option with ``Option.reload``, and routes):
   unchanged; a different set of anchors flushes the cache, whose validation
   verdicts were reached under the old ones.
 * ``local_root.enabled``: switched as ``ctl local-root enable|disable`` does.
-* ``logging.level``, ``logging.query_log``.
+* ``logging.level``, ``logging.query_log``, ``logging.query_log_target``
+  (a file that cannot be opened refuses the reload).
+* The TLS certificate and key (``server.tls_certificate``, ``tls_key``):
+  the files are read again at every reload, a renewal keeping their paths
+  (new paths need a restart, like the listeners); one that fails
+  ``tls.load_identity`` (unreadable, mismatched key, expired) refuses the
+  whole file. New DoT and DoH connections get the new one; open ones are
+  not dropped.
+* ``[local_zones]``, ``[[local_zone]]``, ``[[local_data]]``: when one of
+  them changed, the local zones are rebuilt from the file (zones and data
+  added by ``ctl`` are gone, as with Unbound's reload), and the cache of the
+  ready-made responses with them. A reload that leaves them as they were
+  keeps what ``ctl`` changed.
+* ``server.identity``, ``version``, ``hide_identity``, ``hide_version``.
 * ``[[route]]``: the configured routes are replaced; routes added with
   ``ctl route`` stay and win for their zone. A duration (``expires =
   "2h"``) counts from the reload, since the file is read anew.
+
+Reading is apart from applying: ``read_candidate`` reads and checks the
+files (blocking, bounded: regular files only, size caps, ``dnssec.files``)
+and is run in a thread by the event loop's callers (``daemon``, ``workers``),
+so a slow disk cannot stall DNS; ``apply`` then runs on the loop and touches
+no file.
 
 Options that changed but need a restart are reported and logged as a
 WARNING (event ``config_needs_restart``), and are not applied: the running
@@ -40,6 +59,7 @@ file again (``Config.reread``), as at start.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,17 +69,19 @@ from dnssec.anchors import TrustAnchors
 from dnssec.errors import HoldfastError
 from resolver import logs
 from resolver.access import AccessList
-from resolver.config import OPTIONS, Config
+from resolver.config import LOCAL_DATA, LOCAL_ZONE, OPTIONS, Config
 from resolver.errors import ConfigError
 from resolver.routes import RouteTable
 from resolver.settings import (
     cache_lifetimes,
+    chaos_identity,
     check_files,
+    local_zones,
     query_limits,
-    read_anchors,
     stale_policy,
     template_share,
 )
+from resolver.tls import TlsIdentity, identity_for
 
 if TYPE_CHECKING:
     from resolver.daemon import Resolver
@@ -68,8 +90,28 @@ log = logging.getLogger("holdfast.reload")
 
 #: Puts a prepared change in place; never fails.
 Commit = Callable[[], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A configuration read and checked with the files it names, not yet applied.
+
+    Attributes:
+        config: The configuration as the file reads now, overrides on top.
+        anchors: The trust anchors its files hold (read once, here).
+        path: The file asked for instead of the running one, if any.
+        tls: The TLS certificate and key its files hold, if DoT or DoH is
+            served (read again at each reload: a renewal keeps the path).
+    """
+
+    config: Config
+    anchors: TrustAnchors
+    path: Path | None
+    tls: TlsIdentity | None = None
+
+
 #: Checks and builds what some options make (may raise), returning the commit.
-Prepare = Callable[["Resolver", Config], Commit]
+Prepare = Callable[["Resolver", Candidate], Commit]
 
 #: The name under which the ``[[route]]`` tables are compared and reported.
 ROUTES = "routes"
@@ -97,31 +139,55 @@ def _applies(*options: str) -> Callable[[Prepare], Prepare]:
 
 
 def reload(resolver: Resolver, path: Path | None = None) -> dict[str, Any]:
-    """Read the configuration again and apply what changed; refuse it whole if it is unusable.
+    """``read_candidate`` then ``apply``, blocking: for callers outside an event loop."""
+    return apply(resolver, read_candidate(resolver.config, path))
+
+
+def read_candidate(running: Config, path: Path | None = None) -> Candidate:
+    """Read the configuration again, and the files it names, and check them all.
+
+    Blocking (it reads files): async callers run it with
+    ``trio.to_thread.run_sync``. It touches nothing of the running resolver.
 
     Args:
-        resolver: The running resolver.
+        running: The configuration in use (its file, its overrides).
         path: A file to read instead of the one the running configuration
             came from (later reloads then read it); None: that same file,
             or the defaults when it was started without one.
+
+    Raises:
+        ConfigError: the file (or one it names) is unusable (logged).
+    """
+    try:
+        config = running.reread(path)
+        anchors = check_files(config)
+        tls = identity_for(config)
+    except HoldfastError as exc:
+        raise refused(running, exc, path) from exc
+    return Candidate(config, anchors, path, tls)
+
+
+def apply(resolver: Resolver, candidate: Candidate) -> dict[str, Any]:
+    """Apply what changed in ``candidate``; refuse it whole if a part cannot be built.
 
     Returns:
         ``{"reloaded": source, "applied": [...], "needs_restart": [...],
         "unchanged": bool}``, option names sorted.
 
     Raises:
-        ConfigError: the file (or one it names) is unusable; nothing changed.
+        ConfigError: a part is unusable (too many routes...); nothing changed.
     """
-    running = resolver.config
+    running, config = resolver.config, candidate.config
     try:
-        config = running.reread(path)
-        anchors = check_files(config)
-        changed = _changed(running, config, resolver.anchors, anchors)
-        commits = [part.prepare(resolver, config) for part in _PARTS if part.options & changed]
+        changed = _changed(running, config, resolver.anchors, candidate.anchors)
+        commits = [
+            part.prepare(resolver, candidate) for part in _PARTS if part.options & changed
+        ]
     except HoldfastError as exc:
-        raise refused(running, exc, path) from exc
+        raise refused(running, exc, candidate.path) from exc
     for commit in commits:
         commit()
+    _renew_certificate(resolver, candidate)
     applied = sorted(changed & RELOADABLE)
     needs_restart = sorted(changed - RELOADABLE)
     resolver.config = effective(running, config)
@@ -158,8 +224,8 @@ def _changed(
 ) -> set[str]:
     """Names of the options (and ``routes``) whose value differs; anchors by content too."""
     changed = {option.name for option in OPTIONS if running[option.name] != config[option.name]}
-    if running[ROUTES] != config[ROUTES]:
-        changed.add(ROUTES)
+    tables = (ROUTES, LOCAL_ZONE, LOCAL_DATA)
+    changed.update(name for name in tables if running[name] != config[name])
     if _anchor_text(anchors_in_use) != _anchor_text(anchors):
         changed.add("dnssec.trust_anchors")
     return changed
@@ -183,20 +249,22 @@ def effective(running: Config, config: Config) -> Config:
 
 
 @_applies(ROUTES)
-def _routes(resolver: Resolver, config: Config) -> Commit:
+def _routes(resolver: Resolver, candidate: Candidate) -> Commit:
     # A dry run on a copy: too many routes beside the operator's refuse the file.
-    RouteTable(resolver.clock, resolver.routes.routes()).replace_configured(config[ROUTES])
-    return lambda: resolver.routes.replace_configured(config[ROUTES])
+    routes = candidate.config[ROUTES]
+    RouteTable(resolver.clock, resolver.routes.routes()).replace_configured(routes)
+    return lambda: resolver.routes.replace_configured(routes)
 
 
 @_applies("server.allow")
-def _access(resolver: Resolver, config: Config) -> Commit:
-    allow = AccessList(config["server.allow"])
+def _access(resolver: Resolver, candidate: Candidate) -> Commit:
+    allow = AccessList(candidate.config["server.allow"])
     return lambda: resolver.access.replace(allow)
 
 
 @_applies("upstream.holddown", "upstream.max_holddown")
-def _holddowns(resolver: Resolver, config: Config) -> Commit:
+def _holddowns(resolver: Resolver, candidate: Candidate) -> Commit:
+    config = candidate.config
     holddown, longest = config["upstream.holddown"], config["upstream.max_holddown"]
     return lambda: resolver.selection.set_holddowns(holddown, longest)
 
@@ -214,8 +282,8 @@ def _holddowns(resolver: Resolver, config: Config) -> Commit:
     "dnssec.max_nsec3_iterations",
     "dnssec.max_nsec3_hashes",
 )
-def _limits(resolver: Resolver, config: Config) -> Commit:
-    limits = query_limits(config)
+def _limits(resolver: Resolver, candidate: Candidate) -> Commit:
+    limits = query_limits(candidate.config)
 
     def commit() -> None:
         resolver.iterator.limits = limits
@@ -231,8 +299,8 @@ def _limits(resolver: Resolver, config: Config) -> Commit:
     "serve_stale.enabled",
     "serve_stale.max_stale",
 )
-def _lifetimes(resolver: Resolver, config: Config) -> Commit:
-    lifetimes = cache_lifetimes(config)
+def _lifetimes(resolver: Resolver, candidate: Candidate) -> Commit:
+    lifetimes = cache_lifetimes(candidate.config)
 
     def commit() -> None:
         resolver.cache.lifetimes = lifetimes
@@ -249,8 +317,8 @@ def _lifetimes(resolver: Resolver, config: Config) -> Commit:
     "serve_stale.failure_recheck",
     "serve_stale.prefetch",
 )
-def _serve_stale(resolver: Resolver, config: Config) -> Commit:
-    policy = stale_policy(config)
+def _serve_stale(resolver: Resolver, candidate: Candidate) -> Commit:
+    policy = stale_policy(candidate.config)
 
     def commit() -> None:
         if resolver.recursor.stale is not None:
@@ -262,13 +330,15 @@ def _serve_stale(resolver: Resolver, config: Config) -> Commit:
 
 
 @_applies("dnssec.trust_anchors")
-def _anchors(resolver: Resolver, config: Config) -> Commit:
-    anchors = read_anchors(config)
+def _anchors(resolver: Resolver, candidate: Candidate) -> Commit:
+    anchors = candidate.anchors
 
     def commit() -> None:
         different = _anchor_text(anchors) != _anchor_text(resolver.anchors)
         resolver.anchors = anchors
         resolver.iterator.validator.anchors = anchors
+        if resolver.maintainer is not None:  # the managed zones' anchors stay its own
+            resolver.maintainer.keep_static(anchors)
         if resolver.root_service is not None:
             resolver.root_service.anchors = anchors
         if different:  # not merely the same anchors from other files
@@ -281,26 +351,82 @@ def _anchors(resolver: Resolver, config: Config) -> Commit:
 
 
 @_applies("local_root.enabled")
-def _local_root(resolver: Resolver, config: Config) -> Commit:
-    if config["local_root.enabled"]:
+def _local_root(resolver: Resolver, candidate: Candidate) -> Commit:
+    if candidate.config["local_root.enabled"]:
         return resolver.local_root.enable
     return resolver.local_root.disable
 
 
 @_applies("logging.level")
-def _log_level(resolver: Resolver, config: Config) -> Commit:
-    level: str = config["logging.level"]
+def _log_level(resolver: Resolver, candidate: Candidate) -> Commit:
+    level: str = candidate.config["logging.level"]
     return lambda: logs.set_level(level)
 
 
 @_applies("logging.query_log")
-def _query_log(resolver: Resolver, config: Config) -> Commit:
-    enabled: bool = config["logging.query_log"]
+def _query_log(resolver: Resolver, candidate: Candidate) -> Commit:
+    enabled: bool = candidate.config["logging.query_log"]
 
     def commit() -> None:
         resolver.server.query_log = enabled
 
     return commit
+
+
+@_applies("logging.query_log_target")
+def _query_log_target(resolver: Resolver, candidate: Candidate) -> Commit:
+    # Opened here, so a file that cannot be opened refuses the reload.
+    handler = logs.query_log_handler(
+        candidate.config["logging.query_log_target"], resolver.config["logging.format"])
+    return lambda: logs.use_query_log(handler)
+
+
+#: The options the local zones are built from: a change rebuilds them, and
+#: drops what ``ctl local-data`` and ``local-zone`` added (``workers.ReplayLog``).
+LOCAL_ZONE_OPTIONS = (LOCAL_ZONE, LOCAL_DATA, "local_zones.defaults", "local_zones.nodefault")
+
+
+@_applies(*LOCAL_ZONE_OPTIONS)
+def _local_zones(resolver: Resolver, candidate: Candidate) -> Commit:
+    zones = local_zones(candidate.config)
+
+    def commit() -> None:
+        resolver.server.local_zones = zones
+        if resolver.answers is not None:
+            resolver.answers.clear()
+
+    return commit
+
+
+@_applies("server.identity", "server.hide_identity", "server.version", "server.hide_version")
+def _identity(resolver: Resolver, candidate: Candidate) -> Commit:
+    chaos = chaos_identity(candidate.config)
+
+    def commit() -> None:
+        resolver.server.identity = chaos
+
+    return commit
+
+
+def _renew_certificate(resolver: Resolver, candidate: Candidate) -> None:
+    """Serve the certificate the files hold now, if it is another one (never fails).
+
+    Not an option's apply step: the paths are the same when a certificate
+    is renewed, so it runs at every reload. It was checked completely by
+    ``read_candidate`` (``tls.load_identity``); connections open now keep
+    their session, the next ones get the new certificate. New paths need a
+    restart, like the listeners, so then nothing is done here.
+    """
+    encrypted, tls, config = resolver.encrypted, candidate.tls, candidate.config
+    if encrypted is None or tls is None or tls.fingerprint == encrypted.identity.fingerprint:
+        return
+    if any(config[name] != resolver.config[name]
+           for name in ("server.tls_certificate", "server.tls_key")):
+        return
+    encrypted.identity = tls
+    log.info("TLS certificate reloaded (valid until %s)",
+             time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(tls.not_after)),
+             extra={"event": "tls_certificate_reloaded"})
 
 
 #: What a reload applies: the options with ``Option.reload``, and ``routes``.

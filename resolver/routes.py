@@ -292,7 +292,10 @@ def route_from_table(table: Mapping[str, Any], *, now: float) -> Route:
         raise RouteError(
             f"[[route]]: zone must be a string, not {type(text).__name__} ({_cut(repr(text))})"
         )
-    zone = zone_from_text(text)
+    try:
+        zone = zone_from_text(text)
+    except RouteError as exc:
+        raise RouteError(f"[[route]]: zone: {exc}") from None
     where = f"[[route]] for {zone}"
     modes = [mode for mode in RouteMode if mode.value in table]
     if len(modes) != 1:
@@ -314,7 +317,10 @@ def route_from_table(table: Mapping[str, Any], *, now: float) -> Route:
                 f"{where}: {mode.value} items must be address strings, not "
                 f"{type(item).__name__} ({_cut(repr(item))})"
             )
-        addresses.append(_address(item))
+        try:
+            addresses.append(_address(item))
+        except RouteError as exc:
+            raise RouteError(f"{where}: {mode.value}: {exc}") from None
     expires = _table_expiry(table.get("expires"), where, now)
     return Route(zone=zone, mode=mode, addresses=tuple(addresses), expires=expires, origin="config")
 

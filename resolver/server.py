@@ -10,16 +10,32 @@ It is the only client-facing I/O in Holdfast, and so the place for the
 limits that keep a flood or a stuck client from exhausting the process:
 concurrent UDP queries, TCP connections, queries in flight per connection and
 idle TCP connections are all capped.
+
+Under overload, cached answers come first. The UDP reader drains the socket
+in one tight loop, answers every repeated question as it reads it, and only
+queues the others; ``admission.Admission`` starts them while the loop keeps
+up (the first datagram of each batch carries its kernel receive time, so
+the reader knows how late it is) and drops the surplus early and cheaply,
+before the kernel would drop cached and cold queries alike.
+
+TCP connections form a pool. A client (an IPv4 address or an IPv6 /64) may
+hold ``tcp_connections_per_client`` of them (Unbound tcp-connection-limit);
+when it or the pool is at its cap, the connection idle longest gives way
+to the new one (RFC 7766 section 6.2.3: a server under resource pressure
+closes idle connections, the least recently used first), and only when none
+is idle is the new one refused. Idle connections so cannot shut anyone out.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import ipaddress
 import logging
-import math
 import socket
+import struct
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,10 +48,32 @@ import dns.rcode
 import trio
 
 from resolver.access import AccessList
-from resolver.answers import AnswerCache, extended_errors, qtype_label, question_type
+from resolver.admission import Admission, AdmissionLimits
+from resolver.answers import (
+    AnswerCache,
+    clamp_ttls,
+    extended_errors,
+    qtype_label,
+    question_type,
+)
+from resolver.cache import Lifetimes
+from resolver.config import Config
+from resolver.connections import BindError as BindError
+from resolver.connections import (
+    ConnectionPool,
+    PooledConnection,
+    Sender,
+    accept_clients,
+    show,
+    tcp_listener,
+)
+from resolver.connections import Endpoint as Endpoint
 from resolver.counters import Histogram
-from resolver.errors import ConfigError, HoldfastError, QueryError
+from resolver.dnstap_output import DnstapOutput
+from resolver.errors import HoldfastError, QueryError
 from resolver.framing import frame, read_frames
+from resolver.identity import Identity
+from resolver.localzones import DENIED, LocalZones
 from resolver.messages import (
     MIN_UDP_SIZE,
     TCP_SIZE_LIMIT,
@@ -45,6 +83,7 @@ from resolver.messages import (
     QueryRejected,
     parse_query,
     render_any_response,
+    render_echo_answer,
     render_error,
     render_response,
     udp_size_limit,
@@ -58,42 +97,67 @@ query_logger = logging.getLogger("holdfast.query")
 #: Resolves one client query; provided by the resolver.
 QueryHandler = Callable[[ClientQuery], Awaitable[Outcome]]
 
-Endpoint = tuple[str, int]
 
 #: EDE INFO-CODEs used here (RFC 8914 section 4).
 EDE_OTHER = 0
 EDE_PROHIBITED = 18
 
-#: Datagrams read per wakeup before yielding to the other tasks.
-_UDP_BATCH = 64
+#: Datagrams read per wakeup before yielding to the other tasks: enough to
+#: empty a 4 MiB receive buffer of small queries in a few batches, few enough
+#: that a flood cannot keep the reader from yielding.
+_UDP_BATCH = 1024
+#: Linux socket options the socket module does not name (asm-generic/socket.h).
+_SO_RCVBUFFORCE = 33
+_SO_TIMESTAMPNS = 35
+#: Ancillary-data room for one SO_TIMESTAMPNS receive time (struct timespec).
+_TIMESTAMP_SPACE = socket.CMSG_SPACE(16)
 #: Larger than any UDP payload, so nothing is cut short.
 _UDP_RECEIVE_SIZE = 65535
-_TCP_BACKLOG = 128
 #: Tries to find a free port for TCP when the endpoint asked for port 0.
 _PORT_ATTEMPTS = 8
-#: Pause after accept() fails (e.g. out of file descriptors) before retrying.
-_ACCEPT_BACKOFF = 0.1
-
-
-class BindError(ConfigError):
-    """A listen endpoint could not be bound; the message names it."""
 
 
 @dataclass(frozen=True, slots=True)
 class ServerLimits:
     """Caps on what clients can make the server hold.
 
-    Beyond ``max_udp_queries`` concurrent UDP queries, new datagrams are
-    dropped rather than answered SERVFAIL: under overload, parsing and
-    rendering is exactly the work there is no room for, a dropped query is
-    simply retried by its client (a SERVFAIL would make it give up), and a
-    flood of spoofed sources gets no reflected traffic.
+    Cold UDP queries beyond what ``admission`` lets start are dropped rather
+    than answered SERVFAIL: under overload, parsing and rendering is exactly
+    the work there is no room for, a dropped query is simply retried by its
+    client (a SERVFAIL would make it give up), and a flood of spoofed
+    sources gets no reflected traffic.
     """
 
     max_tcp_connections: int = 256
+    tcp_connections_per_client: int = 32
     tcp_idle_timeout: float = 10.0
     max_tcp_queries_per_connection: int = 100
-    max_udp_queries: int = 4096
+    max_udp_queries: int = 1024
+    udp_queue: int = 1024
+    udp_queue_timeout: float = 0.5
+    #: SO_RCVBUF of the UDP sockets, bytes; 0 keeps the system's default.
+    udp_receive_buffer: int = 4 << 20
+
+    @classmethod
+    def from_config(cls, config: Config) -> ServerLimits:
+        """The ``[server]`` limits of ``config``."""
+        return cls(
+            max_tcp_connections=config["server.tcp_connections"],
+            tcp_connections_per_client=config["server.tcp_connections_per_client"],
+            tcp_idle_timeout=config["server.tcp_idle_timeout"],
+            max_udp_queries=config["server.udp_queries"],
+            udp_queue=config["server.udp_queue"],
+            udp_queue_timeout=config["server.udp_queue_timeout"],
+            udp_receive_buffer=config["server.udp_receive_buffer"],
+        )
+
+    def admission(self) -> AdmissionLimits:
+        """The cold-query admission rule these limits give."""
+        return AdmissionLimits(
+            max_in_flight=self.max_udp_queries,
+            max_waiting=self.udp_queue,
+            max_wait=self.udp_queue_timeout,
+        )
 
 
 @dataclass(slots=True)
@@ -102,6 +166,9 @@ class ServerStats:
 
     queries_udp: int = 0
     queries_tcp: int = 0
+    #: Queries over TLS and HTTPS (``encrypted.py``), not counted under TCP.
+    queries_dot: int = 0
+    queries_doh: int = 0
     #: Responses sent, by rcode mnemonic (``"NOERROR"``, ``"SERVFAIL"``, ...).
     #: Plain dicts, not ``Counter``s: the interpreter's fast paths for item
     #: access apply to exact dicts only, which halves the cost per answer.
@@ -112,14 +179,17 @@ class ServerStats:
     extended_errors: Counter[int] = field(default_factory=Counter)
     #: Packets that got no answer: malformed headers, responses, internal bugs.
     dropped: int = 0
-    #: UDP datagrams dropped because ``max_udp_queries`` were already in flight.
+    #: Cold UDP queries dropped under overload (``admission``): the queue was
+    #: full, or they waited past ``udp_queue_timeout``.
     overloaded: int = 0
     refused_by_acl: int = 0
     #: TCP connections accepted (ever) and currently open.
     tcp_connections: int = 0
     tcp_open: int = 0
-    #: TCP connections closed at once because ``max_tcp_connections`` were open.
+    #: TCP connections closed at once: the pool or the client was at its cap, none idle.
     tcp_refused: int = 0
+    #: Idle TCP connections closed to make room for a new one.
+    tcp_evicted: int = 0
 
 
 class DnsServer:
@@ -136,6 +206,8 @@ class DnsServer:
         limits: resource caps.
         answers: ready-made responses for repeated questions; None answers
             every query the full way.
+        lifetimes: the cache's TTL bounds now (a reload replaces them): no
+            response carries a TTL above them (``answers.clamp_ttls``).
     """
 
     def __init__(
@@ -145,9 +217,11 @@ class DnsServer:
         access: AccessList | None = None,
         limits: ServerLimits = ServerLimits(),
         answers: AnswerCache | None = None,
+        lifetimes: Callable[[], Lifetimes] = Lifetimes,
     ) -> None:
         self._endpoints = tuple(endpoints)
         self._answers = answers
+        self._lifetimes = lifetimes
         self._handler = handler
         self._access = access if access is not None else AccessList()
         self.limits = limits
@@ -157,13 +231,22 @@ class DnsServer:
         self.resolved_latency = Histogram()
         #: Log every answered query on ``holdfast.query`` (a reload switches it).
         self.query_log = False
-        self._udp_in_flight = 0
+        #: Names answered here before the cache and recursion (``localzones``),
+        #: and the CHAOS identity names (``identity``); a reload replaces them.
+        self.local_zones: LocalZones | None = None
+        self.identity: Identity | None = None
+        #: Where answered client exchanges are copied as dnstap; None: nowhere.
+        self.dnstap: DnstapOutput | None = None
+        self._admission: Admission[tuple[socket.socket, bytes, tuple[Any, ...]]] = Admission(
+            limits.admission()
+        )
         self._grace = 0.0
         self._stop = trio.Event()
         self._stopped = trio.Event()
         self._serving = False
-        #: Cancel scopes of the TCP connections' readers, cancelled at shutdown.
-        self._readers: set[trio.CancelScope] = set()
+        #: The TCP connection pool: every connection admitted and not yet closed or evicted.
+        self._pool: ConnectionPool[_TcpConnection] = ConnectionPool(
+            limits.max_tcp_connections, limits.tcp_connections_per_client)
 
     async def serve(
         self,
@@ -190,14 +273,16 @@ class DnsServer:
                 async with trio.open_nursery() as work:
                     async with trio.open_nursery() as intake:
                         for _, udp, tcp in bound:
+                            _tune_udp(udp, self.limits.udp_receive_buffer)
                             listener = trio.SocketListener(trio.socket.from_stdlib_socket(tcp))
                             intake.start_soon(self._receive_udp, udp, work)
-                            intake.start_soon(self._accept_tcp, listener, work)
+                            intake.start_soon(accept_clients, listener, "TCP",
+                                              functools.partial(self._take_tcp, work))
                         task_status.started([endpoint for endpoint, _, _ in bound])
                         await self._stop.wait()
                         intake.cancel_scope.cancel()
-                    for reader in self._readers:
-                        reader.cancel()
+                    for connection in self._pool:
+                        connection.stop_reading()
                     work.cancel_scope.deadline = trio.current_time() + self._grace
         finally:
             self._stopped.set()
@@ -212,22 +297,29 @@ class DnsServer:
         if self._serving:
             await self._stopped.wait()
 
-    async def answer(self, wire: bytes, client: str, *, tcp: bool) -> bytes | None:
+    async def answer(
+        self, wire: bytes, client: str, *, tcp: bool, transport: str = ""
+    ) -> bytes | None:
         """The response to one query packet from ``client``, or None to drop it.
+
+        ``transport`` labels a stream transport other than plain TCP ("dot",
+        "doh") in the counters and the query log.
 
         Never raises (except ``trio.Cancelled``): errors the resolver raises
         on purpose map to their rcode, anything else is logged as the bug it
         is and answered SERVFAIL.
         """
-        ready = self.answer_ready(wire, client, tcp=tcp)
+        ready = self.answer_ready(wire, client, tcp=tcp, transport=transport)
         if ready is not None:
             return ready
-        return await self._answer_in_full(wire, client, tcp=tcp)
+        return await self.answer_in_full(wire, client, tcp=tcp, transport=transport)
 
-    async def _answer_in_full(self, wire: bytes, client: str, *, tcp: bool) -> bytes | None:
+    async def answer_in_full(
+        self, wire: bytes, client: str, *, tcp: bool, transport: str = ""
+    ) -> bytes | None:
         """``answer`` for a packet that ``answer_ready`` has already passed on."""
         started = perf_counter()
-        self._count_query(tcp=tcp)
+        transport = self._count_query(tcp, transport)
         try:
             reply = await self._reply(wire, client, tcp=tcp)
         except Exception:
@@ -249,10 +341,14 @@ class DnsServer:
         elapsed = perf_counter() - started
         self.resolved_latency.observe(elapsed)
         if self.query_log:
-            self._log_query(wire, client, qtype_text, rcode_text, tcp, "resolved", elapsed)
+            self._log_query(wire, client, qtype_text, rcode_text, transport, "resolved", elapsed)
+        if self.dnstap is not None:
+            self.dnstap.client(wire, response, client, tcp=tcp)
         return response
 
-    def answer_ready(self, wire: bytes, client: str, *, tcp: bool) -> bytes | None:
+    def answer_ready(
+        self, wire: bytes, client: str, *, tcp: bool, transport: str = ""
+    ) -> bytes | None:
         """The ready-made response to a repeated question, or None to answer it the full way.
 
         Synchronous, so the UDP loop can answer without starting a task.
@@ -271,32 +367,42 @@ class DnsServer:
         if ready is None:
             return None
         response, rcode, qtype = ready
-        self._count_query(tcp=tcp)
+        transport = self._count_query(tcp, transport)
         responses, qtypes = self.stats.responses, self.stats.qtypes
         responses[rcode] = responses.get(rcode, 0) + 1
         qtypes[qtype] = qtypes.get(qtype, 0) + 1
         elapsed = perf_counter() - started
         self.cached_latency.observe(elapsed)
         if self.query_log:
-            self._log_query(wire, client, qtype, rcode, tcp, "cached", elapsed)
+            self._log_query(wire, client, qtype, rcode, transport, "cached", elapsed)
+        if self.dnstap is not None:
+            self.dnstap.client(wire, response, client, tcp=tcp)
         return response
 
-    def _count_query(self, *, tcp: bool) -> None:
-        if tcp:
-            self.stats.queries_tcp += 1
-        else:
+    def _count_query(self, tcp: bool, transport: str) -> str:
+        """Count one query under its transport; the transport's label."""
+        if not transport:  # plain UDP and TCP first: the hot path
+            if tcp:
+                self.stats.queries_tcp += 1
+                return "tcp"
             self.stats.queries_udp += 1
+            return "udp"
+        if transport == "dot":
+            self.stats.queries_dot += 1
+        else:
+            self.stats.queries_doh += 1
+        return transport
 
     @staticmethod
     def _log_query(
-        wire: bytes, client: str, qtype: str, rcode: str, tcp: bool, path: str, elapsed: float
+        wire: bytes, client: str, qtype: str, rcode: str, transport: str, path: str,
+        elapsed: float,
     ) -> None:
         """The query log line of one answered query (``path``: cached or resolved)."""
         try:
             qname = dns.name.from_wire(wire, 12)[0].to_text()
         except (dns.exception.DNSException, IndexError, ValueError):
             qname = "-"
-        transport = "tcp" if tcp else "udp"
         ms = round(elapsed * 1000, 3)
         query_logger.info(
             "%s %s %s %s %s %s %.3f ms", client, qname, qtype, rcode, transport, path, ms,
@@ -312,15 +418,23 @@ class DnsServer:
         except DropQuery:
             return None
         except QueryRejected as rejected:
+            chaos = self._chaos(rejected.echo, tcp=tcp) if allowed else None
+            if chaos is not None:
+                return chaos, dns.rcode.NOERROR
             return self._reject(rejected if allowed else self._refuse(rejected.echo), tcp=tcp)
         if not allowed:
             return self._reject(self._refuse(query.echo), tcp=tcp)
-        if query.is_any:
+        local = None if self.local_zones is None else self.local_zones.answer(query.question)
+        if local is DENIED:
+            return None
+        if query.is_any and local is None:
             return render_any_response(query), dns.rcode.NOERROR
-        outcome = await self._resolve(query)
+        outcome = local if local is not None else await self._resolve(query)
         max_size = TCP_SIZE_LIMIT if tcp else udp_size_limit(query)
         try:
-            response = render_response(query, outcome, max_size=max_size)
+            response = clamp_ttls(
+                render_response(query, outcome, max_size=max_size), self._lifetimes()
+            )
         except Exception:
             logger.exception("cannot render the outcome for %s", query.question)
             return self._reject(query.reject(dns.rcode.SERVFAIL, "unrenderable"), tcp=tcp)
@@ -328,6 +442,16 @@ class DnsServer:
             self._answers.remember(wire, response)
         # The rendered rcode: a bogus outcome became SERVFAIL unless CD was set.
         return response, response[3] & 0x0F
+
+    def _chaos(self, echo: Echo, *, tcp: bool) -> bytes | None:
+        """The answer to a CHAOS identity question (``identity``), or None: refuse it."""
+        question = echo.question
+        if self.identity is None or question is None:
+            return None
+        record = self.identity.record(question.name, question.rdtype, question.rdclass)
+        if record is None:
+            return None
+        return render_echo_answer(echo, record, max_size=TCP_SIZE_LIMIT if tcp else MIN_UDP_SIZE)
 
     async def _resolve(self, query: ClientQuery) -> Outcome:
         """Run the handler, turning whatever it raises into an ``Outcome``."""
@@ -357,12 +481,23 @@ class DnsServer:
         return render_error(rejected, max_size=max_size), rejected.rcode
 
     async def _receive_udp(self, sock: socket.socket, work: trio.Nursery) -> None:
-        """Drain datagrams whenever the socket is readable; one task per query."""
+        """Drain the socket whenever it is readable: cached answers now, cold ones queued.
+
+        The first datagram of each batch is read with its kernel receive
+        time: how long it waited is how late this loop is, for every client
+        (``admission``). The rest are read the cheap way.
+        """
+        admission = self._admission
         while True:
             await trio.lowlevel.wait_readable(sock)
-            for _ in range(_UDP_BATCH):
+            now = trio.current_time()
+            for index in range(_UDP_BATCH):
                 try:
-                    wire, peer = sock.recvfrom(_UDP_RECEIVE_SIZE)
+                    if index:
+                        wire, peer = sock.recvfrom(_UDP_RECEIVE_SIZE)
+                    else:
+                        wire, peer, delay = _receive_timed(sock)
+                        admission.sojourn(delay, now)
                 except BlockingIOError:
                     break
                 except OSError as error:
@@ -373,82 +508,71 @@ class DnsServer:
                     if not _try_send(sock, ready, peer):
                         work.start_soon(_send_udp, sock, ready, peer)
                     continue
-                if self._udp_in_flight >= self.limits.max_udp_queries:
-                    self.stats.overloaded += 1
-                    continue
-                self._udp_in_flight += 1
-                work.start_soon(self._answer_udp, sock, wire, peer)
+                admission.arrive((sock, wire, peer), now)
+            self._start_cold(work)
 
-    async def _answer_udp(self, sock: socket.socket, wire: bytes, peer: tuple[Any, ...]) -> None:
+    def _start_cold(self, work: trio.Nursery) -> None:
+        """Start the cold queries ``admission`` lets through; count those it dropped."""
+        admission = self._admission
+        for sock, wire, peer in admission.take(trio.current_time()):
+            work.start_soon(self._answer_udp, sock, wire, peer, work)
+        self.stats.overloaded = admission.stats.dropped_full + admission.stats.dropped_stale
+
+    async def _answer_udp(
+        self, sock: socket.socket, wire: bytes, peer: tuple[Any, ...], work: trio.Nursery
+    ) -> None:
         try:
-            reply = await self._answer_in_full(wire, peer[0], tcp=False)
+            reply = await self.answer_in_full(wire, peer[0], tcp=False)
             if reply is not None:
                 await _send_udp(sock, reply, peer)
         finally:
-            self._udp_in_flight -= 1
+            self._admission.finished()
+            self._start_cold(work)
 
-    async def _accept_tcp(self, listener: trio.SocketListener, work: trio.Nursery) -> None:
-        """Accept connections, closing at once those beyond the cap."""
-        while True:
-            try:
-                stream = await listener.accept()
-            except OSError as error:
-                logger.warning("TCP accept failed: %s", error)
-                await trio.sleep(_ACCEPT_BACKOFF)
-                continue
-            if self.stats.tcp_open >= self.limits.max_tcp_connections:
-                self.stats.tcp_refused += 1
-                await trio.aclose_forcefully(stream)
-                continue
-            self.stats.tcp_connections += 1
-            self.stats.tcp_open += 1
-            work.start_soon(self._serve_connection, stream)
+    def _take_tcp(self, work: trio.Nursery, stream: trio.SocketStream, client: str) -> bool:
+        """Admit a new connection into the pool (module docstring); False: refused."""
+        connection = _TcpConnection(self, stream, client)
+        evicted = self._pool.admit(connection)
+        if evicted is None:
+            self.stats.tcp_refused += 1
+            return False
+        self.stats.tcp_evicted += evicted
+        self.stats.tcp_connections += 1
+        self.stats.tcp_open += 1 - evicted  # an evicted one has left the pool already
+        work.start_soon(self._serve_connection, connection)
+        return True
 
-    async def _serve_connection(self, stream: trio.SocketStream) -> None:
-        reading = trio.CancelScope()
-        if self._stop.is_set():
-            reading.cancel()
-        self._readers.add(reading)
+    async def _serve_connection(self, connection: _TcpConnection) -> None:
         try:
-            async with stream:
-                try:
-                    client = str(stream.socket.getpeername()[0])
-                except OSError:  # reset before we got to it
-                    return
-                await _TcpConnection(self, stream, client, reading).run()
+            await connection.run()
         finally:
-            self._readers.discard(reading)
-            self.stats.tcp_open -= 1
+            if self._pool.leave(connection):
+                self.stats.tcp_open -= 1
 
-
-class _TcpConnection:
+class _TcpConnection(PooledConnection):
     """One client's TCP connection: framed, pipelined, answered out of order.
 
-    The reader (under the ``reading`` cancel scope) stops after
+    The reader (under its ``reading`` cancel scope) stops after
     ``tcp_idle_timeout`` without a query in flight (RFC 7766 6.2.3), at end of
-    stream, or at shutdown; queries already read are still answered before the
-    connection closes. A half-received frame holds up nobody but this reader.
-    When ``max_tcp_queries_per_connection`` are in flight, reading pauses,
-    which pushes back on the client through TCP flow control.
+    stream, at shutdown, or when the pool evicts it; queries already read are
+    still answered before the connection closes. A half-received frame
+    holds up nobody but this reader. When ``max_tcp_queries_per_connection``
+    are in flight, reading pauses, which pushes back on the client through
+    TCP flow control.
     """
 
-    def __init__(
-        self, server: DnsServer, stream: trio.SocketStream, client: str, reading: trio.CancelScope
-    ) -> None:
+    def __init__(self, server: DnsServer, stream: trio.SocketStream, client: str) -> None:
+        super().__init__(client, server.limits.tcp_idle_timeout)
         self._server = server
         self._stream = stream
-        self._client = client
-        self._reading = reading
-        self._idle_timeout = server.limits.tcp_idle_timeout
         self._slots = trio.Semaphore(server.limits.max_tcp_queries_per_connection)
-        self._send_lock = trio.Lock()
-        self._in_flight = 0
+        self._sender = Sender(stream, server.limits.tcp_idle_timeout)
 
     async def run(self) -> None:
         """Read and answer queries until the reader stops and all are answered."""
-        self._reading.deadline = trio.current_time() + self._idle_timeout
-        async with trio.open_nursery() as queries:
-            with self._reading:
+        async with self._stream, trio.open_nursery() as queries:
+            self._sender.connection = queries.cancel_scope
+            with self.reading:
                 await self._read(queries)
 
     async def _read(self, queries: trio.Nursery) -> None:
@@ -456,31 +580,17 @@ class _TcpConnection:
             async with contextlib.aclosing(read_frames(self._stream)) as frames:
                 async for wire in frames:
                     await self._slots.acquire()
-                    self._in_flight += 1
-                    self._reading.deadline = math.inf
-                    queries.start_soon(self._answer, wire, queries.cancel_scope)
+                    self.busy()
+                    queries.start_soon(self._answer, wire)
 
-    async def _answer(self, wire: bytes, connection: trio.CancelScope) -> None:
+    async def _answer(self, wire: bytes) -> None:
         try:
-            reply = await self._server.answer(wire, self._client, tcp=True)
+            reply = await self._server.answer(wire, self.client, tcp=True)
             if reply is not None:
-                await self._send(frame(reply), connection)
+                await self._sender.send(frame(reply))
         finally:
             self._slots.release()
-            self._in_flight -= 1
-            if self._in_flight == 0:
-                self._reading.deadline = trio.current_time() + self._idle_timeout
-
-    async def _send(self, frame: bytes, connection: trio.CancelScope) -> None:
-        """Send one framed response; a client that stops reading loses the connection."""
-        async with self._send_lock:
-            with trio.move_on_after(self._idle_timeout) as timer:
-                try:
-                    await self._stream.send_all(frame)
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
-                    connection.cancel()
-            if timer.cancelled_caught:
-                connection.cancel()
+            self.done()
 
 
 #: One endpoint's sockets on the same port: its (address, port), UDP, and TCP listening.
@@ -517,15 +627,15 @@ def _bind(endpoint: Endpoint, sockets: contextlib.ExitStack, reuse_port: bool) -
         try:
             udp = _udp_socket(family, endpoint, reuse_port)
         except OSError as error:
-            raise BindError(f"cannot listen on UDP {_show(endpoint)}: {error.strerror}") from error
+            raise BindError(f"cannot listen on UDP {show(endpoint)}: {error.strerror}") from error
         bound = (host, int(udp.getsockname()[1]))
         try:
-            tcp = _tcp_listener(family, bound, reuse_port)
+            tcp = tcp_listener(family, bound, reuse_port)
         except OSError as error:
             _close(udp)
             if attempts_left and error.errno == errno.EADDRINUSE:
                 continue
-            raise BindError(f"cannot listen on TCP {_show(bound)}: {error.strerror}") from error
+            raise BindError(f"cannot listen on TCP {show(bound)}: {error.strerror}") from error
         sockets.callback(_close, udp)
         sockets.callback(_close, tcp)
         return bound, udp, tcp
@@ -548,23 +658,35 @@ def _udp_socket(
     return sock
 
 
-def _tcp_listener(
-    family: socket.AddressFamily, endpoint: Endpoint, reuse_port: bool
-) -> socket.socket:
-    sock = socket.socket(family, socket.SOCK_STREAM)
+def _tune_udp(sock: socket.socket, receive_buffer: int) -> None:
+    """Kernel receive times on, and the receive buffer at ``receive_buffer`` bytes (0: as is).
+
+    A larger buffer (Unbound so-rcvbuf) absorbs the bursts that arrive while
+    the loop works; SO_RCVBUFFORCE goes past ``net.core.rmem_max`` when we
+    may (root, before the privilege drop), SO_RCVBUF up to it otherwise.
+    """
+    with contextlib.suppress(OSError):  # not Linux: no lateness signal, the count cap stays
+        sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+    if not receive_buffer:
+        return
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if reuse_port:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock.setblocking(False)
-        sock.bind(endpoint)
-        sock.listen(_TCP_BACKLOG)
+        sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, receive_buffer)
     except OSError:
-        sock.close()
-        raise
-    return sock
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+
+
+def _receive_timed(sock: socket.socket) -> tuple[bytes, tuple[Any, ...], float]:
+    """One datagram, its sender, and the seconds it waited in the socket buffer.
+
+    Raises:
+        BlockingIOError: nothing to read.
+    """
+    wire, ancillary, _, peer = sock.recvmsg(_UDP_RECEIVE_SIZE, _TIMESTAMP_SPACE)
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(data) >= 16:
+            seconds, nanoseconds = struct.unpack_from("@qq", data)
+            return wire, peer, max(0.0, time.time() - seconds - nanoseconds / 1e9)
+    return wire, peer, 0.0
 
 
 def _close(sock: socket.socket) -> None:
@@ -587,8 +709,3 @@ async def _send_udp(sock: socket.socket, reply: bytes, peer: tuple[Any, ...]) ->
     """Send, waiting only while the socket buffer is full."""
     while not _try_send(sock, reply, peer):
         await trio.lowlevel.wait_writable(sock)
-
-
-def _show(endpoint: Endpoint) -> str:
-    host, port = endpoint
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

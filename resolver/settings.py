@@ -9,18 +9,44 @@ trust anchors) are read here too.
 
 from __future__ import annotations
 
-from pathlib import Path
+import contextlib
+import os
+from collections.abc import Iterator
 
 from dnssec.anchors import TrustAnchors
+from dnssec.anchorstate import anchors_of, read_state
+from dnssec.files import FileRefused
+from dnssec.rfc5011 import TrustPoint
 from dnssec.work import WorkLimits
 from resolver.cache import Lifetimes
-from resolver.config import Config
+from resolver.config import LOCAL_DATA, LOCAL_ZONE, Config
 from resolver.errors import ConfigError
+from resolver.identity import Identity
 from resolver.iterator import PREFETCH_SHARE
 from resolver.limits import Limits
+from resolver.localzones import LocalZones
+from resolver.logs import query_target_problem
 from resolver.privileges import lookup_user
 from resolver.stale import StalePolicy
+from resolver.tls import identity_for
 from rootzone.hints import RootHints
+
+#: The options ``holdfast serve`` flags override, and the flag of each.
+SERVE_FLAGS = {
+    "server.listen": "--listen",
+    "server.user": "--user",
+    "workers.count": "--workers",
+    "upstream.root_hints": "--root-hints",
+    "upstream.allow": "--upstream-allow",
+    "upstream.port": "--upstream-port",
+    "dnssec.trust_anchors": "--trust-anchor",
+    "local_root.sources": "--local-root",
+    "control.socket": "--control",
+    "metrics.listen": "--metrics",
+    "logging.level": "--log-level",
+    "logging.format": "--log-format",
+    "logging.query_log": "--query-log",
+}
 
 
 def stale_policy(config: Config) -> StalePolicy:
@@ -54,6 +80,26 @@ def query_limits(config: Config) -> Limits:
     )
 
 
+def local_zones(config: Config) -> LocalZones:
+    """``[local_zones]``, ``[[local_zone]]`` and ``[[local_data]]`` as the table the server asks."""
+    return LocalZones.from_settings(
+        config[LOCAL_ZONE],
+        config[LOCAL_DATA],
+        defaults=config["local_zones.defaults"],
+        nodefault=config["local_zones.nodefault"],
+    )
+
+
+def chaos_identity(config: Config) -> Identity:
+    """What the CHAOS identity and version names say (``[server]``), and which are hidden."""
+    return Identity(
+        identity=config["server.identity"],
+        hide_identity=config["server.hide_identity"],
+        version=config["server.version"],
+        hide_version=config["server.hide_version"],
+    )
+
+
 def template_share(policy: StalePolicy) -> float:
     """The share of its TTL a ready-made response lives (``answers.AnswerCache``).
 
@@ -61,6 +107,20 @@ def template_share(policy: StalePolicy) -> float:
     sees the question again in time to refresh it.
     """
     return 1.0 - PREFETCH_SHARE if policy.prefetch else 1.0
+
+
+#: The share of ``[cache] max_bytes`` the RRset cache gets; the ready-made
+#: responses get the rest. Unbound advises an rrset-cache-size twice the
+#: msg-cache-size; a template here is a whole response (two copies), but it
+#: is rebuilt from the RRset cache at the cost of one slow answer.
+RRSET_SHARE = 0.75
+
+
+def cache_bytes(config: Config) -> tuple[int, int]:
+    """``[cache] max_bytes`` split: bytes for the RRset cache, bytes for the templates."""
+    total: int = config["cache.max_bytes"]
+    rrsets = int(total * RRSET_SHARE)
+    return rrsets, total - rrsets
 
 
 def cache_lifetimes(config: Config) -> Lifetimes:
@@ -80,19 +140,73 @@ def cache_lifetimes(config: Config) -> Lifetimes:
 
 
 def read_hints(config: Config) -> RootHints:
-    """The root hints from the configured file, or the IANA ones."""
+    """The root hints from the configured file, or the IANA ones.
+
+    Raises:
+        ConfigError: the file cannot be read (naming the option or flag).
+        RecordFileError: it does not parse (naming the file and line).
+    """
     path = config["upstream.root_hints"]
     if not path:
         return RootHints.builtin()
-    return RootHints.from_text(_read(Path(path)), source=path)
+    with _naming(config, "upstream.root_hints"):
+        return RootHints.from_file(path)
 
 
 def read_anchors(config: Config) -> TrustAnchors:
-    """The trust anchors from the configured files, or the IANA root anchors."""
+    """The trust anchors: the configured files and the managed ones, or the IANA root anchors.
+
+    Raises:
+        ConfigError: a file cannot be read (naming the option or flag), or
+            a zone has both a static and a managed anchor.
+        RecordFileError: it does not parse (naming the file and line).
+    """
     paths: list[str] = config["dnssec.trust_anchors"]
-    if not paths:
+    if not paths and not config["dnssec.trust_anchor_file"]:
         return TrustAnchors.builtin()
-    return TrustAnchors.merge(TrustAnchors.from_text(_read(Path(p)), source=p) for p in paths)
+    with _naming(config, "dnssec.trust_anchors"):
+        static = TrustAnchors.merge(TrustAnchors.from_file(p) for p in paths)
+    managed = read_managed(config)
+    both = set(static.zones()) & {point.zone for point in managed}
+    if both:
+        raise ConfigError(
+            f"dnssec.trust_anchors and dnssec.trust_anchor_file both anchor "
+            f"{', '.join(sorted(str(zone) for zone in both))}: keep one of them",
+            source=str(config.path) if config.path is not None else None,
+        )
+    return TrustAnchors.merge((static, anchors_of(managed)))
+
+
+def read_managed(config: Config) -> tuple[TrustPoint, ...]:
+    """The RFC 5011 trust points of ``[dnssec] trust_anchor_file``; none if it is not set.
+
+    Raises:
+        ConfigError: the file cannot be read (a missing one says how to make it).
+        AnchorStateError: it does not parse (naming the file and line).
+    """
+    path: str = config["dnssec.trust_anchor_file"]
+    if not path:
+        return ()
+    with _naming(config, "dnssec.trust_anchor_file"):
+        if not os.path.lexists(path):  # only for the advice: the read decides
+            raise FileRefused(path, f"no such file; create it with holdfast anchor --file {path}")
+        return read_state(path)
+
+
+@contextlib.contextmanager
+def _naming(config: Config, option: str) -> Iterator[None]:
+    """Say which setting named a file that cannot be read: the flag if given, else the option.
+
+    "x.ds: cannot open: No such file" alone leaves a new user asking where
+    that name came from.
+    """
+    try:
+        yield
+    except FileRefused as error:
+        if option in config.overrides:
+            raise ConfigError(str(error), source=SERVE_FLAGS[option]) from error
+        where = str(config.path) if config.path is not None else None
+        raise ConfigError(f"{option}: {error}", source=where) from error
 
 
 def check_files(config: Config) -> TrustAnchors:
@@ -108,13 +222,11 @@ def check_files(config: Config) -> TrustAnchors:
     read_hints(config)
     anchors = read_anchors(config)
     cache_lifetimes(config)
+    identity_for(config)  # the TLS certificate and key, if DoT or DoH is served
+    problem = query_target_problem(config["logging.query_log_target"])
+    if problem is not None:
+        where = str(config.path) if config.path is not None else None
+        raise ConfigError(f"logging.query_log_target: {problem}", source=where)
     if config["server.user"]:
         lookup_user(config["server.user"])
     return anchors
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read: {exc}", source=str(path)) from exc

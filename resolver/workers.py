@@ -5,8 +5,10 @@ cores is several processes, each a whole resolver with its own cache. With
 ``[workers] count`` above 1, ``holdfast serve`` becomes a supervisor:
 
 * It binds, for each worker, one UDP and one TCP socket per listen endpoint
-  with SO_REUSEPORT (the kernel spreads clients across the sockets by their
-  address and port), the public control socket and the metrics endpoint;
+  and one TCP socket per DNS over TLS and HTTPS endpoint (``listen_tls``,
+  ``listen_https``), all with SO_REUSEPORT (the kernel spreads clients
+  across the sockets by their address and port), the public control socket
+  and the metrics endpoint;
   then it drops privileges; only then does it start the workers
   (``holdfast worker``, hidden), each with its socket set and one end of a
   socket pair as its private control channel. Workers never bind and never
@@ -25,18 +27,27 @@ cores is several processes, each a whole resolver with its own cache. With
   or an error naming the workers that failed, with the others' results.
   ``status`` adds the supervisor's own view. ``reload`` is checked by the
   supervisor first: a bad file is refused before any worker is touched.
-* Route and local-root overrides the operator gave are kept in a bounded
-  ``ReplayLog`` and applied by a restarted worker before it serves, so an
-  override reaches every process, including one started later.
+* Route, local-root and local-data/local-zone overrides the operator gave
+  are kept in a bounded ``ReplayLog`` and applied by a restarted worker
+  before it serves, so an override reaches every process, including one
+  started later. SIGHUP reopens the workers' query log files
+  (``log-reopen``), then reloads.
 * ``/metrics`` and ``ctl stats`` are the workers' ``stats`` merged
   (``metrics.merge``), plus the supervisor's restart count. A restarted
   worker counts from zero, so the sums drop: Prometheus takes that for a
   counter reset, as it would after a restart of the whole server.
 * A worker that exits is logged (``worker_died``) and restarted after a
-  back-off (``Backoff``); the others keep serving. SIGTERM or SIGINT stops
-  the workers (SIGTERM, each finishes its in-flight queries) and then the
-  supervisor. A worker whose supervisor is gone sees its channel close and
-  stops likewise.
+  back-off (``Backoff``); the others keep serving. A worker that is alive
+  but no longer answers (a loop stuck in one computation, a SIGSTOP) would
+  hold its share of the clients' queries for good, so the supervisor sends
+  each worker a heartbeat (``status``, over its channel) every
+  ``[workers] heartbeat_interval``; one not answered within
+  ``heartbeat_timeout`` gets the worker killed (SIGKILL: a stopped process
+  takes no other signal), logged (``worker_hung``), counted
+  (``holdfast_worker_hung_total``) and restarted like a dead one.
+  SIGTERM or SIGINT stops the workers (SIGTERM, each finishes its in-flight
+  queries) and then the supervisor. A worker whose supervisor is gone sees
+  its channel close and stops likewise.
 
 The pure parts (``ReplayLog``, ``Backoff``, ``combine``) are tested without
 processes; ``tests/scenarios/test_workers.py`` runs the real thing.
@@ -67,15 +78,22 @@ from resolver import __version__, daemon, logs
 from resolver.clock import SystemClock
 from resolver.commands import command_words
 from resolver.config import Config, parse_endpoint
-from resolver.control import Channel, ControlError, default_socket_path, serve_control
+from resolver.connections import show
+from resolver.control import (
+    Channel,
+    ChannelClosed,
+    ControlError,
+    default_socket_path,
+    serve_control,
+)
+from resolver.encrypted import EncryptedListening, bind_encrypted, encrypted_endpoints
 from resolver.errors import ConfigError, HoldfastError
 from resolver.metrics import Snapshot, merge
 from resolver.metrics_endpoint import serve_metrics
 from resolver.privileges import drop_privileges
-from resolver.reload import effective, refused
+from resolver.reload import LOCAL_ZONE_OPTIONS, effective, read_candidate
 from resolver.routes import Route, RouteError, route_from_words, zone_from_text
 from resolver.server import Listening, bind_all
-from resolver.settings import check_files
 
 log = logging.getLogger("holdfast.workers")
 
@@ -119,11 +137,24 @@ class Backoff:
         return delay
 
 
+#: ``ctl local-data`` and ``local-zone`` changes a ``ReplayLog`` keeps at most.
+MAX_LOCAL_CHANGES = 10_000
+
+#: The ctl commands that change the local zones, by their first two words.
+_LOCAL_CHANGES = (
+    ["local-data", "add"], ["local-data", "remove"], ["local-zone", "add"], ["local-zone", "remove"]
+)
+
+
 class ReplayLog:
     """The operator's overrides since start, for a worker started later.
 
-    Kept: ``route add`` and ``route del`` (the last one per zone) and
-    ``local-root disable|enable`` (the last one). Nothing else changes
+    Kept: ``route add`` and ``route del`` (the last one per zone),
+    ``local-root disable|enable`` (the last one), and every ``local-data``
+    and ``local-zone`` change in order (each one's effect depends on the
+    zones in force when it came: data outside every zone makes one), at most
+    ``MAX_LOCAL_CHANGES`` until a reload rebuilds the local zones from the
+    file and drops them (``forget_local``). Nothing else changes
     state a new worker lacks: flushes and hold-down clears concern caches
     and hold-downs it starts without. Bounded: at most one entry per zone
     with a live control route (a worker refuses routes beyond
@@ -137,14 +168,24 @@ class ReplayLog:
         #: Zone (canonical text) to its route, or None: deleted.
         self._routes: dict[str, Route | None] = {}
         self._local_root: str | None = None
+        self._local: list[tuple[str, ...]] = []
 
     @staticmethod
     def replays(words: Sequence[str]) -> bool:
         """Whether ``words`` is a command this log keeps."""
-        return list(words[:2]) in (["route", "add"], ["route", "del"]) or list(words) in (
+        head = list(words[:2])
+        return head in (["route", "add"], ["route", "del"], *_LOCAL_CHANGES) or list(words) in (
             ["local-root", "disable"],
             ["local-root", "enable"],
         )
+
+    def full(self, words: Sequence[str]) -> bool:
+        """Whether ``words`` changes the local zones and no more such changes can be kept."""
+        return list(words[:2]) in _LOCAL_CHANGES and len(self._local) >= MAX_LOCAL_CHANGES
+
+    def forget_local(self) -> None:
+        """A reload rebuilt the local zones from the file: what ctl changed there is gone."""
+        self._local.clear()
 
     def record(self, words: Sequence[str], now: float, configured: frozenset[str]) -> None:
         """Keep ``words`` if it is a command worth replaying (one some worker applied).
@@ -154,6 +195,9 @@ class ReplayLog:
             configured: Zones (canonical text) with a route in the configuration.
         """
         if not self.replays(words):
+            return
+        if list(words[:2]) in _LOCAL_CHANGES:
+            self._local.append(tuple(words))
             return
         if words[0] == "local-root":
             self._local_root = words[1]
@@ -184,7 +228,7 @@ class ReplayLog:
                 commands.append(_route_words(route, now))
         if self._local_root is not None:
             commands.append(["local-root", self._local_root])
-        return commands
+        return commands + [list(words) for words in self._local]
 
 
 def _route_words(route: Route, now: float) -> list[str]:
@@ -262,6 +306,8 @@ class WorkerStart:
     sockets: tuple[tuple[int, int], ...]
     #: ``ReplayLog.commands``: applied before the worker serves.
     replay: tuple[tuple[str, ...], ...]
+    #: Transport ("dot", "doh") and file descriptor of its DoT and DoH listening sockets.
+    encrypted: tuple[tuple[str, int], ...] = ()
 
 
 def worker_main(channel_fd: int) -> None:
@@ -274,6 +320,8 @@ def worker_main(channel_fd: int) -> None:
     channel = socket.socket(fileno=channel_fd)
     start: WorkerStart = pickle.loads(_receive_start(channel))
     logs.configure(start.config["logging.level"], start.config["logging.format"])
+    logs.configure_query_log(start.config["logging.query_log_target"],
+                             start.config["logging.format"])
     _tag_log_records(start.index)
     resolver = daemon.build(start.config, SystemClock())
     handler = daemon.commands(resolver)
@@ -283,7 +331,8 @@ def worker_main(channel_fd: int) -> None:
         except HoldfastError as error:
             log.warning("worker %d: replaying %r failed: %s", start.index, " ".join(words), error)
     listening = [_adopt(udp, tcp) for udp, tcp in start.sockets]
-    trio.run(_serve_worker, resolver, listening, channel)
+    encrypted = [_adopt_stream(kind, fd) for kind, fd in start.encrypted]
+    trio.run(_serve_worker, resolver, listening, encrypted, channel)
 
 
 def _receive_start(channel: socket.socket) -> bytes:
@@ -319,11 +368,20 @@ def _adopt(udp_fd: int, tcp_fd: int) -> Listening:
     return (str(host), int(port)), udp, tcp
 
 
+def _adopt_stream(kind: str, fd: int) -> EncryptedListening:
+    sock = socket.socket(fileno=fd)
+    host, port = sock.getsockname()[:2]
+    return kind, (str(host), int(port)), sock
+
+
 async def _serve_worker(
-    resolver: daemon.Resolver, listening: list[Listening], channel: socket.socket
+    resolver: daemon.Resolver,
+    listening: list[Listening],
+    encrypted: list[EncryptedListening],
+    channel: socket.socket,
 ) -> None:
     stream = trio.SocketStream(trio.socket.from_stdlib_socket(channel))
-    await daemon.run(resolver, handover=daemon.Handover(listening, stream))
+    await daemon.run(resolver, handover=daemon.Handover(listening, stream, encrypted))
 
 
 # --- The supervisor ----------------------------------------------------------------------
@@ -335,12 +393,16 @@ class Worker:
 
     index: int
     listening: list[Listening]
+    #: Its DoT and DoH listening sockets (none without ``listen_tls``/``listen_https``).
+    encrypted: list[EncryptedListening] = field(default_factory=list)
     state: Literal["starting", "running", "down"] = "starting"
     pid: int | None = None
     channel: Channel | None = None
     #: Wall time the running process became ready.
     since: float = 0.0
     restarts: int = 0
+    #: Processes killed because they stopped answering heartbeats.
+    hangs: int = 0
     #: Trio time of the next start while ``down``.
     retry_at: float = 0.0
     #: Set once the current process answers; replaced at each start.
@@ -349,7 +411,7 @@ class Worker:
     def view(self) -> dict[str, Any]:
         """This worker for ``status``."""
         view: dict[str, Any] = {"index": self.index, "pid": self.pid, "state": self.state,
-                                "restarts": self.restarts}
+                                "restarts": self.restarts, "hangs": self.hangs}
         if self.state == "running":
             view["uptime_seconds"] = round(time.time() - self.since, 1)
         return view
@@ -385,8 +447,11 @@ class Supervisor:
         with trio.open_signal_receiver(*signals_wanted) as signals, contextlib.ExitStack() as held:
             first = bind_all(endpoints, held, reuse_port=True)
             bound = [endpoint for endpoint, _, _ in first]
-            self.workers = [Worker(0, first)] + [
-                Worker(index, bind_all(bound, held, reuse_port=True))
+            first_encrypted = bind_encrypted(encrypted_endpoints(config), held, reuse_port=True)
+            bound_encrypted = [(kind, endpoint) for kind, endpoint, _ in first_encrypted]
+            self.workers = [Worker(0, first, first_encrypted)] + [
+                Worker(index, bind_all(bound, held, reuse_port=True),
+                       bind_encrypted(bound_encrypted, held, reuse_port=True))
                 for index in range(1, config["workers.count"])
             ]
             async with trio.open_nursery() as nursery:
@@ -399,10 +464,11 @@ class Supervisor:
                     nursery.start_soon(self._keep, worker)
                 for worker in self.workers:
                     await worker.ready.wait()
+                serving = [f"{host}:{port}" for host, port in bound]
+                serving += [f"{kind} on {show(endpoint)}" for kind, endpoint in bound_encrypted]
                 log.info(
                     "holdfast %s serving on %s with %d workers (control socket %s)",
-                    __version__, ", ".join(f"{host}:{port}" for host, port in bound),
-                    len(self.workers), control_path,
+                    __version__, ", ".join(serving), len(self.workers), control_path,
                     extra={"event": "started", "workers": len(self.workers)},
                 )
                 async for signum in signals:
@@ -457,9 +523,11 @@ class Supervisor:
             config=self._worker_config(),
             sockets=tuple((udp.fileno(), tcp.fileno()) for _, udp, tcp in worker.listening),
             replay=tuple(tuple(words) for words in replay),
+            encrypted=tuple((kind, sock.fileno()) for kind, _, sock in worker.encrypted),
         )
         argv = [sys.executable, "-m", "resolver", "worker", "--channel", str(theirs.fileno())]
-        fds = [theirs.fileno(), *(fd for pair in start.sockets for fd in pair)]
+        fds = [theirs.fileno(), *(fd for pair in start.sockets for fd in pair),
+               *(fd for _, fd in start.encrypted)]
         async with stream, trio.open_nursery() as nursery:
             try:
                 process: trio.Process = await nursery.start(functools.partial(
@@ -491,9 +559,47 @@ class Supervisor:
                          extra={"event": "worker_restarted", "worker": worker.index,
                                 "pid": process.pid, "restarts": worker.restarts})
             try:
-                return _ended(await process.wait())
+                return await self._watch(worker, process, channel)
             finally:
                 worker.channel = None
+
+    async def _watch(self, worker: Worker, process: trio.Process, channel: Channel) -> str:
+        """Wait for a running worker's process to end, killing it if it stops answering.
+
+        Returns how it ended, as ``_run_once`` does.
+        """
+        interval = self.config["workers.heartbeat_interval"]
+        timeout = self.config["workers.heartbeat_timeout"]
+        hung = False
+
+        async def heartbeat() -> None:
+            nonlocal hung
+            while True:
+                await trio.sleep(interval)
+                try:
+                    with trio.fail_after(timeout):
+                        await channel.request({"command": ["status"]})
+                except ChannelClosed:
+                    return  # it is exiting: process.wait() says how
+                except ControlError:
+                    continue  # it answered, if with an error: alive
+                except trio.TooSlowError:
+                    hung = True
+                    worker.hangs += 1
+                    log.error("worker %d (pid %d) did not answer a heartbeat within %g s: "
+                              "killing it", worker.index, process.pid, timeout,
+                              extra={"event": "worker_hung", "worker": worker.index,
+                                     "pid": process.pid})
+                    process.kill()
+                    return
+
+        async with trio.open_nursery() as watching:
+            watching.start_soon(heartbeat)
+            status = await process.wait()
+            watching.cancel_scope.cancel()
+        if hung:
+            return f"stopped answering for {timeout:g} s, so was killed"
+        return _ended(status)
 
     def _worker_config(self) -> Config:
         """The configuration a worker runs: the supervisor's, without its metrics endpoint."""
@@ -511,6 +617,11 @@ class Supervisor:
             return combine(await self.reload())
         if words == ["stats"]:
             return await self.snapshot()
+        if self.replay.full(words):
+            raise ControlError(
+                f"{MAX_LOCAL_CHANGES} local-data/local-zone changes since the last reload are "
+                "kept for workers started later, and no more: write them in the configuration "
+                "file and reload")
         replies = await self.forward(words)
         if any(reply.ok for reply in replies.values()):
             self.replay.record(words, time.time(), configured_zones(self.config))
@@ -574,19 +685,28 @@ class Supervisor:
             ConfigError: the file is unusable (logged); no worker was asked.
         """
         running = self.config
-        try:
-            fresh = running.reread()
-            check_files(fresh)
-        except HoldfastError as exc:
-            raise refused(running, exc) from exc
+        # Read in a thread: the supervisor's loop keeps the workers' channels going.
+        fresh = (await trio.to_thread.run_sync(read_candidate, running)).config
         replies = await self.forward(["reload"])
         if any(reply.ok for reply in replies.values()):
             self.config = effective(running, fresh)
             logs.set_level(self.config["logging.level"])
+            if any(running[name] != fresh[name] for name in LOCAL_ZONE_OPTIONS):
+                self.replay.forget_local()  # the workers rebuilt them from the file
         return replies
 
     async def _reload_on_signal(self) -> None:
-        """SIGHUP: ``reload``, with what did not go well in the log (there is no one to tell)."""
+        """SIGHUP: ``log-reopen`` then ``reload``, what did not go well in the log.
+
+        The workers' query log files are reopened first, whatever the reload
+        makes of the file: logrotate's SIGHUP must not leave them writing to
+        the renamed one. (There is no one to tell of a failure but the log.)
+        """
+        reopened = await self.forward(["log-reopen"])
+        failed = {index: reply.value for index, reply in reopened.items() if not reply.ok}
+        if failed:
+            log.error("the query log was not reopened by every worker: %s", failed,
+                      extra={"event": "query_log_reopen_failed", "workers": sorted(failed)})
         try:
             replies = await self.reload()
         except ConfigError:
@@ -597,7 +717,7 @@ class Supervisor:
                       extra={"event": "config_reload_incomplete", "workers": sorted(failed)})
 
     async def snapshot(self) -> Snapshot:
-        """The metrics: the workers' ``stats`` merged, and the supervisor's restart count.
+        """The metrics: the workers' ``stats`` merged, and the supervisor's restart and hang counts.
 
         Raises:
             SnapshotError: no worker answered.
@@ -605,6 +725,7 @@ class Supervisor:
         replies = await self.forward(["stats"])
         snapshot = merge([reply.value for reply in replies.values() if reply.ok])
         snapshot["worker_restarts"] = sum(worker.restarts for worker in self.workers)
+        snapshot["worker_hung"] = sum(worker.hangs for worker in self.workers)
         return snapshot
 
 

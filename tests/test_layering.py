@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 #: The only modules allowed to import Trio: sockets, timers, nurseries.
 TRIO_SHELL = {
     "resolver/server.py",
+    "resolver/encrypted.py",
+    "resolver/connections.py",
     "resolver/transport.py",
     "resolver/driver.py",
     "resolver/framing.py",
@@ -25,6 +27,8 @@ TRIO_SHELL = {
     "resolver/daemon.py",
     "resolver/workers.py",
     "resolver/metrics_endpoint.py",
+    "resolver/dnstap_output.py",
+    "resolver/anchor_refresh.py",
     "resolver/cli.py",
     "resolver/lab/network.py",
     "resolver/lab/server.py",

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from resolver.answers import AnswerCache, parse_query, ttl_offsets
+from resolver.answers import AnswerCache, clamp_ttls, parse_query, ttl_offsets
+from resolver.cache import Lifetimes
 from resolver.clock import FakeClock
 from resolver.messages import OUR_UDP_PAYLOAD, render_response, udp_size_limit
 from resolver.messages import parse_query as parse_client_query
@@ -246,3 +247,63 @@ async def test_a_bug_in_the_fast_path_costs_only_the_fast_path(
     assert response is not None
     assert dns.message.from_wire(response).rcode() == dns.rcode.NOERROR
     assert "ready-made answer path failed" in caplog.text
+
+
+def _ttls(response: bytes | None) -> list[list[int]]:
+    assert response is not None
+    message = dns.message.from_wire(response)
+    return [[rrset.ttl for rrset in section] for section in message.sections[1:3]]
+
+
+@pytest.mark.parametrize("upstream_ttl", [3600, 2**31 - 1])
+async def test_no_path_serves_a_ttl_above_max_ttl_and_templates_die_with_it(
+    clock: FakeClock, upstream_ttl: int
+) -> None:
+    """Issue 16: TTL 3600 with max_ttl=5 was still served at 16 s, as 3584."""
+    calls: list[str] = []
+
+    async def handler(client: object) -> Outcome:
+        calls.append("resolved")
+        return outcome(ttl=upstream_ttl, soa_ttl=upstream_ttl)
+
+    lifetimes = Lifetimes(max_ttl=5, max_negative_ttl=3)
+    answers = AnswerCache(clock, udp_payload=OUR_UDP_PAYLOAD)
+    server = DnsServer(
+        [("127.0.0.1", 0)], handler, answers=answers, lifetimes=lambda: lifetimes  # type: ignore[arg-type]
+    )
+    first = await server.answer(query(qid=1), "127.0.0.1", tcp=False)
+    # An SOA in the authority section is denial data (RFC 2308): max_negative_ttl.
+    assert _ttls(first) == [[5], [3]]
+    clock.advance(2)
+    ready = await server.answer(query(qid=2), "127.0.0.1", tcp=False)
+    assert _ttls(ready) == [[3], [1]]
+    assert calls == ["resolved"]
+    clock.advance(14)
+    late = await server.answer(query(qid=3), "127.0.0.1", tcp=False)
+    assert calls == ["resolved", "resolved"]  # the template died with its smallest TTL
+    assert _ttls(late) == [[5], [3]]
+
+
+async def test_a_negative_answer_is_clamped_to_max_negative_ttl(clock: FakeClock) -> None:
+    async def handler(client: object) -> Outcome:
+        soa = dns.rrset.from_text("example.com.", 900, "IN", "SOA", "ns. host. 1 2 3 4 900")
+        return Outcome(rcode=dns.rcode.Rcode.NXDOMAIN, authority=(soa,))
+
+    answers = AnswerCache(clock, udp_payload=OUR_UDP_PAYLOAD)
+    lifetimes = Lifetimes(max_ttl=600, max_negative_ttl=30)
+    server = DnsServer(
+        [("127.0.0.1", 0)], handler, answers=answers, lifetimes=lambda: lifetimes  # type: ignore[arg-type]
+    )
+    assert _ttls(await server.answer(query(qid=1), "127.0.0.1", tcp=False)) == [[], [30]]
+    clock.advance(31)
+    assert answers.answer(query(qid=2), tcp=False) is None
+
+
+def test_clamping_leaves_ttls_within_bounds_and_opt_alone() -> None:
+    wire = query(want_dnssec=True)
+    response = slow(wire, outcome(ttl=111, soa_ttl=222))
+    assert clamp_ttls(response, Lifetimes()) is response
+    clamped = clamp_ttls(response, Lifetimes(max_ttl=100, max_negative_ttl=50))
+    message = dns.message.from_wire(clamped)
+    assert [message.answer[0].ttl, message.authority[0].ttl] == [100, 50]
+    assert message.ednsflags & dns.flags.DO

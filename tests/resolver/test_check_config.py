@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -49,6 +51,15 @@ def test_a_good_file_lists_what_differs_from_the_defaults(
         ("[server]\nuser = \"no-such-user-here\"\n", "no user named 'no-such-user-here'"),
         ("[upstream]\nroot_hints = \"/nonexistent/root.hints\"\n", "cannot read"),
         ("[dnssec]\ntrust_anchors = [\"/nonexistent/anchor.ds\"]\n", "cannot read"),
+        ("[logging]\nquery_log_target = \"queries.log\"\n",
+         "logging.query_log_target: 'queries.log' is not \"\", \"syslog\" or an absolute "),
+        ("[logging]\nquery_log_target = \"/nonexistent/dir/queries.log\"\n",
+         "logging.query_log_target: /nonexistent/dir/queries.log: the directory /nonexistent/dir "
+         "does not exist"),
+        ("[logging]\nquery_log_target = \"/tmp\"\n",
+         "logging.query_log_target: /tmp is not a regular file"),
+        ("[logging]\nquery_log_target = \"/dev/null\"\n",
+         "logging.query_log_target: /dev/null is not a regular file"),
     ],
 )
 def test_a_bad_file_exits_2_with_the_reason(
@@ -67,7 +78,44 @@ def test_an_absurdly_large_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFi
     path.write_text("[cache]\n" + "# the same comment again\n" * (MAX_CONFIG_BYTES // 20))
     status, _, err = check(path, capsys)
     assert status == 2
-    assert "far larger than any sane configuration" in err
+    assert f"larger than the limit of {MAX_CONFIG_BYTES} bytes" in err
+
+
+def _fifo(path: Path) -> str:
+    os.mkfifo(path)  # no writer: a blocking open would wait for ever
+    return "a FIFO, not a regular file"
+
+
+def _dev_zero(path: Path) -> str:
+    path.symlink_to("/dev/zero")
+    return "a character device, not a regular file"
+
+
+def _directory(path: Path) -> str:
+    path.mkdir()
+    return "a directory, not a regular file"
+
+
+SPECIAL_FILES = {"FIFO": _fifo, "symlink to /dev/zero": _dev_zero, "directory": _directory}
+
+
+@pytest.mark.parametrize("make", list(SPECIAL_FILES.values()), ids=list(SPECIAL_FILES))
+@pytest.mark.parametrize("role", ["config", "hints", "anchor"])
+def test_only_regular_files_are_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], make: Callable[[Path], str], role: str
+) -> None:
+    special = tmp_path / "special"
+    reason = make(special)
+    path = tmp_path / "holdfast.toml"
+    if role == "config":
+        path = special
+    elif role == "hints":
+        path.write_text(f'[upstream]\nroot_hints = "{special}"\n')
+    else:
+        path.write_text(f'[dnssec]\ntrust_anchors = ["{special}"]\n')
+    status, _, err = check(path, capsys)
+    assert status == 2
+    assert f"{special}: {reason}" in err
 
 
 def test_serve_refuses_a_bad_file_before_binding_anything(

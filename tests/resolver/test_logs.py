@@ -6,6 +6,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -76,3 +77,65 @@ def test_configure_replaces_its_handler_and_set_level_applies_at_once() -> None:
     log.info("shown")
     assert stream.getvalue().count("shown") == 1
     assert "hidden" not in stream.getvalue()
+
+
+@pytest.fixture
+def query_log_back() -> Iterator[None]:
+    """Send the query log back to the event log after the test."""
+    yield
+    logs.configure_query_log("", "human")
+
+
+@pytest.mark.usefixtures("restore_logging", "query_log_back")
+def test_the_query_log_file_is_its_own_and_reopened_after_a_rename(tmp_path: Path) -> None:
+    events = io.StringIO()
+    logs.configure("warning", "json", stream=events)
+    path = tmp_path / "queries.log"
+    logs.configure_query_log(str(path), "json")
+    query = logging.getLogger(logs.QUERY_LOGGER)
+
+    query.info("first", extra={"event": "query"})
+    path.rename(tmp_path / "queries.log.1")
+    query.info("second, still in the renamed file", extra={"event": "query"})
+    assert logs.reopen_query_log() == str(path)
+    query.info("third", extra={"event": "query"})
+
+    def messages(file: Path) -> list[str]:
+        return [json.loads(line)["message"] for line in file.read_text().splitlines()]
+
+    # Written although the event log is at warning, and not into the event log.
+    assert messages(tmp_path / "queries.log.1") == ["first", "second, still in the renamed file"]
+    assert messages(path) == ["third"]
+    assert events.getvalue() == ""
+
+    logs.configure_query_log("", "json")
+    query.info("back with the events")
+    assert logs.reopen_query_log() is None
+    assert messages(path) == ["third"]
+
+
+@pytest.mark.usefixtures("restore_logging", "query_log_back")
+def test_a_query_log_file_that_cannot_be_reopened_keeps_the_old_one(tmp_path: Path) -> None:
+    directory = tmp_path / "logs"
+    directory.mkdir()
+    path = directory / "queries.log"
+    logs.configure_query_log(str(path), "human")
+    path.rename(tmp_path / "queries.log.1")
+    directory.rmdir()
+    with pytest.raises(logs.QueryLogError, match=r"logging.query_log_target: cannot reopen "):
+        logs.reopen_query_log()
+    logging.getLogger(logs.QUERY_LOGGER).info("still written")
+    assert "still written" in (tmp_path / "queries.log.1").read_text()
+
+
+@pytest.mark.parametrize(
+    ("target", "problem"),
+    [
+        ("", None),
+        ("syslog", None),
+        ("relative.log", "'relative.log' is not \"\", \"syslog\" or an absolute file path"),
+        ("/var/log/", "'/var/log/' is not \"\", \"syslog\" or an absolute file path"),
+    ],
+)
+def test_the_query_log_target_form(target: str, problem: str | None) -> None:
+    assert logs.query_target_error(target) == problem

@@ -52,7 +52,13 @@ PROMISED = {
     "holdfast_queries_refused": "counter",
     "holdfast_tcp_connections": "counter",
     "holdfast_tcp_connections_refused": "counter",
+    "holdfast_tcp_connections_evicted": "counter",
     "holdfast_tcp_connections_open": "gauge",
+    "holdfast_tls_connections": "counter",
+    "holdfast_tls_connections_open": "gauge",
+    "holdfast_tls_connections_refused": "counter",
+    "holdfast_tls_connections_evicted": "counter",
+    "holdfast_tls_handshake_failures": "counter",
     "holdfast_answer_duration_seconds": "histogram",
     "holdfast_cache_entries": "gauge",
     "holdfast_cache_hits": "counter",
@@ -68,8 +74,13 @@ PROMISED = {
     "holdfast_upstream_queries": "counter",
     "holdfast_upstream_timeouts": "counter",
     "holdfast_upstream_errors": "counter",
+    "holdfast_upstream_unparseable": "counter",
+    "holdfast_upstream_case_mismatches": "counter",
+    "holdfast_upstream_case_fallbacks": "counter",
     "holdfast_upstream_bogus": "counter",
     "holdfast_validations": "counter",
+    "holdfast_scrubbed_records": "counter",
+    "holdfast_aggressive_nsec_answers": "counter",
     "holdfast_holddowns_active": "gauge",
     "holdfast_holddowns": "counter",
     "holdfast_localroot_state": "gauge",
@@ -78,6 +89,8 @@ PROMISED = {
     "holdfast_localroot_answers": "counter",
     "holdfast_localroot_bogus": "counter",
     "holdfast_localroot_rejections": "counter",
+    "holdfast_dnstap_frames": "counter",
+    "holdfast_dnstap_capped": "counter",
 }
 #: Present only while a local root copy is loaded.
 LOCAL_ROOT_COPY = {
@@ -175,7 +188,7 @@ async def test_resolving_and_repeating_a_name_moves_the_counters(
     again = await ask(resolver, "www.example.com.", "A")
     assert first.rcode() == again.rcode() == dns.rcode.NOERROR
     snapshot = collect(resolver)
-    assert snapshot["queries"] == {"udp": 2, "tcp": 0}
+    assert snapshot["queries"] == {"udp": 2, "tcp": 0, "dot": 0, "doh": 0}
     assert snapshot["responses"] == {"NOERROR": 2}
     assert snapshot["qtypes"] == {"A": 2}
     # The first answer took the full path, the repeat the ready-made one.
@@ -219,7 +232,9 @@ async def test_bogus_data_counts_per_server_with_its_hold_down_and_ede(
     shown = families(snapshot)
     assert value(shown["holdfast_extended_errors"], code="6", name="DNSSEC_BOGUS") == 1
     for address in bogus_servers:
-        assert value(shown["holdfast_upstream_bogus"], server=address) == 1
+        # The bogus UDP reply and the TCP reply that confirmed it before the
+        # hold-down (an off-path spoofer cannot race TCP).
+        assert value(shown["holdfast_upstream_bogus"], server=address) == 2
 
 
 async def test_a_stale_answer_and_the_timeouts_behind_it_are_counted(
@@ -282,7 +297,7 @@ async def test_ctl_stats_is_the_snapshot(
 ) -> None:
     await ask(resolver, "www.example.com.")
     stats = commands(resolver)({"command": ["stats"]})
-    assert json.loads(json.dumps(stats))["queries"] == {"udp": 1, "tcp": 0}
+    assert json.loads(json.dumps(stats))["queries"] == {"udp": 1, "tcp": 0, "dot": 0, "doh": 0}
     assert stats.keys() == collect(resolver).keys()
 
 
@@ -426,6 +441,8 @@ async def test_the_exposition_has_every_promised_series_with_its_type(
     restarts = families({**snapshot, "worker_restarts": 3})["holdfast_worker_restarts"]
     assert restarts.type == "counter"
     assert value(restarts) == 3
+    hung = families({**snapshot, "worker_hung": 2})["holdfast_worker_hung"]
+    assert (hung.type, value(hung)) == ("counter", 2)
 
 
 # -- the endpoint ----------------------------------------------------------------------

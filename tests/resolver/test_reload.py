@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,15 +26,19 @@ import dns.rrset
 import pytest
 import trio
 
+from dnssec.files import MAX_RECORD_FILE_BYTES
 from dnssec.status import Security
 from resolver import daemon
 from resolver.cache import Rank
 from resolver.clock import FakeClock
-from resolver.config import MAX_CONFIG_BYTES, OPTIONS, Option, load_config
+from resolver.config import LOCAL_DATA, LOCAL_ZONE, MAX_CONFIG_BYTES, OPTIONS, Option, load_config
 from resolver.errors import ConfigError
+from resolver.identity import Identity
 from resolver.lab import Lab, LabTransport
 from resolver.lab.drill import ask
 from resolver.limits import Limits
+from resolver.logs import QUERY_LOGGER, configure_query_log
+from resolver.question import Question
 from resolver.reload import RELOADABLE, ROUTES, reload
 from resolver.stale import StalePolicy
 from rootzone.service import in_thread
@@ -166,6 +171,18 @@ def _stale(field: str) -> Callable[[Reloading], Any]:
     return lambda h: getattr(h.policy, field)
 
 
+def _identity(h: Reloading) -> Identity:
+    assert h.resolver.server.identity is not None
+    return h.resolver.server.identity
+
+
+def _local_answer(name: str) -> Callable[[Reloading], Any]:
+    question = Question(dns.name.from_text(name), dns.rdatatype.PTR)
+    return lambda h: h.resolver.server.local_zones and h.resolver.server.local_zones.answer(
+        question
+    )
+
+
 PROBES: dict[str, Probe] = {
     "server.allow": Probe(
         ["192.0.2.0/24"],
@@ -222,6 +239,19 @@ PROBES: dict[str, Probe] = {
     "logging.level": Probe("debug", lambda h: logging.getLogger().getEffectiveLevel(),
                            logging.DEBUG),
     "logging.query_log": Probe(True, lambda h: h.resolver.server.query_log, True),
+    "logging.query_log_target": Probe(
+        lambda h: str(h.file.with_name("queries.log")),
+        lambda h: [Path(getattr(handler, "baseFilename", "")).name
+                   for handler in logging.getLogger(QUERY_LOGGER).handlers],
+        ["queries.log"],
+    ),
+    "server.identity": Probe("ns9", lambda h: _identity(h).identity, "ns9"),
+    "server.hide_identity": Probe(False, lambda h: _identity(h).hide_identity, False),
+    "server.version": Probe("v9", lambda h: _identity(h).version, "v9"),
+    "server.hide_version": Probe(False, lambda h: _identity(h).hide_version, False),
+    "local_zones.defaults": Probe(False, _local_answer("localhost"), None),
+    "local_zones.nodefault": Probe(["10.in-addr.arpa"], _local_answer("1.0.0.10.in-addr.arpa"),
+                                   None),
 }
 
 RELOAD_OPTIONS = [option for option in OPTIONS if option.reload]
@@ -229,11 +259,12 @@ RELOAD_OPTIONS = [option for option in OPTIONS if option.reload]
 
 @pytest.fixture(autouse=True)
 def keep_log_level() -> Iterator[None]:
-    """A reload sets the root logger's level; put it back."""
+    """A reload sets the root logger's level and may send the query log to a file; put back."""
     root = logging.getLogger()
     level = root.level
     yield
     root.setLevel(level)
+    configure_query_log("", "human")
 
 
 @pytest.fixture
@@ -242,7 +273,8 @@ def harness(lab: Lab, clock: FakeClock, tmp_path: Path) -> Reloading:
 
 
 def test_what_a_reload_applies_is_what_the_options_say() -> None:
-    assert {option.name for option in RELOAD_OPTIONS} | {ROUTES} == RELOADABLE
+    tables = {ROUTES, LOCAL_ZONE, LOCAL_DATA}
+    assert {option.name for option in RELOAD_OPTIONS} | tables == RELOADABLE
 
 
 @pytest.mark.parametrize("option", RELOAD_OPTIONS, ids=lambda option: option.name)
@@ -380,9 +412,9 @@ async def test_reloaded_limits_rule_the_next_query(
     assert (await ask(harness.resolver, "www.example.com.")).rcode() == dns.rcode.SERVFAIL
 
 
-def test_a_ctl_reload_returns_the_report(harness: Reloading) -> None:
+async def test_a_ctl_reload_returns_the_report(harness: Reloading) -> None:
     harness.write({"serve_stale.reply_ttl": 5})
-    report = harness.ctl({"command": ["reload"]})
+    report = await harness.ctl({"command": ["reload"]})
     assert report["applied"] == ["serve_stale.reply_ttl"]
 
 
@@ -391,13 +423,36 @@ def test_a_ctl_reload_returns_the_report(harness: Reloading) -> None:
 
 def _oversized(harness: Reloading) -> str:
     harness.write({}, "# " + "x" * MAX_CONFIG_BYTES + "\n")
-    return "far larger than any sane configuration"
+    return f"larger than the limit of {MAX_CONFIG_BYTES} bytes"
 
 
-def _unreadable(harness: Reloading) -> str:
+def _directory(harness: Reloading) -> str:
     harness.file.unlink()
-    harness.file.mkdir()  # root reads any file: a directory is what stays unreadable
-    return "cannot read"
+    harness.file.mkdir()
+    return "a directory, not a regular file"
+
+
+def _fifo(harness: Reloading) -> str:
+    harness.file.unlink()
+    os.mkfifo(harness.file)  # no writer: a blocking open would wait for ever
+    return "a FIFO, not a regular file"
+
+
+def _dev_zero(harness: Reloading) -> str:
+    harness.file.unlink()
+    harness.file.symlink_to("/dev/zero")  # read until the OOM killer came, at 23.6 GB
+    return "a character device, not a regular file"
+
+
+def _hints_dev_zero(harness: Reloading) -> str:
+    harness.hints.unlink()
+    harness.hints.symlink_to("/dev/zero")
+    return f"{harness.hints}: a character device"
+
+
+def _oversized_anchor(harness: Reloading) -> str:
+    harness.anchor.write_text(harness.anchor.read_text() + "; padding\n" * 120_000)
+    return f"{harness.anchor}: larger than the limit of {MAX_RECORD_FILE_BYTES} bytes"
 
 
 def _missing(harness: Reloading) -> str:
@@ -434,7 +489,11 @@ BAD_FILES: dict[str, Callable[[Reloading], str]] = {
     "out of range": _values({"serve_stale.reply_ttl": 0}, "must be between 1 and 3600"),
     "not TOML": _text("[server\n", "not valid TOML"),
     "over 1 MiB": _oversized,
-    "unreadable": _unreadable,
+    "directory": _directory,
+    "FIFO": _fifo,
+    "symlink to /dev/zero": _dev_zero,
+    "hints: symlink to /dev/zero": _hints_dev_zero,
+    "anchor over 1 MiB": _oversized_anchor,
     "missing": _missing,
     "contradictory TTLs": _values({"cache.min_ttl": 600, "cache.max_negative_ttl": 60},
                                   "min_ttl (600) must be between 0 and both maximum TTLs"),
@@ -475,7 +534,18 @@ async def test_a_bad_file_is_refused_and_nothing_changes(
     assert message in refused.reason  # type: ignore[attr-defined]
 
 
-def test_a_ctl_reload_of_a_bad_file_says_why(harness: Reloading) -> None:
+async def test_a_ctl_reload_of_a_bad_file_says_why(harness: Reloading) -> None:
     harness.write({"cache.max_ttl": -1})
     with pytest.raises(ConfigError, match=r"cache\.max_ttl: must be between 1 and 604800"):
-        harness.ctl({"command": ["reload"]})
+        await harness.ctl({"command": ["reload"]})
+
+
+async def test_a_ctl_reload_reads_in_a_thread_and_a_fifo_never_blocks_it(
+    harness: Reloading,
+) -> None:
+    """Issue 16: a FIFO as the configuration froze DNS and the control socket."""
+    harness.file.unlink()
+    os.mkfifo(harness.file)
+    with trio.fail_after(5):
+        with pytest.raises(ConfigError, match="a FIFO, not a regular file"):
+            await harness.ctl({"command": ["reload"]})

@@ -10,6 +10,7 @@ Timeouts run on Trio's autojump clock: nothing waits in wall time.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 from collections.abc import AsyncIterator, Iterator
@@ -34,7 +35,14 @@ from resolver.clock import SystemClock
 from resolver.errors import QueryError, UpstreamTimeout
 from resolver.messages import OUR_UDP_PAYLOAD, ClientQuery
 from resolver.question import Outcome
-from resolver.server import BindError, DnsServer, Endpoint, ServerLimits
+from resolver.server import (
+    BindError,
+    DnsServer,
+    Endpoint,
+    ServerLimits,
+    _receive_timed,
+    _tune_udp,
+)
 from tests.strategies import mutated, query_wires
 
 LOCAL = "127.0.0.1"
@@ -420,18 +428,27 @@ async def test_tcp_query_in_flight_longer_than_idle_timeout_is_still_answered(
     assert reply.id == 3
 
 
-async def test_connections_beyond_the_cap_are_closed(
+async def test_connections_beyond_the_cap_are_closed_when_none_is_idle(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    server = DnsServer([(LOCAL, 0)], answering, limits=ServerLimits(max_tcp_connections=2))
+    release = trio.Event()
+
+    async def held(query: ClientQuery) -> Outcome:
+        await release.wait()
+        return address_record(query)
+
+    server = DnsServer([(LOCAL, 0)], held, limits=ServerLimits(max_tcp_connections=2))
 
     async with running(server) as [endpoint]:
         async with TcpClient.connect(endpoint) as one, TcpClient.connect(endpoint) as two:
             for client in (one, two):
                 await client.send(wire_query())
-                await client.receive()
+            await trio.testing.wait_all_tasks_blocked()
             async with TcpClient.connect(endpoint) as three:
                 assert await three.closed_by_server()
+            release.set()
+            for client in (one, two):
+                await client.receive()
         await trio.testing.wait_all_tasks_blocked()
         assert (server.stats.tcp_open, server.stats.tcp_refused) == (0, 1)
         async with TcpClient.connect(endpoint) as four:
@@ -439,6 +456,60 @@ async def test_connections_beyond_the_cap_are_closed(
             assert (await four.receive()).id == 4
 
     assert server.stats.tcp_connections == 3
+
+
+@asynccontextmanager
+async def connected_from(source: str, endpoint: Endpoint) -> AsyncIterator[TcpClient]:
+    """A TCP client whose connection comes from ``source`` (any 127/8 address is local)."""
+    async with await trio.open_tcp_stream(*endpoint, local_address=source) as stream:
+        yield TcpClient(stream)
+
+
+async def test_idle_connections_filling_the_pool_do_not_shut_out_a_real_query(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Issue 16: 257 idle connections from several clients, then one real query (RFC 7766)."""
+    server = DnsServer([(LOCAL, 0)], answering)
+    sources = [f"127.0.0.{n}" for n in range(2, 11)]  # 9 clients, under 32 connections each
+
+    async with running(server) as [endpoint], contextlib.AsyncExitStack() as idle:
+        for index in range(257):
+            await idle.enter_async_context(connected_from(sources[index % 9], endpoint))
+        await trio.testing.wait_all_tasks_blocked()
+        assert server.stats.tcp_open == 256
+        async with connected_from("127.0.0.1", endpoint) as client:
+            await client.send(wire_query(query_id=257))
+            reply = await client.receive()
+
+    assert reply.id == 257
+    assert server.stats.tcp_evicted == 2
+    assert server.stats.tcp_refused == 0
+
+
+async def test_a_client_at_its_connection_cap_loses_its_own_idlest(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    server = DnsServer(
+        [(LOCAL, 0)], answering, limits=ServerLimits(tcp_connections_per_client=2)
+    )
+
+    async with (
+        running(server) as [endpoint],
+        connected_from("127.0.0.3", endpoint) as other,
+        connected_from("127.0.0.2", endpoint) as first,
+    ):
+        await trio.testing.wait_all_tasks_blocked()
+        autojump_clock.jump(1)
+        async with (
+            connected_from("127.0.0.2", endpoint) as second,
+            connected_from("127.0.0.2", endpoint) as third,
+        ):
+            assert await first.closed_by_server()
+            for query_id, client in enumerate((other, second, third)):
+                await client.send(wire_query(query_id=query_id))
+                assert (await client.receive()).id == query_id
+
+    assert (server.stats.tcp_evicted, server.stats.tcp_refused) == (1, 0)
 
 
 async def test_graceful_shutdown_lets_in_flight_queries_finish(
@@ -516,3 +587,45 @@ async def test_listen_address_must_be_a_literal() -> None:
 
     with pytest.raises(BindError, match="'localhost'"):
         await server.serve()
+
+
+async def test_cold_udp_queries_beyond_the_cap_wait_in_a_bounded_queue(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """One resolution at a time, one waiting: of three cold queries an older one is dropped."""
+    release = trio.Event()
+
+    async def held(query: ClientQuery) -> Outcome:
+        await release.wait()
+        return address_record(query)
+
+    limits = ServerLimits(max_udp_queries=1, udp_queue=1)
+    server = DnsServer([(LOCAL, 0)], held, limits=limits)
+    async with running(server) as [endpoint]:
+        with trio.socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for query_id in (1, 2, 3):
+                await sock.sendto(wire_query(f"n{query_id}.example.", query_id=query_id), endpoint)
+            await trio.testing.wait_all_tasks_blocked()
+            release.set()
+            replies = set()
+            with trio.move_on_after(5):
+                while len(replies) < 3:
+                    replies.add(dns.message.from_wire(await sock.recv(65535)).id)
+
+    assert len(replies) == 2
+    assert 3 in replies  # the newest is kept
+    assert server.stats.overloaded == 1
+
+
+def test_a_datagram_is_read_with_the_time_it_waited() -> None:
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client,
+    ):
+        server.bind((LOCAL, 0))
+        _tune_udp(server, 0)
+        client.sendto(b"query", server.getsockname())
+        wire, peer, waited = _receive_timed(server)
+        assert (wire, peer[1]) == (b"query", client.getsockname()[1])
+
+    assert 0.0 <= waited < 5.0

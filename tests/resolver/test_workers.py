@@ -317,3 +317,12 @@ async def test_a_broken_file_is_refused_before_any_worker_hears_of_it(tmp_path: 
         assert supervisor.config["cache.min_ttl"] == 5
         assert supervisor.config["cache.max_entries"] == 10
         nursery.cancel_scope.cancel()
+
+
+async def test_sighup_reopens_the_workers_query_logs_then_reloads() -> None:
+    async with trio.open_nursery() as nursery:
+        supervisor, fakes = await supervisor_with(nursery, Config.defaults(), ["running"] * 2)
+        await supervisor._reload_on_signal()
+        # The reopen comes first, and would come even if the file were refused.
+        assert [fake.got for fake in fakes] == [[["log-reopen"], ["reload"]]] * 2
+        nursery.cancel_scope.cancel()

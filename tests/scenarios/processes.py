@@ -169,6 +169,14 @@ class ResolverProcess:
     def dig(self, *args: str) -> Dig:
         return dig(self.host, self.port, *args)
 
+    def ctl(self, *words: str) -> subprocess.CompletedProcess[str]:
+        """Run ``holdfast ctl --control SOCKET WORDS...`` as an operator would."""
+        return subprocess.run(
+            [sys.executable, "-m", "resolver", "ctl", "--control", str(self.control), *words],
+            capture_output=True, text=True, timeout=30, check=False,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+
 
 @dataclass(frozen=True)
 class Dig:

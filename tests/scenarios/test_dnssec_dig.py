@@ -105,16 +105,30 @@ def test_every_signed_zone_and_algorithm_validates(resolver: ResolverProcess, zo
     assert "ad" in reply.flags, reply.output
 
 
-@pytest.mark.parametrize(
-    "name",
-    ["www.insecure.com", "www.optout.nsec3.org", "www.unknownalg.com", "www.unknowndigest.com",
-     "z.nsec3.org"],
-)
+@pytest.mark.parametrize("name", ["www.insecure.com", "www.optout.nsec3.org", "z.nsec3.org"])
 def test_insecure_answers_have_no_ad_and_no_error(resolver: ResolverProcess, name: str) -> None:
     reply = resolver.dig(name, "A", "+dnssec")
     assert reply.status in ("NOERROR", "NXDOMAIN"), reply.output
     assert "ad" not in reply.flags
     assert reply.ede == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("www.unknownalg.com", "1"),  # algorithm 253
+        ("www.bigexp.org", "1"),  # RSA with a 3071-bit exponent: refused
+        ("www.rsa16k.org", "1"),  # RSA with a 16384-bit modulus: refused
+        ("www.unknowndigest.com", "2"),
+    ],
+)
+def test_zones_signed_only_with_what_we_refuse_are_insecure_and_say_why(
+    resolver: ResolverProcess, name: str, code: str
+) -> None:
+    reply = resolver.dig(name, "A", "+dnssec")
+    assert reply.status == "NOERROR", reply.output
+    assert "ad" not in reply.flags
+    assert reply.ede.startswith((f"{code} ", f"{code}:")), reply.output
 
 
 def test_nsec3_iterations_over_the_limit_are_insecure_with_ede_27(

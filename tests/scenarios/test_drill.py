@@ -36,9 +36,12 @@ async def test_the_july_2023_outage_costs_clients_nothing_while_one_instance_is_
     # Never data that failed validation, and AD kept on every signed answer.
     assert report.bogus_served == 0
     assert all(figures.ad_missing == 0 for figures in report.phases)
-    # Every instance that went bad was held down within a few minutes.
+    # Every instance that went bad was held down within minutes. A hold-down
+    # needs the bogus data over TCP too (no hold-down without proof), and an
+    # instance bad for half its replies may answer the TCP re-ask well: it is
+    # held down at a later bogus reply, not the first.
     assert set(report.route_around) == {"127.53.1.1", "127.53.1.2", "127.53.1.3", "127.53.1.4"}
-    assert max(report.route_around.values()) < 5 * 60
+    assert max(report.route_around.values()) < 10 * 60
     # Healed: fresh answers again (at most the val-bogus-ttl minute of
     # remembered bogus key verdicts), every instance back within one hold-down.
     assert healed.known_servfail == 0

@@ -35,6 +35,7 @@ import dns.edns
 import dns.exception
 import dns.flags
 import dns.message
+import dns.name
 import dns.query
 import dns.rcode
 import pytest
@@ -175,6 +176,15 @@ CATALOGUE: tuple[tuple[str, str], ...] = (
     ("www.unknownalg.com.", "A"),
     ("www.unknowndigest.com.", "A"),
     ("www.outside.com.", "A"),
+    # Issue 23: a parent and its children on the same servers (NSEC and NSEC3).
+    *(
+        (f"{label}{child}{parent}", rdtype)
+        for parent in ("shared.com.", "shared3.com.")
+        for child in ("", "insecure.", "signed.")
+        for label, rdtype in (("www.", "A"), ("nx.", "A"), ("www.", "TXT"))
+    ),
+    ("insecure.shared.com.", "NS"),
+    ("signed.shared3.com.", "NS"),
 )
 
 #: Asked again with CD=1, once every question above has been answered: a
@@ -232,12 +242,24 @@ EXPECTED: dict[tuple[str, str], tuple[str, bool]] = {
     ("www.nonsec.com.", "A"): _SECURE,
     ("www.keytrap.com.", "A"): _SERVFAIL,
     ("nx.keytrap.com.", "A"): _SERVFAIL,
+    **{
+        (f"{label}{child}{parent}", "A"): (rcode, child != "insecure.")
+        for parent in ("shared.com.", "shared3.com.")
+        for child in ("", "insecure.", "signed.")
+        for label, rcode in (("www.", "NOERROR"), ("nx.", "NXDOMAIN"))
+    },
 }
+
+
+#: Attack zones, not compared: how soon a resolver gives up on them is each
+#: one's own work limit (resolver/limits.py; Unbound's MAX_TARGET_COUNT), and
+#: Unbound's answer there is a client timeout.
+NOT_COMPARED = frozenset({"fanout.com."})
 
 
 def lab_zones() -> list[str]:
     """Every zone the lab serves, from the catalogue itself (root included)."""
-    return [zone.origin for zone in plans() if zone.served]
+    return [zone.origin for zone in plans() if zone.served and zone.origin not in NOT_COMPARED]
 
 
 def random_label(rng: random.Random) -> str:
@@ -270,6 +292,14 @@ def questions() -> list[Question]:
 
 
 def ask(server: tuple[str, int], question: Question) -> Judgement:
+    """``ask_once``, once more after a timeout: a loaded machine (the lab, two
+    resolvers and the test share two cores) can delay one resolution past
+    ``QUERY_TIMEOUT``; a second one is answered from what the first learned."""
+    judgement = ask_once(server, question)
+    return ask_once(server, question) if judgement.rcode == "TIMEOUT" else judgement
+
+
+def ask_once(server: tuple[str, int], question: Question) -> Judgement:
     """Ask ``question`` with DO=1 (CD if the question says so), over TCP if truncated."""
     query = dns.message.make_query(
         question.name, question.rdtype, want_dnssec=True, use_edns=0, payload=1232
@@ -358,6 +388,22 @@ def ask_both(
         return list(pool.map(both, asked))
 
 
+#: Zones where Holdfast differs from Unbound on purpose: signed only with an
+#: RSA key past the bounds of dnssec/signatures.py (BIND's: exponent over 35
+#: bits, modulus over 4096), which Holdfast treats as an unsupported
+#: algorithm (insecure, EDE 1) and Unbound validates. The rcode must agree,
+#: and Holdfast must not set AD.
+REFUSED_KEY_ZONES = (dns.name.from_text("bigexp.org."), dns.name.from_text("rsa16k.org."))
+
+
+def _agrees(question: Question, mine: Judgement, other: Judgement) -> bool:
+    name = dns.name.from_text(question.name)
+    parent_side = question.rdtype == "DS" and name in REFUSED_KEY_ZONES  # org's own DS
+    if not parent_side and any(name.is_subdomain(zone) for zone in REFUSED_KEY_ZONES):
+        return mine.rcode == other.rcode and not mine.ad
+    return mine.agrees(other)
+
+
 def test_holdfast_and_unbound_agree(holdfast: ResolverProcess, unbound: Started) -> None:
     plain = [q for q in questions() if not q.cd]
     checking_disabled = [q for q in questions() if q.cd]
@@ -369,7 +415,7 @@ def test_holdfast_and_unbound_agree(holdfast: ResolverProcess, unbound: Started)
     disagreements = [
         f"  {question}: Holdfast {mine}; Unbound {other}"
         for question, (mine, other) in zip(asked, answers, strict=True)
-        if not mine.agrees(other)
+        if not _agrees(question, mine, other)
     ]
     both_wrong = [
         f"  {question}: both {mine}; the lab README expects "

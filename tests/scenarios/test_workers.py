@@ -272,3 +272,29 @@ def test_workers_stop_when_their_supervisor_is_killed(lab: LabProcess, tmp_path:
         assert time.monotonic() < deadline, "a worker outlived its supervisor"
         time.sleep(0.1)
     assert "[supervisor_gone]" in resolver.log.read_text()
+
+
+def test_a_hung_worker_is_killed_and_restarted(lab: LabProcess, tmp_path: Path) -> None:
+    """Issue 16: a worker alive but answering nothing (SIGSTOP) is found by its heartbeat."""
+    config = tmp_path / "holdfast.toml"
+    config.write_text("[workers]\nheartbeat_interval = 0.2\nheartbeat_timeout = 1.0\n")
+    with serving(start(lab, tmp_path, "--config", str(config))) as resolver:
+        before = worker_pids(resolver)
+        os.kill(before[0], signal.SIGSTOP)
+        try:
+            deadline = time.monotonic() + RESTART_DEADLINE
+            while True:
+                workers = ctl(resolver, "status")["worker_processes"]
+                if workers[0]["state"] == "running" and workers[0]["pid"] != before[0]:
+                    break
+                assert time.monotonic() < deadline, workers
+                time.sleep(0.1)
+        finally:
+            if alive(before[0]):
+                os.kill(before[0], signal.SIGKILL)
+        assert (workers[0]["restarts"], workers[0]["hangs"]) == (1, 1)
+        assert (workers[1]["pid"], workers[1]["hangs"]) == (before[1], 0)
+        assert not alive(before[0])
+        assert ctl(resolver, "stats")["worker_hung"] == 1
+        assert "[worker_hung]" in resolver.log.read_text()
+        assert resolver.dig("www.example.com", "A").status == "NOERROR"

@@ -1,0 +1,412 @@
+"""DNS over HTTPS (RFC 8484), sans-I/O: HTTP/1.1 (h11) and HTTP/2 (h2) sessions.
+
+A session is fed the bytes a client sent (``receive``) and hands back the
+DNS queries it completed; the Trio shell (``encrypted.py``) answers each
+through the same ``DnsServer.answer`` as UDP and TCP and gives the response
+back (``respond``); ``data_to_send`` is what goes on the wire. No socket, no
+clock: tests and the fuzzer drive sessions with plain bytes.
+
+The HTTP rules (RFC 8484 section 4.1), with the status a client gets when
+it breaks one (checked by ``request_refusal`` and ``query_from``):
+
+* the path is ``[server] https_path`` (404 otherwise);
+* GET carries the query in ``?dns=``, base64url without padding (400 if
+  absent or not decodable); POST carries it as the body with
+  ``Content-Type: application/dns-message`` (415 otherwise); any other
+  method is 405;
+* a query is at most 65535 bytes, a DNS message's largest size (413); a
+  body shorter than a DNS header, or one the DNS layer drops unanswered
+  (a response, a packet with no header) is 400.
+
+HTTP/1.1 answers an error and closes the connection (``Connection: close``):
+a client that sends a malformed request gets told, and does not get to try
+again and again on the same connection. HTTP/2 answers the error on its
+stream only. The query ID is passed through as it is: RFC 8484 section 4.1
+asks clients to use ID 0, so that the same question is the same URI for
+HTTP caches, and the ready-made answer path patches whatever ID it gets.
+
+Responses carry ``Cache-Control: max-age`` of the smallest TTL of the
+records in them (RFC 8484 section 5.1: the freshness lifetime must not
+outlive the answer; for a negative answer the SOA's TTL, already clamped to
+its minimum by the cache, is among them). A response without records (a
+SERVFAIL, say) gets ``max-age=0``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+from urllib.parse import parse_qs, urlsplit
+
+import h2.config
+import h2.connection
+import h2.errors
+import h2.events
+import h2.exceptions
+import h2.settings
+import h11
+
+from resolver.answers import ttl_offsets
+
+#: A DNS message's largest size (its TCP length prefix is 16 bits).
+MAX_QUERY_BYTES = 65535
+#: The length of a DNS header: anything shorter is not a query.
+_HEADER_BYTES = 12
+#: Bytes of request head (request line and headers) accepted.
+MAX_HEAD_BYTES = 8192
+DNS_MESSAGE = b"application/dns-message"
+_TTL = struct.Struct("!I")
+#: Reason phrases of the statuses sent here (RFC 9110 section 15).
+REASONS = {
+    200: b"OK",
+    400: b"Bad Request",
+    404: b"Not Found",
+    405: b"Method Not Allowed",
+    413: b"Content Too Large",
+    415: b"Unsupported Media Type",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """An HTTP error status for a request that is not a DNS query we take, and why."""
+
+    status: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DnsRequest:
+    """A DNS query completed on a session: its stream (0 on HTTP/1.1) and the query."""
+
+    stream: int
+    wire: bytes
+
+
+class Session(Protocol):
+    """What the shell needs of an HTTP session, whatever the HTTP version."""
+
+    #: True once no more requests will be read: the shell sends what is left, then closes.
+    closed: bool
+
+    def receive(self, data: bytes) -> list[DnsRequest]:
+        """Feed bytes from the client (b"" at end of stream); the queries completed."""
+
+    def respond(self, stream: int, response: bytes | None) -> list[DnsRequest]:
+        """The DNS response to ``stream`` (None: dropped, answered 400); queries now ready."""
+
+    def data_to_send(self) -> bytes:
+        """The bytes to send now, removed from the session."""
+
+
+def request_refusal(method: bytes, target: bytes, content_type: bytes | None,
+                    content_length: int | None, path: str) -> Refusal | None:
+    """The refusal of a request by its head alone (before any body), or None if it may go on."""
+    try:
+        parts = urlsplit(target.decode("ascii"))
+    except UnicodeDecodeError:
+        return Refusal(400, "the request target is not ASCII")
+    if parts.path != path:
+        return Refusal(404, f"only {path} answers DNS queries")
+    if method == b"GET":
+        return None
+    if method != b"POST":
+        return Refusal(405, "only GET and POST are allowed")
+    if content_type is None or content_type.split(b";")[0].strip().lower() != DNS_MESSAGE:
+        return Refusal(415, "the body must be application/dns-message")
+    if content_length is not None and content_length > MAX_QUERY_BYTES:
+        return Refusal(413, f"a DNS query is at most {MAX_QUERY_BYTES} bytes")
+    return None
+
+
+def query_from(method: bytes, target: bytes, body: bytes) -> bytes | Refusal:
+    """The DNS query of a request that passed ``request_refusal``."""
+    if method == b"GET":
+        values = parse_qs(urlsplit(target.decode("ascii")).query).get("dns")
+        if not values:
+            return Refusal(400, "missing the dns parameter")
+        text = values[0]
+        if len(text) > MAX_QUERY_BYTES * 4 // 3 + 4:
+            return Refusal(413, f"a DNS query is at most {MAX_QUERY_BYTES} bytes")
+        try:
+            # RFC 8484 section 6: base64url, padding left off (we accept it too).
+            body = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_",
+                                    validate=True)
+        except (binascii.Error, ValueError):
+            return Refusal(400, "the dns parameter is not base64url")
+    if len(body) < _HEADER_BYTES:
+        return Refusal(400, "not a DNS message")
+    return body
+
+
+def cache_control(response: bytes) -> bytes:
+    """``max-age=N``: N the smallest TTL in ``response`` (RFC 8484 section 5.1), 0 if none."""
+    try:
+        ttls = [_TTL.unpack_from(response, offset)[0] for offset in ttl_offsets(response)]
+    except (IndexError, struct.error):
+        ttls = []
+    return b"max-age=%d" % min(ttls, default=0)
+
+
+def response_headers(response: bytes) -> list[tuple[bytes, bytes]]:
+    """The headers of a 200 carrying ``response``."""
+    return [
+        (b"content-type", DNS_MESSAGE),
+        (b"content-length", b"%d" % len(response)),
+        (b"cache-control", cache_control(response)),
+    ]
+
+
+def _error_body(refusal: Refusal) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    body = refusal.reason.encode() + b"\n"
+    return [(b"content-type", b"text/plain; charset=utf-8"),
+            (b"content-length", b"%d" % len(body))], body
+
+
+def _content_length(value: bytes | None) -> int | None:
+    return int(value) if value is not None and value.isdigit() else None
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A request whose head is in and body is arriving."""
+
+    method: bytes
+    target: bytes
+    body: bytearray = field(default_factory=bytearray)
+
+
+class Http1Session:
+    """One HTTP/1.1 connection (h11): one request at a time, pipelined ones wait their turn."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
+        self._out = bytearray()
+        self._pending: _Pending | None = None
+        #: A query was handed out and its response is not in yet.
+        self._busy = False
+        self.closed = False
+
+    def receive(self, data: bytes) -> list[DnsRequest]:
+        if not self.closed:
+            self._h11.receive_data(data)
+        return self._next()
+
+    def respond(self, stream: int, response: bytes | None) -> list[DnsRequest]:
+        self._busy = False
+        if response is None:
+            self._refuse(Refusal(400, "not a DNS query"))
+            return []
+        self._send(h11.Response(status_code=200, headers=response_headers(response)))
+        self._send(h11.Data(data=response))
+        self._send(h11.EndOfMessage())
+        if self._h11.our_state is h11.DONE and self._h11.their_state is h11.DONE:
+            self._h11.start_next_cycle()
+        elif self._h11.our_state is h11.MUST_CLOSE:
+            self.closed = True
+        return self._next()
+
+    def data_to_send(self) -> bytes:
+        data = bytes(self._out)
+        self._out.clear()
+        return data
+
+    def _next(self) -> list[DnsRequest]:
+        """Read events until a query is complete, more data is needed, or the end."""
+        while not self.closed and not self._busy:
+            try:
+                event = self._h11.next_event()
+            except h11.RemoteProtocolError as error:
+                self._refuse(Refusal(error.error_status_hint, "malformed HTTP request"))
+                break
+            if event is h11.NEED_DATA or event is h11.PAUSED:
+                break
+            if isinstance(event, h11.ConnectionClosed):
+                self.closed = True
+            elif isinstance(event, h11.Request):
+                self._begin(event)
+            elif isinstance(event, h11.Data) and self._pending is not None:
+                self._pending.body += event.data
+                if len(self._pending.body) > MAX_QUERY_BYTES:
+                    self._refuse(Refusal(413, f"a DNS query is at most {MAX_QUERY_BYTES} bytes"))
+            elif isinstance(event, h11.EndOfMessage) and self._pending is not None:
+                pending, self._pending = self._pending, None
+                query = query_from(pending.method, pending.target, bytes(pending.body))
+                if isinstance(query, Refusal):
+                    self._refuse(query)
+                else:
+                    self._busy = True
+                    return [DnsRequest(0, query)]
+        return []
+
+    def _begin(self, request: h11.Request) -> None:
+        headers = dict(request.headers)
+        refusal = request_refusal(request.method, request.target, headers.get(b"content-type"),
+                                  _content_length(headers.get(b"content-length")), self._path)
+        if refusal is not None:
+            self._refuse(refusal)
+        else:
+            self._pending = _Pending(request.method, request.target)
+
+    def _refuse(self, refusal: Refusal) -> None:
+        """Answer ``refusal`` (if a response may still be sent) and close the connection."""
+        self.closed = True
+        if self._h11.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
+            return
+        headers, body = _error_body(refusal)
+        try:
+            self._send(h11.Response(status_code=refusal.status,
+                                    headers=[*headers, (b"connection", b"close")],
+                                    reason=REASONS.get(refusal.status, b"")))
+            self._send(h11.Data(data=body))
+            self._send(h11.EndOfMessage())
+        except h11.LocalProtocolError:
+            pass  # h11 has no request to answer (a garbled request line): just close
+
+    def _send(self, event: h11.Response | h11.Data | h11.EndOfMessage) -> None:
+        data = self._h11.send(event)
+        if data:
+            self._out += data
+
+
+class Http2Session:
+    """One HTTP/2 connection (h2): concurrent streams, each a query, up to ``max_streams``.
+
+    A client that opens more streams than our SETTINGS allow, or breaks the
+    protocol otherwise, gets GOAWAY and the connection closes (RFC 9113
+    section 5.1.2 lets us treat it as a connection error).
+    """
+
+    def __init__(self, path: str, max_streams: int) -> None:
+        self._path = path
+        # Our own response headers are known good: h2's checks of them cost
+        # more than the rest of an answer. What clients send is still checked.
+        config = h2.config.H2Configuration(client_side=False, header_encoding=None,
+                                           validate_outbound_headers=False,
+                                           normalize_outbound_headers=False)
+        self._h2 = h2.connection.H2Connection(config)
+        self._h2.local_settings = h2.settings.Settings(client=False, initial_values={
+            h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: max_streams,
+            h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: MAX_HEAD_BYTES,
+        })
+        self._h2.initiate_connection()
+        self._pending: dict[int, _Pending] = {}
+        #: Response bytes each stream still has to send (flow control holds them).
+        self._outgoing: dict[int, bytes] = {}
+        self.closed = False
+
+    def receive(self, data: bytes) -> list[DnsRequest]:
+        if self.closed:
+            return []
+        if not data:
+            self.closed = True
+            return []
+        try:
+            events = self._h2.receive_data(data)
+        except h2.exceptions.ProtocolError as error:
+            self._goaway(error)
+            return []
+        requests = []
+        for event in events:
+            if isinstance(event, h2.events.RequestReceived) and event.stream_id is not None:
+                self._begin(event.stream_id, event.headers or [])
+            elif isinstance(event, h2.events.DataReceived) and event.stream_id is not None:
+                self._h2.acknowledge_received_data(event.flow_controlled_length or 0,
+                                                   event.stream_id)
+                self._body(event.stream_id, event.data or b"")
+            elif isinstance(event, h2.events.StreamEnded):
+                request = self._complete(event.stream_id)
+                if request is not None:
+                    requests.append(request)
+            elif isinstance(event, h2.events.StreamReset) and event.stream_id is not None:
+                self._pending.pop(event.stream_id, None)
+                self._outgoing.pop(event.stream_id, None)
+            elif isinstance(event, h2.events.ConnectionTerminated):
+                self.closed = True
+        self._flush()
+        return requests
+
+    def respond(self, stream: int, response: bytes | None) -> list[DnsRequest]:
+        if self.closed or stream not in self._h2.streams:
+            return []
+        if response is None:
+            self._refuse(stream, Refusal(400, "not a DNS query"))
+            return []
+        self._h2.send_headers(stream, [(b":status", b"200"), *response_headers(response)])
+        self._outgoing[stream] = response
+        self._flush()
+        return []
+
+    def data_to_send(self) -> bytes:
+        return self._h2.data_to_send()
+
+    def _begin(self, stream: int, headers: Iterable[tuple[bytes | str, bytes | str]]) -> None:
+        fields = {_bytes(name): _bytes(value) for name, value in headers}
+        method, target = fields.get(b":method", b""), fields.get(b":path", b"")
+        refusal = request_refusal(method, target, fields.get(b"content-type"),
+                                  _content_length(fields.get(b"content-length")), self._path)
+        if refusal is not None:
+            self._refuse(stream, refusal)
+        else:
+            self._pending[stream] = _Pending(method, target)
+
+    def _body(self, stream: int, data: bytes) -> None:
+        pending = self._pending.get(stream)
+        if pending is None:
+            return
+        pending.body += data
+        if len(pending.body) > MAX_QUERY_BYTES:
+            del self._pending[stream]
+            self._refuse(stream, Refusal(413, f"a DNS query is at most {MAX_QUERY_BYTES} bytes"))
+
+    def _complete(self, stream: int | None) -> DnsRequest | None:
+        pending = self._pending.pop(stream, None) if stream is not None else None
+        if pending is None or stream is None:
+            return None
+        query = query_from(pending.method, pending.target, bytes(pending.body))
+        if isinstance(query, Refusal):
+            self._refuse(stream, query)
+            return None
+        return DnsRequest(stream, query)
+
+    def _refuse(self, stream: int, refusal: Refusal) -> None:
+        headers, body = _error_body(refusal)
+        try:
+            self._h2.send_headers(stream, [(b":status", b"%d" % refusal.status), *headers])
+        except h2.exceptions.ProtocolError:
+            return  # the stream is gone already
+        self._outgoing[stream] = body
+
+    def _flush(self) -> None:
+        """Send what flow control lets through of each stream's response, ending it when done."""
+        for stream, data in list(self._outgoing.items()):
+            try:
+                window = self._h2.local_flow_control_window(stream)
+                size = min(window, self._h2.max_outbound_frame_size, len(data))
+                while data and size > 0:
+                    self._h2.send_data(stream, data[:size], end_stream=size == len(data))
+                    data = data[size:]
+                    window = self._h2.local_flow_control_window(stream)
+                    size = min(window, self._h2.max_outbound_frame_size, len(data))
+                if not data:
+                    del self._outgoing[stream]
+                else:
+                    self._outgoing[stream] = data
+            except h2.exceptions.ProtocolError:  # reset or closed meanwhile
+                del self._outgoing[stream]
+
+    def _goaway(self, error: h2.exceptions.ProtocolError) -> None:
+        code = getattr(error, "error_code", h2.errors.ErrorCodes.PROTOCOL_ERROR)
+        with contextlib.suppress(h2.exceptions.ProtocolError):
+            self._h2.close_connection(error_code=code)
+        self.closed = True
+
+
+def _bytes(value: bytes | str) -> bytes:
+    return value if isinstance(value, bytes) else value.encode("latin-1")
