@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import subprocess
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +55,8 @@ def run(
     rate: float | None = None,
     verbose: bool = False,
     timeout: float = 5.0,
+    mode: str = "udp",
+    options: Sequence[str] = (),
 ) -> DnsperfRun:
     """Run dnsperf once against ``server`` with the queries in ``queries``.
 
@@ -65,10 +68,15 @@ def run(
         rate: offered queries per second (``-Q``); None means as fast as possible.
         verbose: record every answered query's latency and rcode (``-v``).
         timeout: seconds before a query counts as lost (``-t``).
+        mode: the transport (``-m``): udp, tcp, dot or doh.
+        options: long options (``-O NAME=VALUE`` each), e.g. ``doh-uri=...``.
     """
     host, port = server
     command = ["dnsperf", "-s", host, "-p", str(port), "-d", str(queries),
-               "-c", "1", "-T", "1", "-q", str(outstanding), "-t", str(timeout)]
+               "-c", "1", "-T", "1", "-q", str(outstanding), "-t", str(timeout),
+               "-m", mode]
+    for option in options:
+        command += ["-O", option]
     if seconds is not None:
         command += ["-l", str(seconds)]
     if passes is not None:

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,7 +126,8 @@ def start_lab(workdir: Path, cpu: int | None) -> Started:
     return lab
 
 
-def start_holdfast(workdir: Path, cpu: int | None) -> Started:
+def start_holdfast(workdir: Path, cpu: int | None, extra: Sequence[str] = ()) -> Started:
+    """Holdfast over the lab; ``extra`` arguments go to ``serve`` (e.g. ``--config``)."""
     labdir = workdir / "lab"
     command = [
         sys.executable, "-m", "resolver", "serve",
@@ -134,6 +136,7 @@ def start_holdfast(workdir: Path, cpu: int | None) -> Started:
         "--trust-anchor", str(labdir / "trust-anchor.ds"),
         "--upstream-allow", "127.0.0.0/8",
         "--control", str(workdir / "holdfast.sock"),
+        *extra,
     ]
     started = _spawn("Holdfast", command, workdir, cpu)
     started.port = HOLDFAST_PORT
@@ -177,9 +180,10 @@ server:
 """
 
 
-def start_unbound(workdir: Path, cpu: int | None) -> Started:
+def start_unbound(workdir: Path, cpu: int | None, extra_config: str = "") -> Started:
+    """Unbound over the lab; ``extra_config`` lines go in its ``server:`` clause."""
     config = workdir / "unbound.conf"
-    config.write_text(unbound_config(workdir), encoding="utf-8")
+    config.write_text(unbound_config(workdir) + extra_config, encoding="utf-8")
     check = subprocess.run(
         ["unbound-checkconf", str(config)], capture_output=True, text=True, check=False
     )
