@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check pytest tools bench bench-tools upgrade-lock test-latest clean
+.PHONY: demo test check pytest tools conformance conformance-tools bench bench-tools upgrade-lock test-latest clean
 
 # The exact versions (with hashes) we test and ship with: requirements/test.lock
 # (runtime + test tools) and requirements/runtime.lock (what a production venv
@@ -66,6 +66,26 @@ pytest: $(STAMP) tools
 	tests/run-isolated $(BIN)/pytest $(PYTEST_ARGS)
 
 test: check pytest
+
+# Deckard (CZ.NIC's cross-resolver scenarios, in ../shared/conformance) against
+# this checkout, held to tests/conformance/expected-failures.txt. Its harness
+# gets its own venv from its own lock; it skips when ../shared is absent.
+DECKARD_KIT := ../shared/conformance
+DECKARD_VENV := .venv-deckard
+
+conformance-tools:
+	$(call debian_install,faketime dumpcap pkg-config augparse,faketime libfaketime wireshark-common libaugeas-dev augeas-lenses augeas-tools pkg-config,conformance cannot run)
+
+$(DECKARD_VENV)/.installed: tests/conformance/requirements.lock
+	$(PYTHON) -m venv $(DECKARD_VENV)
+	$(DECKARD_VENV)/bin/pip install --quiet --quiet --require-hashes -r $<
+	touch $@
+
+conformance: $(STAMP)
+	@if [ -d $(DECKARD_KIT)/deckard ]; then \
+	  $(MAKE) --no-print-directory conformance-tools $(DECKARD_VENV)/.installed && \
+	  tests/conformance/run; \
+	else echo "conformance: $(DECKARD_KIT) is absent: skipped"; fi
 
 bench-tools:
 	$(call debian_install,dnsperf unbound,dnsperf unbound,the harness says what it can do)
