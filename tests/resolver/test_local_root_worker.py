@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -80,6 +81,19 @@ async def test_a_worker_that_dies_on_the_candidate_is_that_candidate_s_refusal()
         await process_offload(DiesOnTheCandidate)(nothing)
 
 
+async def eventually(condition: Callable[[], bool]) -> None:
+    """Wait, in simulated time, until ``condition`` holds.
+
+    The pool and the file source run in threads, which the autojump clock
+    does not wait for: a fixed simulated sleep can end before they do.
+    """
+    for _ in range(100_000):
+        if condition():
+            return
+        await trio.sleep(1)
+    raise AssertionError("the condition never held")
+
+
 async def test_the_resolver_keeps_serving_through_the_root_servers(
     lab: Lab,
     clock: FakeClock,
@@ -95,13 +109,8 @@ async def test_the_resolver_keeps_serving_through_the_root_servers(
     await nursery.start(harness.resolver.recursor.run)
     with caplog.at_level(logging.INFO, logger="holdfast"):
         await nursery.start(service.run)
-        # The pool fails in a worker thread, which the autojump clock does not
-        # wait for: wait (in simulated time) until the failure is seen, then an
-        # hour more, many refresh timers, were any still running.
-        for _ in range(100_000):
-            if service.unavailable is not None:
-                break
-            await trio.sleep(1)
+        # An hour more after the failure: many refresh timers, were any still running.
+        await eventually(lambda: service.unavailable is not None)
         await trio.sleep(3600)
         reply = await ask(harness.resolver, "www.example.com.")
     assert reply.rcode() == dns.rcode.NOERROR
@@ -117,6 +126,5 @@ async def test_the_resolver_keeps_serving_through_the_root_servers(
     # The operator fixes the cause and asks again: the copy loads.
     service._offload = inline
     harness.ctl({"command": ["local-root", "refresh"]})
-    await trio.sleep(1)
-    assert harness.resolver.local_root.state() is RootState.FRESH
+    await eventually(lambda: harness.resolver.local_root.state() is RootState.FRESH)
     assert "unavailable" not in harness.ctl({"command": ["local-root", "status"]})
