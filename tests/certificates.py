@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
@@ -53,3 +55,30 @@ def write_certificate(
     ))
     key_path.chmod(0o600)
     return cert_path, key_path
+
+
+@dataclass(frozen=True)
+class EncryptedSetup:
+    """A configuration file serving DoT and DoH on free loopback ports, and its parts."""
+
+    config: Path
+    tls_port: int
+    https_port: int
+    certificate: Path
+    key: Path
+
+
+def write_encrypted_config(directory: Path, free_port: Callable[[], int],
+                           extra: str = "") -> EncryptedSetup:
+    """``holdfast.toml`` under ``directory`` with DoT and DoH listeners and a fresh certificate."""
+    certificate, key = write_certificate(directory)
+    tls_port, https_port = free_port(), free_port()
+    config = directory / "holdfast.toml"
+    config.write_text(
+        "[server]\n"
+        f'listen_tls = ["127.0.0.1:{tls_port}"]\n'
+        f'listen_https = ["127.0.0.1:{https_port}"]\n'
+        f'tls_certificate = "{certificate}"\n'
+        f'tls_key = "{key}"\n' + extra
+    )
+    return EncryptedSetup(config, tls_port, https_port, certificate, key)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.certificates import write_certificate
+from tests.certificates import write_certificate, write_encrypted_config
 from tests.scenarios.processes import (
     DIG_TIMEOUT,
     NEEDS_DIG,
@@ -55,19 +55,9 @@ class Encrypted:
 @pytest.fixture(scope="module")
 def encrypted(lab: LabProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Encrypted]:
     workdir = tmp_path_factory.mktemp("encrypted")
-    certificate, key = write_certificate(workdir)
-    tls_port, https_port = free_port(), free_port()
-    config = workdir / "holdfast.toml"
-    config.write_text(
-        "[server]\n"
-        f'listen_tls = ["127.0.0.1:{tls_port}"]\n'
-        f'listen_https = ["127.0.0.1:{https_port}"]\n'
-        f'tls_certificate = "{certificate}"\n'
-        f'tls_key = "{key}"\n'
-        "[logging]\nquery_log = true\n"
-    )
-    with serving(ResolverProcess.start(lab, workdir, "--config", str(config))) as resolver:
-        yield Encrypted(resolver, tls_port, https_port, certificate, key)
+    setup = write_encrypted_config(workdir, free_port, "[logging]\nquery_log = true\n")
+    with serving(ResolverProcess.start(lab, workdir, "--config", str(setup.config))) as resolver:
+        yield Encrypted(resolver, setup.tls_port, setup.https_port, setup.certificate, setup.key)
 
 
 def _run(*argv: str) -> str:

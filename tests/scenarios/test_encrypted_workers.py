@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from resolver.control import request
-from tests.certificates import write_certificate
+from tests.certificates import write_encrypted_config
 from tests.scenarios.processes import (
     NEEDS_DIG,
     LabProcess,
@@ -47,20 +47,11 @@ class Workers:
 @pytest.fixture(scope="module")
 def workers(lab: LabProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
     workdir = tmp_path_factory.mktemp("encrypted-workers")
-    certificate, key = write_certificate(workdir)
-    tls_port, https_port = free_port(), free_port()
-    config = workdir / "holdfast.toml"
-    config.write_text(
-        "[server]\n"
-        f'listen_tls = ["127.0.0.1:{tls_port}"]\n'
-        f'listen_https = ["127.0.0.1:{https_port}"]\n'
-        f'tls_certificate = "{certificate}"\n'
-        f'tls_key = "{key}"\n'
-    )
-    process = ResolverProcess.start(lab, workdir, "--config", str(config), "--workers", "2",
+    setup = write_encrypted_config(workdir, free_port)
+    process = ResolverProcess.start(lab, workdir, "--config", str(setup.config), "--workers", "2",
                                     "--metrics", "off")
     with serving(process) as resolver:
-        yield Workers(resolver, tls_port, https_port, certificate)
+        yield Workers(resolver, setup.tls_port, setup.https_port, setup.certificate)
 
 
 def _status(resolver: ResolverProcess) -> Any:
