@@ -25,6 +25,7 @@ from typing import Protocol, TypeVar
 import pytest
 
 from resolver.control import ControlError, request
+from resolver.lab import send_lab_command
 
 #: Seconds a process gets to become ready, and dig to answer.
 STARTUP_DEADLINE = 30.0
@@ -231,3 +232,18 @@ def dig(host: str, port: int, *args: str, extra: Sequence[str] = ()) -> Dig:
         capture_output=True, text=True, timeout=DIG_TIMEOUT, check=False,
     )
     return Dig(result.stdout + result.stderr)
+
+
+@contextmanager
+def zone_delayed(lab: LabProcess, zone: str, milliseconds: int) -> Iterator[list[str]]:
+    """``zone``'s lab servers answer ``milliseconds`` late; cleared afterwards. Their addresses."""
+    servers = [address for address, zones in lab.zones_by_address().items() if zone in zones]
+    assert servers, f"no lab server for {zone}"
+    try:
+        for address in servers:
+            send_lab_command(lab.directory, {"op": "fault", "address": address,
+                                             "kind": f"delay:{milliseconds}"})
+        yield servers
+    finally:
+        for address in servers:
+            send_lab_command(lab.directory, {"op": "clear", "address": address})

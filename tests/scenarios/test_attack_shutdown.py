@@ -23,9 +23,8 @@ import dns.message
 import pytest
 
 from resolver.daemon import SHUTDOWN_GRACE
-from resolver.lab.control import send_lab_command
 from resolver.lab.fanout import cut_label
-from tests.scenarios.processes import LabProcess, ResolverProcess, stop
+from tests.scenarios.processes import LabProcess, ResolverProcess, stop, zone_delayed
 from tests.scenarios.spoofing import upstream_sockets
 
 pytestmark = pytest.mark.integration
@@ -42,16 +41,8 @@ EXIT_MARGIN = 1.0
 
 @pytest.fixture
 def slow_fanout(lab: LabProcess) -> Iterator[list[str]]:
-    servers = [address for address, zones in lab.zones_by_address().items() if FANOUT in zones]
-    assert servers
-    try:
-        for address in servers:
-            send_lab_command(lab.directory, {"op": "fault", "address": address,
-                                             "kind": f"delay:{DELAY_MS}"})
+    with zone_delayed(lab, FANOUT, DELAY_MS) as servers:
         yield servers
-    finally:
-        for address in servers:
-            send_lab_command(lab.directory, {"op": "clear", "address": address})
 
 
 def test_sigterm_stops_the_server_during_the_fan_out_attack(

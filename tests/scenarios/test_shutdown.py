@@ -33,8 +33,7 @@ import dns.rdatatype
 import pytest
 
 from resolver.daemon import SHUTDOWN_GRACE
-from resolver.lab.control import send_lab_command
-from tests.scenarios.processes import LabProcess, ResolverProcess, stop
+from tests.scenarios.processes import LabProcess, ResolverProcess, stop, zone_delayed
 
 pytestmark = pytest.mark.integration
 
@@ -137,17 +136,8 @@ def check_answer(sent: Sent, wire: bytes) -> None:
 @pytest.fixture
 def slow_zone(lab: LabProcess) -> Iterator[list[str]]:
     """The slow zone's servers answer ``DELAY_MS`` late; cleared after the test."""
-    servers = [address for address, zones in lab.zones_by_address().items()
-               if SLOW_ZONE in zones]
-    assert servers
-    try:
-        for address in servers:
-            send_lab_command(lab.directory, {"op": "fault", "address": address,
-                                             "kind": f"delay:{DELAY_MS}"})
+    with zone_delayed(lab, SLOW_ZONE, DELAY_MS) as servers:
         yield servers
-    finally:
-        for address in servers:
-            send_lab_command(lab.directory, {"op": "clear", "address": address})
 
 
 def test_sigterm_during_load_loses_no_answered_query(
