@@ -34,7 +34,7 @@ demo: $(STAMP)
 	$(BIN)/holdfast demo
 
 # Debian packages the tests and the harness need: dig (bind9-dnsutils) and ip
-# (iproute2) for the tests, Unbound for the DNSSEC differential test and the
+# (iproute2) for the tests, kdig and curl for DoT/DoH, Unbound for the DNSSEC differential test and the
 # harness, dnsperf for the harness. They are installed when a command is missing
 # and we are root (CI is). Unbound ships a daemon: an executable policy-rc.d
 # that exits 101 keeps it from starting (added only if none exists, removed
@@ -56,7 +56,7 @@ define debian_install
 endef
 
 tools:
-	$(call debian_install,dig ip unbound,bind9-dnsutils iproute2 unbound,tests that need them skip)
+	$(call debian_install,dig ip unbound kdig curl,bind9-dnsutils iproute2 unbound knot-dnsutils curl,tests that need them skip)
 
 check: $(STAMP)
 	$(BIN)/ruff check resolver rootzone dnssec tests bench
