@@ -59,6 +59,8 @@ class Classified:
         child: for a referral, the delegated zone.
         ns: for a referral, the delegation's NS RRset.
         glue: for a referral, addresses of its NS names that lie in bailiwick.
+        hints: for a referral, out-of-bailiwick addresses of its NS names,
+            only with ``harden_glue`` off: to ask, never to cache.
         authority: other authority RRsets kept (DS, NSEC, NSEC3).
         signatures: the RRSIG RRsets covering what was kept.
         reason: for ``LAME``, why.
@@ -71,6 +73,7 @@ class Classified:
     child: dns.name.Name | None = None
     ns: dns.rrset.RRset | None = None
     glue: tuple[dns.rrset.RRset, ...] = ()
+    hints: tuple[dns.rrset.RRset, ...] = ()
     authority: tuple[dns.rrset.RRset, ...] = ()
     signatures: tuple[dns.rrset.RRset, ...] = ()
     reason: str = ""
@@ -84,15 +87,23 @@ def classify(
     qname: dns.name.Name,
     rdtype: dns.rdatatype.RdataType,
     delegated: Callable[[dns.name.Name], bool] = lambda name: False,
+    harden_glue: bool = True,
 ) -> Classified:
     """Scrub and classify a reply from a server of ``zone``.
 
     The rcode must already be NOERROR or NXDOMAIN (others are server errors
     the caller handles). The question was checked by the transport.
     ``delegated`` tells the scrubbing stage which names lie below a zone cut
-    known below ``zone``.
+    known below ``zone``; ``harden_glue`` is the scrubbing stage's switch.
     """
-    kept = scrub(message, zone=zone, qname=qname, rdtype=rdtype, delegated=delegated)
+    kept = scrub(
+        message,
+        zone=zone,
+        qname=qname,
+        rdtype=rdtype,
+        delegated=delegated,
+        harden_glue=harden_glue,
+    )
     answer, signatures = kept.answer, kept.signatures
     soa = next((r for r in kept.authority if r.rdtype == dns.rdatatype.SOA), None)
     others = tuple(
@@ -109,6 +120,7 @@ def classify(
             child=ns.name,
             ns=ns,
             glue=kept.additional,
+            hints=kept.hints,
             authority=others,
             signatures=signatures,
             dropped=dropped,

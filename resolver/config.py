@@ -244,6 +244,9 @@ OPTIONS: tuple[Option, ...] = (
            unit="port"),
     Option("upstream", "root_hints", str, "", "root hints file; empty means the IANA hints"),
     Option("upstream", "qname_minimisation", bool, True, "RFC 9156 QNAME minimisation (relaxed)"),
+    Option("upstream", "harden_glue", bool, True,
+           "ignore glue outside the referring zone's bailiwick; when false it is asked as a "
+           "server address (never cached, never an answer)"),
     Option("upstream", "qname_case_randomisation", bool, True,
            "0x20: random case of the query name's letters, checked in every reply; a server "
            "that does not preserve case is found over TCP and gets plain queries for an hour"),

@@ -65,6 +65,7 @@ UNBOUND = {
     "upstream.allow": "do-not-query-address (inverted: an allow-list)",
     "upstream.root_hints": "root-hints",
     "upstream.qname_minimisation": "qname-minimisation",
+    "upstream.harden_glue": "harden-glue",
     "upstream.qname_case_randomisation": "use-caps-for-id",
     "upstream.holddown": "infra-host-ttl (for bogus servers)",
     "upstream.max_timeout": "infra-cache-max-rtt",

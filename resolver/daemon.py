@@ -211,6 +211,7 @@ def build(
         limits=query_limits(config),
         validator=validator,
         qname_minimisation=config["upstream.qname_minimisation"],
+        harden_glue=config["upstream.harden_glue"],
         aggressive_nsec=config["dnssec.aggressive_nsec"],
         routes=routes,
         local_root=local_root,

@@ -53,6 +53,7 @@ from resolver.classify import Classified, ReplyKind, classify
 from resolver.errors import EgressRefused, NetworkError, UpstreamError, UpstreamTimeout
 from resolver.exchange import Exchange, UpstreamQuery, UpstreamReply, ask, pause
 from resolver.limits import Budget, Limits, WorkLimitExceeded
+from resolver.parent_glue import ParentSideGlue
 from resolver.question import Outcome, Question
 from resolver.routes import RouteTable
 from resolver.selection import ServerSelection
@@ -239,6 +240,7 @@ class Iterator:
         timer: Callable[[], float] = time.monotonic,
         failed_targets: FailedTargets | None = None,
         aggressive_nsec: bool = True,
+        harden_glue: bool = True,
     ) -> None:
         self.cache = cache
         self.selection = selection
@@ -263,6 +265,10 @@ class Iterator:
         self.aggressive_nsec = aggressive_nsec
         #: Denials so answered without asking upstream (for metrics).
         self.synthesised = 0
+        #: Unbound harden-glue: off, out-of-bailiwick glue is asked (never cached).
+        self.harden_glue = harden_glue
+        #: Referrals' glue addresses, asked when the child's own ones fail.
+        self.parent_glue = ParentSideGlue(validator.clock)
 
     def resolve(self, question: Question, *, refresh: bool = False) -> Exchange[Outcome]:
         """Resolve ``question`` for a client; failures become SERVFAIL outcomes.
@@ -739,6 +745,7 @@ class Iterator:
         rounds_left = budget.limits.timeout_rounds - 1
         failures: list[UpstreamError] = []
         unresolved = cut.unresolved()[: budget.limits.max_ns_lookups_per_zone]
+        parent_side_tried = False
         while True:
             budget.check_time()
             # A server held down or marked down is asked only when no NS name
@@ -751,6 +758,10 @@ class Iterator:
                     if found:
                         cut.addresses[target] = found
                     continue
+                if not parent_side_tried:
+                    parent_side_tried = True
+                    if self._add_parent_side(cut):
+                        continue
                 if timed_out and rounds_left:
                     rounds_left -= 1
                     tried -= timed_out
@@ -788,6 +799,26 @@ class Iterator:
             self.selection.report_broken(address, str(cut.zone), reason)
             failures.append(UpstreamError(address, reason))
 
+    def _add_parent_side(self, cut: ZoneCut) -> bool:
+        """Add the parent's glue addresses of ``cut``'s NS names that it lacks.
+
+        Asked once every known address of the zone failed: the child's own
+        A/AAAA replaced the parent's glue in the cache, and it may be the
+        one that is wrong (Unbound iterator.c ``processLastResort`` asks the
+        parent-side addresses then; Knot Resolver keeps both in its cut).
+        Each one asked is a query paid from the budget as any other.
+        Returns whether any address was added.
+        """
+        known = set(cut.known_addresses())
+        added = False
+        for target in cut.ns:
+            fresh = tuple(a for a in self.parent_glue.addresses(target) if a not in known)
+            if fresh:
+                cut.addresses[target] = (*cut.addresses.get(target, ()), *fresh)
+                known.update(fresh)
+                added = True
+        return added
+
     def _ask_local_root(
         self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType
     ) -> Classified | None:
@@ -824,6 +855,7 @@ class Iterator:
             qname=name,
             rdtype=rdtype,
             delegated=lambda owner: self.cache.delegated_below(zone, owner),
+            harden_glue=self.harden_glue,
         )
         self.scrubbed.update(reply.dropped)
         return reply
@@ -924,13 +956,16 @@ class Iterator:
         self._store(ns, reply.signatures, Rank.REFERRAL, address)
         for glue in reply.glue:
             self._store(glue, (), Rank.ADDITIONAL, address)
+            self.parent_glue.remember(glue)
         for rrset in reply.authority:
             self._store(rrset, reply.signatures, Rank.AUTHORITY, address)
         cut = ZoneCut(reply.child, tuple(rdata.target for rdata in ns))
         for target in cut.ns:
-            addresses = tuple(
-                rdata.address for glue in reply.glue if glue.name == target for rdata in glue
-            ) or self._cached_addresses(target)
+            addresses = (
+                _addresses_in(reply.glue, target)
+                or self._cached_addresses(target)
+                or _addresses_in(reply.hints, target)
+            )
             if addresses:
                 cut.addresses[target] = addresses
         return cut
@@ -1084,6 +1119,11 @@ class Iterator:
             rrsigs=_covering(rrset, signatures),
             error=error,
         )
+
+
+def _addresses_in(rrsets: tuple[dns.rrset.RRset, ...], name: dns.name.Name) -> tuple[str, ...]:
+    """The addresses of ``name`` among the A/AAAA RRsets ``rrsets``."""
+    return tuple(rdata.address for rrset in rrsets if rrset.name == name for rdata in rrset)
 
 
 def _bounded_ns(ns: dns.rrset.RRset, glue: tuple[dns.rrset.RRset, ...]) -> dns.rrset.RRset:

@@ -45,6 +45,11 @@ its rule's reason (``Scrubbed.dropped``, the metric
     ``update_cut``'s glue check, in bailiwick only). Sibling glue stays, as
     with both peers (the root's glue for gtld-servers.net. in a referral
     to com.); it is cached at the lowest rank, under everything else.
+    With ``harden_glue`` off (Unbound ``harden-glue: no``, iter_scrub.c
+    ``scrub_sanitize`` then keeps out-of-zone A/AAAA in the additional
+    section), the addresses of kept NS names that lie outside Z are
+    returned apart, as ``hints``: the iterator may ask them, never caches
+    them (a server of Z is no source for another zone's data).
 ``signature``
     RRSIGs that cover nothing kept (they may only speak for kept data).
 
@@ -82,7 +87,9 @@ class Scrubbed:
     Attributes:
         answer: The question's chain (RRSIGs apart), in the reply's order.
         authority: The authority RRsets kept (RRSIGs apart).
-        additional: The addresses of the kept NS names.
+        additional: The addresses of the kept NS names, inside the zone.
+        hints: The out-of-zone addresses of the kept NS names, only with
+            ``harden_glue`` off (empty otherwise).
         signatures: The RRSIG RRsets covering a kept RRset, from every section.
         dropped: Records dropped, by reason (see ``REASONS``).
     """
@@ -90,6 +97,7 @@ class Scrubbed:
     answer: tuple[dns.rrset.RRset, ...]
     authority: tuple[dns.rrset.RRset, ...]
     additional: tuple[dns.rrset.RRset, ...]
+    hints: tuple[dns.rrset.RRset, ...]
     signatures: tuple[dns.rrset.RRset, ...]
     dropped: Mapping[str, int]
 
@@ -101,17 +109,20 @@ def scrub(
     qname: dns.name.Name,
     rdtype: dns.rdatatype.RdataType,
     delegated: Callable[[dns.name.Name], bool] = lambda name: False,
+    harden_glue: bool = True,
 ) -> Scrubbed:
     """Keep only what a server of ``zone`` may say in reply to ``qname``/``rdtype``.
 
     ``delegated(name)`` says whether ``name`` lies below a zone cut known
     below ``zone`` (see ``delegated`` in the module docstring).
+    ``harden_glue`` off keeps out-of-zone glue apart as hints (``additional``).
     """
     dropped: collections.Counter[str] = collections.Counter()
+    outside: list[dns.rrset.RRset] = []
     child = _referred_child(message, zone, qname)
 
     def believable(
-        section: Iterable[dns.rrset.RRset], *, answer: bool = False
+        section: Iterable[dns.rrset.RRset], *, answer: bool = False, additional: bool = False
     ) -> list[dns.rrset.RRset]:
         kept: list[dns.rrset.RRset] = []
         for rrset in section:
@@ -119,6 +130,8 @@ def scrub(
             if rrset.rdclass != dns.rdataclass.IN:
                 dropped["class"] += len(rrset)
             elif not name.is_subdomain(zone):
+                if additional and not harden_glue:
+                    outside.append(rrset)
                 dropped["out-of-zone"] += len(rrset)
             elif answer and name != qname and delegated(name):
                 dropped["delegated"] += len(rrset)
@@ -129,7 +142,7 @@ def scrub(
     answer_in, authority_in, additional_in = (
         believable(message.answer, answer=True),
         believable(message.authority),
-        believable(message.additional),
+        believable(message.additional, additional=True),
     )
     signatures_in = [r for r in (*answer_in, *authority_in) if r.rdtype == dns.rdatatype.RRSIG]
     dropped["signature"] += sum(len(r) for r in additional_in if r.rdtype == dns.rdatatype.RRSIG)
@@ -155,6 +168,8 @@ def scrub(
     )
     targets = {rdata.target for r in authority if r.rdtype == dns.rdatatype.NS for rdata in r}
     additional = [r for r in additional_in if r.rdtype in _ADDRESSES and r.name in targets]
+    # Counted as dropped all the same: they are never believed as data.
+    hints = [r for r in outside if r.rdtype in _ADDRESSES and r.name in targets]
 
     kept_keys = {(r.name, r.rdtype) for r in (*answer, *authority)}
     # QTYPE RRSIG: the RRSIGs qname owns are the answer itself (Unbound, validator.c
@@ -176,6 +191,7 @@ def scrub(
         answer=tuple(answer),
         authority=tuple(authority),
         additional=tuple(additional),
+        hints=tuple(hints),
         signatures=tuple(signatures),
         dropped={reason: count for reason, count in dropped.items() if count},
     )
