@@ -5,21 +5,36 @@ Built in are the IANA root KSK DS records for KSK-2017 (20326) and KSK-2024
 or DNSKEY records from zone-file text; anchors may sit at any name (islands
 of trust), several at once. Validation against them arrives with the DNSSEC
 issue; here they are read, checked and kept.
+
+A DS whose digest length disagrees with its digest type is kept, not fatal:
+dnspython refuses it, so it is built here as opaque RDATA and the validator
+judges the zone under it bogus (SERVFAIL, EDE 9: no DNSKEY matches it), as
+Unbound does with such an anchor (validator/val_sigcrypt.c,
+ds_digest_match_dnskey: a digest of the wrong size matches no key). One
+broken anchor must not stop the resolver from serving every other zone;
+failing closed under it keeps it safe.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import dns.exception
 import dns.name
+import dns.rdata
+import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
 from dnssec.errors import RecordFileError
 from dnssec.files import MAX_RECORD_FILE_BYTES, read_text
-from dnssec.records import read_records
+from dnssec.records import DEFAULT_TTL, read_records
+
+log = logging.getLogger("holdfast.anchors")
 
 #: The IANA root trust anchors (https://data.iana.org/root-anchors/).
 IANA_ROOT_ANCHORS = """\
@@ -28,6 +43,17 @@ IANA_ROOT_ANCHORS = """\
 """
 
 _ANCHOR_TYPES = (dns.rdatatype.DS, dns.rdatatype.DNSKEY)
+
+#: One DS record on one line: owner, optional TTL and class (either order),
+#: then key tag, algorithm, digest type and a hex digest (which may be split
+#: by blanks, as ``dig`` prints it). Only used to rescue a DS that dnspython
+#: refuses; everything else goes through the ordinary zone-file parser.
+_DS_LINE = re.compile(
+    r"^(?P<owner>\S+)(?:\s+(?:\d+|IN)){0,2}\s+DS\s+(?P<tag>\d{1,5})\s+(?P<alg>\d{1,3})"
+    r"\s+(?P<type>\d{1,3})\s+(?P<digest>[0-9A-Fa-f][0-9A-Fa-f\s]*)$",
+    re.IGNORECASE,
+)
+_TTL = re.compile(r"\s(\d+)\s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +70,10 @@ class TrustAnchors:
             RecordFileError: the text does not parse, holds a record that is
                 not DS or DNSKEY, or holds no anchor at all.
         """
+        text, unusable = _set_aside_unusable_ds(text, source=source)
         rrsets = read_records(text, source=source)
+        for rrset in unusable:
+            _add(rrsets, rrset)
         for rrset in rrsets:
             if rrset.rdtype not in _ANCHOR_TYPES:
                 raise RecordFileError(
@@ -83,3 +112,59 @@ class TrustAnchors:
         """The names that have an anchor, deepest first."""
         names = {rrset.name for rrset in self.rrsets}
         return tuple(sorted(names, key=len, reverse=True))
+
+
+def _set_aside_unusable_ds(text: str, *, source: str) -> tuple[str, list[dns.rrset.RRset]]:
+    """Take out the DS records dnspython refuses for their digest length.
+
+    Returns the text with those lines blanked (so that line numbers in
+    later errors stay right) and the records, as opaque RDATA of type DS.
+    Each is logged once, naming the file and the record.
+    """
+    lines = text.splitlines()
+    kept: list[dns.rrset.RRset] = []
+    for number, line in enumerate(lines):
+        record = " ".join(line.split(";", 1)[0].split())
+        rrset = _unusable_ds(record)
+        if rrset is None:
+            continue
+        log.warning("%s:%d: trust anchor %r kept but unusable: DS digest length does not "
+                    "match its digest type; names under %s will fail validation (SERVFAIL)",
+                    source, number + 1, record, rrset.name)
+        lines[number] = ""
+        kept.append(rrset)
+    return "\n".join(lines) + "\n", kept
+
+
+def _unusable_ds(record: str) -> dns.rrset.RRset | None:
+    """The DS on this line as opaque RDATA, if it is well formed but dnspython refuses it."""
+    match = _DS_LINE.match(record)
+    if match is None:
+        return None
+    tag, algorithm, digest_type = (int(match[key]) for key in ("tag", "alg", "type"))
+    digest = "".join(match["digest"].split())
+    if tag > 0xFFFF or algorithm > 0xFF or digest_type > 0xFF or len(digest) % 2:
+        return None
+    try:
+        dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.DS, record[match.start("tag"):])
+    except dns.exception.SyntaxError:
+        pass  # the only thing left to refuse is the digest's length
+    else:
+        return None
+    wire = tag.to_bytes(2) + bytes((algorithm, digest_type)) + bytes.fromhex(digest)
+    owner = dns.name.from_text(match["owner"], origin=dns.name.root)
+    ttl = _TTL.search(record[: match.start("tag")])
+    rrset = dns.rrset.RRset(owner, dns.rdataclass.IN, dns.rdatatype.DS)
+    rrset.add(dns.rdata.GenericRdata(dns.rdataclass.IN, dns.rdatatype.DS, wire),
+              int(ttl[1]) if ttl else DEFAULT_TTL)
+    return rrset
+
+
+def _add(rrsets: list[dns.rrset.RRset], extra: dns.rrset.RRset) -> None:
+    """Add ``extra`` to the RRset of its name and type in ``rrsets``, or append it."""
+    for rrset in rrsets:
+        if (rrset.name, rrset.rdtype) == (extra.name, extra.rdtype):
+            for rdata in extra:
+                rrset.add(rdata, extra.ttl)
+            return
+    rrsets.append(extra)
