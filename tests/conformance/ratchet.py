@@ -32,6 +32,8 @@ HEADER = """\
 # Format: scenario<TAB>reason. Regenerate with tests/conformance/run --record OUT.
 # A reason that starts with FLAKY: the scenario passed and failed in repeated
 # runs of the same tree; the ratchet accepts either outcome for it.
+# "not investigated yet" marks a failure whose cause is still to be found
+# (issue 18): the harness's own words follow.
 """
 
 
