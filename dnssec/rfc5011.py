@@ -53,6 +53,7 @@ import dns.rrset
 
 from dnssec.errors import Bogus, HoldfastError
 from dnssec.signatures import (
+    REVOKE_FLAG,
     Dnskey,
     MalformedData,
     Rrsig,
@@ -72,8 +73,7 @@ REMOVE_HOLDDOWN = 30 * DAY
 #: Sightings a pending key needs before it is trusted (Unbound MIN_PENDINGCOUNT):
 #: one lucky answer at the end of the hold-down is not "seen throughout".
 MIN_PENDING = 2
-#: DNSKEY flags (RFC 4034 2.1.1, RFC 5011 section 3).
-REVOKE = 0x0080
+#: DNSKEY flag SEP (RFC 4034 2.1.1); REVOKE is ``dnssec.signatures.REVOKE_FLAG``.
 SEP = 0x0001
 
 
@@ -147,7 +147,7 @@ def identity(rdtype: int, rdata: bytes) -> bytes:
     """``rdata`` with the REVOKE bit cleared, if it is a DNSKEY."""
     if rdtype != dns.rdatatype.DNSKEY or len(rdata) < 2:
         return rdata
-    flags = int.from_bytes(rdata[:2]) & ~REVOKE
+    flags = int.from_bytes(rdata[:2]) & ~REVOKE_FLAG
     return flags.to_bytes(2) + rdata[2:]
 
 
@@ -255,7 +255,7 @@ def refresh(
     # 1. Revocations first: they need no trust but the key's own signature.
     for index, key in enumerate(keys):
         revoked = published.get(key.identity)
-        if revoked is None or key.state not in TRUSTED or not revoked.flags & REVOKE:
+        if revoked is None or key.state not in TRUSTED or not revoked.flags & REVOKE_FLAG:
             continue
         if _self_signed(point.zone, dnskeys, rrsigs, revoked, now, work):
             keys[index] = _moved(key, KeyState.REVOKED, now, changes, rdata=revoked.to_wire())
@@ -271,7 +271,7 @@ def refresh(
         raise _not_validated(point, keys, now, f"{point.zone}: keys not supported")
     ds_vouched = {k.to_wire() for k in verdict.entry_keys}
     # 3. Events for every managed key, and new keys (Unbound update_events).
-    seen = {ident for ident, key in published.items() if not key.flags & REVOKE}
+    seen = {ident for ident, key in published.items() if not key.flags & REVOKE_FLAG}
     known = {key.identity for key in keys}
     for index, key in enumerate(keys):
         if key.rdtype == dns.rdatatype.DNSKEY:

@@ -30,13 +30,12 @@ import dns.rdtypes.ANY.DNSKEY
 import dns.rdtypes.ANY.DS
 
 from dnssec.anchors import TrustAnchors
+from dnssec.signatures import REVOKE_FLAG
 from dnssec.status import Security
 from resolver.question import Outcome, Question
 
 #: The leftmost label of a sentinel name, lower case (RFC 8509 section 2).
 _LABEL = re.compile(rb"root-key-sentinel-(is|not)-ta-([0-9]{5})")
-#: The DNSKEY flag of a revoked key (RFC 5011 section 3).
-_REVOKE = 0x0080
 
 
 def judge(question: Question, outcome: Outcome, *, cd: bool, anchors: TrustAnchors) -> Outcome:
@@ -68,6 +67,6 @@ def root_key_tags(anchors: TrustAnchors) -> frozenset[int]:
         for rdata in rrset:
             if isinstance(rdata, dns.rdtypes.ANY.DS.DS):
                 tags.add(rdata.key_tag)
-            elif isinstance(rdata, dns.rdtypes.ANY.DNSKEY.DNSKEY) and not rdata.flags & _REVOKE:
+            elif isinstance(rdata, dns.rdtypes.ANY.DNSKEY.DNSKEY) and not rdata.flags & REVOKE_FLAG:
                 tags.add(dns.dnssec.key_id(rdata))
     return frozenset(tags)

@@ -23,16 +23,16 @@ import dns.rdatatype
 import dns.rdtypes.ANY.DNSKEY
 import dns.rrset
 
+from dnssec.signatures import REVOKE_FLAG
 from resolver.lab.signing import Window, ZoneKey
 from resolver.lab.zones import DNSKEY_TTL, StaticZone, ZoneSource
 
 #: RFC 5011 section 3.
-REVOKE = 0x0080
 
 
 def revoked(key: ZoneKey) -> ZoneKey:
     """``key`` with the REVOKE bit set in its DNSKEY (same private key)."""
-    dnskey = key.dnskey.replace(flags=key.dnskey.flags | REVOKE)
+    dnskey = key.dnskey.replace(flags=key.dnskey.flags | REVOKE_FLAG)
     assert isinstance(dnskey, dns.rdtypes.ANY.DNSKEY.DNSKEY)
     return ZoneKey(key.zone, key.private, dnskey)
 
