@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -34,12 +35,29 @@ DIG_TIMEOUT = 30.0
 ISOLATED = os.environ.get("HOLDFAST_ISOLATED") == "1"
 
 
+#: Listening ports come from below the kernel's ephemeral range (32768 and up
+#: on Linux): a port the kernel handed out once can be handed out again to an
+#: outgoing connection before our listener binds it.
+_LISTEN_PORTS = range(20_000, 32_000)
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    """A port that is free on loopback right now (for UDP and TCP)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
+    """A port free on loopback for both UDP and TCP, never given twice in this process."""
+    rng = random.Random()
+    for _ in range(1_000):
+        port = rng.choice(_LISTEN_PORTS)
+        if port in _handed_out:
+            continue
+        try:
+            for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                with socket.socket(socket.AF_INET, kind) as sock:
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        _handed_out.add(port)
         return port
+    raise RuntimeError("no free loopback port below the ephemeral range")
 
 
 def holdfast(*args: str, log: Path) -> subprocess.Popen[bytes]:

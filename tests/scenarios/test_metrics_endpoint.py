@@ -9,7 +9,6 @@ log on, so the query log's lines are checked here too.
 from __future__ import annotations
 
 import json
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -28,6 +27,7 @@ from tests.scenarios.processes import (
     STARTUP_DEADLINE,
     LabProcess,
     ResolverProcess,
+    free_port,
     serving,
 )
 
@@ -35,13 +35,6 @@ pytestmark = [
     pytest.mark.integration,
     NEEDS_DIG,
 ]
-
-
-def free_tcp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +45,7 @@ def resolver(
     workdir = tmp_path_factory.mktemp("resolver")
     config = workdir / "holdfast.toml"
     config.write_text('[logging]\nformat = "json"\n')
-    port = free_tcp_port()
+    port = free_port()
     with serving(
         ResolverProcess.start(
             lab, workdir, "--config", str(config), "--metrics", f"127.0.0.1:{port}",
