@@ -29,7 +29,7 @@ import logging
 import math
 import socket
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, TypeVar
 
 import trio
@@ -233,6 +233,50 @@ class ConnectionPool(Generic[Pooled]):
 
 def _idle_since(connection: PooledConnection) -> float:
     return math.inf if connection.idle_since is None else connection.idle_since
+
+
+class GracefulStop:
+    """How a server that holds a ``ConnectionPool`` stops (``DnsServer``, ``EncryptedServer``).
+
+    ``shutdown(grace)`` asks. ``serve`` runs inside ``serving()``, awaits
+    ``until_requested`` in its intake nursery (which it cancels: no new
+    datagram or connection is taken), then ``drain``s: every pooled
+    connection stops reading, and the queries already read get ``grace``
+    seconds. ``shutdown`` returns once ``serve`` has ended.
+    """
+
+    def __init__(self) -> None:
+        self._grace = 0.0
+        self._requested = trio.Event()
+        self._done = trio.Event()
+        self._serving = False
+
+    @contextlib.contextmanager
+    def serving(self) -> Iterator[None]:
+        """Around ``serve``: ``shutdown`` waits for its end only once it has begun."""
+        self._serving = True
+        try:
+            yield
+        finally:
+            self._done.set()
+
+    async def until_requested(self, intake: trio.Nursery) -> None:
+        """Return once ``shutdown`` is called, with ``intake`` cancelled."""
+        await self._requested.wait()
+        intake.cancel_scope.cancel()
+
+    def drain(self, pool: Iterable[PooledConnection], work: trio.Nursery) -> None:
+        """Stop reading every connection; give ``work`` the grace, then cancel it."""
+        for connection in pool:
+            connection.stop_reading()
+        work.cancel_scope.deadline = trio.current_time() + self._grace
+
+    async def shutdown(self, grace: float) -> None:
+        """Ask ``serve`` to stop, giving queries in flight ``grace`` seconds; wait for it."""
+        self._grace = grace
+        self._requested.set()
+        if self._serving:
+            await self._done.wait()
 
 
 class Sender:

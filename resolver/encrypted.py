@@ -61,6 +61,7 @@ from resolver.config import Config, parse_endpoint
 from resolver.connections import (
     ConnectionPool,
     Endpoint,
+    GracefulStop,
     PooledConnection,
     Sender,
     accept_clients,
@@ -167,10 +168,7 @@ class EncryptedServer:
         self.stats = EncryptedStats()
         self._pool: ConnectionPool[PooledConnection] = ConnectionPool(
             limits.connections, limits.connections_per_client)
-        self._grace = 0.0
-        self._stop = trio.Event()
-        self._stopped = trio.Event()
-        self._serving = False
+        self._stop = GracefulStop()
 
     def bind(self, sockets: contextlib.ExitStack, *, reuse_port: bool = False
              ) -> list[EncryptedListening]:
@@ -196,38 +194,28 @@ class EncryptedServer:
         ``task_status.started`` receives each transport and bound endpoint.
         Returns once ``shutdown`` has let the connections finish.
         """
-        self._serving = True
-        try:
-            with contextlib.ExitStack() as sockets:
-                bound = list(listening) if listening is not None else self.bind(sockets)
-                async with trio.open_nursery() as work:
-                    async with trio.open_nursery() as intake:
-                        for kind, _, sock in bound:
-                            listener = trio.SocketListener(trio.socket.from_stdlib_socket(sock))
-                            intake.start_soon(accept_clients, listener, kind,
-                                              functools.partial(self._take, kind, work))
-                        serving = [(kind, endpoint) for kind, endpoint, _ in bound]
-                        logger.info("serving %s",
-                                    ", ".join(f"{kind} on {show(e)}" for kind, e in serving),
-                                    extra={"event": "encrypted_started"})
-                        task_status.started(serving)
-                        await self._stop.wait()
-                        intake.cancel_scope.cancel()
-                    for connection in self._pool:
-                        connection.stop_reading()
-                    work.cancel_scope.deadline = trio.current_time() + self._grace
-        finally:
-            self._stopped.set()
+        with self._stop.serving(), contextlib.ExitStack() as sockets:
+            bound = list(listening) if listening is not None else self.bind(sockets)
+            async with trio.open_nursery() as work:
+                async with trio.open_nursery() as intake:
+                    for kind, _, sock in bound:
+                        listener = trio.SocketListener(trio.socket.from_stdlib_socket(sock))
+                        intake.start_soon(accept_clients, listener, kind,
+                                          functools.partial(self._take, kind, work))
+                    serving = [(kind, endpoint) for kind, endpoint, _ in bound]
+                    logger.info("serving %s",
+                                ", ".join(f"{kind} on {show(e)}" for kind, e in serving),
+                                extra={"event": "encrypted_started"})
+                    task_status.started(serving)
+                    await self._stop.until_requested(intake)
+                self._stop.drain(self._pool, work)
 
     async def shutdown(self, grace: float) -> None:
         """Stop accepting and reading, give queries read ``grace`` seconds, then return.
 
         The same grace as ``DnsServer.shutdown``; ``serve()`` returns normally.
         """
-        self._grace = grace
-        self._stop.set()
-        if self._serving:
-            await self._stopped.wait()
+        await self._stop.shutdown(grace)
 
     def _take(self, kind: str, work: trio.Nursery, stream: trio.SocketStream, client: str
               ) -> bool:

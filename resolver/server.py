@@ -61,6 +61,7 @@ from resolver.config import Config
 from resolver.connections import BindError as BindError
 from resolver.connections import (
     ConnectionPool,
+    GracefulStop,
     PooledConnection,
     Sender,
     accept_clients,
@@ -240,10 +241,7 @@ class DnsServer:
         self._admission: Admission[tuple[socket.socket, bytes, tuple[Any, ...]]] = Admission(
             limits.admission()
         )
-        self._grace = 0.0
-        self._stop = trio.Event()
-        self._stopped = trio.Event()
-        self._serving = False
+        self._stop = GracefulStop()
         #: The TCP connection pool: every connection admitted and not yet closed or evicted.
         self._pool: ConnectionPool[_TcpConnection] = ConnectionPool(
             limits.max_tcp_connections, limits.tcp_connections_per_client)
@@ -266,36 +264,26 @@ class DnsServer:
         Raises:
             BindError: an endpoint is not an address literal or cannot be bound.
         """
-        self._serving = True
-        try:
-            with contextlib.ExitStack() as sockets:
-                bound = listening or bind_all(self._endpoints, sockets)
-                async with trio.open_nursery() as work:
-                    async with trio.open_nursery() as intake:
-                        for _, udp, tcp in bound:
-                            _tune_udp(udp, self.limits.udp_receive_buffer)
-                            listener = trio.SocketListener(trio.socket.from_stdlib_socket(tcp))
-                            intake.start_soon(self._receive_udp, udp, work)
-                            intake.start_soon(accept_clients, listener, "TCP",
-                                              functools.partial(self._take_tcp, work))
-                        task_status.started([endpoint for endpoint, _, _ in bound])
-                        await self._stop.wait()
-                        intake.cancel_scope.cancel()
-                    for connection in self._pool:
-                        connection.stop_reading()
-                    work.cancel_scope.deadline = trio.current_time() + self._grace
-        finally:
-            self._stopped.set()
+        with self._stop.serving(), contextlib.ExitStack() as sockets:
+            bound = listening or bind_all(self._endpoints, sockets)
+            async with trio.open_nursery() as work:
+                async with trio.open_nursery() as intake:
+                    for _, udp, tcp in bound:
+                        _tune_udp(udp, self.limits.udp_receive_buffer)
+                        listener = trio.SocketListener(trio.socket.from_stdlib_socket(tcp))
+                        intake.start_soon(self._receive_udp, udp, work)
+                        intake.start_soon(accept_clients, listener, "TCP",
+                                          functools.partial(self._take_tcp, work))
+                    task_status.started([endpoint for endpoint, _, _ in bound])
+                    await self._stop.until_requested(intake)
+                self._stop.drain(self._pool, work)
 
     async def shutdown(self, grace: float = 2.0) -> None:
         """Stop taking queries, give those in flight ``grace`` seconds, then return.
 
         ``serve()`` returns normally once this is done.
         """
-        self._grace = grace
-        self._stop.set()
-        if self._serving:
-            await self._stopped.wait()
+        await self._stop.shutdown(grace)
 
     async def answer(
         self, wire: bytes, client: str, *, tcp: bool, transport: str = ""
