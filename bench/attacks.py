@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import overload
-from bench.processes import start_holdfast, start_lab
+from bench.processes import isolate, start_holdfast, start_lab
 from resolver.lab.fanout import cut_label
 
 #: Queries per second of each attack (the issue's figures: 10 and 50 q/s for the RSA zones).
@@ -151,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("bench.attacks: needs root (the lab binds port 53 in a private namespace)",
               file=sys.stderr)
         return 2
-    overload.isolate(arguments, "bench.attacks")
+    isolate(arguments, "bench.attacks")
     result = run(args)
     if args.json:
         print(json.dumps(result))

@@ -55,6 +55,7 @@ from bench.plot import write_cdf_svg
 from bench.processes import (
     ProcessError,
     Started,
+    isolate,
     start_holdfast,
     start_lab,
     start_unbound,
@@ -275,18 +276,6 @@ def machine_facts() -> dict[str, Any]:
     }
 
 
-def _isolate(argv: Sequence[str]) -> None:
-    """Re-run inside a private network namespace with loopback up, if we can."""
-    if os.environ.get("HOLDFAST_ISOLATED") or shutil.which("unshare") is None:
-        return
-    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, check=False)
-    if probe.returncode != 0:
-        return
-    script = 'ip link set lo up && HOLDFAST_ISOLATED=1 exec "$@"'
-    os.execvp("unshare", ["unshare", "-n", "--", "sh", "-c", script, "bench",
-                          sys.executable, "-m", "bench.harness", *argv])
-
-
 def _say(text: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {text}", flush=True)
 
@@ -316,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("holdfast bench: needs root (the lab binds port 53 inside a private network "
               "namespace)", file=sys.stderr)
         return 2
-    _isolate(arguments)
+    isolate(arguments, "bench.harness")
     if not os.environ.get("HOLDFAST_ISOLATED"):
         _say("no private network namespace here: running on the host's loopback")
     settings = Settings(runs=args.runs, seconds=args.seconds, cold_names=args.cold_names,

@@ -46,7 +46,7 @@ import dns.name
 import dns.query
 
 from bench import overload
-from bench.processes import start_holdfast, start_lab
+from bench.processes import isolate, start_holdfast, start_lab
 from dnssec.signatures import key_tag as key_tag_of
 from resolver.control import request
 from resolver.lab.control import send_lab_command
@@ -202,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("bench.kaminsky: needs root (raw sockets and port 53 in a private namespace)",
               file=sys.stderr)
         return 2
-    overload.isolate(arguments, "bench.kaminsky")
+    isolate(arguments, "bench.kaminsky")
     result = run(args)
     if args.json:
         print(json.dumps(result))

@@ -31,7 +31,6 @@ import json
 import os
 import random
 import select
-import shutil
 import socket
 import struct
 import subprocess
@@ -43,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import workloads
-from bench.processes import HOLDFAST_PORT, LOOPBACK, start_holdfast, start_lab
+from bench.processes import HOLDFAST_PORT, LOOPBACK, isolate, start_holdfast, start_lab
 from resolver.control import request
 
 RESOLVER_CPU = 0
@@ -236,17 +235,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def isolate(argv: Sequence[str], module: str = "bench.overload") -> None:
-    """Re-run ``module`` inside a private network namespace with loopback up, if we can."""
-    if os.environ.get("HOLDFAST_ISOLATED") or shutil.which("unshare") is None:
-        return
-    if subprocess.run(["unshare", "-n", "true"], capture_output=True, check=False).returncode:
-        return
-    script = 'ip link set lo up && HOLDFAST_ISOLATED=1 exec "$@"'
-    os.execvp("unshare", ["unshare", "-n", "--", "sh", "-c", script, module,
-                          sys.executable, "-m", module, *argv])
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -265,7 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("bench.overload: needs root (the lab binds port 53 in a private namespace)",
               file=sys.stderr)
         return 2
-    isolate(arguments)
+    isolate(arguments, "bench.overload")
     result = run(args)
     if args.json:
         print(json.dumps(result))

@@ -195,3 +195,18 @@ def start_unbound(workdir: Path, cpu: int | None, extra_config: str = "") -> Sta
     started.version = version.stdout.splitlines()[0] if version.stdout else "unbound"
     wait_until_answering(started)
     return started
+
+
+def isolate(argv: Sequence[str], module: str) -> None:
+    """Re-run ``python -m module argv`` inside a private network namespace with loopback up.
+
+    Nothing a benchmark sends can then leave the machine. Returns (without
+    re-running) when already isolated, or when namespaces are not allowed here.
+    """
+    if os.environ.get("HOLDFAST_ISOLATED") or shutil.which("unshare") is None:
+        return
+    if subprocess.run(["unshare", "-n", "true"], capture_output=True, check=False).returncode:
+        return
+    script = 'ip link set lo up && HOLDFAST_ISOLATED=1 exec "$@"'
+    os.execvp("unshare", ["unshare", "-n", "--", "sh", "-c", script, module,
+                          sys.executable, "-m", module, *argv])
