@@ -58,6 +58,7 @@ from resolver.question import Outcome, Question
 from resolver.routes import RouteTable
 from resolver.selection import ServerSelection
 from resolver.targets import FailedTargets
+from resolver.trace import NO_TRACE, Tracer
 from resolver.validation import Denied, Evidence, Reply, Validator, Verdict, with_ttl, worse
 from rootzone.hints import RootHints
 from rootzone.lifecycle import LocalRoot
@@ -128,12 +129,16 @@ class _Query(Budget):
     ``udp_evidence`` keeps, per server, the last DS/DNSKEY answer it sent over
     UDP (question, zone, records), so that when the validator finds it
     bogus the same question can be asked again over TCP and the two compared.
+    ``trace`` is told each step (``resolver.trace``; ``NO_TRACE`` by default).
     """
 
-    __slots__ = ("udp_evidence",)
+    __slots__ = ("trace", "udp_evidence")
 
-    def __init__(self, limits: Limits, timer: Callable[[], float]) -> None:
+    def __init__(
+        self, limits: Limits, timer: Callable[[], float], trace: Tracer = NO_TRACE
+    ) -> None:
         super().__init__(limits, timer)
+        self.trace = trace
         self.udp_evidence: dict[
             str, tuple[dns.name.Name, dns.rdatatype.RdataType, dns.name.Name, Evidence]
         ] = {}
@@ -270,19 +275,24 @@ class Iterator:
         #: Referrals' glue addresses, asked when the child's own ones fail.
         self.parent_glue = ParentSideGlue(validator.clock)
 
-    def resolve(self, question: Question, *, refresh: bool = False) -> Exchange[Outcome]:
+    def resolve(
+        self, question: Question, *, refresh: bool = False, trace: Tracer = NO_TRACE
+    ) -> Exchange[Outcome]:
         """Resolve ``question`` for a client; failures become SERVFAIL outcomes.
 
         With ``refresh`` (prefetch) the names of the question's alias chain
-        are asked upstream even when the cache still holds them.
+        are asked upstream even when the cache still holds them. ``trace``
+        is told every step (``resolver.trace``).
         """
-        budget = _Query(self.limits, self.timer)
+        budget = _Query(self.limits, self.timer, trace)
         try:
-            return (yield from self._resolve_chain(question, budget, (question,), refresh))
+            outcome = yield from self._resolve_chain(question, budget, (question,), refresh)
         except ResolutionFailed as exc:
-            return Outcome.servfail(exc.code, exc.text)
+            outcome = Outcome.servfail(exc.code, exc.text)
         except WorkLimitExceeded as exc:
-            return Outcome.servfail(WorkLimitExceeded.ede_code, str(exc))
+            outcome = Outcome.servfail(WorkLimitExceeded.ede_code, str(exc))
+        trace.finished(outcome)
+        return outcome
 
     def cached(self, question: Question) -> Outcome | None:
         """What the cache can answer for ``question``, stale data included (RFC 8767).
@@ -341,11 +351,13 @@ class Iterator:
         if cached is None and not refresh:
             cached = self._synthesised(name, rdtype)
         if cached is not None:
+            budget.trace.from_cache(name, rdtype, cached.rcode, cached.security)
             return cached
         bogus: _Step | None = None
         held: set[str] = set()
         while True:
             cut = self._closest_cut(name, rdtype)
+            budget.trace.cut(name, rdtype, cut)
             try:
                 heard = yield from self._iterate(cut, name, rdtype, budget, stack, frozenset(held))
             except ResolutionFailed:
@@ -393,16 +405,16 @@ class Iterator:
     ) -> Exchange[UpstreamReply | UpstreamError]:
         """One upstream query, counted in ``budget``, as selection knows ``address``."""
         budget.spend_query()
-        result = yield from ask(
-            UpstreamQuery(
-                address=address,
-                qname=name,
-                rdtype=rdtype,
-                edns=self.selection.uses_edns(address),
-                timeout=self.selection.timeout_for(address),
-                tcp=tcp,
-            )
+        query = UpstreamQuery(
+            address=address,
+            qname=name,
+            rdtype=rdtype,
+            edns=self.selection.uses_edns(address),
+            timeout=self.selection.timeout_for(address),
+            tcp=tcp,
         )
+        result = yield from ask(query)
+        budget.trace.sent(query, result)
         return result
 
     def _over_tcp(
@@ -536,8 +548,10 @@ class Iterator:
         else:
             cached = self._cached_evidence(name, rdtype)
             if cached is not None:
+                budget.trace.evidence(name, rdtype, cached, cached=True)
                 return cached
         cut = self._closest_cut(name, rdtype)
+        budget.trace.cut(name, rdtype, cut)
         try:
             heard = yield from self._iterate(cut, name, rdtype, budget, stack, avoid)
         except ResolutionFailed:
@@ -545,6 +559,7 @@ class Iterator:
                 raise
             return Evidence(cut.zone)
         evidence = self._evidence(heard, name, rdtype)
+        budget.trace.evidence(name, rdtype, evidence, cached=False)
         if not heard.tcp:
             budget.udp_evidence[heard.address] = (name, rdtype, heard.zone, evidence)
         return evidence
@@ -691,6 +706,7 @@ class Iterator:
             if reply.kind is ReplyKind.REFERRAL:
                 budget.spend_referral()
                 cut = self._follow_referral(reply, heard.address)
+                budget.trace.referral(heard.address, reply, cut)
                 labels = len(cut.zone) + 1
                 continue
             if minimised:
@@ -739,6 +755,7 @@ class Iterator:
         if cut.zone == dns.name.root and LOCAL_ROOT not in avoid:
             local = self._ask_local_root(name, rdtype)
             if local is not None:
+                budget.trace.heard(LOCAL_ROOT, local, local.reason)
                 return _Heard(local, cut.zone, LOCAL_ROOT)
         tried: set[str] = set(avoid)
         timed_out: set[str] = set()
@@ -773,6 +790,7 @@ class Iterator:
                         f"no usable server for {cut.zone}: the operator route leaves none to ask",
                     )
                 raise _no_server_left(cut.zone, failures)
+            budget.trace.chose(cut, address, tried, self.selection, self.routes)
             tried.add(address)
             result = yield from self._send(address, name, rdtype, budget)
             if isinstance(result, UpstreamError):
@@ -792,6 +810,7 @@ class Iterator:
                 reason = reply.reason
             else:
                 reason = f"answered {dns.rcode.to_text(rcode)}"
+            budget.trace.heard(address, reply, reason)
             if reply is not None and reply.kind is not ReplyKind.LAME:
                 return _Heard(reply, cut.zone, address, tcp=result.tcp)
             if minimised:
@@ -1059,11 +1078,13 @@ class Iterator:
             budget.validation,
             lambda name, rdtype, avoid: self._fetch(name, rdtype, budget, stack, avoid),
         )
+        budget.trace.judged(zone, address, verdict, reply.signatures, self.validator)
         error = verdict.errors[0] if verdict.errors else None
         capped = {id(rrset): _capped(rrset, verdict) for rrset in answer}
         records = [capped.get(id(rrset), rrset) for rrset in records]
         for rrset in capped.values():
             self._store(rrset, reply.signatures, Rank.ANSWER, address, verdict.security, error)
+            budget.trace.cached(rrset, verdict.security)
         proof = _proof(reply)
         if denied is not None and soa is not None:
             self.cache.store_negative(
@@ -1076,6 +1097,7 @@ class Iterator:
                 source=address,
                 error=error,
             )
+            budget.trace.cached_negative(name, rdtype, denied.nxdomain, verdict.security)
         signatures = tuple(
             sig for record in records if (sig := _covering(record, reply.signatures)) is not None
         )

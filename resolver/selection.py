@@ -408,18 +408,27 @@ class ServerSelection:
         """A frozen snapshot of everything selection remembers."""
         now = self._clock.wall()
         servers = tuple(
-            ServerStats(
-                address=address,
-                srtt=host.srtt,
-                rto=host.rto(now, self._max_rto),
-                timeouts=host.timeouts,
-                down=host.down_until > now,
-                edns=host.no_edns_until <= now,
-                broken=tuple(sorted(host.broken_marks(now), key=lambda mark: mark.zone)),
-            )
-            for address, host in sorted(self._hosts.items())
+            self._stats(address, host, now) for address, host in sorted(self._hosts.items())
         )
         return SelectionStats(entries=len(servers), servers=servers)
+
+    def describe(self, address: str) -> ServerStats:
+        """What selection knows of ``address`` now (a server never heard of included).
+
+        For the per-query trace (``resolver.trace``): why one server was chosen.
+        """
+        return self._stats(address, self._hosts.get(address) or _Host(), self._clock.wall())
+
+    def _stats(self, address: str, host: _Host, now: float) -> ServerStats:
+        return ServerStats(
+            address=address,
+            srtt=host.srtt,
+            rto=host.rto(now, self._max_rto),
+            timeouts=host.timeouts,
+            down=host.down_until > now,
+            edns=host.no_edns_until <= now,
+            broken=tuple(sorted(host.broken_marks(now), key=lambda mark: mark.zone)),
+        )
 
     def _rto(self, host: _Host | None, now: float) -> float:
         """RTO of a possibly unknown host."""
