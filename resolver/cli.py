@@ -190,7 +190,7 @@ def make_parser() -> argparse.ArgumentParser:
                           "local-data add 'NAME [TTL] [IN] TYPE RDATA' | "
                           "local-data remove NAME [TYPE] | local-data list | "
                           "local-zone add ZONE TYPE | local-zone remove ZONE | local-zone list | "
-                          "log-reopen | reload")
+                          "log-reopen | reload | trace NAME [TYPE] [--dnssec]")
 
     lab = command("lab", help="run the lab's authoritative servers")
     lab.add_argument("--dir", type=Path, help="where to write root.hints, trust-anchor.ds, ...")
@@ -389,11 +389,17 @@ def _check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Seconds ``ctl trace`` waits: above the longest time budget allowed (``limits.time_budget``).
+CTL_TRACE_TIMEOUT = 65.0
+
+
 def _ctl(args: argparse.Namespace) -> int:
     if not args.words:
         raise ControlError("no command given; try: holdfast ctl status")
     path = Path(args.control) if args.control else _configured_socket(args.config)
-    result = request(path, {"command": args.words})
+    # A trace resolves a question: it may take the whole time budget (limits.time_budget).
+    timeout = CTL_TRACE_TIMEOUT if args.words[0] == "trace" else 5.0
+    result = request(path, {"command": args.words}, timeout=timeout)
     print(json.dumps(result, indent=2) if not isinstance(result, str) else result)
     return 0
 

@@ -38,6 +38,9 @@ socket so the commands are tested as plain calls.
 * ``log-reopen``: reopen the query log file (``[logging] query_log_target``),
   Unbound's ``log_reopen``; SIGHUP does it too, for logrotate.
 * ``reload``: read the configuration file again and apply it (``reload.py``).
+* ``trace NAME [TYPE] [--dnssec]``: resolve the question afresh, the cache
+  bypassed, and show every step (``trace_command.py``); Knot's
+  ``policy.TRACE``, ``unbound-control lookup``.
 """
 
 from __future__ import annotations
@@ -53,12 +56,13 @@ import dns.rdatatype
 import trio
 
 from dnssec.signatures import utc_text
-from resolver import logs
+from resolver import logs, trace_command
 from resolver.answers import AnswerCache
 from resolver.cache import Cache
 from resolver.clock import Clock
 from resolver.control import ControlError
 from resolver.localzones import LocalDataError, LocalZones, parse_record, parse_zone
+from resolver.question import Question
 from resolver.routes import RouteError, RouteTable, route_from_words
 from resolver.selection import ServerSelection
 from rootzone.lifecycle import LocalRoot
@@ -79,6 +83,7 @@ _USAGE = {
     "local-zone": "local-zone add ZONE TYPE | local-zone remove ZONE | local-zone list",
     "log-reopen": "log-reopen",
     "reload": "reload",
+    "trace": trace_command.USAGE,
 }
 
 #: Entries ``cache dump`` shows unless told otherwise, and at most. Finding
@@ -107,6 +112,8 @@ class Commands:
         local_zones: The local zones the server answers from now (a reload
             replaces the table, so it is looked up at each command).
         answers: The ready-made responses, cleared when local data changes.
+        trace: Resolves a question afresh and renders its trace, with the
+            DNSSEC records or not (None: this instance cannot).
     """
 
     status: Callable[[], dict[str, Any]]
@@ -120,6 +127,7 @@ class Commands:
     reload: Callable[[], Awaitable[dict[str, Any]]] | None = None
     local_zones: Callable[[], LocalZones | None] | None = None
     answers: AnswerCache | None = None
+    trace: Callable[[Question, bool], Awaitable[str]] | None = None
 
     def __call__(self, request: dict[str, Any]) -> Any:
         """Run the command in ``request`` (``{"command": [words]}``)."""
@@ -152,6 +160,10 @@ class Commands:
             if self.reload is None:
                 raise ControlError("this instance has no configuration to reload")
             return self.reload()
+        if head == "trace":
+            if self.trace is None:
+                raise ControlError("this instance cannot trace a resolution")
+            return self.trace(*trace_command.parse(rest))
         raise ControlError(
             f"unknown command {' '.join(words)!r}; known: " + "; ".join(_USAGE.values())
         )

@@ -377,6 +377,11 @@ OPTIONS: tuple[Option, ...] = (
            "where the query log goes: \"\" with the event log, \"syslog\", or an absolute "
            "file path (reopened on SIGHUP and ctl log-reopen, for logrotate)",
            query_target_error, reload=True),
+    Option("logging", "trace_sample", float, 0.0,
+           "share of client resolutions whose every step (cut, server choice, reply class, "
+           "scrub, verdict with key tags, cache writes, result) goes to the debug log, logger "
+           "holdfast.trace; needs level debug; 0: none (holdfast ctl trace shows one on demand)",
+           Range(0, 1), reload=True, unit="resolutions"),
     Option("dnstap", "socket", str, "",
            "Unix socket of a dnstap collector (Frame Streams, e.g. fstrm_capture -u PATH); "
            "empty means no dnstap"),

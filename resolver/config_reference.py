@@ -93,6 +93,7 @@ UNBOUND = {
     "logging.level": "verbosity",
     "logging.query_log": "log-queries",
     "logging.query_log_target": "logfile, use-syslog (Knot: log-target)",
+    "logging.trace_sample": "verbosity: 4 for every query (Knot: policy.DEBUG_IF)",
     "server.hide_identity": "hide-identity",
     "server.identity": "identity",
     "server.hide_version": "hide-version",

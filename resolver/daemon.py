@@ -24,7 +24,7 @@ from typing import Any
 import trio
 
 from dnssec.anchors import TrustAnchors
-from resolver import __version__, logs
+from resolver import __version__, logs, trace_command
 from resolver.access import AccessList
 from resolver.anchor_refresh import AnchorMaintainer
 from resolver.answers import AnswerCache
@@ -240,6 +240,7 @@ def build(
         StaleAnswers(policy, clock),
         root_key_sentinel=config["dnssec.root_key_sentinel"],
     )
+    recursor.trace_sample.rate = config["logging.trace_sample"]
     answers = None
     if config["cache.max_answers"]:
         answers = AnswerCache(
@@ -369,6 +370,7 @@ def commands(resolver: Resolver) -> Commands:
         reload=lambda: reload_off_loop(resolver),
         local_zones=lambda: resolver.server.local_zones,
         answers=resolver.answers,
+        trace=lambda question, dnssec: trace_command.run(resolver.recursor, question, dnssec),
     )
 
 

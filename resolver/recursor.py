@@ -40,6 +40,7 @@ from resolver.messages import ClientQuery
 from resolver.question import ExtendedError, Outcome, Question
 from resolver.sentinel import judge
 from resolver.stale import StaleAnswers
+from resolver.trace import Tracer, TraceSampler
 
 log = logging.getLogger("holdfast.recursor")
 
@@ -97,6 +98,8 @@ class Recursor:
         #: RFC 8509: sentinel names that are false of the root anchors get
         #: SERVFAIL (``sentinel``); per client, as a CD=1 client opts out.
         self.root_key_sentinel = root_key_sentinel
+        #: Picks the resolutions traced to the debug log (``[logging] trace_sample``).
+        self.trace_sample = TraceSampler()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Host resolutions until cancelled; ``handle`` works once this started."""
@@ -157,12 +160,32 @@ class Recursor:
         if outcome.expiring:
             self._prefetch(question)
 
-    async def _run(self, question: Question, *, refresh: bool) -> Outcome:
+    async def resolve_traced(
+        self, question: Question, iterator: Iterator, trace: Tracer
+    ) -> Outcome:
+        """Resolve ``question`` through ``iterator``, telling ``trace`` each step.
+
+        For ``holdfast ctl trace`` (``trace_command``): not shared with the
+        clients' resolutions of the same question, no stale answer.
+        """
+        return await self._run(question, refresh=False, iterator=iterator, trace=trace)
+
+    async def _run(
+        self,
+        question: Question,
+        *,
+        refresh: bool,
+        iterator: Iterator | None = None,
+        trace: Tracer | None = None,
+    ) -> Outcome:
         """One resolution within the time budget; every failure becomes an ``Outcome``."""
-        budget = self.iterator.limits.time_budget
+        iterator = iterator or self.iterator
+        if trace is None:
+            trace = self.trace_sample.tracer_for(question)
+        budget = iterator.limits.time_budget
         try:
             with trio.move_on_after(budget):
-                resolution = self.iterator.resolve(question, refresh=refresh)
+                resolution = iterator.resolve(question, refresh=refresh, trace=trace)
                 return await run_exchange(resolution, self.transport)
             self.stats.timeouts += 1
             return Outcome.servfail(

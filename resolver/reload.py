@@ -26,7 +26,7 @@ What a reload applies (every option with ``Option.reload``, and routes):
   verdicts were reached under the old ones.
 * ``local_root.enabled``: switched as ``ctl local-root enable|disable`` does.
 * ``logging.level``, ``logging.query_log``, ``logging.query_log_target``
-  (a file that cannot be opened refuses the reload).
+  (a file that cannot be opened refuses the reload), ``logging.trace_sample``.
 * The TLS certificate and key (``server.tls_certificate``, ``tls_key``):
   the files are read again at every reload, a renewal keeping their paths
   (new paths need a restart, like the listeners); one that fails
@@ -369,6 +369,16 @@ def _query_log(resolver: Resolver, candidate: Candidate) -> Commit:
 
     def commit() -> None:
         resolver.server.query_log = enabled
+
+    return commit
+
+
+@_applies("logging.trace_sample")
+def _trace_sample(resolver: Resolver, candidate: Candidate) -> Commit:
+    rate: float = candidate.config["logging.trace_sample"]
+
+    def commit() -> None:
+        resolver.recursor.trace_sample.rate = rate
 
     return commit
 

@@ -45,7 +45,7 @@ from resolver.errors import UpstreamError
 from resolver.exchange import UpstreamQuery, UpstreamReply
 from resolver.question import Outcome, Question
 from resolver.routes import RouteTable
-from resolver.selection import RTT_BAND, ServerSelection
+from resolver.selection import RTT_BAND, BrokenMark, ServerSelection
 from resolver.validation import Evidence, Validator, Verdict
 
 #: The debug log category of sampled traces.
@@ -466,7 +466,7 @@ class Recorder:
                 a,
                 stats.rto,
                 stats.srtt,
-                _avoided(stats.down, [(m.holddown, m.reason) for m in stats.broken if m.zone == zone]),
+                _avoided(stats.down, [m for m in stats.broken if m.zone == zone]),
                 a in tried,
                 unrouted=a not in routed,
             )
@@ -554,10 +554,10 @@ class Recorder:
         self._emit(Finished(outcome.rcode, outcome.security, outcome.errors, len(outcome.answer)))
 
 
-def _avoided(down: bool, marks: Sequence[tuple[bool, str]]) -> str:
+def _avoided(down: bool, marks: Sequence[BrokenMark]) -> str:
     """Why selection avoids a server for the zone: down, held down or broken ("" if not)."""
     reasons = ["down after timeouts"] if down else []
-    reasons += [f"{'held down' if held else 'broken'}: {reason}" for held, reason in marks]
+    reasons += [f"{'held down' if m.holddown else 'broken'}: {m.reason}" for m in marks]
     return "; ".join(reasons)
 
 

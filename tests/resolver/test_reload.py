@@ -239,6 +239,7 @@ PROBES: dict[str, Probe] = {
     "logging.level": Probe("debug", lambda h: logging.getLogger().getEffectiveLevel(),
                            logging.DEBUG),
     "logging.query_log": Probe(True, lambda h: h.resolver.server.query_log, True),
+    "logging.trace_sample": Probe(0.25, lambda h: h.resolver.recursor.trace_sample.rate, 0.25),
     "logging.query_log_target": Probe(
         lambda h: str(h.file.with_name("queries.log")),
         lambda h: [Path(getattr(handler, "baseFilename", "")).name
