@@ -37,6 +37,7 @@ from resolver.dnstap_output import DnstapOutput, TappedTransport
 from resolver.encrypted import EncryptedListening, EncryptedServer, encrypted_server_for
 from resolver.errors import ConfigError
 from resolver.exchange import Transport
+from resolver.failures import FailureCache
 from resolver.iterator import LOCAL_ROOT, Iterator
 from resolver.logs import QueryLogError
 from resolver.messages import OUR_UDP_PAYLOAD
@@ -52,6 +53,7 @@ from resolver.settings import (
     cache_bytes,
     cache_lifetimes,
     chaos_identity,
+    failure_policy,
     local_zones,
     query_limits,
     read_anchors,
@@ -215,6 +217,7 @@ def build(
         aggressive_nsec=config["dnssec.aggressive_nsec"],
         routes=routes,
         local_root=local_root,
+        failed_targets=FailureCache(clock, failure_policy(config)),
     )
     allow = [ipaddress.ip_network(n) for n in config["upstream.allow"]]
     root_service = root_service_for(config, local_root, anchors, allow, offload)
@@ -237,7 +240,8 @@ def build(
     recursor = Recursor(
         iterator,
         transport,
-        StaleAnswers(policy, clock),
+        StaleAnswers(policy),
+        failures=FailureCache(clock, failure_policy(config)),
         root_key_sentinel=config["dnssec.root_key_sentinel"],
     )
     answers = None
