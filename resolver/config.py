@@ -327,6 +327,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("dnssec", "aggressive_nsec", bool, True,
            "answer NXDOMAIN and NODATA from cached NSEC records of secure denials that "
            "cover the name, without asking upstream (RFC 8198; NSEC only, not NSEC3)"),
+    Option("dnssec", "trust_anchor_signaling", bool, False,
+           "send the RFC 8145 key-tag query (_ta-XXXX. NULL) to the root at start-up and "
+           "whenever the root trust anchors change, so root operators can count the keys "
+           "resolvers trust"),
     Option("dnssec", "root_key_sentinel", bool, True,
            "answer root-key-sentinel-is-ta-KEYTAG and -not-ta-KEYTAG names with SERVFAIL "
            "when false of the root trust anchors (RFC 8509)"),

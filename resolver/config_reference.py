@@ -84,6 +84,7 @@ UNBOUND = {
     "dnssec.bogus_ttl": "val-bogus-ttl",
     "dnssec.aggressive_nsec": "aggressive-nsec",
     "dnssec.root_key_sentinel": "root-key-sentinel",
+    "dnssec.trust_anchor_signaling": "trust-anchor-signaling (default yes there)",
     "serve_stale.enabled": "serve-expired",
     "serve_stale.max_stale": "serve-expired-ttl",
     "serve_stale.reply_ttl": "serve-expired-reply-ttl",

@@ -62,6 +62,7 @@ from resolver.settings import (
     stale_policy,
     template_share,
 )
+from resolver.signaling import signal_key_tags
 from resolver.stale import StaleAnswers
 from resolver.transport import UdpTcpTransport
 from resolver.validation import Validator
@@ -434,6 +435,9 @@ async def run(
                 await nursery.start(resolver.root_service.run)
             if resolver.maintainer is not None:  # writes its file as [server] user too
                 await nursery.start(resolver.maintainer.run, resolver)
+            if resolver.config["dnssec.trust_anchor_signaling"]:
+                nursery.start_soon(signal_key_tags, resolver.recursor,
+                                   lambda: resolver.iterator.validator.anchors)
             log.info(
                 "holdfast %s serving on %s (control socket %s)",
                 __version__,

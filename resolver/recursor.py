@@ -158,6 +158,10 @@ class Recursor:
         assert flight.outcome is not None
         return flight.outcome
 
+    async def ask_upstream(self, question: Question) -> Outcome:
+        """Resolve ``question`` past the cache, for the resolver's own signals (RFC 8145)."""
+        return await self._run(question, refresh=True)
+
     async def _resolve(self, question: Question, flight: _Flight) -> None:
         self.stats.resolutions += 1
         outcome = _SHUTDOWN
