@@ -278,6 +278,16 @@ OPTIONS: tuple[Option, ...] = (
            reload=True, unit="seconds"),
     Option("cache", "max_negative_ttl", int, 3_600, "highest negative-answer TTL, seconds",
            Range(0, 86_400), reload=True, unit="seconds"),
+    Option("cache", "failure_ttl", float, 5.0,
+           "seconds a failed resolution (timeouts, SERVFAIL or REFUSED upstream, no usable "
+           "server) is remembered and answered without asking upstream; doubles while the "
+           "failure repeats (RFC 9520; BIND servfail-ttl)", Range(1, 300), unit="seconds"),
+    Option("cache", "max_failure_ttl", float, 300.0,
+           "longest a repeated failure is remembered, seconds (RFC 9520: at most 5 minutes)",
+           Range(1, 300), unit="seconds"),
+    Option("cache", "max_failures", int, 10_000,
+           "failed questions remembered at once, and as many failed NS names; the least "
+           "recently failed go first", Range(1, 10_000_000), unit="entries"),
     Option("limits", "max_upstream_queries", int, 48, "upstream queries per client query",
            Range(1, 1_000), reload=True, unit="queries"),
     Option("limits", "max_referrals", int, 32, "referrals followed per client query",
@@ -317,6 +327,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("dnssec", "aggressive_nsec", bool, True,
            "answer NXDOMAIN and NODATA from cached NSEC records of secure denials that "
            "cover the name, without asking upstream (RFC 8198; NSEC only, not NSEC3)"),
+    Option("dnssec", "trust_anchor_signaling", bool, False,
+           "send the RFC 8145 key-tag query (_ta-XXXX. NULL) to the root at start-up and "
+           "whenever the root trust anchors change, so root operators can count the keys "
+           "resolvers trust"),
     Option("dnssec", "root_key_sentinel", bool, True,
            "answer root-key-sentinel-is-ta-KEYTAG and -not-ta-KEYTAG names with SERVFAIL "
            "when false of the root trust anchors (RFC 8509)"),

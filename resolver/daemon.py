@@ -37,6 +37,7 @@ from resolver.dnstap_output import DnstapOutput, TappedTransport
 from resolver.encrypted import EncryptedListening, EncryptedServer, encrypted_server_for
 from resolver.errors import ConfigError
 from resolver.exchange import Transport
+from resolver.failures import FailureCache
 from resolver.iterator import LOCAL_ROOT, Iterator
 from resolver.logs import QueryLogError
 from resolver.messages import OUR_UDP_PAYLOAD
@@ -52,6 +53,7 @@ from resolver.settings import (
     cache_bytes,
     cache_lifetimes,
     chaos_identity,
+    failure_policy,
     local_zones,
     query_limits,
     read_anchors,
@@ -60,6 +62,7 @@ from resolver.settings import (
     stale_policy,
     template_share,
 )
+from resolver.signaling import signal_key_tags
 from resolver.stale import StaleAnswers
 from resolver.transport import UdpTcpTransport
 from resolver.validation import Validator
@@ -215,6 +218,7 @@ def build(
         aggressive_nsec=config["dnssec.aggressive_nsec"],
         routes=routes,
         local_root=local_root,
+        failed_targets=FailureCache(clock, failure_policy(config)),
     )
     allow = [ipaddress.ip_network(n) for n in config["upstream.allow"]]
     root_service = root_service_for(config, local_root, anchors, allow, offload)
@@ -237,7 +241,8 @@ def build(
     recursor = Recursor(
         iterator,
         transport,
-        StaleAnswers(policy, clock),
+        StaleAnswers(policy),
+        failures=FailureCache(clock, failure_policy(config)),
         root_key_sentinel=config["dnssec.root_key_sentinel"],
     )
     recursor.trace_sample.rate = config["logging.trace_sample"]
@@ -432,6 +437,9 @@ async def run(
                 await nursery.start(resolver.root_service.run)
             if resolver.maintainer is not None:  # writes its file as [server] user too
                 await nursery.start(resolver.maintainer.run, resolver)
+            if resolver.config["dnssec.trust_anchor_signaling"]:
+                nursery.start_soon(signal_key_tags, resolver.recursor,
+                                   lambda: resolver.iterator.validator.anchors)
             log.info(
                 "holdfast %s serving on %s (control socket %s)",
                 __version__,

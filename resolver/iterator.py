@@ -52,12 +52,12 @@ from resolver.cache import Cache, Rank
 from resolver.classify import Classified, ReplyKind, classify
 from resolver.errors import EgressRefused, NetworkError, UpstreamError, UpstreamTimeout
 from resolver.exchange import Exchange, UpstreamQuery, UpstreamReply, ask, pause
+from resolver.failures import FailureCache
 from resolver.limits import Budget, Limits, WorkLimitExceeded
 from resolver.parent_glue import ParentSideGlue
 from resolver.question import Outcome, Question
 from resolver.routes import RouteTable
 from resolver.selection import ServerSelection
-from resolver.targets import FailedTargets
 from resolver.trace import NO_TRACE, Tracer
 from resolver.validation import Denied, Evidence, Reply, Validator, Verdict, with_ttl, worse
 from rootzone.hints import RootHints
@@ -243,7 +243,7 @@ class Iterator:
         routes: RouteTable | None = None,
         local_root: LocalRoot | None = None,
         timer: Callable[[], float] = time.monotonic,
-        failed_targets: FailedTargets | None = None,
+        failed_targets: FailureCache[dns.name.Name] | None = None,
         aggressive_nsec: bool = True,
         harden_glue: bool = True,
     ) -> None:
@@ -259,7 +259,7 @@ class Iterator:
         self.timer = timer
         #: NS names whose address lookup failed lately (RFC 9520), across queries.
         self.failed_targets = (
-            failed_targets if failed_targets is not None else FailedTargets(validator.clock)
+            failed_targets if failed_targets is not None else FailureCache(validator.clock)
         )
         #: (server, zone) whose DS/DNSKEY the validator found bogus, with why:
         #: held down only once a TCP re-ask proves the records are theirs.
@@ -930,15 +930,15 @@ class Iterator:
         from the cache for minutes holding the loop. A failed lookup is
         remembered for the rest of the query (Knot Resolver does not retry
         an NS name for a request either) and, unless a limit of ours cut it
-        short, for a few seconds across queries (RFC 9520,
-        ``targets.FailedTargets``).
+        short, across queries for 5 s, doubling while it keeps failing (RFC
+        9520, ``failures.FailureCache``).
         """
         cached = self._cached_addresses(target)
         if cached or target.is_subdomain(zone):
             return cached
         yield from pause()
         budget.spend_ns_lookup()
-        if target in budget.failed_targets or self.failed_targets.recently_failed(target):
+        if target in budget.failed_targets or self.failed_targets.recent(target) is not None:
             return ()
         if len(stack) > self.limits.max_depth:
             budget.cutoffs += 1
@@ -959,6 +959,7 @@ class Iterator:
                 for rdata in rrset
             )
             if found:
+                self.failed_targets.succeeded(target)
                 return found
         budget.failed_targets.add(target)
         if budget.cutoffs == cutoffs:

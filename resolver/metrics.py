@@ -64,6 +64,7 @@ from rootzone.lifecycle import RootState
 
 if TYPE_CHECKING:
     from resolver.daemon import Resolver
+    from resolver.failures import FailureCache
 
 #: A JSON-able dict of everything the metrics show (see the module docstring).
 Snapshot = dict[str, Any]
@@ -137,6 +138,10 @@ def collect(resolver: Resolver) -> Snapshot:
             "failure": recursor.stale_answers - recursor.stale_on_timer,
             "client_timeout": recursor.stale_on_timer,
         },
+        "failure_cache": {
+            "question": _failure_cache(resolver.recursor.failures),
+            "ns_name": _failure_cache(resolver.iterator.failed_targets),
+        },
         "upstream": {
             **(servers.snapshot() if isinstance(servers, ServerTable) else {}),
             **validator.bogus_servers.snapshot(),
@@ -151,6 +156,11 @@ def collect(resolver: Resolver) -> Snapshot:
         "local_root": _local_root(resolver),
         "dnstap": _dnstap(resolver),
     }
+
+
+def _failure_cache(failures: FailureCache[Any]) -> dict[str, int]:
+    """An RFC 9520 failure memory's size and the lookups it answered."""
+    return {"entries": len(failures), "hits": failures.hits}
 
 
 def _dnstap(resolver: Resolver) -> dict[str, int]:
@@ -399,6 +409,15 @@ def _cache_families(snap: Snapshot) -> Iterator[Metric]:
               "Answers served from stale data (RFC 8767): failure (resolution failed or "
               "failed recently) or client_timeout (no fresh answer in time).",
               "reason", snap["stale_answers"])
+    failures = snap["failure_cache"]
+    yield _by("holdfast_failure_cache_entries",
+              "Failures remembered now (RFC 9520): failed questions (cache=question) or NS "
+              "names without an address (ns_name), in force or kept for their back-off.",
+              "cache", {kind: values["entries"] for kind, values in failures.items()},
+              gauge=True)
+    yield _by("holdfast_failure_cache_hits_total",
+              "Lookups answered from a remembered failure without asking upstream (RFC 9520).",
+              "cache", {kind: values["hits"] for kind, values in failures.items()})
 
 
 def _resolution_families(snap: Snapshot) -> Iterator[Metric]:

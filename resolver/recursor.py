@@ -12,8 +12,12 @@ Serve-stale (``stale.StaleAnswers``, RFC 8767) happens here, because it is
 about time and about clients, not about iteration:
 
 * a failed resolution whose question has stale data ends in the stale
-  answer, for every client sharing it, and starts the failure recheck timer;
-* during that timer the question is answered stale without a resolution;
+  answer, for every client sharing it;
+* every failed resolution is remembered (``failures.FailureCache``, RFC
+  9520: 5 s, doubling while it keeps failing, at most 5 minutes; at least
+  the failure recheck timer when stale data was served); meanwhile the
+  question is answered without a resolution: stale if there is stale data,
+  else SERVFAIL with EDE 13 "Cached Error" and the failure's own EDEs;
 * a client that has waited ``client_timeout`` gets the stale answer while
   the resolution goes on and refreshes the cache;
 * an answer from data in the last 10% of its TTL starts a background
@@ -35,6 +39,7 @@ import trio
 
 from resolver.driver import run_exchange
 from resolver.exchange import Transport
+from resolver.failures import FailureCache
 from resolver.iterator import Iterator
 from resolver.messages import ClientQuery
 from resolver.question import ExtendedError, Outcome, Question
@@ -43,6 +48,10 @@ from resolver.stale import StaleAnswers
 from resolver.trace import Tracer, TraceSampler
 
 log = logging.getLogger("holdfast.recursor")
+
+#: Outcomes of our own making, not failures of the question: never remembered.
+_SHUTDOWN = Outcome.servfail(dns.edns.EDECode.OTHER, "resolver shutting down")
+_INTERNAL_ERROR = Outcome.servfail(dns.edns.EDECode.OTHER, "internal error")
 
 
 @dataclass(slots=True)
@@ -76,7 +85,9 @@ class Recursor:
     Args:
         iterator: Resolves questions (and reads the cache for stale data).
         transport: Sends the iterator's upstream queries.
-        stale: The serve-stale policy and failure memory; None serves none.
+        stale: The serve-stale policy; None serves none.
+        failures: Questions whose resolution failed lately (RFC 9520); by
+            default one with the default policy on the validator's clock.
         root_key_sentinel: Whether RFC 8509 sentinel names are judged.
     """
 
@@ -86,11 +97,15 @@ class Recursor:
         transport: Transport,
         stale: StaleAnswers | None = None,
         *,
+        failures: FailureCache[Question] | None = None,
         root_key_sentinel: bool = True,
     ) -> None:
         self.iterator = iterator
         self.transport = transport
         self.stale = stale
+        self.failures = (
+            failures if failures is not None else FailureCache(iterator.validator.clock)
+        )
         self.stats = RecursorStats()
         self._inflight: dict[Question, _Flight] = {}
         self._refreshing: set[Question] = set()
@@ -123,12 +138,10 @@ class Recursor:
         if self._nursery is None:
             raise RuntimeError("Recursor.handle() called before Recursor.run() started")
         question = query.question
-        if self.stale is not None:
-            reasons = self.stale.recent_failure(question)
-            if reasons is not None:
-                stale = self._stale_answer(question, "refresh failed recently", reasons)
-                if stale is not None:
-                    return stale
+        reasons = self.failures.recent(question)
+        if reasons is not None:
+            stale = self._stale_answer(question, "refresh failed recently", reasons)
+            return stale if stale is not None else _cached_failure(reasons)
         flight = self._inflight.get(question)
         if flight is None:
             flight = self._inflight[question] = _Flight()
@@ -148,9 +161,13 @@ class Recursor:
         assert flight.outcome is not None
         return flight.outcome
 
+    async def ask_upstream(self, question: Question) -> Outcome:
+        """Resolve ``question`` past the cache, for the resolver's own signals (RFC 8145)."""
+        return await self._run(question, refresh=True)
+
     async def _resolve(self, question: Question, flight: _Flight) -> None:
         self.stats.resolutions += 1
-        outcome = Outcome.servfail(dns.edns.EDECode.OTHER, "resolver shutting down")
+        outcome = _SHUTDOWN
         try:
             outcome = await self._run(question, refresh=False)
         finally:
@@ -196,19 +213,22 @@ class Recursor:
             # A bug, not a DNS failure: keep serving, say so loudly.
             self.stats.bugs += 1
             log.exception("internal error while resolving %s", question)
-            return Outcome.servfail(dns.edns.EDECode.OTHER, "internal error")
+            return _INTERNAL_ERROR
 
     def _settle(self, question: Question, outcome: Outcome) -> Outcome:
         """The outcome to give: a failure becomes the stale answer, if there is one."""
         if not outcome.failed:
-            if self.stale is not None:
-                self.stale.refreshed(question)
+            self.failures.succeeded(question)
             return outcome
         stale = self._stale_answer(question, "resolution failed", outcome.errors)
+        # BOGUS data is remembered by the cache itself (bogus_ttl); a stale
+        # answer holds at least the RFC 8767 failure recheck time.
+        if outcome.rcode == dns.rcode.SERVFAIL and not _of_our_making(outcome):
+            recheck = 0.0
+            if stale is not None and stale.stale and self.stale is not None:
+                recheck = self.stale.policy.failure_recheck
+            self.failures.failed(question, outcome.errors, at_least=recheck)
         if stale is not None:
-            if stale.stale:
-                assert self.stale is not None
-                self.stale.failed(question, outcome.errors)
             return stale
         if outcome.rcode == dns.rcode.SERVFAIL:
             self.stats.servfails += 1
@@ -250,5 +270,16 @@ class Recursor:
             outcome = await self._run(question, refresh=True)
         finally:
             self._refreshing.discard(question)
-        if not outcome.failed and self.stale is not None:
-            self.stale.refreshed(question)
+        if not outcome.failed:
+            self.failures.succeeded(question)
+
+
+def _cached_failure(reasons: tuple[ExtendedError, ...]) -> Outcome:
+    """SERVFAIL from the failure memory: EDE 13 "Cached Error", then why it failed."""
+    cached = ExtendedError(dns.edns.EDECode.CACHED_ERROR, "resolution failed recently (RFC 9520)")
+    return Outcome(rcode=dns.rcode.SERVFAIL, errors=(cached, *reasons))
+
+
+def _of_our_making(outcome: Outcome) -> bool:
+    """Whether ``outcome`` is a shutdown or a bug of ours, not a failure of the question."""
+    return outcome is _SHUTDOWN or outcome is _INTERNAL_ERROR

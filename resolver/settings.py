@@ -21,6 +21,7 @@ from dnssec.work import WorkLimits
 from resolver.cache import Lifetimes
 from resolver.config import LOCAL_DATA, LOCAL_ZONE, Config
 from resolver.errors import ConfigError
+from resolver.failures import FailurePolicy
 from resolver.identity import Identity
 from resolver.iterator import PREFETCH_SHARE
 from resolver.limits import Limits
@@ -58,6 +59,15 @@ def stale_policy(config: Config) -> StalePolicy:
         client_timeout=config["serve_stale.client_timeout"],
         failure_recheck=config["serve_stale.failure_recheck"],
         prefetch=config["serve_stale.prefetch"],
+    )
+
+
+def failure_policy(config: Config) -> FailurePolicy:
+    """RFC 9520 failure caching: ``[cache] failure_ttl``, ``max_failure_ttl``, ``max_failures``."""
+    return FailurePolicy(
+        initial=config["cache.failure_ttl"],
+        cap=config["cache.max_failure_ttl"],
+        max_entries=config["cache.max_failures"],
     )
 
 

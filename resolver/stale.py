@@ -11,10 +11,12 @@ and ``iterator.Iterator.cached`` reads it back (never BOGUS data, which the
 cache does not keep past its TTL and which never displaces good data).
 
 1. **Resolution failed** (timeouts, SERVFAIL or REFUSED upstream, every
-   server bogus or held down): answer with the stale data if there is any,
-   and remember the failure for ``failure_recheck`` seconds (section 4,
-   "failure recheck timer"), during which that question is answered stale
-   at once, so an outage does not turn into a query storm upstream.
+   server bogus or held down): answer with the stale data if there is any.
+   The recursor remembers the failure (``failures.FailureCache``, RFC
+   9520), for at least ``failure_recheck`` seconds when stale data was
+   served (section 4, "failure recheck timer"), and meanwhile that question
+   is answered stale at once, so an outage does not turn into a query
+   storm upstream.
 2. **Fresh resolution is slow** (the client response timer, default 1.8 s,
    section 5): answer the client with the stale data and let the resolution
    go on in the background; when it ends it refreshes the cache.
@@ -24,8 +26,8 @@ cache does not keep past its TTL and which never displaces good data).
    Authority, 7 Signature Expired). They keep the validation status they
    were cached with: AD only for data that was SECURE.
 
-Pure: no I/O, no Trio; the wall clock is injected. The client response
-timer itself is a Trio timeout in the recursor, read from ``policy``.
+Pure: no I/O, no Trio, no clock. The client response timer itself is a
+Trio timeout in the recursor, read from ``policy``.
 """
 
 from __future__ import annotations
@@ -37,11 +39,9 @@ from dataclasses import dataclass
 import dns.edns
 import dns.rcode
 import dns.rrset
-from cachetools import LRUCache
 
 from dnssec.status import ExtendedError
-from resolver.clock import Clock
-from resolver.question import Outcome, Question
+from resolver.question import Outcome
 from resolver.validation import with_ttl
 
 #: EDE codes that mark an answer as stale; never repeated as a "reason".
@@ -71,27 +71,15 @@ class StalePolicy:
     prefetch: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class _Failure:
-    """Why fresh data for a question was unavailable, and until when to believe it."""
-
-    reasons: tuple[ExtendedError, ...]
-    until: float
-
-
 class StaleAnswers:
-    """Turns cached stale outcomes into answers, and remembers recent failures.
+    """Turns cached stale outcomes into answers.
 
     Args:
         policy: The serve-stale settings.
-        clock: Wall clock for the failure recheck timer.
-        max_failures: Questions whose failure is remembered at once (LRU).
     """
 
-    def __init__(self, policy: StalePolicy, clock: Clock, *, max_failures: int = 10_000) -> None:
+    def __init__(self, policy: StalePolicy) -> None:
         self.policy = policy
-        self._clock = clock
-        self._failures: LRUCache[Question, _Failure] = LRUCache(maxsize=max_failures)
 
     def answer(
         self, cached: Outcome, why: str, reasons: Iterable[ExtendedError] = ()
@@ -121,25 +109,6 @@ class StaleAnswers:
             stale=True,
             expiring=False,
         )
-
-    def failed(self, question: Question, reasons: tuple[ExtendedError, ...]) -> None:
-        """Remember that refreshing ``question`` failed: serve it stale for a while."""
-        until = self._clock.wall() + self.policy.failure_recheck
-        self._failures[question] = _Failure(reasons, until)
-
-    def recent_failure(self, question: Question) -> tuple[ExtendedError, ...] | None:
-        """The reasons ``question`` failed within ``failure_recheck``, or None."""
-        failure = self._failures.get(question)
-        if failure is None:
-            return None
-        if failure.until <= self._clock.wall():
-            del self._failures[question]
-            return None
-        return failure.reasons
-
-    def refreshed(self, question: Question) -> None:
-        """Forget a failure: fresh data for ``question`` arrived."""
-        self._failures.pop(question, None)
 
 
 def _aged(rrsets: tuple[dns.rrset.RRset, ...], ttl: int) -> tuple[dns.rrset.RRset, ...]:

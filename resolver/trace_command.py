@@ -33,10 +33,10 @@ import dns.rrset
 
 from dnssec.errors import HoldfastError
 from resolver.cache import Cache
+from resolver.failures import FailureCache
 from resolver.iterator import Iterator
 from resolver.question import Outcome, Question
 from resolver.recursor import Recursor
-from resolver.targets import FailedTargets
 from resolver.trace import Recorder
 from resolver.validation import Validator
 
@@ -96,7 +96,7 @@ def private_iterator(shared: Iterator) -> Iterator:
         routes=shared.routes,
         local_root=shared.local_root,
         timer=shared.timer,
-        failed_targets=FailedTargets(validator.clock),
+        failed_targets=FailureCache(validator.clock, shared.failed_targets.policy),
         aggressive_nsec=shared.aggressive_nsec,
         harden_glue=shared.harden_glue,
     )

@@ -29,6 +29,7 @@ TRIO_SHELL = {
     "resolver/metrics_endpoint.py",
     "resolver/dnstap_output.py",
     "resolver/anchor_refresh.py",
+    "resolver/signaling.py",
     "resolver/cli.py",
     "resolver/lab/network.py",
     "resolver/lab/server.py",

@@ -3,7 +3,7 @@
 A referral that lists N name servers without glue, where each of those
 names sits in a zone that refers the same way one level deeper, is the
 attack that froze the resolver's event loop for minutes before the work
-budget (``resolver/limits.py``, ``resolver/targets.py``). The scripted
+budget (``resolver/limits.py``, ``resolver/failures.py``). The scripted
 hostile authority of ``tests/resolver/test_work_budget.py`` reproduces it in
 memory; this zone lets the drills, the shutdown scenario and
 ``bench/attacks.py`` send it through real sockets.

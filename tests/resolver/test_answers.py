@@ -9,7 +9,7 @@ import dns.name
 import dns.rcode
 import dns.rrset
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from resolver.answers import AnswerCache, clamp_ttls, parse_query, ttl_offsets
@@ -19,7 +19,7 @@ from resolver.messages import OUR_UDP_PAYLOAD, render_response, udp_size_limit
 from resolver.messages import parse_query as parse_client_query
 from resolver.question import ExtendedError, Outcome
 from resolver.server import DnsServer
-from tests.strategies import mutated, query_wires
+from tests.strategies import FUZZ, mutated, query_wires
 
 NAME = "www.example.com."
 
@@ -189,6 +189,7 @@ def test_ttl_offsets_skip_opt_and_follow_compression() -> None:
     assert message.authority[0].ttl == 222
 
 
+@settings(FUZZ)
 @given(st.one_of(st.binary(max_size=80), mutated(query_wires())))
 def test_no_packet_makes_the_fast_path_raise(wire: bytes) -> None:
     answers = AnswerCache(FakeClock(), udp_payload=OUR_UDP_PAYLOAD)

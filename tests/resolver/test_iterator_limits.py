@@ -31,6 +31,7 @@ from resolver.question import Outcome, Question
 from resolver.selection import ServerSelection
 from resolver.validation import Validator
 from rootzone.hints import RootHints
+from tests.strategies import FUZZ
 
 Script = Callable[[UpstreamQuery], dns.message.Message | None]
 HINTS = RootHints.from_text(
@@ -208,7 +209,7 @@ replies = st.sampled_from(["timeout", "servfail", "refused", "nxdomain", "nodata
                            "upward", "alias", "answer", "lame", "formerr"])
 
 
-@settings(max_examples=150)
+@settings(FUZZ)
 @given(st.lists(replies, min_size=1, max_size=40), st.integers(0, 2**16))
 async def test_any_reply_sequence_terminates_within_budget(kinds: list[str], seed: int) -> None:
     limits = Limits(max_upstream_queries=20, max_referrals=8, max_cname_chain=4)

@@ -66,6 +66,8 @@ PROMISED = {
     "holdfast_cache_stale_hits": "counter",
     "holdfast_cache_evictions": "counter",
     "holdfast_stale_answers": "counter",
+    "holdfast_failure_cache_entries": "gauge",
+    "holdfast_failure_cache_hits": "counter",
     "holdfast_resolutions": "counter",
     "holdfast_resolutions_shared": "counter",
     "holdfast_resolution_timeouts": "counter",

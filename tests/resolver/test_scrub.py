@@ -14,7 +14,7 @@ import dns.name
 import dns.rcode
 import dns.rdatatype
 import dns.rrset
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dnssec.status import Security
@@ -32,6 +32,7 @@ from resolver.selection import ServerSelection
 from resolver.validation import Evidence, Reply
 from tests.resolver.test_iterator import Harness
 from tests.resolver.test_iterator_limits import HINTS, ScriptedTransport, unanchored
+from tests.strategies import FUZZ
 
 A = dns.rdatatype.A
 NS = dns.rdatatype.NS
@@ -398,7 +399,7 @@ def snapshot(cache: Cache) -> dict[str, set[str]]:
     return by_owner
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(FUZZ)
 @given(st.lists(records, max_size=8), st.booleans(),
        st.sampled_from((dns.rcode.NOERROR, dns.rcode.NXDOMAIN)))
 async def test_a_hostile_authority_changes_nothing_beyond_the_questions_chain(

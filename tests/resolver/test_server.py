@@ -26,7 +26,7 @@ import dns.rrset
 import pytest
 import trio
 import trio.testing
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from resolver.access import AccessList
@@ -43,7 +43,7 @@ from resolver.server import (
     _receive_timed,
     _tune_udp,
 )
-from tests.strategies import mutated, query_wires
+from tests.strategies import FUZZ, mutated, query_wires
 
 LOCAL = "127.0.0.1"
 SLOW = dns.name.from_text("slow.example.")
@@ -143,7 +143,7 @@ class TcpClient:
 # --- the answer pipeline, without sockets ---------------------------------------
 
 
-@settings(deadline=None, max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(FUZZ)
 @given(wire=st.one_of(st.binary(max_size=600), mutated(query_wires()), query_wires()))
 async def test_any_packet_gets_no_answer_or_a_parseable_reply_with_its_id(wire: bytes) -> None:
     server = DnsServer([], answering)
