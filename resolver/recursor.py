@@ -39,6 +39,7 @@ from resolver.iterator import Iterator
 from resolver.messages import ClientQuery
 from resolver.question import ExtendedError, Outcome, Question
 from resolver.sentinel import judge
+from resolver.shared_tier import SharedTier
 from resolver.stale import StaleAnswers
 
 log = logging.getLogger("holdfast.recursor")
@@ -77,6 +78,8 @@ class Recursor:
         transport: Sends the iterator's upstream queries.
         stale: The serve-stale policy and failure memory; None serves none.
         root_key_sentinel: Whether RFC 8509 sentinel names are judged.
+        tier: The shared cache tier asked before resolving what the cache
+            cannot answer fresh (``shared_tier``); None for none.
     """
 
     def __init__(
@@ -86,6 +89,7 @@ class Recursor:
         stale: StaleAnswers | None = None,
         *,
         root_key_sentinel: bool = True,
+        tier: SharedTier | None = None,
     ) -> None:
         self.iterator = iterator
         self.transport = transport
@@ -97,10 +101,13 @@ class Recursor:
         #: RFC 8509: sentinel names that are false of the root anchors get
         #: SERVFAIL (``sentinel``); per client, as a CD=1 client opts out.
         self.root_key_sentinel = root_key_sentinel
+        self.tier = tier
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Host resolutions until cancelled; ``handle`` works once this started."""
         async with trio.open_nursery() as nursery:
+            if self.tier is not None:
+                await nursery.start(self.tier.run)
             self._nursery = nursery
             task_status.started()
             try:
@@ -162,6 +169,10 @@ class Recursor:
         budget = self.iterator.limits.time_budget
         try:
             with trio.move_on_after(budget):
+                if self.tier is not None and not refresh:
+                    cached = self.iterator.cached(question)
+                    if cached is None or cached.stale:
+                        await self.tier.fill(question.name, question.rdtype)
                 resolution = self.iterator.resolve(question, refresh=refresh)
                 return await run_exchange(resolution, self.transport)
             self.stats.timeouts += 1
