@@ -60,6 +60,7 @@ from resolver.settings import (
     stale_policy,
     template_share,
 )
+from resolver.shared_tier import shared_tier_for
 from resolver.stale import StaleAnswers
 from resolver.transport import UdpTcpTransport
 from resolver.validation import Validator
@@ -121,6 +122,7 @@ class Resolver:
             "cache": _as_dict(self.cache.statistics()),
             "answers": _as_dict(self.answers.statistics()) if self.answers else "off",
             "recursor": _as_dict(self.recursor.stats),
+            "shared_cache": _as_dict(tier.stats) if (tier := self.recursor.tier) else "off",
             "server": _as_dict(self.server.stats),
             "encrypted": _as_dict(self.encrypted.stats) if self.encrypted else "off",
             "dnstap": self.dnstap_summary(),
@@ -239,6 +241,7 @@ def build(
         transport,
         StaleAnswers(policy, clock),
         root_key_sentinel=config["dnssec.root_key_sentinel"],
+        tier=shared_tier_for(config, cache, clock),
     )
     answers = None
     if config["cache.max_answers"]:

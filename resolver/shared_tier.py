@@ -48,14 +48,19 @@ from coredis.connection import TCPLocation
 from coredis.retry import NoRetryPolicy
 
 from dnssec.errors import HoldfastError
+from dnssec.files import FileRefused, read_text
 from dnssec.status import Security
 from resolver.breaker import CircuitBreaker
 from resolver.cache import _NXDOMAIN_TYPE, Cache, _key
 from resolver.clock import Clock
+from resolver.config import Config, parse_endpoint
+from resolver.errors import ConfigError
 from resolver.tier_format import Entry, TierFormatError, TierKeys, cname_target
 
 log = logging.getLogger("holdfast.shared_tier")
 
+#: The longest secret or password file read.
+_MAX_SECRET_FILE = 4_096
 #: CNAME links followed through the tier for one question.
 _MAX_CHAIN = 8
 _T = TypeVar("_T")
@@ -337,3 +342,66 @@ class SharedTier:
             log.warning("shared cache store unavailable, skipped until it answers again: %s",
                         str(error) or "no answer within the deadline")
         self.breaker.failed(trio.current_time())
+
+
+def shared_settings(config: Config) -> tuple[RedisSettings, TierKeys] | None:
+    """The ``[shared_cache]`` section: where the store is and the deployment's keys.
+
+    None when no servers are set. ``holdfast check-config`` calls it too.
+
+    Raises:
+        ConfigError: The secret is missing, unreadable or short, or the
+            password file is unreadable.
+    """
+    servers = tuple(parse_endpoint(text) for text in config["shared_cache.servers"])
+    if not servers:
+        return None
+    if not config["shared_cache.secret_file"]:
+        raise ConfigError("shared_cache.secret_file must be set when shared_cache.servers is")
+    secret = _secret(config, "shared_cache.secret_file")
+    try:
+        keys = TierKeys(secret.encode(), config["shared_cache.namespace"])
+    except ValueError as error:
+        raise ConfigError(f"shared_cache.secret_file: {error}") from None
+    password = _secret(config, "shared_cache.password_file") or None
+    return RedisSettings(
+        servers=servers,
+        cluster=config["shared_cache.cluster"],
+        database=config["shared_cache.database"],
+        username=config["shared_cache.username"] or None,
+        password=password,
+        tls=config["shared_cache.tls"],
+        tls_ca_file=config["shared_cache.tls_ca_file"] or None,
+        tls_server_name=config["shared_cache.tls_server_name"] or None,
+    ), keys
+
+
+def _secret(config: Config, option: str) -> str:
+    """The first line of the file ``option`` names, or "" when it names none."""
+    path = config[option]
+    if not path:
+        return ""
+    try:
+        text = read_text(path, limit=_MAX_SECRET_FILE)
+    except FileRefused as error:
+        raise ConfigError(f"{option}: {error}") from None
+    return text.strip()
+
+
+def shared_tier_for(config: Config, cache: Cache, clock: Clock) -> SharedTier | None:
+    """The shared tier ``[shared_cache]`` describes, publishing from ``cache``; None if none.
+
+    Raises:
+        ConfigError: see ``shared_settings``.
+    """
+    settings = shared_settings(config)
+    if settings is None:
+        return None
+    redis, keys = settings
+    timeout = config["shared_cache.timeout"]
+    return SharedTier(
+        cache, keys, RedisStore(redis, timeout), clock,
+        timeout=timeout,
+        retry_after=config["shared_cache.retry_after"],
+        queue=config["shared_cache.queue"],
+    )

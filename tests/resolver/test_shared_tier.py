@@ -125,7 +125,7 @@ def test_store_keys_are_namespaced_and_keyed(clock: FakeClock) -> None:
     assert ours.store_key(KEY).startswith(b"site-a:")
     assert ours.store_key(KEY) != theirs.store_key(KEY)
     assert b"example" not in ours.store_key(KEY)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="16 bytes"):
         TierKeys(b"short", "site-a")
 
 
@@ -153,7 +153,8 @@ def test_adopted_entries_keep_their_absolute_expiry_and_verdict(clock: FakeClock
     assert reader.adopt(KEY, stored(writer, KEY))  # type: ignore[arg-type]
     mine = writer.lookup_rrset(dns.name.from_text("www.example."), A)
     theirs = reader.lookup_rrset(dns.name.from_text("www.example."), A)
-    assert mine is not None and theirs is not None
+    assert mine is not None
+    assert theirs is not None
     assert theirs.rrset.ttl == mine.rrset.ttl == 200
     assert theirs.security is Security.INDETERMINATE  # never promoted
 
@@ -164,7 +165,8 @@ def test_a_local_bogus_verdict_is_never_replaced_from_the_tier(clock: FakeClock)
     reader.store_rrset(a_rrset(), Rank.ANSWER, security=Security.BOGUS)
     assert not reader.adopt(KEY, stored(writer, KEY))  # type: ignore[arg-type]
     found = reader.lookup_rrset(dns.name.from_text("www.example."), A)
-    assert found is not None and found.security is Security.BOGUS
+    assert found is not None
+    assert found.security is Security.BOGUS
 
 
 def test_fresh_local_data_wins_stale_local_data_gives_way(clock: FakeClock) -> None:
@@ -229,7 +231,8 @@ async def test_a_second_resolver_adopts_what_the_first_published(
         await tier.fill(dns.name.from_text("www.example."), A)
         assert tier.stats.adopted == 2  # the CNAME and where it points
         found = second.lookup_rrset(dns.name.from_text("web.example."), A)
-        assert found is not None and found.security is Security.SECURE
+        assert found is not None
+        assert found.security is Security.SECURE
         nursery.cancel_scope.cancel()
 
 
@@ -275,19 +278,24 @@ async def test_a_hung_store_costs_one_deadline_then_nothing_until_a_probe(
         assert trio.current_time() == start  # no waiting at all
         assert store.calls == calls  # and no calls
         store.hang = False
-        await trio.sleep(5.1)  # a probe sees it back
+        await trio.sleep(6)  # a probe (every 5 s, checked every 0.25 s) sees it back
         assert tier.breaker.closed
         nursery.cancel_scope.cancel()
 
 
 def test_the_breaker_probes_once_per_interval() -> None:
     breaker = CircuitBreaker(retry_after=5.0)
-    assert breaker.allows() and not breaker.probe_due(0.0)
+    assert breaker.allows()
+    assert not breaker.probe_due(0.0)
     breaker.failed(10.0)
-    assert not breaker.allows() and breaker.skipped == 1
-    assert not breaker.probe_due(14.0) and breaker.probe_due(15.0)
+    assert not breaker.allows()
+    assert breaker.skipped == 1
+    assert not breaker.probe_due(14.0)
+    assert breaker.probe_due(15.0)
     breaker.failed(15.0)
-    assert breaker.trips == 1 and not breaker.probe_due(19.0)
+    assert breaker.trips == 1
+    assert not breaker.probe_due(19.0)
     breaker.succeeded()
-    assert breaker.closed and breaker.allows()
+    assert breaker.closed
+    assert breaker.allows()
 
