@@ -229,8 +229,15 @@ OPTIONS: tuple[Option, ...] = (
            "concurrent HTTP/2 streams (queries) on one DNS over HTTPS connection "
            "(Unbound http-max-streams)", Range(1, 10_000), unit="streams"),
     Option("workers", "count", int, 1,
-           "processes serving the same ports (SO_REUSEPORT), each with its own cache",
+           "processes serving the same ports (SO_REUSEPORT)",
            Range(1, 64), unit="processes"),
+    Option("workers", "shared_cache", bool, True,
+           "with several workers, one cache for all of them: an LMDB map in a private "
+           "directory (on /dev/shm when there is one) that each worker asks on a miss "
+           "(Knot Resolver shares its LMDB cache likewise); a [shared_cache] Redis replaces it"),
+    Option("workers", "shared_cache_bytes", int, 256 << 20,
+           "size of the workers' shared cache map, allocated at start; emptied when full",
+           Range(1 << 20, 1 << 40), unit="bytes"),
     Option("workers", "heartbeat_interval", float, 2.0,
            "seconds between the supervisor's checks that each worker still answers",
            Range(0.05, 600), unit="seconds"),
