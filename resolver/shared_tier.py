@@ -35,7 +35,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -118,7 +118,12 @@ class RedisStore:
     def __init__(self, settings: RedisSettings, timeout: float) -> None:
         context = None
         if settings.tls:
-            context = ssl.create_default_context(cafile=settings.tls_ca_file)
+            context = _NamedContext(ssl.PROTOCOL_TLS_CLIENT)
+            if settings.tls_ca_file is None:
+                context.load_default_certs()
+            else:
+                context.load_verify_locations(settings.tls_ca_file)
+            context.server_name = settings.tls_server_name
             context.check_hostname = settings.tls_server_name is not None
         common: dict[str, Any] = {
             "username": settings.username,
@@ -129,15 +134,12 @@ class RedisStore:
             "ssl_context": context,
             "retry_policy": NoRetryPolicy(),
         }
-        self._server_name = settings.tls_server_name
         self._client: coredis.Redis[bytes] | coredis.RedisCluster[bytes]
         if settings.cluster:
             nodes = [TCPLocation(host, port) for host, port in settings.servers]
             self._client = coredis.RedisCluster(startup_nodes=nodes, **common)
         else:
             host, port = settings.servers[0]
-            if settings.tls and self._server_name is not None:
-                host = self._server_name
             self._client = coredis.Redis(host, port, settings.database, **common)
 
     @contextlib.asynccontextmanager
@@ -165,8 +167,31 @@ class RedisStore:
             await self._client.ping()
 
 
+class _NamedContext(ssl.SSLContext):
+    """A client TLS context that checks the certificate against a configured name.
+
+    Servers are configured by address (no name lookup, which could need this
+    very resolver); anyio hands ``wrap_bio`` the address dialled, and this
+    puts the operator's ``tls_server_name`` in its place (for SNI and the
+    certificate check).
+    """
+
+    server_name: str | None = None
+
+    def wrap_bio(
+        self,
+        incoming: ssl.MemoryBIO,
+        outgoing: ssl.MemoryBIO,
+        server_side: bool = False,
+        server_hostname: str | bytes | None = None,
+        session: ssl.SSLSession | None = None,
+    ) -> ssl.SSLObject:
+        return super().wrap_bio(incoming, outgoing, server_side,
+                                self.server_name or server_hostname, session)
+
+
 @contextlib.contextmanager
-def _unavailable() -> Any:
+def _unavailable() -> Iterator[None]:
     """Turn the client's errors (and socket errors) into ``TierUnavailable``."""
     try:
         yield

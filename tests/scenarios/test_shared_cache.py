@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from resolver.control import request
+from tests.certificates import write_certificate
 from tests.scenarios.processes import (
     NEEDS_DIG,
     LabProcess,
@@ -43,21 +44,22 @@ PUBLISH_DEADLINE = 5.0
 class Redis:
     """A throwaway redis-server on a loopback port, no persistence."""
 
-    def __init__(self, port: int, log: Path) -> None:
+    def __init__(self, port: int, log: Path, *extra: str) -> None:
         self.port = port
         self.log = log
+        self.extra = extra
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                 "--save", "", "--appendonly", "no", "--protected-mode", "no"],
+                 "--save", "", "--appendonly", "no", "--protected-mode", "no", *self.extra],
                 stdout=out, stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            if self.command(b"PING") == b"+PONG\r\n":
+            if self.command(b"PING").startswith((b"+PONG", b"-NOAUTH")):
                 return
             time.sleep(0.05)
         raise RuntimeError(f"redis-server did not start:\n{self.log.read_text()}")
@@ -99,19 +101,22 @@ def redis(tmp_path: Path) -> Iterator[Redis]:
         server.stop()
 
 
-def start(lab: LabProcess, workdir: Path, redis: Redis, secret: str = "a" * 32) -> ResolverProcess:
+def start(lab: LabProcess, workdir: Path, redis: Redis, secret: str = "a" * 32,
+          port: int | None = None, extra: str = "", wait: bool = True) -> ResolverProcess:
     workdir.mkdir()
     (workdir / "secret").write_text(secret + "\n")
     config = workdir / "holdfast.toml"
     config.write_text(
         "[shared_cache]\n"
-        f'servers = ["127.0.0.1:{redis.port}"]\n'
+        f'servers = ["127.0.0.1:{port or redis.port}"]\n'
         f'secret_file = "{workdir / "secret"}"\n'
         "timeout = 0.05\n"
-        "retry_after = 0.5\n"
+        "retry_after = 0.5\n" + extra
     )
     resolver = ResolverProcess.start(lab, workdir, "--config", str(config))
-    wait_for(lambda: tier(resolver)["failures"] == 0 and ready(resolver), "the tier to connect")
+    if wait:
+        wait_for(lambda: tier(resolver)["failures"] == 0 and ready(resolver),
+                 "the tier to connect")
     return resolver
 
 
@@ -224,3 +229,33 @@ def test_answers_keep_flowing_while_redis_is_stopped_or_killed(
         redis.start()
         wait_for(lambda: ready(resolver), "the tier to find Redis again")
         assert redis.keys() > 0
+
+
+@pytest.mark.parametrize(("server_name", "connects"), [("localhost", True), ("wrong.test", False)])
+def test_redis_over_tls_with_auth(
+    lab: LabProcess, tmp_path: Path, server_name: str, connects: bool
+) -> None:
+    """TLS with the certificate checked against tls_server_name, and AUTH from a file."""
+    certificate, key = write_certificate(tmp_path, "redis")
+    (tmp_path / "password").write_text("redis password\n")
+    tls_port = free_port()
+    redis = Redis(free_port(), tmp_path / "redis.log", "--tls-port", str(tls_port),
+                  "--tls-cert-file", str(certificate), "--tls-key-file", str(key),
+                  "--tls-ca-cert-file", str(certificate), "--tls-auth-clients", "no",
+                  "--requirepass", "redis password")
+    redis.start()
+    try:
+        extra = ("tls = true\n"
+                 f'tls_ca_file = "{certificate}"\n'
+                 f'tls_server_name = "{server_name}"\n'
+                 f'password_file = "{tmp_path / "password"}"\n')
+        with serving(start(lab, tmp_path / "a", redis, port=tls_port, extra=extra,
+                           wait=connects)) as resolver:
+            if connects:
+                assert tier(resolver)["published"] > 0
+            else:
+                time.sleep(1.5)  # three probes
+                resolver.dig("www.example.com", "A")
+                assert tier(resolver)["published"] == 0
+    finally:
+        redis.stop()
