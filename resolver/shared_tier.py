@@ -214,7 +214,8 @@ class TierStats:
     deleted: int = 0
     #: Entries not published: the queue was full or the store unavailable.
     dropped: int = 0
-    #: Calls that failed or ran out of time.
+    #: Calls on the query or publishing path that failed or ran out of time
+    #: (not the background probes).
     failures: int = 0
 
 
@@ -310,7 +311,11 @@ class SharedTier:
                     nursery.start_soon(self._publish)
                     await self._probe()
             except TierUnavailable as error:
-                self._failed(error)
+                # The client's connections broke (or never came up): connect
+                # afresh after a pause; meanwhile nothing asks the store.
+                if self.breaker.closed:
+                    log.warning("shared cache store unavailable: %s", error)
+                self.breaker.failed(trio.current_time())
             await trio.sleep(self.breaker.retry_after)
 
     async def _probe(self) -> None:
@@ -320,8 +325,8 @@ class SharedTier:
                 try:
                     with trio.fail_after(self.timeout):
                         await self._store.ping()
-                except (TierUnavailable, trio.TooSlowError) as error:
-                    self._failed(error)
+                except (TierUnavailable, trio.TooSlowError):
+                    self.breaker.failed(trio.current_time())  # not a query's failure
                 else:
                     if not self.breaker.closed:
                         log.info("shared cache store reachable again")

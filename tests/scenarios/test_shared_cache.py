@@ -110,13 +110,13 @@ def start(lab: LabProcess, workdir: Path, redis: Redis, secret: str = "a" * 32,
         "[shared_cache]\n"
         f'servers = ["127.0.0.1:{port or redis.port}"]\n'
         f'secret_file = "{workdir / "secret"}"\n'
-        "timeout = 0.05\n"
+        # Generous for a loaded CI machine: a missed deadline opens the breaker.
+        "timeout = 0.5\n"
         "retry_after = 0.5\n" + extra
     )
     resolver = ResolverProcess.start(lab, workdir, "--config", str(config))
     if wait:
-        wait_for(lambda: tier(resolver)["failures"] == 0 and ready(resolver),
-                 "the tier to connect")
+        wait_for(lambda: ready(resolver), "the tier to connect")
     return resolver
 
 
@@ -219,6 +219,7 @@ def test_answers_keep_flowing_while_redis_is_stopped_or_killed(
 
         redis.signal(signal.SIGSTOP)
         assert flow("paused") < 2.0
+        time.sleep(1)  # calls in flight when Redis stopped end at their deadline (0.5 s)
         failures = tier(resolver)["failures"]
         assert failures >= 1
         assert flow("paused-again") < 2.0
@@ -259,3 +260,33 @@ def test_redis_over_tls_with_auth(
                 assert tier(resolver)["published"] == 0
     finally:
         redis.stop()
+
+
+@pytest.mark.skipif(shutil.which("redis-cli") is None, reason="redis-cli is not installed")
+def test_a_three_node_redis_cluster_is_shared(lab: LabProcess, tmp_path: Path) -> None:
+    """Two resolvers over a three-node Redis Cluster, in coredis's cluster mode."""
+    nodes = [Redis(free_port(), tmp_path / f"node{index}.log", "--cluster-enabled", "yes",
+                   "--cluster-config-file", str(tmp_path / f"node{index}.conf"))
+             for index in range(3)]
+    try:
+        for node in nodes:
+            node.start()
+        created = subprocess.run(
+            ["redis-cli", "--cluster", "create",
+             *(f"127.0.0.1:{node.port}" for node in nodes), "--cluster-yes"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )
+        assert created.returncode == 0, created.stdout + created.stderr
+        wait_for(lambda: b"cluster_state:ok" in nodes[0].command(b"CLUSTER", b"INFO"),
+                 "the cluster to form", deadline=20)
+        extra = "cluster = true\n"  # one seed node: the client finds the others
+        with serving(start(lab, tmp_path / "a", nodes[0], extra=extra)) as first, \
+                serving(start(lab, tmp_path / "b", nodes[1], extra=extra)) as second:
+            first.dig("www.example.com", "A")
+            wait_for(lambda: tier(first)["published"] >= 3, "the answer to be published")
+            second.dig("www.example.com", "A")
+            assert tier(second)["adopted"] > 0
+            assert sum(node.keys() > 0 for node in nodes) >= 2  # spread over the slots' owners
+    finally:
+        for node in nodes:
+            node.stop()
