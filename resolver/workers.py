@@ -468,7 +468,8 @@ class Supervisor:
                     metrics = parse_endpoint(config["metrics.listen"])
                     await nursery.start(serve_metrics, metrics, self.snapshot)
                 drop_privileges(config["server.user"])
-                if config["workers.shared_cache"]:  # made as the user the workers run as
+                # Made as the user the workers run as; a Redis tier takes its place.
+                if config["workers.shared_cache"] and not config["shared_cache.servers"]:
                     self.host_cache = held.enter_context(
                         host_cache(config["workers.shared_cache_bytes"]))
                 for worker in self.workers:
