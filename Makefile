@@ -57,6 +57,7 @@ endef
 
 tools:
 	$(call debian_install,dig ip unbound kdig curl,bind9-dnsutils iproute2 unbound knot-dnsutils curl,tests that need them skip)
+	$(call debian_install,redis-server,redis-server,the shared cache tests skip)
 
 check: $(STAMP)
 	$(BIN)/ruff check resolver rootzone dnssec tests bench

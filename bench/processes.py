@@ -126,12 +126,14 @@ def start_lab(workdir: Path, cpu: int | None) -> Started:
     return lab
 
 
-def start_holdfast(workdir: Path, cpu: int | None, extra: Sequence[str] = ()) -> Started:
+def start_holdfast(
+    workdir: Path, cpu: int | None, extra: Sequence[str] = (), *, port: int = HOLDFAST_PORT
+) -> Started:
     """Holdfast over the lab; ``extra`` arguments go to ``serve`` (e.g. ``--config``)."""
     labdir = workdir / "lab"
     command = [
         sys.executable, "-m", "resolver", "serve",
-        "--listen", f"{LOOPBACK}:{HOLDFAST_PORT}",
+        "--listen", f"{LOOPBACK}:{port}",
         "--root-hints", str(labdir / "root.hints"),
         "--trust-anchor", str(labdir / "trust-anchor.ds"),
         "--upstream-allow", "127.0.0.0/8",
@@ -139,7 +141,7 @@ def start_holdfast(workdir: Path, cpu: int | None, extra: Sequence[str] = ()) ->
         *extra,
     ]
     started = _spawn("Holdfast", command, workdir, cpu)
-    started.port = HOLDFAST_PORT
+    started.port = port
     version = subprocess.run(
         [sys.executable, "-m", "resolver", "--version"], capture_output=True, text=True, check=False
     )

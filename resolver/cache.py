@@ -96,6 +96,8 @@ from resolver.errors import ConfigError
 
 #: The key type under which a name's NXDOMAIN entry is stored.
 _NXDOMAIN_TYPE = 0
+#: The last two bytes of an NSEC RRset's key.
+_NSEC_TYPE = int(dns.rdatatype.NSEC).to_bytes(2, "big")
 #: How many least-recently-used entries each store inspects for expiry.
 _SWEEP_PER_STORE = 2
 #: How far each validation status is trusted when entries compete (Knot's
@@ -321,6 +323,10 @@ class Cache:
         #: each such entry's key, so that dropping the entry unindexes it.
         self._nsec_owners: dict[dns.name.Name, list[dns.name.Name]] = {}
         self._nsec_zone_of: dict[bytes, dns.name.Name] = {}
+        #: Told of every entry stored from what a server sent (not of those
+        #: ``adopt``-ed), so that ``resolver.shared_tier`` shares it; it must
+        #: not block (it queues).
+        self.on_store: Callable[[bytes, _Positive | _Negative], None] | None = None
 
     def store_rrset(
         self,
@@ -391,6 +397,43 @@ class Cache:
         self._put(key, entry, now)
         if rrset.rdtype == dns.rdatatype.NSEC and security is Security.SECURE:
             self._index_nsec(key, rrset.name, rrsigs, rank)
+        if self.on_store is not None:
+            self.on_store(key, entry)
+        return True
+
+    def adopt(self, key: bytes, entry: _Positive | _Negative) -> bool:
+        """Take ``entry`` from the shared tier (``resolver.shared_tier``) under ``key``.
+
+        It keeps its absolute expiry, verdict, rank and source, so it is
+        served with the remaining TTL its writer would give and never as
+        more trusted than its writer judged it. It is taken only where this
+        cache has nothing it may still serve fresh: a fresh local entry, and
+        above all a local BOGUS verdict, always wins over the tier (Unbound
+        served the tier's copy after its own bogus verdict, Unbound#1504).
+        Over a stale local entry it is taken only if it expires later. BOGUS
+        entries and entries past even their stale window are refused.
+
+        Returns:
+            Whether it is now cached.
+        """
+        now = self._clock.wall()
+        if entry.security is Security.BOGUS or now >= self._dead_at(entry):
+            return False
+        current = self._entries.get(key)
+        if current is not None and (
+            now < current.expires_at or current.expires_at >= entry.expires_at
+        ):
+            return False
+        self._put(key, entry, now)
+        if (
+            key[-2:] == _NSEC_TYPE
+            and isinstance(entry, _Positive)
+            and entry.security is Security.SECURE
+            and entry.rrsigs is not None
+        ):
+            owner = dns.name.from_wire(key, 0)[0]
+            rrsigs = _unpack((owner, dns.rdatatype.RRSIG, entry.rrsigs), entry.ttl)
+            self._index_nsec(key, owner, rrsigs, entry.rank)
         return True
 
     def lookup_rrset(
@@ -511,6 +554,8 @@ class Cache:
             proof=tuple((rrset.name, rrset.rdtype, _pack(rrset)) for rrset in proof),
         )
         self._put(key, entry, now)
+        if self.on_store is not None:
+            self.on_store(key, entry)
 
     def lookup_negative(
         self,

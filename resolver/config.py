@@ -229,8 +229,15 @@ OPTIONS: tuple[Option, ...] = (
            "concurrent HTTP/2 streams (queries) on one DNS over HTTPS connection "
            "(Unbound http-max-streams)", Range(1, 10_000), unit="streams"),
     Option("workers", "count", int, 1,
-           "processes serving the same ports (SO_REUSEPORT), each with its own cache",
+           "processes serving the same ports (SO_REUSEPORT)",
            Range(1, 64), unit="processes"),
+    Option("workers", "shared_cache", bool, True,
+           "with several workers, one cache for all of them: an LMDB map in a private "
+           "directory (on /dev/shm when there is one) that each worker asks on a miss "
+           "(Knot Resolver shares its LMDB cache likewise); a [shared_cache] Redis replaces it"),
+    Option("workers", "shared_cache_bytes", int, 256 << 20,
+           "size of the workers' shared cache map, allocated at start; emptied when full",
+           Range(1 << 20, 1 << 40), unit="bytes"),
     Option("workers", "heartbeat_interval", float, 2.0,
            "seconds between the supervisor's checks that each worker still answers",
            Range(0.05, 600), unit="seconds"),
@@ -288,6 +295,38 @@ OPTIONS: tuple[Option, ...] = (
     Option("cache", "max_failures", int, 10_000,
            "failed questions remembered at once, and as many failed NS names; the least "
            "recently failed go first", Range(1, 10_000_000), unit="entries"),
+    Option("shared_cache", "servers", list, [],
+           "Redis/Valkey servers of a cache tier shared with other resolvers, ADDR:PORT; "
+           "empty means none; with cluster = true, seed nodes of the cluster (Unbound "
+           "cachedb redis-server-host, redis-server-port)", item_check=_endpoint_error),
+    Option("shared_cache", "cluster", bool, False,
+           "servers are nodes of a Redis Cluster (Unbound has none, its issue 1311)"),
+    Option("shared_cache", "secret_file", str, "",
+           "file holding the deployment's secret (16 bytes or more), which keys and seals "
+           "every record; needed with servers (Unbound cachedb secret-seed)"),
+    Option("shared_cache", "namespace", str, "holdfast",
+           "prefix of every key in the store, so deployments are told apart by eye"),
+    Option("shared_cache", "database", int, 0, "Redis logical database (Unbound "
+           "redis-logical-db); unused in cluster mode", Range(0, 15), unit="database"),
+    Option("shared_cache", "username", str, "", "Redis ACL user; empty means the default"),
+    Option("shared_cache", "password_file", str, "",
+           "file holding the Redis AUTH password; empty means none (Unbound "
+           "redis-server-password)"),
+    Option("shared_cache", "tls", bool, False,
+           "talk TLS to Redis, with the certificate checked (Unbound has none, its issue 1267)"),
+    Option("shared_cache", "tls_ca_file", str, "",
+           "PEM CA certificates for Redis over TLS; empty means the system's"),
+    Option("shared_cache", "tls_server_name", str, "",
+           "name Redis's certificate must carry; empty means no name check"),
+    Option("shared_cache", "timeout", float, 0.05,
+           "deadline of each call to Redis, seconds; a call that misses it opens the circuit "
+           "breaker (Unbound redis-timeout, 100 ms)", Range(0.001, 5), unit="seconds"),
+    Option("shared_cache", "retry_after", float, 5.0,
+           "seconds between probes of an unavailable Redis; meanwhile it is not asked",
+           Range(0.1, 3_600), unit="seconds"),
+    Option("shared_cache", "queue", int, 10_000,
+           "entries waiting to be written to Redis at most; more are dropped",
+           Range(1, 1_000_000), unit="entries"),
     Option("limits", "max_upstream_queries", int, 48, "upstream queries per client query",
            Range(1, 1_000), reload=True, unit="queries"),
     Option("limits", "max_referrals", int, 32, "referrals followed per client query",

@@ -25,6 +25,8 @@ SECTIONS = {
     "upstream": "Queries to authoritative servers: where they may go, how long to wait, "
     "what to do with servers that sent bogus data.",
     "cache": "The record cache and the ready-made responses built from it.",
+    "shared_cache": "A cache tier on Valkey/Redis (or a Redis Cluster) shared with other "
+    "resolvers: asked on a miss, written on a store, skipped while unavailable.",
     "limits": "Work one client query may cause (upstream queries, referrals, time).",
     "dnssec": "Trust anchors and the bounds on validation work (KeyTrap, NSEC3).",
     "serve_stale": "Answering from expired data when fresh data cannot be had (RFC 8767).",
@@ -79,6 +81,11 @@ UNBOUND = {
     "cache.failure_ttl": "none (Unbound keeps a SERVFAIL 5 s; infra-host-ttl per server)",
     "cache.max_failure_ttl": "none",
     "cache.max_failures": "msg-cache-size (shared there)",
+    "shared_cache.servers": "redis-server-host, redis-server-port (cachedb module)",
+    "shared_cache.secret_file": "secret-seed (cachedb, written in the configuration there)",
+    "shared_cache.database": "redis-logical-db",
+    "shared_cache.password_file": "redis-server-password",
+    "shared_cache.timeout": "redis-timeout (where Unbound's query waits for it)",
     "dnssec.trust_anchors": "trust-anchor-file",
     "dnssec.trust_anchor_file": "auto-trust-anchor-file",
     "dnssec.bogus_ttl": "val-bogus-ttl",

@@ -62,6 +62,7 @@ from resolver.settings import (
     stale_policy,
     template_share,
 )
+from resolver.shared_tier import shared_tier_for
 from resolver.signaling import signal_key_tags
 from resolver.stale import StaleAnswers
 from resolver.transport import UdpTcpTransport
@@ -124,6 +125,7 @@ class Resolver:
             "cache": _as_dict(self.cache.statistics()),
             "answers": _as_dict(self.answers.statistics()) if self.answers else "off",
             "recursor": _as_dict(self.recursor.stats),
+            "shared_cache": _as_dict(tier.stats) if (tier := self.recursor.tier) else "off",
             "server": _as_dict(self.server.stats),
             "encrypted": _as_dict(self.encrypted.stats) if self.encrypted else "off",
             "dnstap": self.dnstap_summary(),
@@ -244,6 +246,7 @@ def build(
         StaleAnswers(policy),
         failures=FailureCache(clock, failure_policy(config)),
         root_key_sentinel=config["dnssec.root_key_sentinel"],
+        tier=shared_tier_for(config, cache, clock),
     )
     recursor.trace_sample.rate = config["logging.trace_sample"]
     answers = None

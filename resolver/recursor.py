@@ -44,6 +44,7 @@ from resolver.iterator import Iterator
 from resolver.messages import ClientQuery
 from resolver.question import ExtendedError, Outcome, Question
 from resolver.sentinel import judge
+from resolver.shared_tier import SharedTier
 from resolver.stale import StaleAnswers
 from resolver.trace import Tracer, TraceSampler
 
@@ -89,6 +90,8 @@ class Recursor:
         failures: Questions whose resolution failed lately (RFC 9520); by
             default one with the default policy on the validator's clock.
         root_key_sentinel: Whether RFC 8509 sentinel names are judged.
+        tier: The shared cache tier asked before resolving what the cache
+            cannot answer fresh (``shared_tier``); None for none.
     """
 
     def __init__(
@@ -99,6 +102,7 @@ class Recursor:
         *,
         failures: FailureCache[Question] | None = None,
         root_key_sentinel: bool = True,
+        tier: SharedTier | None = None,
     ) -> None:
         self.iterator = iterator
         self.transport = transport
@@ -115,10 +119,13 @@ class Recursor:
         self.root_key_sentinel = root_key_sentinel
         #: Picks the resolutions traced to the debug log (``[logging] trace_sample``).
         self.trace_sample = TraceSampler()
+        self.tier = tier
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Host resolutions until cancelled; ``handle`` works once this started."""
         async with trio.open_nursery() as nursery:
+            if self.tier is not None:
+                await nursery.start(self.tier.run)
             self._nursery = nursery
             task_status.started()
             try:
@@ -202,6 +209,10 @@ class Recursor:
         budget = iterator.limits.time_budget
         try:
             with trio.move_on_after(budget):
+                if self.tier is not None and not refresh and iterator is self.iterator:
+                    cached = iterator.cached(question)
+                    if cached is None or cached.stale:
+                        await self.tier.fill(question.name, question.rdtype)
                 resolution = iterator.resolve(question, refresh=refresh, trace=trace)
                 return await run_exchange(resolution, self.transport)
             self.stats.timeouts += 1

@@ -28,6 +28,7 @@ from resolver.limits import Limits
 from resolver.localzones import LocalZones
 from resolver.logs import query_target_problem
 from resolver.privileges import lookup_user
+from resolver.shared_tier import shared_settings
 from resolver.stale import StalePolicy
 from resolver.tls import identity_for
 from rootzone.hints import RootHints
@@ -233,6 +234,7 @@ def check_files(config: Config) -> TrustAnchors:
     anchors = read_anchors(config)
     cache_lifetimes(config)
     identity_for(config)  # the TLS certificate and key, if DoT or DoH is served
+    shared_settings(config)  # the shared cache's secret and password files
     problem = query_target_problem(config["logging.query_log_target"])
     if problem is not None:
         where = str(config.path) if config.path is not None else None

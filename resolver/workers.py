@@ -88,6 +88,7 @@ from resolver.control import (
 )
 from resolver.encrypted import EncryptedListening, bind_encrypted, encrypted_endpoints
 from resolver.errors import ConfigError, HoldfastError
+from resolver.host_cache import HostCache, host_cache
 from resolver.metrics import Snapshot, merge
 from resolver.metrics_endpoint import serve_metrics
 from resolver.privileges import drop_privileges
@@ -308,6 +309,8 @@ class WorkerStart:
     replay: tuple[tuple[str, ...], ...]
     #: Transport ("dot", "doh") and file descriptor of its DoT and DoH listening sockets.
     encrypted: tuple[tuple[str, int], ...] = ()
+    #: The cache map shared by the workers (``host_cache``), if there is one.
+    host_cache: HostCache | None = None
 
 
 def worker_main(channel_fd: int) -> None:
@@ -323,7 +326,11 @@ def worker_main(channel_fd: int) -> None:
     logs.configure_query_log(start.config["logging.query_log_target"],
                              start.config["logging.format"])
     _tag_log_records(start.index)
-    resolver = daemon.build(start.config, SystemClock())
+    clock = SystemClock()
+    resolver = daemon.build(start.config, clock)
+    if start.host_cache is not None and resolver.recursor.tier is None:
+        # A Redis tier, when configured, is shared more widely: it wins.
+        resolver.recursor.tier = start.host_cache.tier(resolver.cache, clock)
     handler = daemon.commands(resolver)
     for words in start.replay:
         try:
@@ -432,6 +439,7 @@ class Supervisor:
         self.replay = ReplayLog()
         self.workers: list[Worker] = []
         self.started = time.time()
+        self.host_cache: HostCache | None = None
 
     async def run(self) -> None:
         """Bind, drop privileges, start the workers, and serve until SIGTERM or SIGINT.
@@ -460,6 +468,10 @@ class Supervisor:
                     metrics = parse_endpoint(config["metrics.listen"])
                     await nursery.start(serve_metrics, metrics, self.snapshot)
                 drop_privileges(config["server.user"])
+                # Made as the user the workers run as; a Redis tier takes its place.
+                if config["workers.shared_cache"] and not config["shared_cache.servers"]:
+                    self.host_cache = held.enter_context(
+                        host_cache(config["workers.shared_cache_bytes"]))
                 for worker in self.workers:
                     nursery.start_soon(self._keep, worker)
                 for worker in self.workers:
@@ -524,6 +536,7 @@ class Supervisor:
             sockets=tuple((udp.fileno(), tcp.fileno()) for _, udp, tcp in worker.listening),
             replay=tuple(tuple(words) for words in replay),
             encrypted=tuple((kind, sock.fileno()) for kind, _, sock in worker.encrypted),
+            host_cache=self.host_cache,
         )
         argv = [sys.executable, "-m", "resolver", "worker", "--channel", str(theirs.fileno())]
         fds = [theirs.fileno(), *(fd for pair in start.sockets for fd in pair),

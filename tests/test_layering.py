@@ -22,6 +22,7 @@ TRIO_SHELL = {
     "resolver/driver.py",
     "resolver/framing.py",
     "resolver/recursor.py",
+    "resolver/shared_tier.py",
     "resolver/control.py",
     "resolver/commands.py",
     "resolver/daemon.py",

@@ -1,0 +1,188 @@
+"""One cache for all workers of a host: the shared tier over an LMDB map.
+
+With ``--workers N`` every worker keeps its own in-process cache, so N
+workers would ask upstream up to N times for the same names. Each worker's
+``SharedTier`` (``resolver.shared_tier``) is therefore given, when no Redis
+is configured, a store that all workers of the supervisor map into memory:
+an LMDB environment in a private directory the supervisor makes. A miss in
+one worker's cache is looked up there before going upstream; every entry a
+worker learns is written there. Hold-downs and the local root stay per
+worker for now.
+
+Why LMDB, and not the supervisor as the owner or a local Redis:
+
+* **Reads take no lock and make no round trip.** LMDB readers are MVCC
+  snapshots of a shared memory map: a lookup is a B-tree walk in this
+  process, microseconds, with no lock held and nothing to wait for across a
+  socket. A supervisor-owned store would cost every miss of every worker a
+  round trip through one single-threaded Python process, which then becomes
+  the bottleneck of the host; a local Redis is a daemon more to run.
+* **Writes hold LMDB's writer mutex only for an in-memory put** (the map is
+  opened with ``writemap`` and no syncing, as Knot Resolver opens its cache:
+  ``MDB_WRITEMAP | MDB_MAPASYNC``, lib/cache/cdb_lmdb.c), never across any
+  I/O; and they are made by the tier's publishing task, not on a client's
+  path.
+* **It is what the peer that shares a cache between processes does**:
+  Knot Resolver's workers share one LMDB cache (``../shared/anchors-2026-12.md``
+  section 1.15), and the ``lmdb`` binding is well kept.
+
+The records are the tier's sealed records (``resolver.tier_format``), keyed
+with a secret the supervisor draws at start, so the rules of the tier hold
+here too: absolute expiry, verdict and source travel with each entry, a
+local BOGUS verdict is never overridden, a BOGUS verdict deletes the shared
+copy. Expired records are not swept: ``Cache.adopt`` refuses them, a newer
+record overwrites them, and a full map is emptied at once, as Knot
+Resolver's ``cdb_clear`` does (``mdb_drop``) when a write finds no room.
+The data file is allocated in full when made (``posix_fallocate``, as Knot
+does), so a full filesystem refuses the cache at start instead of killing
+a worker with SIGBUS later (CZ-NIC/knot-resolver#113); it lives on
+``/dev/shm`` when there is one (tmpfs: no disk writes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import tempfile
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import lmdb
+
+from resolver.cache import Cache
+from resolver.clock import Clock
+from resolver.shared_tier import SharedTier, TierUnavailable
+from resolver.tier_format import TierKeys
+
+log = logging.getLogger("holdfast.host_cache")
+
+#: Where the map goes when the host has it: tmpfs, so no disk writes.
+_SHM = Path("/dev/shm")
+#: Deadline of one call: generous, as a call is a local memory operation.
+_TIMEOUT = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class HostCache:
+    """The host's shared map, as the supervisor hands it to each worker.
+
+    Attributes:
+        path: The directory holding the LMDB environment.
+        secret: Keys and seals the records (drawn by the supervisor at start).
+        map_size: The most bytes the map may hold.
+    """
+
+    path: str
+    secret: bytes
+    map_size: int
+
+    def tier(self, cache: Cache, clock: Clock) -> SharedTier:
+        """The shared tier of one worker over this map."""
+        keys = TierKeys(self.secret, "host")
+        return SharedTier(cache, keys, LmdbStore(Path(self.path), self.map_size), clock,
+                          timeout=_TIMEOUT, retry_after=1.0)
+
+
+@contextlib.contextmanager
+def host_cache(map_size: int) -> Iterator[HostCache | None]:
+    """Make the host's shared map for the life of the block; None if the host cannot hold it.
+
+    The directory is private to the user we run as and removed afterwards.
+    """
+    parent = _SHM if _SHM.is_dir() and os.access(_SHM, os.W_OK) else None
+    with tempfile.TemporaryDirectory(prefix="holdfast-cache-", dir=parent) as directory:
+        try:
+            with _open_map(directory, map_size) as env, env.begin(write=True):
+                pass
+            with open(Path(directory) / "data.mdb", "r+b") as data:
+                os.posix_fallocate(data.fileno(), 0, map_size)
+        except (lmdb.Error, OSError) as error:
+            log.warning("no cache shared by the workers (each keeps its own): %s in %s",
+                        error, directory)
+            yield None
+            return
+        yield HostCache(directory, secrets.token_bytes(32), map_size)
+
+
+def _open_map(path: str, map_size: int) -> lmdb.Environment:
+    """Open the map as every process does.
+
+    No durability (it is a cache), one database, readers not tied to
+    threads (Trio runs every task in one).
+    """
+    return lmdb.open(
+        path, map_size=map_size, subdir=True, writemap=True, map_async=True, sync=False,
+        metasync=False, readahead=False, lock=True, max_dbs=0, create=True,
+    )
+
+
+class LmdbStore:
+    """The tier's ``Store`` over an LMDB map shared by the workers of a host.
+
+    Calls are synchronous (memory operations); they are ``async`` only to be
+    a ``Store``. ``lifetime_ms`` is not kept: each record carries its own
+    absolute expiry, which ``Cache.adopt`` judges.
+    """
+
+    def __init__(self, path: Path, map_size: int) -> None:
+        self._path = path
+        self._map_size = map_size
+        self._env: lmdb.Environment | None = None
+        #: How many times a full map was emptied.
+        self.clears = 0
+
+    @contextlib.asynccontextmanager
+    async def connected(self) -> AsyncIterator[None]:
+        try:
+            self._env = _open_map(str(self._path), self._map_size)
+        except lmdb.Error as error:
+            raise TierUnavailable(f"host cache {self._path}: {error}") from None
+        try:
+            yield
+        finally:
+            env, self._env = self._env, None
+            env.close()
+
+    def _open(self) -> lmdb.Environment:
+        if self._env is None:
+            raise TierUnavailable("host cache not open")
+        return self._env
+
+    async def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]:
+        env = self._open()
+        try:
+            with env.begin() as txn:
+                return [txn.get(key) for key in keys]
+        except lmdb.Error as error:
+            raise TierUnavailable(str(error)) from None
+
+    async def put(self, key: bytes, value: bytes, lifetime_ms: int) -> None:
+        env = self._open()
+        try:
+            try:
+                with env.begin(write=True) as txn:
+                    txn.put(key, value)
+            except lmdb.MapFullError:
+                # Knot Resolver's rule when its cache is full: empty it.
+                with env.begin(write=True) as txn:
+                    txn.drop(env.open_db(), delete=False)
+                self.clears += 1
+                log.info("host cache full (%d bytes): emptied", self._map_size)
+                with env.begin(write=True) as txn:
+                    txn.put(key, value)
+        except lmdb.Error as error:
+            raise TierUnavailable(str(error)) from None
+
+    async def delete(self, key: bytes) -> None:
+        env = self._open()
+        try:
+            with env.begin(write=True) as txn:
+                txn.delete(key)
+        except lmdb.Error as error:
+            raise TierUnavailable(str(error)) from None
+
+    async def ping(self) -> None:
+        self._open()

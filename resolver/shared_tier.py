@@ -1,0 +1,437 @@
+"""The shared cache tier: a second level behind the cache, on Valkey/Redis.
+
+Place in the query flow: ``Recursor`` asks ``SharedTier.fill`` before it
+resolves a question the cache cannot answer fresh; what the tier holds for
+the question (its RRset, a CNAME and what the CNAME points to, a denial) is
+``Cache.adopt``-ed, and the iterator then finds it as its own. Every entry
+the cache stores from a server is published (``Cache.on_store``) by a
+background task. Records are sealed and keyed by ``resolver.tier_format``.
+
+The rules, after what users of Unbound's cachedb suffered
+(``../shared/anchors-2026-12.md`` section 2.4):
+
+* **Never wait on the store for a cached answer.** Answers the cache (or the
+  ready-made answer cache) holds are served before anything here runs; the
+  tier is asked only on a miss, and publishing is queued, never awaited
+  (a full queue drops the entry and counts it).
+* **Short deadline, circuit breaker** (``resolver.breaker``): each call has
+  ``timeout`` seconds; the first that fails opens the breaker and the tier
+  is skipped, at no cost, until a background PING (every ``retry_after``
+  seconds) succeeds. A dead, killed or SIGSTOPped Redis costs at most one
+  deadline per question in flight when it went away.
+* **The tier never outranks a local verdict.** A BOGUS verdict is not
+  shared; it deletes the tier's copy, so no resolver adopts data that one of
+  them has just seen fail (Unbound#1504), and each judges anew. Adoption
+  keeps the writer's verdict (``Cache.adopt``).
+* **Records live in Redis until their stale window ends**, with
+  ``PX`` set from the absolute expiry, so serve-stale works from the tier
+  and Redis never grows without bound (Unbound#836).
+* **Cluster and TLS** come from coredis (``RedisCluster``, anyio-based, so
+  it runs under Trio): Unbound has neither (Unbound#1311, #1267).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+import coredis
+import coredis.exceptions
+import dns.name
+import dns.rdatatype
+import trio
+from coredis.connection import TCPLocation
+from coredis.retry import NoRetryPolicy
+
+from dnssec.errors import HoldfastError
+from dnssec.files import FileRefused, read_text
+from dnssec.status import Security
+from resolver.breaker import CircuitBreaker
+from resolver.cache import _NXDOMAIN_TYPE, Cache, _key
+from resolver.clock import Clock
+from resolver.config import Config, parse_endpoint
+from resolver.errors import ConfigError
+from resolver.tier_format import Entry, TierFormatError, TierKeys, cname_target
+
+log = logging.getLogger("holdfast.shared_tier")
+
+#: The longest secret or password file read.
+_MAX_SECRET_FILE = 4_096
+#: CNAME links followed through the tier for one question.
+_MAX_CHAIN = 8
+_T = TypeVar("_T")
+
+
+class TierUnavailable(HoldfastError):
+    """The store could not be reached or refused a command."""
+
+
+class Store(Protocol):
+    """What the tier needs of a key-value store (Redis here; a dict in tests)."""
+
+    def connected(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """Hold the store's connections open for the life of the block."""
+        ...
+
+    async def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]:
+        """The values of ``keys``, None where absent."""
+        ...
+
+    async def put(self, key: bytes, value: bytes, lifetime_ms: int) -> None:
+        """Set ``key`` to ``value`` for ``lifetime_ms`` milliseconds."""
+        ...
+
+    async def delete(self, key: bytes) -> None:
+        """Remove ``key``."""
+        ...
+
+    async def ping(self) -> None:
+        """Check that the store answers."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RedisSettings:
+    """Where the Redis/Valkey store is and how to talk to it (``[shared_cache]``)."""
+
+    servers: tuple[tuple[str, int], ...]
+    cluster: bool = False
+    database: int = 0
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+    tls_ca_file: str | None = None
+    tls_server_name: str | None = None
+
+
+class RedisStore:
+    """A Redis, Valkey or Redis Cluster store through coredis.
+
+    coredis retries nothing here (``NoRetryPolicy``): the deadline and the
+    circuit breaker in ``SharedTier`` decide when to try again.
+    """
+
+    def __init__(self, settings: RedisSettings, timeout: float) -> None:
+        context = None
+        if settings.tls:
+            context = _NamedContext(ssl.PROTOCOL_TLS_CLIENT)
+            if settings.tls_ca_file is None:
+                context.load_default_certs()
+            else:
+                context.load_verify_locations(settings.tls_ca_file)
+            context.server_name = settings.tls_server_name
+            context.check_hostname = settings.tls_server_name is not None
+        common: dict[str, Any] = {
+            "username": settings.username,
+            "password": settings.password,
+            "connect_timeout": timeout,
+            "stream_timeout": timeout,
+            "ssl": settings.tls,
+            "ssl_context": context,
+            "retry_policy": NoRetryPolicy(),
+        }
+        self._client: coredis.Redis[bytes] | coredis.RedisCluster[bytes]
+        if settings.cluster:
+            nodes = [TCPLocation(host, port) for host, port in settings.servers]
+            self._client = coredis.RedisCluster(startup_nodes=nodes, **common)
+        else:
+            host, port = settings.servers[0]
+            self._client = coredis.Redis(host, port, settings.database, **common)
+
+    @contextlib.asynccontextmanager
+    async def connected(self) -> AsyncIterator[None]:
+        try:
+            async with self._client:
+                yield
+        except coredis.exceptions.RedisError as error:
+            raise TierUnavailable(f"shared cache store: {error}") from None
+
+    async def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]:
+        with _unavailable():
+            return list(await self._client.mget(keys))
+
+    async def put(self, key: bytes, value: bytes, lifetime_ms: int) -> None:
+        with _unavailable():
+            await self._client.set(key, value, px=lifetime_ms)
+
+    async def delete(self, key: bytes) -> None:
+        with _unavailable():
+            await self._client.delete([key])
+
+    async def ping(self) -> None:
+        with _unavailable():
+            await self._client.ping()
+
+
+class _NamedContext(ssl.SSLContext):
+    """A client TLS context that checks the certificate against a configured name.
+
+    Servers are configured by address (no name lookup, which could need this
+    very resolver); anyio hands ``wrap_bio`` the address dialled, and this
+    puts the operator's ``tls_server_name`` in its place (for SNI and the
+    certificate check).
+    """
+
+    server_name: str | None = None
+
+    def wrap_bio(
+        self,
+        incoming: ssl.MemoryBIO,
+        outgoing: ssl.MemoryBIO,
+        server_side: bool = False,
+        server_hostname: str | bytes | None = None,
+        session: ssl.SSLSession | None = None,
+    ) -> ssl.SSLObject:
+        return super().wrap_bio(incoming, outgoing, server_side,
+                                self.server_name or server_hostname, session)
+
+
+@contextlib.contextmanager
+def _unavailable() -> Iterator[None]:
+    """Turn the client's errors (and socket errors) into ``TierUnavailable``."""
+    try:
+        yield
+    except (coredis.exceptions.RedisError, OSError) as error:
+        raise TierUnavailable(str(error)) from None
+
+
+@dataclass(slots=True)
+class TierStats:
+    """Counters for ``holdfast ctl status`` and the metrics."""
+
+    #: Questions the tier was asked about (local misses).
+    lookups: int = 0
+    #: Entries taken from the tier into the cache.
+    adopted: int = 0
+    #: Records ignored: malformed, another deployment's or forged.
+    rejected: int = 0
+    #: Entries written to the tier, and BOGUS verdicts that deleted its copy.
+    published: int = 0
+    deleted: int = 0
+    #: Entries not published: the queue was full or the store unavailable.
+    dropped: int = 0
+    #: Calls on the query or publishing path that failed or ran out of time
+    #: (not the background probes).
+    failures: int = 0
+
+
+class SharedTier:
+    """A second-level cache shared by resolvers, behind a circuit breaker.
+
+    Args:
+        cache: The local cache it fills and publishes from.
+        keys: The deployment's namespace and secret.
+        store: Where the records live.
+        timeout: Deadline of each call to the store, seconds.
+        retry_after: Seconds between probes while the store is unavailable.
+        queue: Entries waiting to be published at most.
+        clock: The wall clock the cache's expiries count against.
+    """
+
+    def __init__(
+        self,
+        cache: Cache,
+        keys: TierKeys,
+        store: Store,
+        clock: Clock,
+        *,
+        timeout: float = 0.05,
+        retry_after: float = 5.0,
+        queue: int = 10_000,
+    ) -> None:
+        self._cache = cache
+        self._keys = keys
+        self._store = store
+        self._clock = clock
+        self.timeout = timeout
+        # Open until the first probe: nothing waits on a store not yet reached.
+        self.breaker = CircuitBreaker(retry_after, opened_at=0.0)
+        self.stats = TierStats()
+        self._outbox, self._inbox = trio.open_memory_channel[tuple[bytes, Entry]](queue)
+        cache.on_store = self.published
+
+    def published(self, key: bytes, entry: Entry) -> None:
+        """Queue ``entry``, just stored under ``key``, for the tier (never blocks)."""
+        if not self.breaker.closed:
+            self.stats.dropped += 1
+            return
+        try:
+            self._outbox.send_nowait((key, entry))
+        except trio.WouldBlock:
+            self.stats.dropped += 1
+
+    async def fill(self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> None:
+        """Adopt what the tier holds for ``name``/``rdtype``, following CNAMEs.
+
+        Costs nothing while the breaker is open, at most ``timeout`` per
+        round trip otherwise.
+        """
+        self.stats.lookups += 1
+        for _ in range(_MAX_CHAIN):
+            keys = list(dict.fromkeys(
+                _key(name, kind) for kind in (rdtype, dns.rdatatype.CNAME, _NXDOMAIN_TYPE)
+            ))
+            found = await self._call(
+                self._store.get_many, [self._keys.store_key(key) for key in keys]
+            )
+            if found is None:
+                return
+            target = None
+            for key, record in zip(keys, found[0], strict=True):
+                entry = self._open(key, record)
+                if entry is None:
+                    continue
+                if self._cache.adopt(key, entry):
+                    self.stats.adopted += 1
+                target = cname_target(entry, int.from_bytes(key[-2:], "big")) or target
+            if target is None or rdtype == dns.rdatatype.CNAME:
+                return
+            name = target
+
+    def _open(self, key: bytes, record: bytes | None) -> Entry | None:
+        if record is None:
+            return None
+        try:
+            return self._keys.open(key, record)
+        except TierFormatError as error:
+            self.stats.rejected += 1
+            log.debug("shared cache record ignored: %s", error)
+            return None
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Publish queued entries and probe the store, until cancelled."""
+        task_status.started()
+        while True:
+            try:
+                async with self._store.connected(), trio.open_nursery() as nursery:
+                    nursery.start_soon(self._publish)
+                    await self._probe()
+            except TierUnavailable as error:
+                # The client's connections broke (or never came up): connect
+                # afresh after a pause; meanwhile nothing asks the store.
+                if self.breaker.closed:
+                    log.warning("shared cache store unavailable: %s", error)
+                self.breaker.failed(trio.current_time())
+            await trio.sleep(self.breaker.retry_after)
+
+    async def _probe(self) -> None:
+        """PING the store whenever the breaker is open and a probe is due."""
+        while True:
+            if self.breaker.probe_due(trio.current_time()):
+                try:
+                    with trio.fail_after(self.timeout):
+                        await self._store.ping()
+                except (TierUnavailable, trio.TooSlowError):
+                    self.breaker.failed(trio.current_time())  # not a query's failure
+                else:
+                    if not self.breaker.closed:
+                        log.info("shared cache store reachable again")
+                    self.breaker.succeeded()
+            await trio.sleep(min(self.breaker.retry_after, 1.0) / 4)
+
+    async def _publish(self) -> None:
+        async for key, entry in self._inbox:
+            store_key = self._keys.store_key(key)
+            if entry.security is Security.BOGUS:
+                if await self._call(self._store.delete, store_key) is not None:
+                    self.stats.deleted += 1
+                continue
+            lifetime = self._cache.lifetimes.stale_window + entry.expires_at - self._clock.wall()
+            if lifetime <= 0:
+                continue
+            record = self._keys.seal(key, entry)
+            lifetime_ms = max(1, int(lifetime * 1000))
+            if await self._call(self._store.put, store_key, record, lifetime_ms) is None:
+                self.stats.dropped += 1
+            else:
+                self.stats.published += 1
+
+    async def _call(self, call: Callable[..., Awaitable[_T]], *args: Any) -> tuple[_T] | None:
+        """``call(*args)`` within the deadline, its result in a 1-tuple.
+
+        None when the breaker is open, or when the call fails or runs out of
+        time (which opens the breaker).
+        """
+        if not self.breaker.allows():
+            return None
+        try:
+            with trio.fail_after(self.timeout):
+                result = await call(*args)
+        except (TierUnavailable, trio.TooSlowError) as error:
+            self._failed(error)
+            return None
+        return (result,)
+
+    def _failed(self, error: Exception) -> None:
+        self.stats.failures += 1
+        if self.breaker.closed:
+            log.warning("shared cache store unavailable, skipped until it answers again: %s",
+                        str(error) or "no answer within the deadline")
+        self.breaker.failed(trio.current_time())
+
+
+def shared_settings(config: Config) -> tuple[RedisSettings, TierKeys] | None:
+    """The ``[shared_cache]`` section: where the store is and the deployment's keys.
+
+    None when no servers are set. ``holdfast check-config`` calls it too.
+
+    Raises:
+        ConfigError: The secret is missing, unreadable or short, or the
+            password file is unreadable.
+    """
+    servers = tuple(parse_endpoint(text) for text in config["shared_cache.servers"])
+    if not servers:
+        return None
+    if not config["shared_cache.secret_file"]:
+        raise ConfigError("shared_cache.secret_file must be set when shared_cache.servers is")
+    secret = _secret(config, "shared_cache.secret_file")
+    try:
+        keys = TierKeys(secret.encode(), config["shared_cache.namespace"])
+    except ValueError as error:
+        raise ConfigError(f"shared_cache.secret_file: {error}") from None
+    password = _secret(config, "shared_cache.password_file") or None
+    return RedisSettings(
+        servers=servers,
+        cluster=config["shared_cache.cluster"],
+        database=config["shared_cache.database"],
+        username=config["shared_cache.username"] or None,
+        password=password,
+        tls=config["shared_cache.tls"],
+        tls_ca_file=config["shared_cache.tls_ca_file"] or None,
+        tls_server_name=config["shared_cache.tls_server_name"] or None,
+    ), keys
+
+
+def _secret(config: Config, option: str) -> str:
+    """The first line of the file ``option`` names, or "" when it names none."""
+    path = config[option]
+    if not path:
+        return ""
+    try:
+        text = read_text(path, limit=_MAX_SECRET_FILE)
+    except FileRefused as error:
+        raise ConfigError(f"{option}: {error}") from None
+    return text.strip()
+
+
+def shared_tier_for(config: Config, cache: Cache, clock: Clock) -> SharedTier | None:
+    """The shared tier ``[shared_cache]`` describes, publishing from ``cache``; None if none.
+
+    Raises:
+        ConfigError: see ``shared_settings``.
+    """
+    settings = shared_settings(config)
+    if settings is None:
+        return None
+    redis, keys = settings
+    timeout = config["shared_cache.timeout"]
+    return SharedTier(
+        cache, keys, RedisStore(redis, timeout), clock,
+        timeout=timeout,
+        retry_after=config["shared_cache.retry_after"],
+        queue=config["shared_cache.queue"],
+    )

@@ -1,0 +1,71 @@
+"""The workers' shared cache map: two workers' tiers over one LMDB map, and a full map."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dns.name
+import dns.rdatatype
+import dns.rrset
+import trio
+
+from dnssec.status import Security
+from resolver.cache import Cache, Lifetimes, Rank
+from resolver.clock import FakeClock
+from resolver.host_cache import LmdbStore, host_cache
+
+WWW = dns.name.from_text("www.example.")
+
+
+async def test_a_second_worker_finds_what_the_first_learned(
+    autojump_clock: trio.abc.Clock
+) -> None:
+    """Workers are processes; here one after the other (LMDB opens a map once per process)."""
+    clock = FakeClock()
+    with host_cache(1 << 20) as shared:
+        assert shared is not None
+        first, second = (Cache(clock, lifetimes=Lifetimes()) for _ in range(2))
+        async with trio.open_nursery() as nursery:
+            await nursery.start(shared.tier(first, clock).run)
+            await trio.sleep(1)  # the first probe finds the map open
+            first.store_rrset(dns.rrset.from_text(WWW, 300, "IN", "A", "192.0.2.1"),
+                              Rank.ANSWER, security=Security.SECURE)
+            await trio.sleep(0.1)
+            nursery.cancel_scope.cancel()
+        clock.advance(10)
+        async with trio.open_nursery() as nursery:
+            tier = shared.tier(second, clock)
+            await nursery.start(tier.run)
+            await trio.sleep(1)
+            await tier.fill(WWW, dns.rdatatype.A)
+            nursery.cancel_scope.cancel()
+        found = second.lookup_rrset(WWW, dns.rdatatype.A)
+        assert found is not None
+        assert found.rrset.ttl == 290
+        assert found.security is Security.SECURE
+
+
+async def test_a_full_map_is_emptied_and_takes_the_new_record() -> None:
+    with host_cache(1 << 20) as shared:
+        assert shared is not None
+        store = LmdbStore(Path(shared.path), shared.map_size)
+        async with store.connected():
+            for index in range(400):
+                await store.put(b"k%d" % index, bytes(4_000), 1_000)
+            assert store.clears >= 1
+            last = b"k399"
+            assert await store.get_many([last, b"absent"]) == [bytes(4_000), None]
+            await store.delete(last)
+            assert await store.get_many([last]) == [None]
+
+
+def test_a_map_the_host_cannot_hold_is_refused() -> None:
+    with host_cache(1 << 50) as shared:  # a petabyte: fallocate fails
+        assert shared is None
+
+
+def test_the_map_is_private_and_removed_afterwards() -> None:
+    with host_cache(1 << 20) as shared:
+        assert shared is not None
+        assert Path(shared.path).stat().st_mode & 0o077 == 0
+    assert not Path(shared.path).exists()

@@ -1,0 +1,301 @@
+"""The shared cache tier without Redis: sealed records, adoption rules, deadline and breaker.
+
+A dict stands in for the store (``DictStore``); the Redis store itself is
+exercised with a real ``redis-server`` in tests/scenarios/test_shared_cache.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+
+import dns.name
+import dns.rdatatype
+import dns.rrset
+import pytest
+import trio
+import trio.testing
+
+from dnssec.status import ExtendedError, Security
+from resolver.breaker import CircuitBreaker
+from resolver.cache import Cache, Lifetimes, Rank, _key
+from resolver.clock import FakeClock
+from resolver.shared_tier import SharedTier
+from resolver.tier_format import TierFormatError, TierKeys
+
+A = dns.rdatatype.A
+SECRET = b"sixteen byte secret, at least"
+KEY = _key(dns.name.from_text("www.example."), A)
+
+
+def a_rrset(owner: str = "www.example.", ttl: int = 300) -> dns.rrset.RRset:
+    return dns.rrset.from_text(owner, ttl, "IN", "A", "192.0.2.1")
+
+
+def rrsig_rrset(owner: str, covers: str, ttl: int = 300) -> dns.rrset.RRset:
+    return dns.rrset.from_text(
+        owner, ttl, "IN", "RRSIG",
+        f"{covers} 13 2 300 20300101000000 20200101000000 12345 example. "
+        "dGhpcyBpcyBub3QgYSByZWFsIHNpZ25hdHVyZQ==",
+    )
+
+
+def soa_rrset() -> dns.rrset.RRset:
+    return dns.rrset.from_text(
+        "example.", 3600, "IN", "SOA", "ns.example. admin.example. 1 7200 900 1209600 300"
+    )
+
+
+class DictStore:
+    """A store in a dict, with a switch that makes every call hang (a SIGSTOPped Redis)."""
+
+    def __init__(self) -> None:
+        self.data: dict[bytes, bytes] = {}
+        self.hang = False
+        self.calls = 0
+
+    @contextlib.asynccontextmanager
+    async def connected(self) -> AsyncIterator[None]:
+        yield
+
+    async def _enter(self) -> None:
+        self.calls += 1
+        if self.hang:
+            await trio.sleep_forever()
+
+    async def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]:
+        await self._enter()
+        return [self.data.get(key) for key in keys]
+
+    async def put(self, key: bytes, value: bytes, lifetime_ms: int) -> None:
+        await self._enter()
+        self.data[key] = value
+
+    async def delete(self, key: bytes) -> None:
+        await self._enter()
+        self.data.pop(key, None)
+
+    async def ping(self) -> None:
+        await self._enter()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def cache_on(clock: FakeClock) -> Cache:
+    return Cache(clock, lifetimes=Lifetimes(stale_window=600))
+
+
+# --- the record format and keys ---------------------------------------------
+
+
+def stored(cache: Cache, key: bytes) -> object:
+    return cache._entries[key]
+
+
+def test_a_sealed_record_opens_to_the_same_entry(clock: FakeClock) -> None:
+    cache = cache_on(clock)
+    cache.store_rrset(a_rrset(), Rank.ANSWER, security=Security.SECURE, source="192.0.2.53",
+                      rrsigs=rrsig_rrset("www.example.", "A"),
+                      error=ExtendedError(3, "stale"))
+    cache.store_negative(dns.name.from_text("nx.example."), A, nxdomain=True, soa=soa_rrset(),
+                         proof=[rrsig_rrset("example.", "SOA")], security=Security.INSECURE)
+    keys = TierKeys(SECRET, "test")
+    for key in (KEY, _key(dns.name.from_text("nx.example."), 0)):
+        entry = stored(cache, key)
+        assert keys.open(key, keys.seal(key, entry)) == entry  # type: ignore[arg-type]
+
+
+def test_records_of_another_secret_or_moved_to_another_name_are_refused(clock: FakeClock) -> None:
+    cache = cache_on(clock)
+    cache.store_rrset(a_rrset(), Rank.ANSWER, security=Security.SECURE)
+    entry = stored(cache, KEY)
+    record = TierKeys(SECRET, "test").seal(KEY, entry)  # type: ignore[arg-type]
+    with pytest.raises(TierFormatError, match="tag"):
+        TierKeys(b"another deployment's secret", "test").open(KEY, record)
+    other = _key(dns.name.from_text("bank.example."), A)
+    with pytest.raises(TierFormatError, match="tag"):
+        TierKeys(SECRET, "test").open(other, record)
+
+
+def test_store_keys_are_namespaced_and_keyed(clock: FakeClock) -> None:
+    ours, theirs = TierKeys(SECRET, "site-a"), TierKeys(b"x" * 16, "site-a")
+    assert ours.store_key(KEY).startswith(b"site-a:")
+    assert ours.store_key(KEY) != theirs.store_key(KEY)
+    assert b"example" not in ours.store_key(KEY)
+    with pytest.raises(ValueError, match="16 bytes"):
+        TierKeys(b"short", "site-a")
+
+
+@pytest.mark.parametrize("cut", [1, 5, 20, -17])
+def test_truncated_or_altered_records_are_refused(clock: FakeClock, cut: int) -> None:
+    cache = cache_on(clock)
+    cache.store_rrset(a_rrset(), Rank.ANSWER)
+    keys = TierKeys(SECRET, "test")
+    record = keys.seal(KEY, stored(cache, KEY))  # type: ignore[arg-type]
+    with pytest.raises(TierFormatError):
+        keys.open(KEY, record[:cut])
+    flipped = bytearray(record)
+    flipped[cut] ^= 1
+    with pytest.raises(TierFormatError):
+        keys.open(KEY, bytes(flipped))
+
+
+# --- adoption ----------------------------------------------------------------
+
+
+def test_adopted_entries_keep_their_absolute_expiry_and_verdict(clock: FakeClock) -> None:
+    writer, reader = cache_on(clock), cache_on(clock)
+    writer.store_rrset(a_rrset(ttl=300), Rank.ANSWER, security=Security.INDETERMINATE)
+    clock.advance(100)
+    assert reader.adopt(KEY, stored(writer, KEY))  # type: ignore[arg-type]
+    mine = writer.lookup_rrset(dns.name.from_text("www.example."), A)
+    theirs = reader.lookup_rrset(dns.name.from_text("www.example."), A)
+    assert mine is not None
+    assert theirs is not None
+    assert theirs.rrset.ttl == mine.rrset.ttl == 200
+    assert theirs.security is Security.INDETERMINATE  # never promoted
+
+
+def test_a_local_bogus_verdict_is_never_replaced_from_the_tier(clock: FakeClock) -> None:
+    writer, reader = cache_on(clock), cache_on(clock)
+    writer.store_rrset(a_rrset(), Rank.ANSWER, security=Security.SECURE)
+    reader.store_rrset(a_rrset(), Rank.ANSWER, security=Security.BOGUS)
+    assert not reader.adopt(KEY, stored(writer, KEY))  # type: ignore[arg-type]
+    found = reader.lookup_rrset(dns.name.from_text("www.example."), A)
+    assert found is not None
+    assert found.security is Security.BOGUS
+
+
+def test_fresh_local_data_wins_stale_local_data_gives_way(clock: FakeClock) -> None:
+    writer, reader = cache_on(clock), cache_on(clock)
+    reader.store_rrset(a_rrset(ttl=60), Rank.ANSWER, security=Security.SECURE)
+    clock.advance(30)
+    writer.store_rrset(a_rrset(ttl=300), Rank.ANSWER, security=Security.SECURE)
+    entry = stored(writer, KEY)
+    assert not reader.adopt(KEY, entry)  # type: ignore[arg-type]
+    clock.advance(60)
+    assert reader.adopt(KEY, entry)  # type: ignore[arg-type]
+
+
+def test_bogus_and_dead_entries_are_not_adopted(clock: FakeClock) -> None:
+    writer, reader = cache_on(clock), cache_on(clock)
+    writer.store_rrset(a_rrset(), Rank.ANSWER, security=Security.BOGUS)
+    assert not reader.adopt(KEY, stored(writer, KEY))  # type: ignore[arg-type]
+    writer.store_rrset(a_rrset(ttl=60), Rank.ANSWER, security=Security.SECURE)
+    entry = stored(writer, KEY)
+    clock.advance(60 + 600)
+    assert not reader.adopt(KEY, entry)  # type: ignore[arg-type]
+
+
+def test_an_adopted_secure_nsec_serves_aggressive_denial(clock: FakeClock) -> None:
+    writer, reader = cache_on(clock), cache_on(clock)
+    nsec = dns.rrset.from_text("a.example.", 300, "IN", "NSEC", "d.example. A NSEC RRSIG")
+    writer.store_rrset(nsec, Rank.AUTHORITY, security=Security.SECURE,
+                       rrsigs=rrsig_rrset("a.example.", "NSEC"))
+    key = _key(nsec.name, dns.rdatatype.NSEC)
+    assert reader.adopt(key, stored(writer, key))  # type: ignore[arg-type]
+    zone = dns.name.from_text("example.")
+    assert reader.secure_nsec_zone(dns.name.from_text("b.example.")) == zone
+    assert reader.secure_nsec_at_or_before(zone, dns.name.from_text("b.example.")) is not None
+
+
+# --- the tier in front of a store ------------------------------------------------
+
+
+async def started(tier: SharedTier, nursery: trio.Nursery) -> None:
+    await nursery.start(tier.run)
+    await trio.sleep(0.1)  # the first probe closes the breaker
+    assert tier.breaker.closed
+
+
+async def test_a_second_resolver_adopts_what_the_first_published(
+    clock: FakeClock, autojump_clock: trio.abc.Clock
+) -> None:
+    store = DictStore()
+    first, second = cache_on(clock), cache_on(clock)
+    keys = TierKeys(SECRET, "test")
+    async with trio.open_nursery() as nursery:
+        tiers = [SharedTier(cache, keys, store, clock) for cache in (first, second)]
+        for tier in tiers:
+            await started(tier, nursery)
+        first.store_rrset(
+            dns.rrset.from_text("www.example.", 300, "IN", "CNAME", "web.example."),
+            Rank.ANSWER, security=Security.SECURE,
+        )
+        first.store_rrset(a_rrset("web.example."), Rank.ANSWER, security=Security.SECURE)
+        await trio.sleep(0.1)
+        tier = tiers[1]
+        await tier.fill(dns.name.from_text("www.example."), A)
+        assert tier.stats.adopted == 2  # the CNAME and where it points
+        found = second.lookup_rrset(dns.name.from_text("web.example."), A)
+        assert found is not None
+        assert found.security is Security.SECURE
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_bogus_verdict_deletes_the_tiers_copy(
+    clock: FakeClock, autojump_clock: trio.abc.Clock
+) -> None:
+    store = DictStore()
+    cache = cache_on(clock)
+    keys = TierKeys(SECRET, "test")
+    async with trio.open_nursery() as nursery:
+        tier = SharedTier(cache, keys, store, clock)
+        await started(tier, nursery)
+        cache.store_rrset(a_rrset(), Rank.ANSWER, security=Security.INDETERMINATE)
+        await trio.sleep(0.1)
+        assert keys.store_key(KEY) in store.data
+        clock.advance(301)  # the cache takes the verdict in place of expired data
+        assert cache.store_rrset(a_rrset(), Rank.ANSWER, security=Security.BOGUS)
+        await trio.sleep(0.1)
+        assert keys.store_key(KEY) not in store.data
+        assert tier.stats.deleted == 1
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_hung_store_costs_one_deadline_then_nothing_until_a_probe(
+    clock: FakeClock, autojump_clock: trio.abc.Clock
+) -> None:
+    store = DictStore()
+    cache = cache_on(clock)
+    async with trio.open_nursery() as nursery:
+        tier = SharedTier(cache, TierKeys(SECRET, "t"), store, clock, timeout=0.05,
+                          retry_after=5.0)
+        await started(tier, nursery)
+        store.hang = True
+        start = trio.current_time()
+        await tier.fill(dns.name.from_text("www.example."), A)
+        assert trio.current_time() - start == pytest.approx(0.05)
+        assert not tier.breaker.closed
+        calls = store.calls
+        start = trio.current_time()
+        for _ in range(100):
+            await tier.fill(dns.name.from_text("www.example."), A)
+            cache.store_rrset(a_rrset(), Rank.ANSWER)
+        assert trio.current_time() == start  # no waiting at all
+        assert store.calls == calls  # and no calls
+        store.hang = False
+        await trio.sleep(6)  # a probe (every 5 s, checked every 0.25 s) sees it back
+        assert tier.breaker.closed
+        nursery.cancel_scope.cancel()
+
+
+def test_the_breaker_probes_once_per_interval() -> None:
+    breaker = CircuitBreaker(retry_after=5.0)
+    assert breaker.allows()
+    assert not breaker.probe_due(0.0)
+    breaker.failed(10.0)
+    assert not breaker.allows()
+    assert breaker.skipped == 1
+    assert not breaker.probe_due(14.0)
+    assert breaker.probe_due(15.0)
+    breaker.failed(15.0)
+    assert breaker.trips == 1
+    assert not breaker.probe_due(19.0)
+    breaker.succeeded()
+    assert breaker.closed
+    assert breaker.allows()
+
