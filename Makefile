@@ -56,7 +56,7 @@ define debian_install
 endef
 
 tools:
-	$(call debian_install,dig ip unbound kdig curl,bind9-dnsutils iproute2 unbound knot-dnsutils curl,tests that need them skip)
+	$(call debian_install,dig ip unbound kdig curl dnsdist,bind9-dnsutils iproute2 unbound knot-dnsutils curl dnsdist,tests that need them skip)
 
 check: $(STAMP)
 	$(BIN)/ruff check resolver rootzone dnssec tests bench
