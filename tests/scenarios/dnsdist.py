@@ -6,7 +6,16 @@ that is up past the name's point (dnsdist docs, guides/serverselection.rst).
 So every question for one name reaches one Holdfast instance, and each
 instance's cache holds a slice of the names instead of a copy of them all;
 when a back end fails its health checks, only the names on its points move
-to the next ones on the ring. This is how Google Public DNS partitions its
+to the next ones on the ring. The points are hashes of the back end's id,
+a random UUID unless ``newServer`` is given one (``DownstreamState::hash``
+in dnsdist), so the config names a fixed id per back end, derived from its
+address: a restarted dnsdist, or a second one beside it, builds the same
+ring and sends each name where its cache already is. Both the names and the
+points are hashed with a perturbation that dnsdist draws at random at start
+unless set (``setWHashedPertubation`` in 1.7, spelt so; it serves
+``chashed`` too, and is ``setHashPerturbation`` from 1.9): the config sets
+it, to a value the deployment keeps to itself so that clients cannot pick
+names that all land on one instance. This is how Google Public DNS partitions its
 second cache level by name (../shared/anchors-2026-12.md, section 2).
 
 ``config`` writes the configuration that docs/operations.md shows (a test
@@ -21,6 +30,7 @@ from __future__ import annotations
 import ipaddress
 import shutil
 import subprocess
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,11 +51,13 @@ NEEDS_DNSDIST = pytest.mark.skipif(
 )
 
 
-def config(listen: str, backends: Sequence[str], clients: Sequence[str]) -> str:
+def config(
+    listen: str, backends: Sequence[str], clients: Sequence[str], perturbation: int
+) -> str:
     """dnsdist's Lua configuration: ``listen`` for ``clients``, each name to one back end.
 
     ``listen`` and ``backends`` are ``address:port``; ``clients`` are the
-    networks allowed to ask. The health check asks each instance for the
+    networks allowed to ask; ``perturbation`` (32 bits) seeds the hashes. The health check asks each instance for the
     root's SOA: an instance that answers it from its cache is up, one that
     does not answer or answers SERVFAIL (``mustResolve``) is taken out of
     the ring after one failed check, a second apart, and put back after one
@@ -53,8 +65,8 @@ def config(listen: str, backends: Sequence[str], clients: Sequence[str]) -> str:
     """
     acl = ", ".join(f'"{network}"' for network in clients)
     servers = "".join(
-        f'newServer({{address="{address}", name="holdfast{number}", '
-        f"weight={RING_WEIGHT},\n"
+        f'newServer({{address="{address}", name="holdfast{number}",\n'
+        f'           id="{ring_id(address)}", weight={RING_WEIGHT},\n'
         f'           checkName=".", checkType="SOA", mustResolve=true,\n'
         f"           checkInterval=1, checkTimeout=1000, maxCheckFailures=1, rise=1}})\n"
         for number, address in enumerate(backends, start=1)
@@ -65,8 +77,14 @@ def config(listen: str, backends: Sequence[str], clients: Sequence[str]) -> str:
         f'setLocal("{listen}")\n'
         f"setACL({{{acl}}})\n"
         "setServerPolicy(chashed)  -- consistent hash of the query name\n"
+        f"setWHashedPertubation({perturbation})  -- the same on every dnsdist; keep it private\n"
         f"{servers}"
     )
+
+
+def ring_id(address: str) -> uuid.UUID:
+    """The fixed dnsdist id of the back end at ``address``: the seed of its ring points."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"dns://{address}")
 
 
 @dataclass
@@ -79,7 +97,9 @@ class Dnsdist:
     log: Path
 
     @classmethod
-    def start(cls, workdir: Path, port: int, backends: Sequence[tuple[str, int]]) -> Dnsdist:
+    def start(
+        cls, workdir: Path, port: int, backends: Sequence[tuple[str, int]], perturbation: int
+    ) -> Dnsdist:
         """dnsdist on 127.0.0.1:``port`` in front of ``backends`` (loopback addresses only)."""
         assert DNSDIST is not None, "dnsdist is not installed"
         for host, _ in backends:
@@ -88,7 +108,7 @@ class Dnsdist:
         path = workdir / "dnsdist.conf"
         path.write_text(config(f"127.0.0.1:{port}",
                                [f"{host}:{backend}" for host, backend in backends],
-                               ["127.0.0.0/8"]))
+                               ["127.0.0.0/8"], perturbation))
         log = workdir / "dnsdist.log"
         with log.open("wb") as out:
             process = subprocess.Popen(

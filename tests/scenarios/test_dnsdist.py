@@ -4,7 +4,8 @@ Shows what the scale-out layout in docs/operations.md promises: every name
 is resolved upstream by one instance only (it is in that instance's cache
 and no other's), repeats are answered from that instance's cache (no new
 upstream query anywhere, and each instance counts exactly the repeats of its
-own names), and when an instance stops, dnsdist's health checks move its
+own names), a restarted dnsdist sends every name where it went before, and
+when an instance stops, dnsdist's health checks move its
 names, and only its names, to the others while answers keep flowing.
 """
 
@@ -40,6 +41,8 @@ NAMES = [f"n{index}.bench.com" for index in range(29)]  # not a multiple of INST
 INSTANCES = 3
 #: Seconds for dnsdist to see a stopped instance fail its checks (1 s apart, one failure).
 FAILOVER_DEADLINE = 20.0
+#: The deployment's hash perturbation: every dnsdist started here uses it.
+PERTURBATION = 1_870_563_911
 
 
 def address(name: str) -> str:
@@ -92,7 +95,7 @@ def instances(lab: LabProcess, tmp_path: Path) -> Iterator[list[ResolverProcess]
 @pytest.fixture
 def front(instances: list[ResolverProcess], tmp_path: Path) -> Iterator[Dnsdist]:
     started = Dnsdist.start(tmp_path, free_port(),
-                            [(instance.host, instance.port) for instance in instances])
+                            [(instance.host, instance.port) for instance in instances], PERTURBATION)
     try:
         yield started
     finally:
@@ -121,6 +124,26 @@ def test_each_name_is_resolved_and_cached_by_one_instance(
     assert [bench_upstream(instance) for instance in instances] == upstream
     assert [a_queries(instance) - before for instance, before in zip(
         instances, answered, strict=True)] == [2 * len(names) for names in slices]
+
+
+def test_a_restarted_dnsdist_keeps_each_name_on_its_instance(
+    instances: list[ResolverProcess], front: Dnsdist, tmp_path: Path
+) -> None:
+    """The ring comes from the fixed back-end ids, not from dnsdist's random ones."""
+    for name in NAMES:
+        ask(front, name)
+    upstream = [bench_upstream(instance) for instance in instances]
+    front.stop()
+    again = tmp_path / "again"
+    again.mkdir()
+    restarted = Dnsdist.start(again, free_port(),
+                              [(instance.host, instance.port) for instance in instances], PERTURBATION)
+    try:
+        for name in NAMES:
+            ask(restarted, name)
+    finally:
+        restarted.stop()
+    assert [bench_upstream(instance) for instance in instances] == upstream
 
 
 def test_a_stopped_instance_hands_its_names_to_the_others(
@@ -159,7 +182,7 @@ def test_a_stopped_instance_hands_its_names_to_the_others(
 def test_the_documented_config_is_the_one_tested(tmp_path: Path) -> None:
     """docs/operations.md shows ``config`` for three hosts, word for word, and dnsdist takes it."""
     documented = config("192.0.2.53:53", ["192.0.2.1:53", "192.0.2.2:53", "192.0.2.3:53"],
-                        ["192.0.2.0/24", "198.51.100.0/24"])
+                        ["192.0.2.0/24", "198.51.100.0/24"], 2_847_190_311)
     operations = (REPOSITORY / "docs" / "operations.md").read_text()
     assert f"```lua\n{documented}```" in operations
     path = tmp_path / "dnsdist.conf"
