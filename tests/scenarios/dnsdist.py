@@ -57,11 +57,12 @@ def config(
     """dnsdist's Lua configuration: ``listen`` for ``clients``, each name to one back end.
 
     ``listen`` and ``backends`` are ``address:port``; ``clients`` are the
-    networks allowed to ask; ``perturbation`` (32 bits) seeds the hashes. The health check asks each instance for the
-    root's SOA: an instance that answers it from its cache is up, one that
-    does not answer or answers SERVFAIL (``mustResolve``) is taken out of
-    the ring after one failed check, a second apart, and put back after one
-    good check.
+    networks allowed to ask; ``perturbation`` (32 bits) seeds the hashes.
+    The health check asks each instance for the root's SOA: an instance
+    that answers it from its cache is up; one that does not answer, or
+    answers SERVFAIL or REFUSED (``mustResolve``), is taken out of the ring
+    after one failed check (a check a second), and put back after one good
+    one.
     """
     acl = ", ".join(f'"{network}"' for network in clients)
     servers = "".join(

@@ -72,6 +72,10 @@ def a_queries(instance: ResolverProcess) -> int:
     return int(ctl(instance, "stats")["qtypes"].get("A", 0))
 
 
+def addresses(instances: list[ResolverProcess]) -> list[tuple[str, int]]:
+    return [(instance.host, instance.port) for instance in instances]
+
+
 def ask(front: Dnsdist, name: str) -> None:
     reply = dig(front.host, front.port, "+time=3", name, "A")
     assert reply.status == "NOERROR", reply.output
@@ -94,8 +98,7 @@ def instances(lab: LabProcess, tmp_path: Path) -> Iterator[list[ResolverProcess]
 
 @pytest.fixture
 def front(instances: list[ResolverProcess], tmp_path: Path) -> Iterator[Dnsdist]:
-    started = Dnsdist.start(tmp_path, free_port(),
-                            [(instance.host, instance.port) for instance in instances], PERTURBATION)
+    started = Dnsdist.start(tmp_path, free_port(), addresses(instances), PERTURBATION)
     try:
         yield started
     finally:
@@ -136,8 +139,7 @@ def test_a_restarted_dnsdist_keeps_each_name_on_its_instance(
     front.stop()
     again = tmp_path / "again"
     again.mkdir()
-    restarted = Dnsdist.start(again, free_port(),
-                              [(instance.host, instance.port) for instance in instances], PERTURBATION)
+    restarted = Dnsdist.start(again, free_port(), addresses(instances), PERTURBATION)
     try:
         for name in NAMES:
             ask(restarted, name)
