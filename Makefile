@@ -56,8 +56,8 @@ define debian_install
 endef
 
 tools:
-	$(call debian_install,dig ip unbound kdig curl,bind9-dnsutils iproute2 unbound knot-dnsutils curl,tests that need them skip)
-	$(call debian_install,redis-server,redis-server,the shared cache tests skip)
+	$(call debian_install,dig ip unbound kdig curl dnsdist,bind9-dnsutils iproute2 unbound knot-dnsutils curl dnsdist,tests that need them skip)
+	$(call debian_install,redis-server redis-cli,redis-server redis-tools,the shared cache tests skip)
 
 check: $(STAMP)
 	$(BIN)/ruff check resolver rootzone dnssec tests bench
