@@ -72,6 +72,7 @@ from resolver.doh import DnsRequest, Http1Session, Http2Session, Session
 from resolver.framing import frame, take_frames
 from resolver.server import DnsServer
 from resolver.tls import TlsIdentity, identity_for
+from resolver.tls_stream import TlsStream
 
 logger = logging.getLogger("holdfast.encrypted")
 
@@ -246,9 +247,7 @@ class EncryptedServer:
         """
         identity = self.identity  # a reload applies from the next connection
         context = identity.dot if kind == "dot" else identity.doh
-        # https_compatible: a client may close without close_notify (RFC 8446
-        # allows it for HTTP, and DoT clients do it too); we do not wait for theirs.
-        tls = trio.SSLStream(stream, context, server_side=True, https_compatible=True)
+        tls = TlsStream(stream, context)  # every record that arrived per read: tls_stream
         sender = Sender(tls, self.limits.idle_timeout)
         session: Session | None = None
         try:
@@ -275,8 +274,7 @@ class EncryptedServer:
             self.stats.open = len(self._pool)
             await trio.aclose_forcefully(tls)
 
-    async def _handshake(self, connection: PooledConnection, tls: trio.SSLStream[trio.abc.Stream]
-                         ) -> bool:
+    async def _handshake(self, connection: PooledConnection, tls: TlsStream) -> bool:
         """Whether the TLS handshake finished within ``handshake_timeout``."""
         with trio.move_on_after(self.limits.handshake_timeout) as timer:
             try:
