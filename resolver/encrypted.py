@@ -31,10 +31,13 @@ Limits, so that slow or hostile clients cannot starve the others (issue 21):
 The pool, the idle timer and the sender are ``connections``, the same code
 as plain TCP's.
 
-Throughput: a repeated question is answered by the synchronous ready-made
+Throughput: a read returns every TLS record that has arrived
+(``tls_stream.TlsStream``), so a batch of pipelined queries is parsed in
+one pass. A repeated question is answered by the synchronous ready-made
 path (``DnsServer.answer_ready``) as soon as it is read, without a task of
-its own, and the answers to everything one read brought in go out in one
-write (one TLS record, one system call), up to ``_FLUSH_BYTES``; only cold
+its own; over DoT the answers to everything one read brought in go out in
+one write (one TLS record, one system call), up to ``_FLUSH_BYTES``; over
+DoH each response goes out as it is made (see ``_read_http``). Only cold
 queries start a task. Plain TCP answers a frame at a time; here the record
 and the HTTP layers make each write dear, so batching pays (see
 ``bench/encrypted.py``).
@@ -348,9 +351,12 @@ class EncryptedServer:
                     queries.start_soon(answer, request)
                     continue
                 requests += session.respond(request.stream, reply)
+                # Each response in a write (a TLS record) of its own: dnsperf
+                # 2.10 loses all but one of the HTTP/2 responses that arrive in
+                # one record (DNS-OARC/dnsperf#240), as Unbound writes one per
+                # nghttp2 frame. The reads stay batched (``tls_stream``).
                 replies += session.data_to_send()
-                if len(replies) >= _FLUSH_BYTES:
-                    await _flush(connection, sender, replies)
+                await _flush(connection, sender, replies)
             replies += session.data_to_send()
             await _flush(connection, sender, replies)
 
