@@ -289,7 +289,9 @@ class DnsServer:
                         task_status.started([endpoint for endpoint, _, _ in bound])
                         await self._stop.until_requested(intake)
                     finally:
-                        trio.lowlevel.remove_instrument(watch)
+                        # Trio drops an instrument that raised (and logs why).
+                        with contextlib.suppress(KeyError):
+                            trio.lowlevel.remove_instrument(watch)
                 self._stop.drain(self._pool, work)
 
     async def shutdown(self, grace: float = 2.0) -> None:
