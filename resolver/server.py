@@ -496,7 +496,8 @@ class DnsServer:
 
         Called only while cold resolutions run (``Admission.busy``), so the
         cold queries read here are started when one of those ends
-        (``_answer_udp``); no task is started from the scheduler's hook.
+        (``_answer_udp``), not from the scheduler's hook. The one task the
+        hook may start is ``_send_udp``, when the socket's send buffer is full.
         """
         for sock in sockets:
             self._read_udp(sock, work)
