@@ -9,9 +9,10 @@ DATA as two), so a DoT connection with 100 queries pipelined cost 100 reads,
 ``bench.encrypted`` measured DoT at 0.1x and DoH at 0.02x of UDP with one
 dnsperf connection. Here a read feeds OpenSSL everything the socket holds
 and decrypts every complete record of it, so the connection handlers see
-whole batches and answer them in one write. Unbound does the same: its
-``comm_point`` TLS read loop (``ssl_handle_read`` in util/netevent.c) calls
-``SSL_read`` until it would block before it handles the queries.
+whole batches and answer them in one write. Knot Resolver does the same:
+``tls_process_input_data`` (daemon/tls.c) calls ``gnutls_record_recv``
+until it would block, consuming all the bytes of one socket read, and
+hands every query decrypted to the session at once.
 
 It is a ``trio.abc.Stream`` over a transport stream, with ``ssl.SSLObject``
 and memory BIOs doing the TLS: the handshake, then reads and writes. Like
