@@ -353,8 +353,8 @@ class EncryptedServer:
                 requests += session.respond(request.stream, reply)
                 # Each response in a write (a TLS record) of its own: dnsperf
                 # 2.10 loses all but one of the HTTP/2 responses that arrive in
-                # one record (DNS-OARC/dnsperf#240), as Unbound writes one per
-                # nghttp2 frame. The reads stay batched (``tls_stream``).
+                # one record (DNS-OARC/dnsperf#240). The reads stay batched
+                # (``tls_stream``).
                 replies += session.data_to_send()
                 await _flush(connection, sender, replies)
             replies += session.data_to_send()
