@@ -102,6 +102,7 @@ def beside(command: list[str] | None, args: argparse.Namespace) -> dict[str, Any
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    overload.pin_to_load_cpu()
     with tempfile.TemporaryDirectory(prefix="holdfast-attacks-") as temporary:
         workdir = Path(temporary)
         lab = start_lab(workdir, overload.LOAD_CPU)

@@ -57,6 +57,7 @@ def run(
     timeout: float = 5.0,
     mode: str = "udp",
     options: Sequence[str] = (),
+    clients: int = 1,
 ) -> DnsperfRun:
     """Run dnsperf once against ``server`` with the queries in ``queries``.
 
@@ -70,10 +71,11 @@ def run(
         timeout: seconds before a query counts as lost (``-t``).
         mode: the transport (``-m``): udp, tcp, dot or doh.
         options: long options (``-O NAME=VALUE`` each), e.g. ``doh-uri=...``.
+        clients: connections (UDP sockets) dnsperf spreads the queries over (``-c``).
     """
     host, port = server
     command = ["dnsperf", "-s", host, "-p", str(port), "-d", str(queries),
-               "-c", "1", "-T", "1", "-q", str(outstanding), "-t", str(timeout),
+               "-c", str(clients), "-T", "1", "-q", str(outstanding), "-t", str(timeout),
                "-m", mode]
     for option in options:
         command += ["-O", option]

@@ -7,11 +7,12 @@ private network namespace; warms a few names, then asks them over and over
 for ``--seconds`` per transport. Prints answers per second and the ratios
 to UDP (goals: DoT at least 0.5x, DoH at least 0.3x).
 
-The client is dnsperf when installed (``-m udp|dot|doh``: one connection,
-``--window`` queries in flight, pinned to the other CPU than the resolver,
-as ``bench/harness.py`` does). Without it, a pure-Python client (ssl, h2)
-keeps ``--window`` queries outstanding: its figures include its own cost
-and are a lower bound for the server. Bounded: each run stops at its deadline.
+The client is dnsperf when installed (``-m udp|dot|doh``: ``--connections``
+connections, one by default, ``--window`` queries in flight in all,
+pinned to the other CPU than the resolver, as ``bench/harness.py`` does).
+Without it, a pure-Python client (ssl, h2) keeps ``--window`` queries
+outstanding: its figures include its own cost and are a lower bound for
+the server. Bounded: each run stops at its deadline.
 
     tests/run-isolated .venv/bin/python -m bench.encrypted --seconds 5
 """
@@ -186,7 +187,8 @@ def start_resolvers(workdir: Path, with_unbound: bool) -> list[Started]:
     return resolvers
 
 
-def measure(resolver: Started, queries: Path, seconds: float, window: int) -> dict[str, float]:
+def measure(resolver: Started, queries: Path, seconds: float, window: int,
+            connections: int = 1) -> dict[str, float]:
     """Answers per second over each transport, one after the other."""
     for name in NAMES:
         wait_until_answering(resolver, name + ".")
@@ -200,7 +202,8 @@ def measure(resolver: Started, queries: Path, seconds: float, window: int) -> di
         options = [f"doh-uri=https://{LOOPBACK}:{port}/dns-query", "doh-method=POST"]
         run = dnsperf.run((LOOPBACK, port), queries, cpu=LOAD_CPU, seconds=seconds,
                           outstanding=window, mode=transport,
-                          options=options if transport == "doh" else ())
+                          options=options if transport == "doh" else (),
+                          clients=connections)
         rates[transport] = run.qps
     return rates
 
@@ -211,11 +214,14 @@ def main() -> int:
     parser.add_argument("--window", type=int, default=100,
                         help="queries in flight (Holdfast's tls_pipelined_queries and "
                              "https_max_streams default to 100)")
+    parser.add_argument("--connections", type=int, default=1,
+                        help="dnsperf connections (-c); the window is spread over them")
     parser.add_argument("--no-unbound", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     figures: dict[str, object] = {
         "client": "dnsperf" if shutil.which("dnsperf") else "Python (dnsperf not installed)",
+        "connections": args.connections,
         "goals": {"dot_to_udp": 0.5, "doh_to_udp": 0.3},
     }
     with tempfile.TemporaryDirectory(prefix="holdfast-bench-") as tmp:
@@ -227,7 +233,8 @@ def main() -> int:
         try:
             resolvers = start_resolvers(workdir, not args.no_unbound)
             for resolver in resolvers:
-                rates = measure(resolver, queries, args.seconds, args.window)
+                rates = measure(resolver, queries, args.seconds, args.window,
+                                max(1, args.connections))
                 figures[resolver.name] = {
                     "queries_per_second": {kind: round(rate) for kind, rate in rates.items()},
                     "dot_to_udp": round(rates["dot"] / rates["udp"], 2),

@@ -19,16 +19,19 @@ So admission is decided on how late the server reads, not only on a count:
   which is at most ``max_in_flight`` (Unbound's ``num-queries-per-thread``).
 * The window adapts to how late the server reads, like TCP's congestion
   window (additive increase, multiplicative decrease). Lateness is CoDel's
-  signal (RFC 8289): the *sojourn time* of the first datagram of each read
-  batch, i.e. how long it sat in the socket buffer (the kernel's receive
-  timestamp against the time we read it). Above ``target_delay`` the
-  server is late for everyone, cached clients included, because too many
-  resolutions take their turn on the loop between two reads: the window
-  is halved (from what is in flight, at most once per ``interval``, never
-  below ``min_in_flight`` so cold queries always progress). Each on-time
-  batch that finds the window full raises it by one. It so settles near
+  signal (RFC 8289), the *sojourn time*: how long a packet that arrives
+  now may wait before the loop reads it, which is how long one scheduler
+  batch runs (``loopwatch``). Above ``target_delay`` the server is late
+  for everyone (TCP, DoT and DoH clients, and the cached UDP clients
+  between two reads), because too many resolutions take their turn on the
+  loop in one batch: the window is halved (from what is in flight, at
+  most once per ``interval``, never below ``min_in_flight`` so cold
+  queries always progress). Each on-time batch that finds the window full
+  raises it by one. It so settles near
   what the machine resolves while staying on time; the resolutions beyond
   it that already run finish, and no new one starts until they have.
+  Each batch reports its length once, so the window grows at most by one
+  per batch.
 
 Pure: no I/O and no clock; the caller passes the times.
 """
@@ -84,8 +87,12 @@ class Admission(Generic[T]):
     def waiting(self) -> int:
         return len(self._waiting)
 
+    def busy(self) -> bool:
+        """Whether resolutions run: each will ``take`` the queued queries when it ends."""
+        return self.in_flight > 0
+
     def sojourn(self, delay: float, now: float) -> None:
-        """How long the first datagram of the batch read at ``now`` sat in the socket buffer."""
+        """How late the loop was at ``now``: the seconds the scheduler batch ending then ran."""
         if delay > self.limits.target_delay:
             if now >= self._next_decrease:
                 halved = min(self.window, self.in_flight) / 2

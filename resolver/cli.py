@@ -349,6 +349,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from resolver import daemon, workers
     from resolver.clock import SystemClock
+    from resolver.heap import freeze_startup_heap
     from resolver.privileges import lookup_user
     from resolver.settings import check_files
 
@@ -362,7 +363,9 @@ def _serve(args: argparse.Namespace) -> int:
         if config["server.user"]:
             lookup_user(config["server.user"])  # an unknown user stops us before binding
         logs.configure_query_log(config["logging.query_log_target"], config["logging.format"])
-        trio.run(daemon.run, daemon.build(config, SystemClock()))
+        resolver = daemon.build(config, SystemClock())
+        freeze_startup_heap()
+        trio.run(daemon.run, resolver)
     return 0
 
 

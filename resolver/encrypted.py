@@ -31,10 +31,13 @@ Limits, so that slow or hostile clients cannot starve the others (issue 21):
 The pool, the idle timer and the sender are ``connections``, the same code
 as plain TCP's.
 
-Throughput: a repeated question is answered by the synchronous ready-made
+Throughput: a read returns every TLS record that has arrived
+(``tls_stream.TlsStream``), so a batch of pipelined queries is parsed in
+one pass. A repeated question is answered by the synchronous ready-made
 path (``DnsServer.answer_ready``) as soon as it is read, without a task of
-its own, and the answers to everything one read brought in go out in one
-write (one TLS record, one system call), up to ``_FLUSH_BYTES``; only cold
+its own; over DoT the answers to everything one read brought in go out in
+one write (one TLS record, one system call), up to ``_FLUSH_BYTES``; over
+DoH each response goes out as it is made (see ``_read_http``). Only cold
 queries start a task. Plain TCP answers a frame at a time; here the record
 and the HTTP layers make each write dear, so batching pays (see
 ``bench/encrypted.py``).
@@ -72,6 +75,7 @@ from resolver.doh import DnsRequest, Http1Session, Http2Session, Session
 from resolver.framing import frame, take_frames
 from resolver.server import DnsServer
 from resolver.tls import TlsIdentity, identity_for
+from resolver.tls_stream import TlsStream
 
 logger = logging.getLogger("holdfast.encrypted")
 
@@ -246,9 +250,7 @@ class EncryptedServer:
         """
         identity = self.identity  # a reload applies from the next connection
         context = identity.dot if kind == "dot" else identity.doh
-        # https_compatible: a client may close without close_notify (RFC 8446
-        # allows it for HTTP, and DoT clients do it too); we do not wait for theirs.
-        tls = trio.SSLStream(stream, context, server_side=True, https_compatible=True)
+        tls = TlsStream(stream, context)  # every record that arrived per read: tls_stream
         sender = Sender(tls, self.limits.idle_timeout)
         session: Session | None = None
         try:
@@ -275,8 +277,7 @@ class EncryptedServer:
             self.stats.open = len(self._pool)
             await trio.aclose_forcefully(tls)
 
-    async def _handshake(self, connection: PooledConnection, tls: trio.SSLStream[trio.abc.Stream]
-                         ) -> bool:
+    async def _handshake(self, connection: PooledConnection, tls: TlsStream) -> bool:
         """Whether the TLS handshake finished within ``handshake_timeout``."""
         with trio.move_on_after(self.limits.handshake_timeout) as timer:
             try:
@@ -350,9 +351,12 @@ class EncryptedServer:
                     queries.start_soon(answer, request)
                     continue
                 requests += session.respond(request.stream, reply)
+                # Each response in a write (a TLS record) of its own: dnsperf
+                # 2.10 loses all but one of the HTTP/2 responses that arrive in
+                # one record (DNS-OARC/dnsperf#240). The reads stay batched
+                # (``tls_stream``).
                 replies += session.data_to_send()
-                if len(replies) >= _FLUSH_BYTES:
-                    await _flush(connection, sender, replies)
+                await _flush(connection, sender, replies)
             replies += session.data_to_send()
             await _flush(connection, sender, replies)
 

@@ -88,6 +88,7 @@ from resolver.control import (
 )
 from resolver.encrypted import EncryptedListening, bind_encrypted, encrypted_endpoints
 from resolver.errors import ConfigError, HoldfastError
+from resolver.heap import freeze_startup_heap
 from resolver.host_cache import HostCache, host_cache
 from resolver.metrics import Snapshot, merge
 from resolver.metrics_endpoint import serve_metrics
@@ -339,6 +340,7 @@ def worker_main(channel_fd: int) -> None:
             log.warning("worker %d: replaying %r failed: %s", start.index, " ".join(words), error)
     listening = [_adopt(udp, tcp) for udp, tcp in start.sockets]
     encrypted = [_adopt_stream(kind, fd) for kind, fd in start.encrypted]
+    freeze_startup_heap()
     trio.run(_serve_worker, resolver, listening, encrypted, channel)
 
 

@@ -16,7 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 #: The only modules allowed to import Trio: sockets, timers, nurseries.
 TRIO_SHELL = {
     "resolver/server.py",
+    "resolver/loopwatch.py",
     "resolver/encrypted.py",
+    "resolver/tls_stream.py",
     "resolver/connections.py",
     "resolver/transport.py",
     "resolver/driver.py",
