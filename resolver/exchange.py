@@ -47,6 +47,11 @@ class UpstreamQuery:
     #: reply that failed validation over UDP is confirmed this way before
     #: its server is held down.
     tcp: bool = False
+    #: Another port than the configured upstream port (``addr@port`` of a
+    #: stub or forward zone, ``resolver.forwarding``).
+    port: int | None = None
+    #: RD=1: the server is a recursive resolver (a forward zone's).
+    recursion_desired: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -237,7 +237,7 @@ class RetryingTransport(abc.ABC):
     def _request(
         self, query: UpstreamQuery, *, edns: bool, randomise: bool
     ) -> dns.message.QueryMessage:
-        """Build a non-recursive query with a fresh unpredictable ID (and case)."""
+        """Build a query with a fresh unpredictable ID (and case); RD only to a forwarder."""
         return dns.message.make_query(
             randomise_case(query.qname) if randomise else query.qname,
             query.rdtype,
@@ -245,7 +245,7 @@ class RetryingTransport(abc.ABC):
             want_dnssec=edns and query.dnssec_ok,
             payload=self._udp_payload if edns else None,
             id=secrets.randbits(16),
-            flags=0,
+            flags=dns.flags.RD if query.recursion_desired else 0,
         )
 
     def _randomises(self, address: str) -> bool:
@@ -411,7 +411,8 @@ class UdpTcpTransport(RetryingTransport):
     resolution with its own deadline.
 
     Args:
-        port: Destination port of every upstream server.
+        port: Destination port of every upstream server without one of its
+            own (``UpstreamQuery.port``).
         allow: Networks upstream queries may go to; ``None`` allows all.
         udp_payload: EDNS UDP payload size we advertise (RFC 6891), bytes.
         case_randomisation: 0x20 on the query name.
@@ -486,7 +487,7 @@ class UdpTcpTransport(RetryingTransport):
             _upstream_failures(replies, query.timeout),
             trio.socket.socket(family, socket.SOCK_DGRAM) as sock,
         ):
-            await sock.connect((query.address, self._port))
+            await sock.connect((query.address, query.port or self._port))
             await sock.send(replies.request.to_wire())
             while True:
                 message = replies.take(await sock.recv(_MAX_MESSAGE))
@@ -501,7 +502,7 @@ class UdpTcpTransport(RetryingTransport):
             _upstream_failures(replies, query.timeout),
             trio.socket.socket(family, socket.SOCK_STREAM) as sock,
         ):
-            await sock.connect((query.address, self._port))
+            await sock.connect((query.address, query.port or self._port))
             stream = trio.SocketStream(sock)
             await stream.send_all(frame(replies.request.to_wire()))
             async with contextlib.aclosing(read_frames(stream)) as frames:

@@ -1,0 +1,382 @@
+"""Stub and forward zones: which servers a name's queries go to, by configuration.
+
+Unbound's ``stub-zone`` and ``forward-zone``, Knot Resolver's
+``policy.STUB`` and ``policy.FORWARD``:
+
+* a **stub zone** names the authoritative servers of a zone (an internal
+  zone nobody delegated to, or one to reach by other addresses). The
+  iterator asks them with RD=0 as if the zone's parent had delegated to
+  them; referrals they give are followed and cached as usual, so a cut
+  below the stub zone that the cache knows wins over the stub (Unbound's
+  ``stub-zone`` delegation point is only used at the stub's own name).
+* a **forward zone** names recursive servers: every query for a name at or
+  below the zone goes to them with RD=1, without QNAME minimisation (they
+  resolve the full name anyway), and no cached cut below the zone takes
+  over (Unbound: "all queries for this zone and below are forwarded"). A
+  forward zone for ``.`` makes Holdfast a full forwarder.
+
+Either way what comes back is validated like any other answer: the chain
+of trust is chased through the same servers (Unbound's validator asks the
+forwarder for DS and DNSKEY records), so a signed internal zone needs its
+own trust anchor. ``first`` (``stub_first``, ``forward_first``) falls back
+to ordinary iteration when every server of the zone has failed. The
+longest matching zone decides (``ForwardingTable.lookup``); hold-downs,
+server selection, metrics and the egress allow-list apply to these servers
+as to any other, since they are asked through the same iterator steps.
+
+A server is ``ADDR`` or ``ADDR@PORT`` (Unbound's ``forward-addr`` syntax);
+without a port the configured ``[upstream] port`` is used. Server
+selection keys its state by address only, so two servers on one address
+with different ports share their RTT and hold-down state.
+
+Entries come from ``[[stub_zone]]`` and ``[[forward_zone]]`` tables in the
+configuration and from ``holdfast ctl stub|forward add|remove|list``;
+as with routes, a reload replaces the configured entries and keeps those
+added over the control channel, which win for their zone.
+
+For a forwarded answer, the zone whose keys judge it is found from the
+records themselves (Unbound validator/val_utils.c ``val_find_signer``):
+the deepest RRSIG signer that encloses the owner, inside the forward zone.
+Unsigned data needs the cut it lies under: ``unsigned_cut`` walks down from
+the forward zone asking DS for each name on the way, as Unbound's
+``processFindKey`` does, and stops at a name whose parent's NSEC shows a
+delegation without DS; everything else is left to the validator, which
+finds such data bogus when its zone is signed.
+
+Pure: no I/O, no Trio; the walk is a sans-I/O generator over the
+iterator's fetch.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import dns.name
+import dns.rdatatype
+import dns.rrset
+
+from dnssec.errors import HoldfastError
+from dnssec.nsec import bitmap_types
+from resolver.exchange import Exchange
+from resolver.routes import RouteError, zone_from_text
+from resolver.validation import Evidence
+
+#: The most stub and forward zones a table holds, together.
+MAX_ZONES = 10_000
+#: The most servers one zone may list (Unbound has no bound; ours keeps a
+#: ctl command's reply and the selection's work small).
+MAX_SERVERS = 32
+#: Where an entry came from.
+ORIGINS = ("config", "control")
+
+
+class ForwardingError(HoldfastError):
+    """A stub or forward zone in the configuration or a ctl command is unusable; says why."""
+
+
+class Kind(enum.Enum):
+    """Whether a zone's servers are authoritative (stub) or recursive (forward)."""
+
+    STUB = "stub"
+    FORWARD = "forward"
+
+
+@dataclass(frozen=True, slots=True)
+class ZonePolicy:
+    """The servers to ask for names at or below ``zone``.
+
+    Attributes:
+        zone: The zone (absolute, lower case).
+        kind: Stub (authoritative servers, RD=0) or forward (recursive, RD=1).
+        servers: ``(address, port)`` pairs; port None means ``[upstream] port``.
+        first: Fall back to iteration when every server failed.
+        origin: ``"config"`` or ``"control"``.
+    """
+
+    zone: dns.name.Name
+    kind: Kind
+    servers: tuple[tuple[str, int | None], ...]
+    first: bool = False
+    origin: str = "config"
+
+    @property
+    def recursive(self) -> bool:
+        """Whether the servers are recursive resolvers (asked with RD=1)."""
+        return self.kind is Kind.FORWARD
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        """The servers' addresses, in the order given."""
+        return tuple(address for address, _ in self.servers)
+
+    def port_of(self, address: str) -> int | None:
+        """The port to ask ``address`` on, None for the default."""
+        return next((port for known, port in self.servers if known == address), None)
+
+    def describe(self) -> dict[str, object]:
+        """The entry as ``ctl stub|forward list`` shows it."""
+        return {
+            "zone": self.zone.to_text(),
+            "kind": self.kind.value,
+            "servers": [server_text(address, port) for address, port in self.servers],
+            "first": self.first,
+            "origin": self.origin,
+        }
+
+
+def server_text(address: str, port: int | None) -> str:
+    """``ADDR`` or ``ADDR@PORT``, as written in the configuration."""
+    return address if port is None else f"{address}@{port}"
+
+
+def parse_server(text: str) -> tuple[str, int | None]:
+    """``ADDR`` or ``ADDR@PORT`` as a normalised address and a port (None if absent).
+
+    Raises:
+        ForwardingError: not an IP address, or a port out of range.
+    """
+    if not isinstance(text, str):
+        raise ForwardingError(f"{text!r} is not a server address (write \"ADDR\" or \"ADDR@PORT\")")
+    host, at, port = text.partition("@")
+    try:
+        address = ipaddress.ip_address(host).compressed
+    except ValueError:
+        raise ForwardingError(
+            f"{text[:64]!r} is not an IP address (write ADDR or ADDR@PORT; names are not "
+            "resolved, as Unbound's forward-addr)"
+        ) from None
+    if not at:
+        return address, None
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ForwardingError(
+            f"port {port[:16]!r} in {text[:64]!r} is not a number from 1 to 65535"
+        )
+    return address, int(port)
+
+
+def policy(
+    zone: dns.name.Name,
+    kind: Kind,
+    servers: Sequence[str],
+    *,
+    first: bool = False,
+    origin: str = "config",
+) -> ZonePolicy:
+    """A checked ``ZonePolicy``.
+
+    Raises:
+        ForwardingError: no server, too many, a bad one, or one given twice.
+    """
+    if origin not in ORIGINS:
+        raise ForwardingError(f"unknown origin {origin!r}")
+    if not servers:
+        raise ForwardingError(f"{kind.value} zone {zone} needs at least one server address")
+    if len(servers) > MAX_SERVERS:
+        raise ForwardingError(f"{kind.value} zone {zone} lists {len(servers)} servers, "
+                              f"at most {MAX_SERVERS}")
+    parsed = tuple(parse_server(text) for text in servers)
+    addresses = [address for address, _ in parsed]
+    twice = next((a for a in addresses if addresses.count(a) > 1), None)
+    if twice is not None:
+        raise ForwardingError(f"{kind.value} zone {zone} lists {twice} twice")
+    return ZonePolicy(zone, kind, parsed, first=first, origin=origin)
+
+
+def policies_from_tables(tables: Any, kind: Kind) -> tuple[ZonePolicy, ...]:
+    """The ``[[stub_zone]]`` or ``[[forward_zone]]`` array of tables, one entry per zone.
+
+    Keys: ``name``, ``addresses`` (``ADDR`` or ``ADDR@PORT``), and
+    ``stub_first`` / ``forward_first``.
+
+    Raises:
+        ForwardingError: naming the entry (``[[forward_zone]] #N``) and what is wrong.
+    """
+    key = f"{kind.value}_zone"
+    first_key = f"{kind.value}_first"
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise ForwardingError(f"{key} must be an array of tables, written [[{key}]]")
+    found: dict[dns.name.Name, ZonePolicy] = {}
+    for index, table in enumerate(tables, 1):
+        where = f"[[{key}]] #{index}"
+        unknown = sorted(set(table) - {"name", "addresses", first_key})
+        if unknown:
+            hint = " (DNS over TLS to forwarders is not supported yet)" if any(
+                u.startswith(("forward_tls", "tls_")) for u in unknown) else ""
+            raise ForwardingError(f"{where}: unknown key {', '.join(unknown)}; it takes name, "
+                                  f"addresses and {first_key}{hint}")
+        name, servers = table.get("name"), table.get("addresses")
+        first = table.get(first_key, False)
+        if not isinstance(name, str):
+            raise ForwardingError(f"{where}: needs name = \"ZONE\"")
+        if not isinstance(servers, list):
+            raise ForwardingError(
+                f"{where} ({name}): needs addresses = [\"ADDR\" or \"ADDR@PORT\", ...]"
+            )
+        if not isinstance(first, bool):
+            raise ForwardingError(f"{where} ({name}): {first_key} must be true or false")
+        try:
+            entry = policy(zone_from_text(name), kind, servers, first=first)
+        except (ForwardingError, RouteError) as exc:
+            raise ForwardingError(f"{where} ({name}): {exc}") from exc
+        if entry.zone in found:
+            raise ForwardingError(f"{where}: a second [[{key}]] for {entry.zone}")
+        found[entry.zone] = entry
+    return tuple(found.values())
+
+
+def policy_from_words(kind: Kind, words: Sequence[str]) -> ZonePolicy:
+    """The entry of ``holdfast ctl stub|forward add ZONE ADDR[@PORT]... [--first]``.
+
+    Raises:
+        ForwardingError: a missing or invalid zone or server, an unknown flag.
+    """
+    usage = f"{kind.value} add ZONE ADDR[@PORT]... [--first]"
+    if not words or words[0].startswith("--"):
+        raise ForwardingError(f"missing zone: {usage}")
+    try:
+        zone = zone_from_text(words[0])
+    except RouteError as exc:
+        raise ForwardingError(str(exc)) from exc
+    flags = [w for w in words[1:] if w.startswith("--")]
+    if any(flag != "--first" for flag in flags):
+        bad = next(flag for flag in flags if flag != "--first")
+        raise ForwardingError(f"unknown flag {bad[:64]!r}: {usage}")
+    servers = [w for w in words[1:] if not w.startswith("--")]
+    return policy(zone, kind, servers, first=bool(flags), origin="control")
+
+
+class ForwardingTable:
+    """The stub and forward zones in force, one entry per zone, longest match wins.
+
+    Raises:
+        ForwardingError: more than ``MAX_ZONES`` entries.
+    """
+
+    def __init__(self, entries: Iterable[ZonePolicy] = ()) -> None:
+        self._entries: dict[dns.name.Name, ZonePolicy] = {}
+        for entry in entries:
+            self.add(entry)
+
+    def __bool__(self) -> bool:
+        return bool(self._entries)
+
+    def add(self, entry: ZonePolicy) -> ZonePolicy | None:
+        """Add ``entry``, replacing the one for its zone (returned), whatever its kind."""
+        if entry.zone not in self._entries and len(self._entries) >= MAX_ZONES:
+            raise ForwardingError(f"too many stub and forward zones (at most {MAX_ZONES})")
+        old = self._entries.get(entry.zone)
+        self._entries[entry.zone] = entry
+        return old
+
+    def remove(self, zone: dns.name.Name, kind: Kind) -> ZonePolicy | None:
+        """Remove the ``kind`` entry for ``zone``; None if there is none of that kind."""
+        old = self._entries.get(zone)
+        if old is None or old.kind is not kind:
+            return None
+        return self._entries.pop(zone)
+
+    def entries(self, kind: Kind | None = None) -> list[ZonePolicy]:
+        """The entries (of ``kind``, if given), sorted by zone."""
+        return sorted(
+            (e for e in self._entries.values() if kind is None or e.kind is kind),
+            key=lambda entry: entry.zone,
+        )
+
+    def lookup(self, name: dns.name.Name) -> ZonePolicy | None:
+        """The entry of the deepest zone at or above ``name``, if any.
+
+        Called for every zone cut the iterator looks for: with no entries it
+        costs nothing, otherwise one dictionary lookup per label.
+        """
+        if not self._entries:
+            return None
+        while True:
+            entry = self._entries.get(name)
+            if entry is not None or name == dns.name.root:
+                return entry
+            name = name.parent()
+
+    def replace_configured(self, entries: Iterable[ZonePolicy]) -> None:
+        """Swap the configured entries for ``entries`` (a reload); control entries win.
+
+        Raises:
+            ForwardingError: the table would hold more than ``MAX_ZONES`` entries.
+        """
+        kept = {zone: e for zone, e in self._entries.items() if e.origin != "config"}
+        configured = {e.zone: e for e in entries if e.zone not in kept}
+        if len(kept) + len(configured) > MAX_ZONES:
+            raise ForwardingError(f"too many stub and forward zones (at most {MAX_ZONES})")
+        self._entries = kept | configured
+
+
+#: How ``unsigned_cut`` gets DS records: the iterator's fetch for the validator.
+FetchDs = Callable[[dns.name.Name], Exchange[Evidence]]
+
+
+def signer_zone(
+    owner: dns.name.Name,
+    signatures: Iterable[dns.rrset.RRset],
+    top: dns.name.Name,
+) -> dns.name.Name | None:
+    """The deepest RRSIG signer of ``owner``'s records that encloses it, at or below ``top``.
+
+    A signer outside ``top`` or not enclosing the owner is no zone of the
+    forwarded data (``Validator`` then judges the records against ``top``'s
+    keys and finds them bogus if that zone is signed).
+    """
+    found: dns.name.Name | None = None
+    for rrset in signatures:
+        if rrset.name != owner:
+            continue
+        for rdata in rrset:
+            signer = rdata.signer
+            encloses = owner.is_subdomain(signer) and signer.is_subdomain(top)
+            if encloses and (found is None or signer.is_subdomain(found)):
+                found = signer
+    return found
+
+
+def unsigned_cut(
+    owner: dns.name.Name, top: dns.name.Name, fetch_ds: FetchDs
+) -> Exchange[dns.name.Name]:
+    """The zone that unsigned forwarded data at ``owner`` is to be judged in.
+
+    Walks down from ``top`` (the forward zone) one label at a time. A name
+    with a DS record is a signed cut: the walk goes on below it. A name
+    whose DS is denied by an NSEC record at that name showing NS (a
+    delegation without DS, RFC 4035 5.2) is an insecure cut: the walk stops
+    there, and the validator checks that proof itself when it asks that
+    zone's keys. Any other reply (no delegation there, or an NSEC3 proof)
+    goes on down; the deepest signed cut is returned then, whose keys make
+    the unsigned data bogus. Each name costs one DS fetch, cached as any.
+    """
+    zone = top
+    for depth in range(len(top) + 1, len(owner) + 1):
+        _, name = owner.split(depth)
+        evidence = yield from fetch_ds(name)
+        if evidence.rrset is not None and evidence.rrset.rdtype == dns.rdatatype.DS:
+            zone = name
+        elif _delegation_without_ds(evidence.proof, name):
+            return name
+        elif evidence.nxdomain:
+            break
+    return zone
+
+
+def _delegation_without_ds(proof: Sequence[dns.rrset.RRset], name: dns.name.Name) -> bool:
+    """Whether an NSEC record at ``name`` in ``proof`` says NS and neither DS nor SOA."""
+    for rrset in proof:
+        if rrset.rdtype != dns.rdatatype.NSEC or rrset.name != name:
+            continue
+        for rdata in rrset:
+            types = bitmap_types(rdata.windows)
+            return (
+                dns.rdatatype.NS in types
+                and dns.rdatatype.DS not in types
+                and dns.rdatatype.SOA not in types
+            )
+    return False
