@@ -806,6 +806,11 @@ class Iterator:
         tried: set[str] = set(avoid)
         timed_out: set[str] = set()
         rounds_left = budget.limits.timeout_rounds - 1
+        # A stub or forward zone with a fallback (``first``) gets one round,
+        # and no server marked down or held down: iteration needs the time.
+        fallback = cut.policy is not None and cut.policy.first
+        if fallback:
+            rounds_left = 0
         failures: list[UpstreamError] = []
         unresolved = cut.unresolved()[: budget.limits.max_ns_lookups_per_zone]
         parent_side_tried = False
@@ -813,7 +818,7 @@ class Iterator:
             budget.check_time()
             # A server held down or marked down is asked only when no NS name
             # is left to resolve: another of the zone's servers may be healthy.
-            address = self._choose(cut, tried, usable_only=bool(unresolved))
+            address = self._choose(cut, tried, usable_only=bool(unresolved) or fallback)
             if address is None:
                 if unresolved:
                     target = unresolved.pop(0)
