@@ -31,12 +31,13 @@ from resolver.answers import AnswerCache
 from resolver.cache import Cache
 from resolver.clock import Clock
 from resolver.commands import Commands
-from resolver.config import Config, parse_endpoint
+from resolver.config import FORWARD_ZONE, STUB_ZONE, Config, parse_endpoint
 from resolver.control import default_socket_path, serve_control, serve_stream
 from resolver.dnstap_output import DnstapOutput, TappedTransport
 from resolver.encrypted import EncryptedListening, EncryptedServer, encrypted_server_for
 from resolver.errors import ConfigError
 from resolver.exchange import Transport
+from resolver.forwarding import Kind, configured_table
 from resolver.iterator import LOCAL_ROOT, Iterator
 from resolver.logs import QueryLogError
 from resolver.messages import OUR_UDP_PAYLOAD
@@ -117,6 +118,8 @@ class Resolver:
             "metrics": self.config["metrics.listen"] or "off",
             "local_root": self.local_root_summary(),
             "routes": len(self.routes.routes()),
+            "stub_zones": len(self.iterator.forwarding.entries(Kind.STUB)),
+            "forward_zones": len(self.iterator.forwarding.entries(Kind.FORWARD)),
             "holddowns": len(self.selection.holddowns()),
             "cache": _as_dict(self.cache.statistics()),
             "answers": _as_dict(self.answers.statistics()) if self.answers else "off",
@@ -215,6 +218,7 @@ def build(
         aggressive_nsec=config["dnssec.aggressive_nsec"],
         routes=routes,
         local_root=local_root,
+        forwarding=configured_table(config[STUB_ZONE], config[FORWARD_ZONE]),
     )
     allow = [ipaddress.ip_network(n) for n in config["upstream.allow"]]
     root_service = root_service_for(config, local_root, anchors, allow, offload)
@@ -369,6 +373,7 @@ def commands(resolver: Resolver) -> Commands:
         reload=lambda: reload_off_loop(resolver),
         local_zones=lambda: resolver.server.local_zones,
         answers=resolver.answers,
+        forwarding=resolver.iterator.forwarding,
     )
 
 

@@ -313,6 +313,24 @@ class ForwardingTable:
         self._entries = kept | configured
 
 
+def configured_table(
+    stubs: Iterable[ZonePolicy], forwards: Iterable[ZonePolicy]
+) -> ForwardingTable:
+    """The table of the configured stub and forward zones.
+
+    Raises:
+        ForwardingError: a zone is both a stub and a forward zone, or too many.
+    """
+    stubs = tuple(stubs)
+    stub_zones = {entry.zone for entry in stubs}
+    both = sorted(entry.zone for entry in forwards if entry.zone in stub_zones)
+    if both:
+        raise ForwardingError(
+            f"{both[0]} is both a [[stub_zone]] and a [[forward_zone]]; keep one of them"
+        )
+    return ForwardingTable((*stubs, *forwards))
+
+
 #: How ``unsigned_cut`` gets DS records: the iterator's fetch for the validator.
 FetchDs = Callable[[dns.name.Name], Exchange[Evidence]]
 
