@@ -358,6 +358,26 @@ def signer_zone(
     return found
 
 
+def chain_in_zone(
+    records: Sequence[dns.rrset.RRset],
+    signatures: Iterable[dns.rrset.RRset],
+    zone: dns.name.Name,
+    top: dns.name.Name,
+) -> int:
+    """How many links of a forwarded alias chain are judged in ``zone``, the first one's.
+
+    A forwarder answers a CNAME and its target from another zone (a child,
+    a sibling) in one reply; each is judged with its own zone's keys, so
+    the chain is cut at the first link signed by another zone, or unsigned
+    after the first (its zone is found anew), and the rest asked for again.
+    """
+    signatures = tuple(signatures)
+    for index, rrset in enumerate(records[1:], 1):
+        if signer_zone(rrset.name, signatures, top) != zone:
+            return index
+    return len(records)
+
+
 def unsigned_cut(
     owner: dns.name.Name, top: dns.name.Name, fetch_ds: FetchDs
 ) -> Exchange[dns.name.Name]:
@@ -368,9 +388,11 @@ def unsigned_cut(
     whose DS is denied by an NSEC record at that name showing NS (a
     delegation without DS, RFC 4035 5.2) is an insecure cut: the walk stops
     there, and the validator checks that proof itself when it asks that
-    zone's keys. Any other reply (no delegation there, or an NSEC3 proof)
-    goes on down; the deepest signed cut is returned then, whose keys make
-    the unsigned data bogus. Each name costs one DS fetch, cached as any.
+    zone's keys. Any other denial (no delegation there, or an NSEC3 proof)
+    goes on down; NXDOMAIN or a failed fetch (no evidence at all) ends the
+    walk. The deepest signed cut is returned then, whose keys make the
+    unsigned data bogus. Each name costs one DS fetch, cached as any; the
+    iterator only walks below a trust anchor.
     """
     zone = top
     for depth in range(len(top) + 1, len(owner) + 1):
@@ -380,8 +402,8 @@ def unsigned_cut(
             zone = name
         elif _delegation_without_ds(evidence.proof, name):
             return name
-        elif evidence.nxdomain:
-            break
+        elif evidence.nxdomain or (evidence.soa is None and not evidence.proof):
+            break  # no such name, or no word on it: nothing deeper to find
     return zone
 
 

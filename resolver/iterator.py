@@ -1101,6 +1101,16 @@ class Iterator:
         records, name, complete, yxdomain = _follow_aliases(
             reply.answer, qname, rdtype, reply.signatures
         )
+        recursive = heard.policy is not None and heard.policy.recursive
+        if recursive:
+            # A forwarder's chain may cross zones: judged in the first one's,
+            # the rest is asked for again (each link is then in its own zone).
+            first = records[0].name if records else reply.soa.name if reply.soa else qname
+            zone = yield from self._forwarded_zone(heard, first, budget, stack)
+            kept = forwarding.chain_in_zone(records, reply.signatures, zone, heard.zone)
+            if kept < len(records):
+                name, complete = records[kept].name, False
+                records = records[:kept]
         synthesised = tuple(
             r for r in records if r.rdtype == dns.rdatatype.CNAME and _below_dname(r, records)
         )
@@ -1117,9 +1127,8 @@ class Iterator:
                 denied = Denied(name, rdtype, nxdomain=reply.kind is ReplyKind.NXDOMAIN)
         soa = reply.soa if denied is not None else None
         answer = tuple(r for r in reply.answer if all(r is not c for c in synthesised))
-        if heard.policy is not None and heard.policy.recursive:
-            zone = yield from self._forwarded_zone(heard, (*answer, *((soa,) if soa else ())),
-                                                   qname, budget, stack)
+        if recursive:
+            answer = tuple(r for r in answer if any(r is k for k in records))
         verdict = yield from self.validator.check(
             Reply(
                 zone,
@@ -1175,28 +1184,40 @@ class Iterator:
     def _forwarded_zone(
         self,
         heard: _Heard,
-        records: tuple[dns.rrset.RRset, ...],
-        qname: dns.name.Name,
+        owner: dns.name.Name,
         budget: _Query,
         stack: tuple[Question, ...],
     ) -> Exchange[dns.name.Name]:
-        """The zone whose keys judge a forwarder's reply (``resolver.forwarding``).
+        """The zone whose keys judge a forwarder's records at ``owner`` (``resolver.forwarding``).
 
-        The deepest signer of its first record (or of the question's name),
-        else the cut the unsigned data lies under, found by DS queries
-        through the forwarder (Unbound's validator does the same).
+        The deepest signer of them, else the cut unsigned data lies under,
+        found by DS queries through the forwarder (Unbound's validator
+        does the same).
         """
-        owner = records[0].name if records else qname
         signer = forwarding.signer_zone(owner, heard.reply.signatures, heard.zone)
         if signer is not None:
             return signer
-        return (
-            yield from forwarding.unsigned_cut(
-                owner,
-                heard.zone,
-                lambda name: self._fetch(name, dns.rdatatype.DS, budget, stack, frozenset()),
-            )
-        )
+        if not any(owner.is_subdomain(anchor) for anchor in self.validator.anchors.zones()):
+            return heard.zone  # no trust anchor above: insecure without asking
+        fetch = self._ds_or_nothing(budget, stack)
+        return (yield from forwarding.unsigned_cut(owner, heard.zone, fetch))
+
+    def _ds_or_nothing(
+        self, budget: _Query, stack: tuple[Question, ...]
+    ) -> Callable[[dns.name.Name], Exchange[Evidence]]:
+        """``_fetch`` of DS records for ``forwarding.unsigned_cut``; empty evidence on failure.
+
+        A DS the forwarder cannot give ends the walk there (the validator
+        judges the data in the zone found so far) rather than the resolution.
+        """
+
+        def fetch(name: dns.name.Name) -> Exchange[Evidence]:
+            try:
+                return (yield from self._fetch(name, dns.rdatatype.DS, budget, stack, frozenset()))
+            except ResolutionFailed:
+                return Evidence(name)
+
+        return fetch
 
     def _speaks_for(self, zone: dns.name.Name, name: dns.name.Name) -> bool:
         """Whether a server of ``zone`` is the one to say that ``name`` does not exist."""

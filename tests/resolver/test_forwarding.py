@@ -165,6 +165,24 @@ async def test_forwarded_data_of_an_insecure_zone_is_insecure(
     assert negative.flags & dns.flags.AD
 
 
+async def test_a_forwarded_alias_chain_across_zones_is_judged_zone_by_zone(
+    pair: Pair, autojump_clock: trio.testing.MockClock
+) -> None:
+    pair.forward(".")
+    # example.com's CNAME to example.net: each link signed in its own zone
+    # (Deckard fwd_val_cname_sibling).
+    reply = await pair.ask("alias.example.com.")
+    assert reply.rcode() == dns.rcode.NOERROR
+    assert reply.flags & dns.flags.AD
+    assert [rrset.rdtype for rrset in reply.answer if rrset.rdtype != dns.rdatatype.RRSIG] == [
+        dns.rdatatype.CNAME, dns.rdatatype.A
+    ]
+    insecure = await pair.ask("toinsecure.example.com.")
+    assert insecure.rcode() == dns.rcode.NOERROR
+    assert not insecure.flags & dns.flags.AD
+    assert len(insecure.answer) >= 2
+
+
 async def test_forward_first_falls_back_to_iteration_when_the_forwarder_fails(
     pair: Pair, autojump_clock: trio.testing.MockClock
 ) -> None:
