@@ -190,7 +190,7 @@ def make_parser() -> argparse.ArgumentParser:
                           "local-data add 'NAME [TTL] [IN] TYPE RDATA' | "
                           "local-data remove NAME [TYPE] | local-data list | "
                           "local-zone add ZONE TYPE | local-zone remove ZONE | local-zone list | "
-                          "forward|stub add ZONE ADDR[@PORT]... [--first] | "
+                          "forward|stub add ZONE ADDR[@PORT]... [--first] [--tls NAME] | "
                           "forward|stub remove ZONE | forward|stub list | "
                           "log-reopen | reload")
 

@@ -35,11 +35,12 @@ socket so the commands are tested as plain calls.
   ``list_local_zones``. Each change clears the ready-made responses (one of
   them may answer a name the change concerns); a reload that changes the
   local zone options rebuilds them from the file, without what ctl added.
-* ``forward add ZONE ADDR[@PORT]... [--first]``, ``forward remove ZONE``,
+* ``forward add ZONE ADDR[@PORT]... [--first] [--tls NAME]``, ``forward remove ZONE``,
   ``forward list``, and the same for ``stub``: the stub and forward zones
   (``forwarding.py``), Unbound's ``forward_add``, ``forward_remove``,
   ``list_forwards``, ``stub_add``, ``stub_remove`` and ``list_stubs``
-  (``--first`` is ``forward-first``/``stub-first``).
+  (``--first`` is ``forward-first``/``stub-first``; ``--tls NAME`` is DNS
+  over TLS verified for NAME against the system's store, Unbound's ``+t``).
   They apply from the next upstream query; cached data stays until its TTL.
 * ``log-reopen``: reopen the query log file (``[logging] query_log_target``),
   Unbound's ``log_reopen``; SIGHUP does it too, for logrotate.
@@ -84,7 +85,8 @@ _USAGE = {
     "local-data": "local-data add 'NAME [TTL] [IN] TYPE RDATA' | local-data remove NAME [TYPE] | "
     "local-data list",
     "local-zone": "local-zone add ZONE TYPE | local-zone remove ZONE | local-zone list",
-    "forward": "forward add ZONE ADDR[@PORT]... [--first] | forward remove ZONE | forward list",
+    "forward": "forward add ZONE ADDR[@PORT]... [--first] [--tls NAME] | forward remove ZONE | "
+    "forward list",
     "stub": "stub add ZONE ADDR[@PORT]... [--first] | stub remove ZONE | stub list",
     "log-reopen": "log-reopen",
     "reload": "reload",

@@ -204,13 +204,20 @@ apply to these servers as to any.
 at most 32 (Unbound `stub-addr`, `forward-addr`) |
 | `stub_first` / `forward_first` | bool | when every server failed, resolve as if the \
 zone were not configured (default false; Unbound `stub-first`, `forward-first`) |
-
-DNS over TLS to a forwarder (Unbound `forward-tls-upstream`) is not supported yet.
+| `forward_tls` | bool | forward zones: DNS over TLS to the servers (RFC 7858), port 853 \
+unless given; never plain text instead (Unbound `forward-tls-upstream`, Knot \
+`policy.TLS_FORWARD`) |
+| `tls_auth_name` | string | with `forward_tls`: the name the servers' certificate must be \
+valid for (Unbound `ADDR#NAME`) |
+| `tls_ca_file` | string | with `forward_tls`: verify against the CA certificates in this \
+PEM file only (absolute path); without it, the system's store (Unbound `tls-cert-bundle`) |
 
 ```toml
 [[forward_zone]]
 name = "."
-addresses = ["192.0.2.53", "192.0.2.54@5353"]
+addresses = ["192.0.2.53", "192.0.2.54@853"]
+forward_tls = true
+tls_auth_name = "dns.example.net"
 
 [[stub_zone]]
 name = "corp.example"

@@ -52,6 +52,10 @@ class UpstreamQuery:
     port: int | None = None
     #: RD=1: the server is a recursive resolver (a forward zone's).
     recursion_desired: bool = False
+    #: DNS over TLS (with ``tcp``): the name the server's certificate must
+    #: be valid for, and the CA file to verify it with (None: the system's).
+    tls_name: str | None = None
+    tls_ca_file: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

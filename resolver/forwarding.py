@@ -25,7 +25,9 @@ server selection, metrics and the egress allow-list apply to these servers
 as to any other, since they are asked through the same iterator steps.
 
 A server is ``ADDR`` or ``ADDR@PORT`` (Unbound's ``forward-addr`` syntax);
-without a port the configured ``[upstream] port`` is used. Server
+without a port the configured ``[upstream] port`` is used, or 853 with
+``forward_tls``: DNS over TLS to the forwarders, their certificate verified
+for ``tls_auth_name`` (``resolver.upstream_tls``). Server
 selection keys its state by address only, so two servers on one address
 with different ports share their RTT and hold-down state.
 
@@ -63,6 +65,7 @@ from dnssec.errors import HoldfastError
 from dnssec.nsec import bitmap_types
 from resolver.exchange import Exchange
 from resolver.routes import RouteError, zone_from_text
+from resolver.upstream_tls import DOT_PORT, UpstreamTlsError, client_context
 from resolver.validation import Evidence
 
 #: The most stub and forward zones a table holds, together.
@@ -95,6 +98,10 @@ class ZonePolicy:
         servers: ``(address, port)`` pairs; port None means ``[upstream] port``.
         first: Fall back to iteration when every server failed.
         origin: ``"config"`` or ``"control"``.
+        tls_name: For DNS over TLS to the servers, the name their
+            certificate must be valid for; None: plain DNS.
+        tls_ca_file: The CA certificates that name is verified against;
+            None: the system's store.
     """
 
     zone: dns.name.Name
@@ -102,6 +109,8 @@ class ZonePolicy:
     servers: tuple[tuple[str, int | None], ...]
     first: bool = False
     origin: str = "config"
+    tls_name: str | None = None
+    tls_ca_file: str | None = None
 
     @property
     def recursive(self) -> bool:
@@ -114,8 +123,9 @@ class ZonePolicy:
         return tuple(address for address, _ in self.servers)
 
     def port_of(self, address: str) -> int | None:
-        """The port to ask ``address`` on, None for the default."""
-        return next((port for known, port in self.servers if known == address), None)
+        """The port to ask ``address`` on, None for the default (853 over TLS)."""
+        port = next((port for known, port in self.servers if known == address), None)
+        return DOT_PORT if port is None and self.tls_name is not None else port
 
     def describe(self) -> dict[str, object]:
         """The entry as ``ctl stub|forward list`` shows it."""
@@ -125,6 +135,7 @@ class ZonePolicy:
             "servers": [server_text(address, port) for address, port in self.servers],
             "first": self.first,
             "origin": self.origin,
+            "tls_auth_name": self.tls_name,
         }
 
 
@@ -165,11 +176,14 @@ def policy(
     *,
     first: bool = False,
     origin: str = "config",
+    tls_name: str | None = None,
+    tls_ca_file: str | None = None,
 ) -> ZonePolicy:
-    """A checked ``ZonePolicy``.
+    """A checked ``ZonePolicy``; a CA file is read once to check it (blocking).
 
     Raises:
-        ForwardingError: no server, too many, a bad one, or one given twice.
+        ForwardingError: no server, too many, a bad one, or one given twice;
+            TLS for a stub zone, a bad name to verify, an unusable CA file.
     """
     if origin not in ORIGINS:
         raise ForwardingError(f"unknown origin {origin!r}")
@@ -183,14 +197,39 @@ def policy(
     twice = next((a for a in addresses if addresses.count(a) > 1), None)
     if twice is not None:
         raise ForwardingError(f"{kind.value} zone {zone} lists {twice} twice")
-    return ZonePolicy(zone, kind, parsed, first=first, origin=origin)
+    if tls_name is not None:
+        if kind is not Kind.FORWARD:
+            raise ForwardingError("DNS over TLS is for forward zones only (as Unbound's)")
+        _check_tls_name(tls_name)
+        try:
+            client_context(tls_ca_file)
+        except UpstreamTlsError as exc:
+            raise ForwardingError(str(exc)) from exc
+    elif tls_ca_file is not None:
+        raise ForwardingError("tls_ca_file needs forward_tls = true and tls_auth_name")
+    return ZonePolicy(zone, kind, parsed, first, origin, tls_name, tls_ca_file)
+
+
+def _check_tls_name(name: str) -> None:
+    """A host name (or IP address) a certificate can be valid for, or ``ForwardingError``."""
+    labels = name.rstrip(".").split(".")
+    usable = 0 < len(name) <= 253 and all(
+        0 < len(label) <= 63 and label.replace("-", "").isalnum() and label.isascii()
+        for label in labels
+    )
+    if not usable:
+        raise ForwardingError(
+            f"tls_auth_name {name[:64]!r} is not a host name the forwarder's certificate "
+            "can name (e.g. \"dns.example.net\")"
+        )
 
 
 def policies_from_tables(tables: Any, kind: Kind) -> tuple[ZonePolicy, ...]:
     """The ``[[stub_zone]]`` or ``[[forward_zone]]`` array of tables, one entry per zone.
 
-    Keys: ``name``, ``addresses`` (``ADDR`` or ``ADDR@PORT``), and
-    ``stub_first`` / ``forward_first``.
+    Keys: ``name``, ``addresses`` (``ADDR`` or ``ADDR@PORT``),
+    ``stub_first`` / ``forward_first``, and for forward zones ``forward_tls``
+    with ``tls_auth_name`` and optionally ``tls_ca_file``.
 
     Raises:
         ForwardingError: naming the entry (``[[forward_zone]] #N``) and what is wrong.
@@ -202,12 +241,11 @@ def policies_from_tables(tables: Any, kind: Kind) -> tuple[ZonePolicy, ...]:
     found: dict[dns.name.Name, ZonePolicy] = {}
     for index, table in enumerate(tables, 1):
         where = f"[[{key}]] #{index}"
-        unknown = sorted(set(table) - {"name", "addresses", first_key})
+        tls_keys = _TLS_KEYS if kind is Kind.FORWARD else frozenset()
+        unknown = sorted(set(table) - {"name", "addresses", first_key, *tls_keys})
         if unknown:
-            hint = " (DNS over TLS to forwarders is not supported yet)" if any(
-                u.startswith(("forward_tls", "tls_")) for u in unknown) else ""
-            raise ForwardingError(f"{where}: unknown key {', '.join(unknown)}; it takes name, "
-                                  f"addresses and {first_key}{hint}")
+            known = ", ".join(["name", "addresses", first_key, *sorted(tls_keys)])
+            raise ForwardingError(f"{where}: unknown key {', '.join(unknown)}; it takes {known}")
         name, servers = table.get("name"), table.get("addresses")
         first = table.get(first_key, False)
         if not isinstance(name, str):
@@ -219,7 +257,9 @@ def policies_from_tables(tables: Any, kind: Kind) -> tuple[ZonePolicy, ...]:
         if not isinstance(first, bool):
             raise ForwardingError(f"{where} ({name}): {first_key} must be true or false")
         try:
-            entry = policy(zone_from_text(name), kind, servers, first=first)
+            tls_name, tls_ca_file = _tls_keys(table)
+            entry = policy(zone_from_text(name), kind, servers, first=first,
+                           tls_name=tls_name, tls_ca_file=tls_ca_file)
         except (ForwardingError, RouteError) as exc:
             raise ForwardingError(f"{where} ({name}): {exc}") from exc
         if entry.zone in found:
@@ -228,25 +268,65 @@ def policies_from_tables(tables: Any, kind: Kind) -> tuple[ZonePolicy, ...]:
     return tuple(found.values())
 
 
+#: The keys of a ``[[forward_zone]]`` for DNS over TLS to its servers.
+_TLS_KEYS = frozenset({"forward_tls", "tls_auth_name", "tls_ca_file"})
+
+
+def _tls_keys(table: dict[str, Any]) -> tuple[str | None, str | None]:
+    """``forward_tls``, ``tls_auth_name`` and ``tls_ca_file`` as the name to verify and the CA file.
+
+    Raises:
+        ForwardingError: a wrong type, a name without TLS or TLS without a name,
+            a relative CA file path.
+    """
+    tls, name, ca_file = (table.get(k) for k in ("forward_tls", "tls_auth_name", "tls_ca_file"))
+    if tls is not None and not isinstance(tls, bool):
+        raise ForwardingError("forward_tls must be true or false")
+    if name is not None and not isinstance(name, str):
+        raise ForwardingError("tls_auth_name must be a string, the forwarder's host name")
+    if ca_file is not None and not (isinstance(ca_file, str) and ca_file.startswith("/")):
+        raise ForwardingError("tls_ca_file must be an absolute path")
+    if tls and name is None:
+        raise ForwardingError("forward_tls = true needs tls_auth_name, the name the forwarder's "
+                              "certificate is verified for (Unbound: ADDR#NAME)")
+    if not tls and name is not None:
+        raise ForwardingError("tls_auth_name needs forward_tls = true")
+    return name, ca_file
+
+
 def policy_from_words(kind: Kind, words: Sequence[str]) -> ZonePolicy:
-    """The entry of ``holdfast ctl stub|forward add ZONE ADDR[@PORT]... [--first]``.
+    """The entry of ``holdfast ctl stub|forward add ZONE ADDR[@PORT]... [--first] [--tls NAME]``.
+
+    ``--tls NAME`` (forward zones): DNS over TLS, the certificate verified
+    for NAME against the system's store (a CA file is for the configuration).
 
     Raises:
         ForwardingError: a missing or invalid zone or server, an unknown flag.
     """
-    usage = f"{kind.value} add ZONE ADDR[@PORT]... [--first]"
+    usage = f"{kind.value} add ZONE ADDR[@PORT]... [--first]" + (
+        " [--tls NAME]" if kind is Kind.FORWARD else "")
     if not words or words[0].startswith("--"):
         raise ForwardingError(f"missing zone: {usage}")
     try:
         zone = zone_from_text(words[0])
     except RouteError as exc:
         raise ForwardingError(str(exc)) from exc
-    flags = [w for w in words[1:] if w.startswith("--")]
-    if any(flag != "--first" for flag in flags):
-        bad = next(flag for flag in flags if flag != "--first")
-        raise ForwardingError(f"unknown flag {bad[:64]!r}: {usage}")
-    servers = [w for w in words[1:] if not w.startswith("--")]
-    return policy(zone, kind, servers, first=bool(flags), origin="control")
+    servers: list[str] = []
+    first = False
+    tls_name: str | None = None
+    rest = iter(words[1:])
+    for word in rest:
+        if word == "--first":
+            first = True
+        elif word == "--tls" and kind is Kind.FORWARD:
+            tls_name = next(rest, None)
+            if tls_name is None:
+                raise ForwardingError("--tls needs the name the forwarder's certificate is for")
+        elif word.startswith("--"):
+            raise ForwardingError(f"unknown flag {word[:64]!r}: {usage}")
+        else:
+            servers.append(word)
+    return policy(zone, kind, servers, first=first, origin="control", tls_name=tls_name)
 
 
 class ForwardingTable:

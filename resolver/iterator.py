@@ -404,10 +404,11 @@ class Iterator:
     ) -> Exchange[UpstreamReply | UpstreamError]:
         """One upstream query, counted in ``budget``, as selection knows ``address``.
 
-        A stub or forward zone's ``policy`` gives the server's port, and RD=1
-        for a forwarder.
+        A stub or forward zone's ``policy`` gives the server's port, RD=1
+        for a forwarder, and DNS over TLS (a stream: TCP's exchange).
         """
         budget.spend_query()
+        tls_name = policy.tls_name if policy is not None else None
         result = yield from ask(
             UpstreamQuery(
                 address=address,
@@ -415,9 +416,11 @@ class Iterator:
                 rdtype=rdtype,
                 edns=self.selection.uses_edns(address),
                 timeout=self.selection.timeout_for(address),
-                tcp=tcp,
+                tcp=tcp or tls_name is not None,
                 port=policy.port_of(address) if policy is not None else None,
                 recursion_desired=policy is not None and policy.recursive,
+                tls_name=tls_name,
+                tls_ca_file=policy.tls_ca_file if policy is not None else None,
             )
         )
         return result

@@ -26,7 +26,10 @@ it accepts goes straight into the cache:
 * TC=1 over TCP is a failure of that server, never an empty answer;
 * an egress allow-list is checked before any socket exists, so a
   misconfigured or hostile delegation can never make us send a packet to an
-  address we were told not to talk to.
+  address we were told not to talk to;
+* a query with ``tls_name`` (a forward zone's DNS over TLS, RFC 7858) goes
+  over TLS on its TCP leg, the certificate verified for that name
+  (``resolver.upstream_tls``); a fresh connection per query, as over TCP.
 
 Servers that answer an EDNS query with FORMERR or NOTIMP (and no OPT record)
 get the query again without EDNS; the reply then says ``edns=False`` and the
@@ -42,6 +45,7 @@ import ipaddress
 import logging
 import secrets
 import socket
+import ssl
 from collections.abc import Iterator, Sequence
 
 import dns.exception
@@ -64,6 +68,7 @@ from resolver.errors import (
 )
 from resolver.exchange import UpstreamQuery, UpstreamReply
 from resolver.framing import frame, read_frames
+from resolver.upstream_tls import UpstreamTlsError, client_context
 
 _log = logging.getLogger("holdfast.transport")
 
@@ -430,6 +435,8 @@ class UdpTcpTransport(RetryingTransport):
         self._port = port
         self._allow = None if allow is None else tuple(allow)
         self._warned: LRUCache[str, float] = LRUCache(maxsize=_WARNED_ADDRESSES)
+        #: TLS client contexts by CA file (None: the system store), built once each.
+        self._tls: dict[str | None, ssl.SSLContext] = {}
 
     async def exchange(self, query: UpstreamQuery) -> UpstreamReply:
         """Send ``query`` and return the matching reply.
@@ -503,7 +510,12 @@ class UdpTcpTransport(RetryingTransport):
             trio.socket.socket(family, socket.SOCK_STREAM) as sock,
         ):
             await sock.connect((query.address, query.port or self._port))
-            stream = trio.SocketStream(sock)
+            stream: trio.abc.Stream = trio.SocketStream(sock)
+            if query.tls_name is not None:
+                stream = trio.SSLStream(
+                    stream, self._tls_context(query), server_hostname=query.tls_name
+                )
+                await stream.do_handshake()
             await stream.send_all(frame(replies.request.to_wire()))
             async with contextlib.aclosing(read_frames(stream)) as frames:
                 async for wire in frames:
@@ -512,6 +524,22 @@ class UdpTcpTransport(RetryingTransport):
                         return message
             closed = NetworkError(query.address, "connection closed before a matching reply")
             raise replies.failure(closed)
+
+
+    def _tls_context(self, query: UpstreamQuery) -> ssl.SSLContext:
+        """The client context for ``query``'s CA file (read once, bounded).
+
+        Raises:
+            NetworkError: the CA file cannot be used (any more).
+        """
+        context = self._tls.get(query.tls_ca_file)
+        if context is None:
+            try:
+                context = client_context(query.tls_ca_file)
+            except UpstreamTlsError as exc:
+                raise NetworkError(query.address, str(exc)) from exc
+            self._tls[query.tls_ca_file] = context
+        return context
 
 
 @contextlib.contextmanager
@@ -525,7 +553,11 @@ def _upstream_failures(replies: ReplyFilter, timeout: float) -> Iterator[None]:
         timed_out = UpstreamTimeout(address, f"no matching reply within {timeout:.3f} s")
         raise replies.failure(timed_out) from None
     except (OSError, trio.BrokenResourceError) as exc:
-        raise NetworkError(address, str(exc) or type(exc).__name__) from exc
+        # trio.SSLStream reports a failed handshake (a certificate that does
+        # not verify) as BrokenResourceError caused by the ssl error: say that.
+        cause = exc.__cause__ if isinstance(exc, trio.BrokenResourceError) else None
+        reason = exc if cause is None else cause
+        raise NetworkError(address, str(reason) or type(reason).__name__) from exc
 
 
 def _with_prefix_case(name: dns.name.Name, asked: tuple[bytes, ...]) -> dns.name.Name:

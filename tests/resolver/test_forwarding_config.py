@@ -120,12 +120,27 @@ def test_check_config_reads_stub_and_forward_zones(
         ('[[forward_zone]]\nname = "."\naddresses = ["192.0.2.1", "192.0.2.1@53"]\n',
          "lists 192.0.2.1 twice"),
         ('[[forward_zone]]\nname = "."\naddresses = ["192.0.2.1"]\nstub_first = true\n',
-         "[[forward_zone]] #1: unknown key stub_first; it takes name, addresses and "
-         "forward_first"),
+         "[[forward_zone]] #1: unknown key stub_first; it takes name, addresses, "
+         "forward_first, forward_tls, tls_auth_name, tls_ca_file"),
+        ('[[stub_zone]]\nname = "corp"\naddresses = ["10.0.0.1"]\nforward_tls = true\n',
+         "[[stub_zone]] #1: unknown key forward_tls; it takes name, addresses, stub_first"),
         ('[[forward_zone]]\nname = "."\naddresses = ["192.0.2.1"]\nforward_first = "yes"\n',
          "forward_first must be true or false"),
         ('[[forward_zone]]\nname = "."\naddresses = ["192.0.2.1"]\nforward_tls = true\n',
-         "(DNS over TLS to forwarders is not supported yet)"),
+         "[[forward_zone]] #1 (.): forward_tls = true needs tls_auth_name"),
+        ('[[forward_zone]]\nname = "."\naddresses = ["192.0.2.1"]\ntls_auth_name = "dns.example"\n',
+         "tls_auth_name needs forward_tls = true"),
+        ('[[forward_zone]]\nname = "."\naddresses = ["192.0.2.1"]\nforward_tls = true\n'
+         'tls_auth_name = "dns example"\n', "tls_auth_name 'dns example' is not a host name"),
+        ('[[forward_zone]]\nname = "."\naddresses = ["192.0.2.1"]\nforward_tls = true\n'
+         'tls_auth_name = "dns.example"\ntls_ca_file = "ca.pem"\n',
+         "tls_ca_file must be an absolute path"),
+        ('[[forward_zone]]\nname = "."\naddresses = ["192.0.2.1"]\nforward_tls = true\n'
+         'tls_auth_name = "dns.example"\ntls_ca_file = "/nonexistent/ca.pem"\n',
+         "tls_ca_file /nonexistent/ca.pem: "),
+        ('[[forward_zone]]\nname = "."\naddresses = ["192.0.2.1"]\nforward_tls = true\n'
+         'tls_auth_name = "dns.example"\ntls_ca_file = "/dev/null"\n',
+         "tls_ca_file /dev/null: "),
         ('[[forward_zone]]\nname = "a b"\naddresses = ["192.0.2.1"]\n',
          "[[forward_zone]] #1 (a b): 'a b' is not a zone name"),
         ('[[stub_zone]]\nname = "corp"\naddresses = ["10.0.0.1"]\n'
@@ -172,15 +187,25 @@ def test_ctl_forward_add_list_and_remove(ctl: Ctl) -> None:
         "servers": ["192.0.2.1@5353", "192.0.2.2"],
         "first": True,
         "origin": "control",
+        "tls_auth_name": None,
     }
     assert added == {"added": expected, "replaced": None}
     assert ctl("forward", "list") == [expected]
     assert ctl("stub", "list") == [
         {"zone": "corp.", "kind": "stub", "servers": ["10.0.0.53"], "first": False,
-         "origin": "config"}
+         "origin": "config", "tls_auth_name": None}
     ]
     assert ctl("forward", "remove", "EXAMPLE.") == {"removed": expected}
     assert ctl("forward", "list") == []
+
+
+def test_ctl_forward_add_with_tls_asks_port_853_unless_given(ctl: Ctl) -> None:
+    added = ctl("forward", "add", ".", "192.0.2.1", "192.0.2.2@8853", "--tls", "dns.example")
+    assert added["added"]["tls_auth_name"] == "dns.example"
+    assert ctl.commands.forwarding is not None
+    entry = ctl.commands.forwarding.lookup(name("."))
+    assert entry is not None
+    assert [entry.port_of(a) for a in entry.addresses] == [853, 8853]
 
 
 def test_ctl_stub_add_replaces_what_the_zone_had(ctl: Ctl) -> None:
@@ -195,6 +220,9 @@ def test_ctl_stub_add_replaces_what_the_zone_had(ctl: Ctl) -> None:
         (["forward", "add"], "missing zone: forward add ZONE ADDR[@PORT]... [--first]"),
         (["forward", "add", "x"], "forward zone x. needs at least one server address"),
         (["stub", "add", "x", "10.0.0.1", "--last"], "unknown flag '--last'"),
+        (["forward", "add", "x", "10.0.0.1", "--tls"], "--tls needs the name"),
+        (["forward", "add", "x", "10.0.0.1", "--tls", "a b"], "'a b' is not a host name"),
+        (["stub", "add", "x", "10.0.0.1", "--tls", "dns.example"], "unknown flag '--tls'"),
         (["stub", "add", "x", "host.example"], "'host.example' is not an IP address"),
         (["forward", "remove", "corp"], "no forward zone 'corp'; see: holdfast ctl forward list"),
         (["stub", "remove", "nothing"], "no stub zone 'nothing'"),

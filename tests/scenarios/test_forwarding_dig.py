@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.scenarios.processes import NEEDS_DIG, LabProcess, ResolverProcess, serving
+from tests.certificates import write_encrypted_config
+from tests.scenarios.processes import NEEDS_DIG, LabProcess, ResolverProcess, free_port, serving
 
 pytestmark = [pytest.mark.integration, NEEDS_DIG]
 
@@ -114,3 +116,35 @@ def test_the_egress_allow_list_applies_to_forwarders(resolver: ResolverProcess) 
         assert "outside the upstream allow-list" in reply.ede
     finally:
         ctl_json(resolver, "forward", "remove", "example.net")
+
+
+def test_dns_over_tls_to_the_forwarder_verifies_its_certificate(
+    lab: LabProcess, tmp_path: Path
+) -> None:
+    (tmp_path / "forwarder").mkdir()
+    (tmp_path / "resolver").mkdir()
+    setup = write_encrypted_config(tmp_path / "forwarder", free_port)
+    config = tmp_path / "resolver" / "holdfast.toml"
+    config.write_text(
+        "[[forward_zone]]\n"
+        'name = "."\n'
+        f'addresses = ["127.0.0.1@{setup.tls_port}"]\n'
+        "forward_tls = true\n"
+        'tls_auth_name = "localhost"\n'
+        f'tls_ca_file = "{setup.certificate}"\n'
+    )
+    with (
+        serving(ResolverProcess.start(lab, tmp_path / "forwarder", "--config", str(setup.config))),
+        serving(ResolverProcess.start(lab, tmp_path / "resolver", "--config", str(config))) as tls,
+    ):
+        reply = tls.dig("www.example.com", "A")
+        assert reply.status == "NOERROR", reply.output
+        assert "ad" in reply.flags
+        assert asked(tls) == {"127.0.0.1"}
+        # The same forwarder verified against the system's store: its
+        # self-signed certificate is refused, and nothing goes in plain text.
+        ctl_json(tls, "forward", "add", "example.net", f"127.0.0.1@{setup.tls_port}",
+                 "--tls", "localhost")
+        refused = tls.dig("www.example.net", "A")
+        assert refused.status == "SERVFAIL", refused.output
+        assert "certificate verify failed" in refused.ede, refused.output
