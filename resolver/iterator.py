@@ -1195,15 +1195,21 @@ class Iterator:
 
         The deepest signer of them, else the cut unsigned data lies under,
         found by DS queries through the forwarder (Unbound's validator
-        does the same).
+        does the same). Neither is looked for above the deepest trust
+        anchor over ``owner``: a signer claimed above it, or an insecure
+        delegation proven above it, would judge an island of trust's data
+        without its anchor (``Validator._signer_keys`` keeps the same rule).
         """
-        signer = forwarding.signer_zone(owner, heard.reply.signatures, heard.zone)
+        anchors = [a for a in self.validator.anchors.zones() if owner.is_subdomain(a)]
+        if not anchors:
+            return heard.zone  # no trust anchor above: insecure without asking
+        deepest = max(anchors, key=len)
+        top = deepest if deepest.is_subdomain(heard.zone) else heard.zone
+        signer = forwarding.signer_zone(owner, heard.reply.signatures, top)
         if signer is not None:
             return signer
-        if not any(owner.is_subdomain(anchor) for anchor in self.validator.anchors.zones()):
-            return heard.zone  # no trust anchor above: insecure without asking
         fetch = self._ds_or_nothing(budget, stack)
-        return (yield from forwarding.unsigned_cut(owner, heard.zone, fetch))
+        return (yield from forwarding.unsigned_cut(owner, top, fetch))
 
     def _ds_or_nothing(
         self, budget: _Query, stack: tuple[Question, ...]

@@ -10,6 +10,7 @@ validation's, chased through the forwarder.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import dns.edns
@@ -47,6 +48,8 @@ class ForwardingLab(LabTransport):
         super().__init__(lab)
         self.forwarder = forwarder
         self.down = False
+        #: Rewrites the forwarder's replies (a forwarder that lies).
+        self.tamper: Callable[[dns.message.Message], None] | None = None
 
     async def exchange(self, query: UpstreamQuery) -> UpstreamReply:
         if query.address != FORWARDER:
@@ -66,6 +69,10 @@ class ForwardingLab(LabTransport):
         wire = await self.forwarder.server.answer(
             replies.request.to_wire(), "127.0.0.1", tcp=tcp
         )
+        if wire is not None and self.tamper is not None:
+            forged = dns.message.from_wire(wire)
+            self.tamper(forged)
+            wire = forged.to_wire()
         message = replies.take(wire) if wire is not None else None
         if message is None:
             raise replies.failure(timed_out)
@@ -75,7 +82,9 @@ class ForwardingLab(LabTransport):
 class Pair:
     """The resolver under test and its forwarder, over one lab."""
 
-    def __init__(self, lab: Lab, clock: FakeClock, directory: Path) -> None:
+    def __init__(
+        self, lab: Lab, clock: FakeClock, directory: Path, anchors: list[str] | None = None
+    ) -> None:
         (directory / "fwd").mkdir()
         (directory / "tested").mkdir()
         elsewhere = directory / "elsewhere.ds"
@@ -84,7 +93,8 @@ class Pair:
             lab, clock, directory / "fwd", overrides={"dnssec.trust_anchors": [str(elsewhere)]}
         )
         self.transport = ForwardingLab(lab, self.forwarder)
-        self.resolver = lab_resolver(lab, clock, directory / "tested", self.transport)
+        overrides = {"dnssec.trust_anchors": anchors} if anchors is not None else None
+        self.resolver = lab_resolver(lab, clock, directory / "tested", self.transport, overrides)
 
     def forward(self, zone: str, *, first: bool = False) -> None:
         entry = policy(dns.name.from_text(zone), Kind.FORWARD, [FORWARDER], first=first)
@@ -293,3 +303,35 @@ def test_a_forwarders_negative_answer_keeps_the_soa_of_the_zone_enclosing_the_na
     forwarded = classify(reply, **question, recursive=True)
     assert forwarded.kind is ReplyKind.NXDOMAIN
     assert forwarded.soa == soa
+
+
+async def test_a_forwarder_cannot_judge_an_islands_data_above_its_anchor(
+    lab: Lab, clock: FakeClock, tmp_path: Path, nursery: trio.Nursery,
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # Trusted: example.com's keys only, so com is an insecure zone here.
+    island = tmp_path / "example.com.ds"
+    ds = lab.zone(dns.name.from_text("com.")).rrset(EXAMPLE, dns.rdatatype.DS)
+    assert ds is not None
+    island.write_text(ds.to_text() + "\n")
+    pair = Pair(lab, clock, tmp_path, anchors=[str(island)])
+    await nursery.start(pair.forwarder.recursor.run)
+    await nursery.start(pair.resolver.recursor.run)
+    pair.forward(".")
+    assert (await pair.ask("mail.example.com.")).flags & dns.flags.AD
+
+    def forge(message: dns.message.Message) -> None:
+        """www.example.com's A changed, its RRSIG claimed by insecure com."""
+        www = dns.name.from_text("www.example.com.")
+        for index, rrset in enumerate(message.answer):
+            if rrset.name == www and rrset.rdtype == dns.rdatatype.A:
+                message.answer[index] = dns.rrset.from_text(www, rrset.ttl, "IN", "A",
+                                                            "203.0.113.66")
+            elif rrset.name == www and rrset.rdtype == dns.rdatatype.RRSIG:
+                forged = [r.replace(signer=dns.name.from_text("com.")) for r in rrset]
+                message.answer[index] = dns.rrset.from_rdata_list(www, rrset.ttl, forged)
+
+    pair.transport.tamper = forge
+    reply = await pair.ask("www.example.com.")
+    assert reply.rcode() == dns.rcode.SERVFAIL
+    assert "203.0.113.66" not in reply.to_text()
