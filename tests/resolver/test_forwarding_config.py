@@ -9,6 +9,7 @@ import dns.name
 import pytest
 
 from resolver import cli
+from resolver.clock import FakeClock
 from resolver.config import FORWARD_ZONE, STUB_ZONE, load_config
 from resolver.control import ControlError
 from resolver.forwarding import (
@@ -21,7 +22,9 @@ from resolver.forwarding import (
     parse_server,
     policy,
 )
+from resolver.lab import Lab
 from tests.resolver.test_commands import Ctl
+from tests.resolver.test_reload import Reloading
 
 
 def name(text: str) -> dns.name.Name:
@@ -238,3 +241,25 @@ def test_ctl_refuses_a_bad_stub_or_forward_command(
 def test_an_unknown_command_names_stub_and_forward(ctl: Ctl) -> None:
     with pytest.raises(ControlError, match="forward add ZONE ADDR"):
         ctl.commands({"command": ["forwards"]})
+
+
+def test_a_reload_replaces_configured_zones_and_keeps_ctl_ones(
+    lab: Lab, clock: FakeClock, tmp_path: Path
+) -> None:
+    harness = Reloading(lab, clock, tmp_path)
+    zone = '[[{kind}_zone]]\nname = "{name}"\naddresses = ["127.53.2.1"]\n'
+    harness.write({}, zone.format(kind="stub", name="org") + zone.format(kind="forward", name="."))
+    assert harness.reload()["applied"] == [FORWARD_ZONE, STUB_ZONE]
+    harness.ctl({"command": ["forward", "add", "net", "127.53.1.1"]})
+    harness.ctl({"command": ["stub", "add", "org", "127.53.2.2"]})
+    harness.write({}, zone.format(kind="stub", name="example.org"))
+
+    assert harness.reload()["applied"] == [FORWARD_ZONE, STUB_ZONE]
+
+    table = harness.resolver.iterator.forwarding
+    assert [(str(e.zone), e.kind, e.origin) for e in table.entries()] == [
+        ("net.", Kind.FORWARD, "control"),
+        ("org.", Kind.STUB, "control"),
+        ("example.org.", Kind.STUB, "config"),
+    ]
+    assert harness.resolver.status()["stub_zones"] == 2
