@@ -88,6 +88,7 @@ def classify(
     rdtype: dns.rdatatype.RdataType,
     delegated: Callable[[dns.name.Name], bool] = lambda name: False,
     harden_glue: bool = True,
+    recursive: bool = False,
 ) -> Classified:
     """Scrub and classify a reply from a server of ``zone``.
 
@@ -95,6 +96,11 @@ def classify(
     the caller handles). The question was checked by the transport.
     ``delegated`` tells the scrubbing stage which names lie below a zone cut
     known below ``zone``; ``harden_glue`` is the scrubbing stage's switch.
+    ``recursive``: a forward zone's resolver answered (RD=1): no referral
+    and no lameness, its negative answers are its word without AA (Unbound
+    classifies replies to RD queries with iter_resptype.c
+    ``response_type_from_cache``: "we don't need to detect REFERRAL or LAME
+    messages, it can only be an ANSWER").
     """
     kept = scrub(
         message,
@@ -103,6 +109,7 @@ def classify(
         rdtype=rdtype,
         delegated=delegated,
         harden_glue=harden_glue,
+        recursive=recursive,
     )
     answer, signatures = kept.answer, kept.signatures
     soa = next((r for r in kept.authority if r.rdtype == dns.rdatatype.SOA), None)
@@ -142,7 +149,7 @@ def classify(
             signatures=signatures,
             dropped=dropped,
         )
-    reason = _not_authoritative(message, zone, soa)
+    reason = "" if recursive else _not_authoritative(message, zone, soa)
     if reason:
         return Classified(ReplyKind.LAME, reason=reason, dropped=dropped)
     return Classified(

@@ -190,6 +190,8 @@ def make_parser() -> argparse.ArgumentParser:
                           "local-data add 'NAME [TTL] [IN] TYPE RDATA' | "
                           "local-data remove NAME [TYPE] | local-data list | "
                           "local-zone add ZONE TYPE | local-zone remove ZONE | local-zone list | "
+                          "forward|stub add ZONE ADDR[@PORT]... [--first] [--tls NAME] | "
+                          "forward|stub remove ZONE | forward|stub list | "
                           "log-reopen | reload | trace NAME [TYPE] [--dnssec]")
 
     lab = command("lab", help="run the lab's authoritative servers")
@@ -386,7 +388,8 @@ def _check_config(args: argparse.Namespace) -> int:
     check_files(config)
     changed = config.changed()
     print(f"{args.file}: ok, {len(changed)} option(s) differ from the defaults, "
-          f"{len(config['routes'])} route(s)")
+          f"{len(config['routes'])} route(s), {len(config['stub_zone'])} stub zone(s), "
+          f"{len(config['forward_zone'])} forward zone(s)")
     for name, value in changed.items():
         print(f"  {name} = {json.dumps(value)}")
     return 0

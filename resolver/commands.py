@@ -35,6 +35,13 @@ socket so the commands are tested as plain calls.
   ``list_local_zones``. Each change clears the ready-made responses (one of
   them may answer a name the change concerns); a reload that changes the
   local zone options rebuilds them from the file, without what ctl added.
+* ``forward add ZONE ADDR[@PORT]... [--first] [--tls NAME]``, ``forward remove ZONE``,
+  ``forward list``, and the same for ``stub``: the stub and forward zones
+  (``forwarding.py``), Unbound's ``forward_add``, ``forward_remove``,
+  ``list_forwards``, ``stub_add``, ``stub_remove`` and ``list_stubs``
+  (``--first`` is ``forward-first``/``stub-first``; ``--tls NAME`` is DNS
+  over TLS verified for NAME against the system's store, Unbound's ``+t``).
+  They apply from the next upstream query; cached data stays until its TTL.
 * ``log-reopen``: reopen the query log file (``[logging] query_log_target``),
   Unbound's ``log_reopen``; SIGHUP does it too, for logrotate.
 * ``reload``: read the configuration file again and apply it (``reload.py``).
@@ -61,9 +68,10 @@ from resolver.answers import AnswerCache
 from resolver.cache import Cache
 from resolver.clock import Clock
 from resolver.control import ControlError
+from resolver.forwarding import ForwardingError, ForwardingTable, Kind, policy_from_words
 from resolver.localzones import LocalDataError, LocalZones, parse_record, parse_zone
 from resolver.question import Question
-from resolver.routes import RouteError, RouteTable, route_from_words
+from resolver.routes import Route, RouteError, RouteMode, RouteTable, route_from_words
 from resolver.selection import ServerSelection
 from rootzone.lifecycle import LocalRoot
 from rootzone.service import RootService
@@ -81,6 +89,9 @@ _USAGE = {
     "local-data": "local-data add 'NAME [TTL] [IN] TYPE RDATA' | local-data remove NAME [TYPE] | "
     "local-data list",
     "local-zone": "local-zone add ZONE TYPE | local-zone remove ZONE | local-zone list",
+    "forward": "forward add ZONE ADDR[@PORT]... [--first] [--tls NAME] | forward remove ZONE | "
+    "forward list",
+    "stub": "stub add ZONE ADDR[@PORT]... [--first] | stub remove ZONE | stub list",
     "log-reopen": "log-reopen",
     "reload": "reload",
     "trace": trace_command.USAGE,
@@ -114,6 +125,7 @@ class Commands:
         answers: The ready-made responses, cleared when local data changes.
         trace: Resolves a question afresh and renders its trace, with the
             DNSSEC records or not (None: this instance cannot).
+        forwarding: The stub and forward zones the iterator follows.
     """
 
     status: Callable[[], dict[str, Any]]
@@ -128,6 +140,7 @@ class Commands:
     local_zones: Callable[[], LocalZones | None] | None = None
     answers: AnswerCache | None = None
     trace: Callable[[Question, bool], Awaitable[str]] | None = None
+    forwarding: ForwardingTable | None = None
 
     def __call__(self, request: dict[str, Any]) -> Any:
         """Run the command in ``request`` (``{"command": [words]}``)."""
@@ -153,6 +166,8 @@ class Commands:
             return self._local_data(rest)
         if head == "local-zone":
             return self._local_zone(rest)
+        if head in ("forward", "stub"):
+            return self._forwarding(Kind(head), rest)
         if head == "log-reopen" and not rest:
             target = logs.reopen_query_log()
             return {"query_log": f"reopened {target}" if target else "not written to a file"}
@@ -178,6 +193,7 @@ class Commands:
                 return {
                     "added": route.describe(now),
                     "replaced": replaced.describe(now) if replaced is not None else None,
+                    **self._route_note(route),
                 }
             if action == "del" and len(rest) == 1:
                 removed = self.routes.delete(_zone(rest[0]))
@@ -189,6 +205,47 @@ class Commands:
         except RouteError as exc:
             raise ControlError(str(exc)) from exc
         raise ControlError(f"usage: {_USAGE['route']}")
+
+    def _forwarding(self, kind: Kind, words: Sequence[str]) -> Any:
+        if self.forwarding is None:
+            raise ControlError("no stub or forward zones here")
+        action, *rest = words or [""]
+        try:
+            if action == "add":
+                entry = policy_from_words(kind, rest)
+                replaced = self.forwarding.add(entry)
+                return {
+                    "added": entry.describe(),
+                    "replaced": replaced.describe() if replaced is not None else None,
+                }
+            if action == "remove" and len(rest) == 1:
+                removed = self.forwarding.remove(_zone(rest[0]), kind)
+                if removed is None:
+                    raise ControlError(
+                        f"no {kind.value} zone {rest[0]!r}; see: holdfast ctl {kind.value} list"
+                    )
+                return {"removed": removed.describe()}
+            if action == "list" and not rest:
+                return [entry.describe() for entry in self.forwarding.entries(kind)]
+        except ForwardingError as exc:
+            raise ControlError(str(exc)) from exc
+        raise ControlError(f"usage: {_USAGE[kind.value]}")
+
+    def _route_note(self, route: Route) -> dict[str, str]:
+        """A word for the operator when ``--prefer``/``--avoid`` may not apply (issue 20).
+
+        They choose among a delegation's servers, and the cache knows no
+        delegation at the route's zone (yet, or ever: it may be no cut).
+        """
+        zone = route.zone
+        if route.mode is RouteMode.ONLY or zone == dns.name.root:
+            return {}
+        if self.cache.lookup_rrset(zone, dns.rdatatype.NS, allow_stale=True) is not None:
+            return {}
+        return {
+            "note": f"no delegation is known at {zone} yet: --{route.mode.value} applies once "
+            f"{zone} is a zone cut; for a name that is not one, use --only or a stub zone"
+        }
 
     def _holddown(self, words: Sequence[str]) -> Any:
         now = self.clock.wall()

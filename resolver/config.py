@@ -9,7 +9,9 @@ the option and what is wrong (an unknown key comes with the nearest known
 one), and nothing starts. ``contrib/holdfast.toml`` is a commented sample.
 
 ``[[route]]`` tables (operator routes, ``resolver/routes.py``) are kept
-under the name ``routes`` as a tuple of ``Route``.
+under the name ``routes`` as a tuple of ``Route``; ``[[stub_zone]]`` and
+``[[forward_zone]]`` (``resolver/forwarding.py``) under their own names as
+tuples of ``ZonePolicy``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import dns.name
 
 from dnssec.files import FileRefused, read_text
 from resolver.errors import ConfigError
+from resolver.forwarding import ForwardingError, Kind, configured_table, policies_from_tables
 from resolver.identity import text_error
 from resolver.localzones import (
     LocalDataError,
@@ -529,6 +532,8 @@ def _default_values() -> dict[str, Any]:
     values["routes"] = ()
     values[LOCAL_ZONE] = ()
     values[LOCAL_DATA] = ()
+    values[STUB_ZONE] = ()
+    values[FORWARD_ZONE] = ()
     return values
 
 
@@ -552,15 +557,15 @@ def load_config(path: Path, *, now: float | None = None) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", source=source) from exc
     values = _default_values()
-    sections = sorted({option.section for option in OPTIONS} | {"route", *_LOCAL_TABLES})
+    sections = sorted({option.section for option in OPTIONS} | {"route", *_TABLES})
     for section, table in data.items():
         if section == "route":
             values["routes"] = _routes(table, source, time.time() if now is None else now)
             continue
-        if section in _LOCAL_TABLES:
+        if section in _TABLES:
             try:
-                values[section] = _LOCAL_TABLES[section](table)
-            except LocalDataError as exc:
+                values[section] = _TABLES[section](table)
+            except (LocalDataError, ForwardingError) as exc:
                 raise ConfigError(str(exc), source=source) from exc
             continue
         if section not in sections:
@@ -575,6 +580,10 @@ def load_config(path: Path, *, now: float | None = None) -> Config:
                 raise ConfigError(f"unknown option {name}{_suggest(name, list(_BY_NAME))}",
                                   source=source)
             values[name] = _checked(option, value, source)
+    try:
+        configured_table(values[STUB_ZONE], values[FORWARD_ZONE])
+    except ForwardingError as exc:
+        raise ConfigError(str(exc), source=source) from exc
     return Config(values, source, path)
 
 
@@ -584,6 +593,14 @@ LOCAL_DATA = "local_data"
 _LOCAL_TABLES: dict[str, Callable[[Any], tuple[Any, ...]]] = {
     LOCAL_ZONE: zones_from_tables,
     LOCAL_DATA: data_from_tables,
+}
+#: ``[[stub_zone]]`` and ``[[forward_zone]]`` (``forwarding.py``), kept under these names.
+STUB_ZONE = "stub_zone"
+FORWARD_ZONE = "forward_zone"
+_TABLES: dict[str, Callable[[Any], tuple[Any, ...]]] = {
+    **_LOCAL_TABLES,
+    STUB_ZONE: lambda tables: policies_from_tables(tables, Kind.STUB),
+    FORWARD_ZONE: lambda tables: policies_from_tables(tables, Kind.FORWARD),
 }
 
 

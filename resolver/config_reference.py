@@ -145,7 +145,9 @@ _ROUTES = """\
 Operator routes for the servers of a zone (`resolver/routes.py`), any number of
 them, one per zone. They are applied by a reload; routes added with
 `holdfast ctl route add` are kept across reloads. Nearest Unbound option:
-`stub-zone` / `forward-zone`, or `unbound-control stub_add`.
+`stub-zone` / `forward-zone`, or `unbound-control stub_add`. An `only` route
+for a name that is not a zone cut stands in for the delegation, as a stub zone;
+`prefer` and `avoid` need the zone to be a cut.
 
 | key | type | meaning |
 |---|---|---|
@@ -193,6 +195,50 @@ record = "ads.example. 60 IN A 0.0.0.0"
 """
 
 
+_FORWARDING = """\
+## `[[stub_zone]]` and `[[forward_zone]]`
+
+Servers to ask for a zone and the names below it (`resolver/forwarding.py`), the
+longest matching zone deciding; applied by a reload (zones added with `holdfast
+ctl stub|forward add` are kept, and win for their zone). A stub zone's servers are
+authoritative and asked with RD=0 (Unbound `stub-zone`, Knot `policy.STUB`); a
+forward zone's are recursive resolvers, asked with RD=1 for every name below it
+(Unbound `forward-zone`, Knot `policy.FORWARD`); `name = "."` forwards
+everything. What comes back is validated as any answer, the DS and DNSKEY
+records asked through the same servers: a signed internal zone needs its own
+trust anchor. Hold-downs, server selection, metrics and `[upstream] allow`
+apply to these servers as to any.
+
+| key | type | meaning |
+|---|---|---|
+| `name` | string | the zone, e.g. `"corp.example"` or `"."` |
+| `addresses` | list | `"ADDR"` or `"ADDR@PORT"` (without a port, `[upstream] port`); \
+at most 32 (Unbound `stub-addr`, `forward-addr`) |
+| `stub_first` / `forward_first` | bool | when every server failed, resolve as if the \
+zone were not configured (default false; Unbound `stub-first`, `forward-first`) |
+| `forward_tls` | bool | forward zones: DNS over TLS to the servers (RFC 7858), port 853 \
+unless given; never plain text instead (Unbound `forward-tls-upstream`, Knot \
+`policy.TLS_FORWARD`) |
+| `tls_auth_name` | string | with `forward_tls`: the name the servers' certificate must be \
+valid for (Unbound `ADDR#NAME`) |
+| `tls_ca_file` | string | with `forward_tls`: verify against the CA certificates in this \
+PEM file only (absolute path); without it, the system's store (Unbound `tls-cert-bundle`) |
+
+```toml
+[[forward_zone]]
+name = "."
+addresses = ["192.0.2.53", "192.0.2.54@853"]
+forward_tls = true
+tls_auth_name = "dns.example.net"
+
+[[stub_zone]]
+name = "corp.example"
+addresses = ["10.0.0.53"]
+stub_first = true
+```
+"""
+
+
 def _value(value: Any) -> str:
     return f"`{json.dumps(value)}`"
 
@@ -232,6 +278,7 @@ def markdown() -> str:
         parts.extend(_row(option) for option in options)
         parts.append("")
     parts.append(_ROUTES)
+    parts.append(_FORWARDING)
     parts.append(_LOCAL)
     return "\n".join(parts)
 

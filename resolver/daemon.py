@@ -31,13 +31,14 @@ from resolver.answers import AnswerCache
 from resolver.cache import Cache
 from resolver.clock import Clock
 from resolver.commands import Commands
-from resolver.config import Config, parse_endpoint
+from resolver.config import FORWARD_ZONE, STUB_ZONE, Config, parse_endpoint
 from resolver.control import default_socket_path, serve_control, serve_stream
 from resolver.dnstap_output import DnstapOutput, TappedTransport
 from resolver.encrypted import EncryptedListening, EncryptedServer, encrypted_server_for
 from resolver.errors import ConfigError
 from resolver.exchange import Transport
 from resolver.failures import FailureCache
+from resolver.forwarding import Kind, configured_table
 from resolver.iterator import LOCAL_ROOT, Iterator
 from resolver.logs import QueryLogError
 from resolver.messages import OUR_UDP_PAYLOAD
@@ -121,6 +122,8 @@ class Resolver:
             "metrics": self.config["metrics.listen"] or "off",
             "local_root": self.local_root_summary(),
             "routes": len(self.routes.routes()),
+            "stub_zones": len(self.iterator.forwarding.entries(Kind.STUB)),
+            "forward_zones": len(self.iterator.forwarding.entries(Kind.FORWARD)),
             "holddowns": len(self.selection.holddowns()),
             "cache": _as_dict(self.cache.statistics()),
             "answers": _as_dict(self.answers.statistics()) if self.answers else "off",
@@ -221,6 +224,7 @@ def build(
         routes=routes,
         local_root=local_root,
         failed_targets=FailureCache(clock, failure_policy(config)),
+        forwarding=configured_table(config[STUB_ZONE], config[FORWARD_ZONE]),
     )
     allow = [ipaddress.ip_network(n) for n in config["upstream.allow"]]
     root_service = root_service_for(config, local_root, anchors, allow, offload)
@@ -379,6 +383,7 @@ def commands(resolver: Resolver) -> Commands:
         local_zones=lambda: resolver.server.local_zones,
         answers=resolver.answers,
         trace=lambda question, dnssec: trace_command.run(resolver.recursor, question, dnssec),
+        forwarding=resolver.iterator.forwarding,
     )
 
 

@@ -47,6 +47,15 @@ class UpstreamQuery:
     #: reply that failed validation over UDP is confirmed this way before
     #: its server is held down.
     tcp: bool = False
+    #: Another port than the configured upstream port (``addr@port`` of a
+    #: stub or forward zone, ``resolver.forwarding``).
+    port: int | None = None
+    #: RD=1: the server is a recursive resolver (a forward zone's).
+    recursion_desired: bool = False
+    #: DNS over TLS (with ``tcp``): the name the server's certificate must
+    #: be valid for, and the CA file to verify it with (None: the system's).
+    tls_name: str | None = None
+    tls_ca_file: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,12 +47,13 @@ from cachetools import LRUCache
 
 from dnssec.errors import HoldfastError
 from dnssec.status import ExtendedError, Security
-from resolver import aggressive, zonecuts
+from resolver import aggressive, forwarding, zonecuts
 from resolver.cache import Cache, Rank
 from resolver.classify import Classified, ReplyKind, classify
 from resolver.errors import EgressRefused, NetworkError, UpstreamError, UpstreamTimeout
 from resolver.exchange import Exchange, UpstreamQuery, UpstreamReply, ask, pause
 from resolver.failures import FailureCache
+from resolver.forwarding import ForwardingTable, ZonePolicy
 from resolver.limits import Budget, Limits, WorkLimitExceeded
 from resolver.parent_glue import ParentSideGlue
 from resolver.question import Outcome, Question
@@ -103,6 +104,9 @@ class ZoneCut:
     zone: dns.name.Name
     ns: tuple[dns.name.Name, ...]
     addresses: dict[dns.name.Name, tuple[str, ...]] = field(default_factory=dict)
+    #: A stub or forward zone (or an operator route's stub) standing in for
+    #: the delegation: its servers' ports, RD and fallback.
+    policy: ZonePolicy | None = None
 
     def known_addresses(self) -> list[str]:
         """Every server address known for the zone (in the order they became known)."""
@@ -121,13 +125,14 @@ class _Heard:
     zone: dns.name.Name
     address: str
     tcp: bool = False
+    policy: ZonePolicy | None = None
 
 
 class _Query(Budget):
     """One client query's budget, and what its key fetches heard over UDP.
 
     ``udp_evidence`` keeps, per server, the last DS/DNSKEY answer it sent over
-    UDP (question, zone, records), so that when the validator finds it
+    UDP (question, zone, records, stub or forward zone), so that when the validator finds it
     bogus the same question can be asked again over TCP and the two compared.
     ``trace`` is told each step (``resolver.trace``; ``NO_TRACE`` by default).
     """
@@ -140,7 +145,10 @@ class _Query(Budget):
         super().__init__(limits, timer)
         self.trace = trace
         self.udp_evidence: dict[
-            str, tuple[dns.name.Name, dns.rdatatype.RdataType, dns.name.Name, Evidence]
+            str,
+            tuple[
+                dns.name.Name, dns.rdatatype.RdataType, dns.name.Name, Evidence, ZonePolicy | None
+            ],
         ] = {}
 
 
@@ -246,6 +254,7 @@ class Iterator:
         failed_targets: FailureCache[dns.name.Name] | None = None,
         aggressive_nsec: bool = True,
         harden_glue: bool = True,
+        forwarding: ForwardingTable | None = None,
     ) -> None:
         self.cache = cache
         self.selection = selection
@@ -274,6 +283,8 @@ class Iterator:
         self.harden_glue = harden_glue
         #: Referrals' glue addresses, asked when the child's own ones fail.
         self.parent_glue = ParentSideGlue(validator.clock)
+        #: Stub and forward zones (``resolver.forwarding``), changed in place by ctl.
+        self.forwarding = forwarding if forwarding is not None else ForwardingTable()
 
     def resolve(
         self, question: Question, *, refresh: bool = False, trace: Tracer = NO_TRACE
@@ -356,10 +367,8 @@ class Iterator:
         bogus: _Step | None = None
         held: set[str] = set()
         while True:
-            cut = self._closest_cut(name, rdtype)
-            budget.trace.cut(name, rdtype, cut)
             try:
-                heard = yield from self._iterate(cut, name, rdtype, budget, stack, frozenset(held))
+                heard = yield from self._walk(name, rdtype, budget, stack, frozenset(held))
             except ResolutionFailed:
                 if bogus is None:
                     raise
@@ -375,7 +384,7 @@ class Iterator:
                 # the same server the same question over TCP, which cannot
                 # be raced; only a TCP reply that is bogus too holds it down.
                 confirmed = yield from self._over_tcp(
-                    heard.address, heard.zone, name, rdtype, budget
+                    heard.address, heard.zone, name, rdtype, budget, heard.policy
                 )
                 if confirmed is None:
                     held.add(step.blame)  # no proof either way: not asked again here
@@ -402,16 +411,26 @@ class Iterator:
         budget: _Query,
         *,
         tcp: bool = False,
+        policy: ZonePolicy | None = None,
     ) -> Exchange[UpstreamReply | UpstreamError]:
-        """One upstream query, counted in ``budget``, as selection knows ``address``."""
+        """One upstream query, counted in ``budget``, as selection knows ``address``.
+
+        A stub or forward zone's ``policy`` gives the server's port, RD=1
+        for a forwarder, and DNS over TLS (a stream: TCP's exchange).
+        """
         budget.spend_query()
+        tls_name = policy.tls_name if policy is not None else None
         query = UpstreamQuery(
             address=address,
             qname=name,
             rdtype=rdtype,
             edns=self.selection.uses_edns(address),
             timeout=self.selection.timeout_for(address),
-            tcp=tcp,
+            tcp=tcp or tls_name is not None,
+            port=policy.port_of(address) if policy is not None else None,
+            recursion_desired=policy is not None and policy.recursive,
+            tls_name=tls_name,
+            tls_ca_file=policy.tls_ca_file if policy is not None else None,
         )
         result = yield from ask(query)
         budget.trace.sent(query, result)
@@ -424,18 +443,19 @@ class Iterator:
         name: dns.name.Name,
         rdtype: dns.rdatatype.RdataType,
         budget: _Query,
+        policy: ZonePolicy | None,
     ) -> Exchange[_Heard | None]:
         """Ask ``address`` (a server of ``zone``) over TCP; None without a usable reply."""
-        result = yield from self._send(address, name, rdtype, budget, tcp=True)
+        result = yield from self._send(address, name, rdtype, budget, tcp=True, policy=policy)
         if isinstance(result, UpstreamError):
             self._report_failure(result, zone)
             return None
         if result.message.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
             return None
-        reply = self._classify(result.message, zone, name, rdtype)
+        reply = self._classify(result.message, zone, name, rdtype, policy)
         if reply.kind in (ReplyKind.LAME, ReplyKind.REFERRAL):
             return None
-        return _Heard(reply, zone, address, tcp=True)
+        return _Heard(reply, zone, address, tcp=True, policy=policy)
 
     def hold_down(self, address: str, zone: str, reason: str) -> None:
         """The validator's report of a server whose DS or DNSKEY records were bogus.
@@ -550,18 +570,16 @@ class Iterator:
             if cached is not None:
                 budget.trace.evidence(name, rdtype, cached, cached=True)
                 return cached
-        cut = self._closest_cut(name, rdtype)
-        budget.trace.cut(name, rdtype, cut)
         try:
-            heard = yield from self._iterate(cut, name, rdtype, budget, stack, avoid)
+            heard = yield from self._walk(name, rdtype, budget, stack, avoid)
         except ResolutionFailed:
             if not avoid:
                 raise
-            return Evidence(cut.zone)
+            return Evidence(self._closest_cut(name, rdtype).zone)
         evidence = self._evidence(heard, name, rdtype)
         budget.trace.evidence(name, rdtype, evidence, cached=False)
         if not heard.tcp:
-            budget.udp_evidence[heard.address] = (name, rdtype, heard.zone, evidence)
+            budget.udp_evidence[heard.address] = (name, rdtype, heard.zone, evidence, heard.policy)
         return evidence
 
     def _confirm_suspects(self, avoid: frozenset[str], budget: _Query) -> Exchange[None]:
@@ -578,11 +596,11 @@ class Iterator:
             sent = budget.udp_evidence.pop(address, None)
             if sent is None:
                 continue
-            name, rdtype, zone, evidence = sent
+            name, rdtype, zone, evidence, policy = sent
             reason = self._suspects.pop((address, str(zone)), None)
             if reason is None or _work_spent(budget):
                 continue
-            heard = yield from self._over_tcp(address, zone, name, rdtype, budget)
+            heard = yield from self._over_tcp(address, zone, name, rdtype, budget, policy)
             if heard is not None and self._evidence(heard, name, rdtype) == evidence:
                 self._hold_down(address, str(zone), f"{reason} (the same over TCP)")
 
@@ -627,13 +645,58 @@ class Iterator:
             )
         return None
 
-    def _closest_cut(self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> ZoneCut:
-        """The deepest cached delegation whose servers we can reach.
+    def _closest_cut(
+        self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType, *, policy: bool = True
+    ) -> ZoneCut:
+        """The deepest cached delegation whose servers we can reach, or a stub or forward zone.
 
         A DS record lives in the parent zone (RFC 4035 3.1.4.1), so for DS the
-        search starts above the name.
+        search starts above the name (Unbound looks stub and forward zones up
+        for the same name). A forward zone covers its whole subtree; a stub
+        zone, or an operator route with ``--only`` for a zone that is not a
+        cut, stands in for the delegation unless the cache knows a cut below
+        it (``resolver.forwarding``). Without ``policy`` (a ``first`` zone's
+        fallback) only the cache and the root hints count.
         """
         candidate = name.parent() if rdtype == dns.rdatatype.DS and name != dns.name.root else name
+        cut = self._cached_cut(candidate)
+        if not policy:
+            return cut
+        entry = self.forwarding.lookup(candidate)
+        if entry is not None and (entry.recursive or entry.zone.is_subdomain(cut.zone)):
+            return _policy_cut(entry)
+        route = self.routes.stub_below(cut.zone, candidate) if self.routes is not None else None
+        if route is not None:
+            stub = forwarding.policy(route.zone, forwarding.Kind.STUB, route.addresses)
+            return _policy_cut(stub)
+        return cut
+
+    def _walk(
+        self,
+        name: dns.name.Name,
+        rdtype: dns.rdatatype.RdataType,
+        budget: _Query,
+        stack: tuple[Question, ...],
+        avoid: frozenset[str],
+    ) -> Exchange[_Heard]:
+        """``_iterate`` from the closest cut; a ``first`` stub or forward zone falls back.
+
+        Unbound's ``forward-first``/``stub-first``: when every server of the
+        zone failed, the name is resolved as if the zone were not configured.
+        """
+        cut = self._closest_cut(name, rdtype)
+        budget.trace.cut(name, rdtype, cut)
+        try:
+            return (yield from self._iterate(cut, name, rdtype, budget, stack, avoid))
+        except ResolutionFailed:
+            if cut.policy is None or not cut.policy.first:
+                raise
+        fallback = self._closest_cut(name, rdtype, policy=False)
+        budget.trace.cut(name, rdtype, fallback)
+        return (yield from self._iterate(fallback, name, rdtype, budget, stack, avoid))
+
+    def _cached_cut(self, candidate: dns.name.Name) -> ZoneCut:
+        """The deepest cached delegation at or above ``candidate`` whose servers we can reach."""
         while candidate != dns.name.root:
             ns = self.cache.lookup_rrset(candidate, dns.rdatatype.NS)
             if ns is not None:
@@ -687,7 +750,10 @@ class Iterator:
         it has, with QTYPE A, until the full name is reached. It is relaxed:
         a server that mishandles a minimised name makes us ask the full name.
         """
-        minimise = self.qname_minimisation and rdtype != dns.rdatatype.DS
+        # A forwarder resolves the full name anyway (Unbound minimises only
+        # towards authoritative servers).
+        recursive = cut.policy is not None and cut.policy.recursive
+        minimise = self.qname_minimisation and rdtype != dns.rdatatype.DS and not recursive
         labels = len(cut.zone) + 1
         while True:
             minimised = minimise and labels < len(qname)
@@ -760,6 +826,11 @@ class Iterator:
         tried: set[str] = set(avoid)
         timed_out: set[str] = set()
         rounds_left = budget.limits.timeout_rounds - 1
+        # A stub or forward zone with a fallback (``first``) gets one round,
+        # and no server marked down or held down: iteration needs the time.
+        fallback = cut.policy is not None and cut.policy.first
+        if fallback:
+            rounds_left = 0
         failures: list[UpstreamError] = []
         unresolved = cut.unresolved()[: budget.limits.max_ns_lookups_per_zone]
         parent_side_tried = False
@@ -767,7 +838,7 @@ class Iterator:
             budget.check_time()
             # A server held down or marked down is asked only when no NS name
             # is left to resolve: another of the zone's servers may be healthy.
-            address = self._choose(cut, tried, usable_only=bool(unresolved))
+            address = self._choose(cut, tried, usable_only=bool(unresolved) or fallback)
             if address is None:
                 if unresolved:
                     target = unresolved.pop(0)
@@ -792,7 +863,7 @@ class Iterator:
                 raise _no_server_left(cut.zone, failures)
             budget.trace.chose(cut, address, tried, self.selection, self.routes)
             tried.add(address)
-            result = yield from self._send(address, name, rdtype, budget)
+            result = yield from self._send(address, name, rdtype, budget, policy=cut.policy)
             if isinstance(result, UpstreamError):
                 self._report_failure(result, cut.zone)
                 failures.append(result)
@@ -806,13 +877,13 @@ class Iterator:
             reply = None
             # YXDOMAIN: a DNAME substitution too long (RFC 6672 2.2), an answer.
             if rcode in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN, dns.rcode.YXDOMAIN):
-                reply = self._classify(result.message, cut.zone, name, rdtype)
+                reply = self._classify(result.message, cut.zone, name, rdtype, cut.policy)
                 reason = reply.reason
             else:
                 reason = f"answered {dns.rcode.to_text(rcode)}"
             budget.trace.heard(address, reply, reason)
             if reply is not None and reply.kind is not ReplyKind.LAME:
-                return _Heard(reply, cut.zone, address, tcp=result.tcp)
+                return _Heard(reply, cut.zone, address, tcp=result.tcp, policy=cut.policy)
             if minimised:
                 raise _MinimisationRefused(f"{address} {reason} for minimised {name}")
             self.selection.report_broken(address, str(cut.zone), reason)
@@ -862,19 +933,23 @@ class Iterator:
         zone: dns.name.Name,
         name: dns.name.Name,
         rdtype: dns.rdatatype.RdataType,
+        policy: ZonePolicy | None = None,
     ) -> Classified:
         """Scrub and classify a reply from a server of ``zone``; count what was dropped.
 
         Names below a zone cut cached under ``zone`` are not that server's
-        to speak for (``resolver.scrub``, rule ``delegated``).
+        to speak for (``resolver.scrub``, rule ``delegated``), unless it is
+        a forward zone's recursive server, which speaks for all of them.
         """
+        recursive = policy is not None and policy.recursive
         reply = classify(
             message,
             zone=zone,
             qname=name,
             rdtype=rdtype,
-            delegated=lambda owner: self.cache.delegated_below(zone, owner),
+            delegated=lambda owner: not recursive and self.cache.delegated_below(zone, owner),
             harden_glue=self.harden_glue,
+            recursive=recursive,
         )
         self.scrubbed.update(reply.dropped)
         return reply
@@ -1003,7 +1078,7 @@ class Iterator:
         A cut already cached is not probed (nothing to learn, and no loop).
         """
         reply, zone, address = heard.reply, heard.zone, heard.address
-        if address == LOCAL_ROOT or reply.kind is ReplyKind.REFERRAL:
+        if address == LOCAL_ROOT or reply.kind is ReplyKind.REFERRAL or heard.policy is not None:
             return False
         secure = False
         if zonecuts.needs_keys(reply, zone, qname):
@@ -1049,6 +1124,16 @@ class Iterator:
         records, name, complete, yxdomain = _follow_aliases(
             reply.answer, qname, rdtype, reply.signatures
         )
+        recursive = heard.policy is not None and heard.policy.recursive
+        if recursive:
+            # A forwarder's chain may cross zones: judged in the first one's,
+            # the rest is asked for again (each link is then in its own zone).
+            first = records[0].name if records else reply.soa.name if reply.soa else qname
+            zone = yield from self._forwarded_zone(heard, first, budget, stack)
+            kept = forwarding.chain_in_zone(records, reply.signatures, zone, heard.zone)
+            if kept < len(records):
+                name, complete = records[kept].name, False
+                records = records[:kept]
         synthesised = tuple(
             r for r in records if r.rdtype == dns.rdatatype.CNAME and _below_dname(r, records)
         )
@@ -1065,6 +1150,8 @@ class Iterator:
                 denied = Denied(name, rdtype, nxdomain=reply.kind is ReplyKind.NXDOMAIN)
         soa = reply.soa if denied is not None else None
         answer = tuple(r for r in reply.answer if all(r is not c for c in synthesised))
+        if recursive:
+            answer = tuple(r for r in answer if any(r is k for k in records))
         verdict = yield from self.validator.check(
             Reply(
                 zone,
@@ -1120,6 +1207,50 @@ class Iterator:
             blame=verdict.blame,
         )
 
+    def _forwarded_zone(
+        self,
+        heard: _Heard,
+        owner: dns.name.Name,
+        budget: _Query,
+        stack: tuple[Question, ...],
+    ) -> Exchange[dns.name.Name]:
+        """The zone whose keys judge a forwarder's records at ``owner`` (``resolver.forwarding``).
+
+        The deepest signer of them, else the cut unsigned data lies under,
+        found by DS queries through the forwarder (Unbound's validator
+        does the same). Neither is looked for above the deepest trust
+        anchor over ``owner``: a signer claimed above it, or an insecure
+        delegation proven above it, would judge an island of trust's data
+        without its anchor (``Validator._signer_keys`` keeps the same rule).
+        """
+        anchors = [a for a in self.validator.anchors.zones() if owner.is_subdomain(a)]
+        if not anchors:
+            return heard.zone  # no trust anchor above: insecure without asking
+        deepest = max(anchors, key=len)
+        top = deepest if deepest.is_subdomain(heard.zone) else heard.zone
+        signer = forwarding.signer_zone(owner, heard.reply.signatures, top)
+        if signer is not None:
+            return signer
+        fetch = self._ds_or_nothing(budget, stack)
+        return (yield from forwarding.unsigned_cut(owner, top, fetch))
+
+    def _ds_or_nothing(
+        self, budget: _Query, stack: tuple[Question, ...]
+    ) -> Callable[[dns.name.Name], Exchange[Evidence]]:
+        """``_fetch`` of DS records for ``forwarding.unsigned_cut``; empty evidence on failure.
+
+        A DS the forwarder cannot give ends the walk there (the validator
+        judges the data in the zone found so far) rather than the resolution.
+        """
+
+        def fetch(name: dns.name.Name) -> Exchange[Evidence]:
+            try:
+                return (yield from self._fetch(name, dns.rdatatype.DS, budget, stack, frozenset()))
+            except ResolutionFailed:
+                return Evidence(name)
+
+        return fetch
+
     def _speaks_for(self, zone: dns.name.Name, name: dns.name.Name) -> bool:
         """Whether a server of ``zone`` is the one to say that ``name`` does not exist."""
         return name.is_subdomain(zone) and not self.cache.delegated_below(zone, name)
@@ -1142,6 +1273,11 @@ class Iterator:
             rrsigs=_covering(rrset, signatures),
             error=error,
         )
+
+
+def _policy_cut(entry: ZonePolicy) -> ZoneCut:
+    """A stub or forward zone as a cut: its servers, listed under the zone's own name."""
+    return ZoneCut(entry.zone, (), {entry.zone: entry.addresses}, policy=entry)
 
 
 def _addresses_in(rrsets: tuple[dns.rrset.RRset, ...], name: dns.name.Name) -> tuple[str, ...]:

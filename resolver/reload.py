@@ -42,6 +42,10 @@ What a reload applies (every option with ``Option.reload``, and routes):
 * ``[[route]]``: the configured routes are replaced; routes added with
   ``ctl route`` stay and win for their zone. A duration (``expires =
   "2h"``) counts from the reload, since the file is read anew.
+* ``[[stub_zone]]``, ``[[forward_zone]]``: the same, for the stub and
+  forward zones and ``ctl stub|forward add`` (``forwarding.py``); what the
+  cache learnt through the old servers stays until its TTL (as Unbound's
+  ``forward_add``; ``ctl flush zone`` forgets it).
 
 Reading is apart from applying: ``read_candidate`` reads and checks the
 files (blocking, bounded: regular files only, size caps, ``dnssec.files``)
@@ -69,8 +73,9 @@ from dnssec.anchors import TrustAnchors
 from dnssec.errors import HoldfastError
 from resolver import logs
 from resolver.access import AccessList
-from resolver.config import LOCAL_DATA, LOCAL_ZONE, OPTIONS, Config
+from resolver.config import FORWARD_ZONE, LOCAL_DATA, LOCAL_ZONE, OPTIONS, STUB_ZONE, Config
 from resolver.errors import ConfigError
+from resolver.forwarding import configured_table
 from resolver.routes import RouteTable
 from resolver.settings import (
     cache_lifetimes,
@@ -224,7 +229,7 @@ def _changed(
 ) -> set[str]:
     """Names of the options (and ``routes``) whose value differs; anchors by content too."""
     changed = {option.name for option in OPTIONS if running[option.name] != config[option.name]}
-    tables = (ROUTES, LOCAL_ZONE, LOCAL_DATA)
+    tables = (ROUTES, LOCAL_ZONE, LOCAL_DATA, STUB_ZONE, FORWARD_ZONE)
     changed.update(name for name in tables if running[name] != config[name])
     if _anchor_text(anchors_in_use) != _anchor_text(anchors):
         changed.add("dnssec.trust_anchors")
@@ -254,6 +259,14 @@ def _routes(resolver: Resolver, candidate: Candidate) -> Commit:
     routes = candidate.config[ROUTES]
     RouteTable(resolver.clock, resolver.routes.routes()).replace_configured(routes)
     return lambda: resolver.routes.replace_configured(routes)
+
+
+@_applies(STUB_ZONE, FORWARD_ZONE)
+def _forwarding(resolver: Resolver, candidate: Candidate) -> Commit:
+    # As routes: the configured entries are replaced, ctl's stay and win.
+    config = candidate.config
+    entries = configured_table(config[STUB_ZONE], config[FORWARD_ZONE]).entries()
+    return lambda: resolver.iterator.forwarding.replace_configured(entries)
 
 
 @_applies("server.allow")

@@ -12,9 +12,16 @@ What a route for ZONE matches: the queries sent to the servers of ZONE
 itself, that is, when ZONE is the zone cut the iterator is asking. Those
 are the queries for names at or below ZONE until a delegation below ZONE
 takes over (a route for ``com`` does not touch the queries sent to
-``example.com``'s servers). A route for a name that is not a zone cut never
-matches anything. There is one route per zone: adding one replaces the
-previous route for that zone. The modes:
+``example.com``'s servers). A ``--only`` route also works for a name that
+is not a zone cut, or one not known yet (issue 20: ``route add internal
+--only ...`` used to be accepted and do nothing): its addresses then stand
+in for the delegation, as a stub zone's would (``stub_below``,
+``resolver.forwarding``), and are asked for ZONE and the names below it
+until a cut below ZONE is known. ``--prefer`` and ``--avoid`` choose among
+a delegation's servers, so they need ZONE to be a cut: ``ctl route add``
+says so when the cache knows no delegation at ZONE. There is one route
+per zone: adding one replaces the previous route for that zone. The
+modes:
 
 * ``only``: ask only the route's addresses, which need not be in the
   delegation's NS set (a known-good instance, a local secondary).
@@ -441,11 +448,8 @@ class RouteTable:
         """
         if not self._routes:
             return (tuple(addresses),)
-        route = self._routes.get(zone)
+        route = self._deepest(zone, zone)
         if route is None:
-            return (tuple(addresses),)
-        if route.expired(self._clock.wall()):
-            del self._routes[zone]
             return (tuple(addresses),)
         if route.mode is RouteMode.ONLY:
             return (route.addresses,)
@@ -453,6 +457,33 @@ class RouteTable:
         if route.mode is RouteMode.AVOID:
             return (others,)
         return (route.addresses, others) if others else (route.addresses,)
+
+    def stub_below(self, cut: dns.name.Name, name: dns.name.Name) -> Route | None:
+        """The deepest ``--only`` route for a zone strictly below ``cut`` that encloses ``name``.
+
+        Its zone is not a cut the cache knows, so its addresses stand in for
+        the delegation, as a stub zone's would (the iterator asks them with
+        RD=0 for the route's zone).
+        """
+        if not self._routes or name == cut:
+            return None
+        route = self._deepest(cut, name)
+        if route is None or route.zone == cut or route.mode is not RouteMode.ONLY:
+            return None
+        return route
+
+    def _deepest(self, zone: dns.name.Name, name: dns.name.Name) -> Route | None:
+        """The live route of the deepest zone from ``name`` up to ``zone``; expired ones go."""
+        if not name.is_subdomain(zone):
+            name = zone
+        while True:
+            route = self._routes.get(name)
+            if route is not None and route.expired(self._clock.wall()):
+                del self._routes[name]
+                route = None
+            if route is not None or name == zone:
+                return route
+            name = name.parent()
 
     def _sweep(self, now: float) -> None:
         """Drop every expired route."""

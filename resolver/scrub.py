@@ -110,16 +110,21 @@ def scrub(
     rdtype: dns.rdatatype.RdataType,
     delegated: Callable[[dns.name.Name], bool] = lambda name: False,
     harden_glue: bool = True,
+    recursive: bool = False,
 ) -> Scrubbed:
     """Keep only what a server of ``zone`` may say in reply to ``qname``/``rdtype``.
 
     ``delegated(name)`` says whether ``name`` lies below a zone cut known
     below ``zone`` (see ``delegated`` in the module docstring).
     ``harden_glue`` off keeps out-of-zone glue apart as hints (``additional``).
+    ``recursive``: the server is a forward zone's recursive resolver
+    (``resolver.forwarding``), which speaks for every zone below ``zone``:
+    no NS set makes its reply a referral, and the SOA it may send with a
+    negative answer is that of the zone enclosing qname, not ``zone``'s.
     """
     dropped: collections.Counter[str] = collections.Counter()
     outside: list[dns.rrset.RRset] = []
-    child = _referred_child(message, zone, qname)
+    child = None if recursive else _referred_child(message, zone, qname)
 
     def believable(
         section: Iterable[dns.rrset.RRset], *, answer: bool = False, additional: bool = False
@@ -164,7 +169,11 @@ def scrub(
     if referral:
         answer = []
     authority = _authority(
-        [r for r in authority_in if r.rdtype != dns.rdatatype.RRSIG], zone, child, referral
+        [r for r in authority_in if r.rdtype != dns.rdatatype.RRSIG],
+        qname if recursive else zone,
+        child,
+        referral,
+        recursive=recursive,
     )
     targets = {rdata.target for r in authority if r.rdtype == dns.rdatatype.NS for rdata in r}
     additional = [r for r in additional_in if r.rdtype in _ADDRESSES and r.name in targets]
@@ -279,14 +288,24 @@ def _authority(
     zone: dns.name.Name,
     child: dns.name.Name | None,
     referral: bool,
+    *,
+    recursive: bool = False,
 ) -> list[dns.rrset.RRset]:
-    """The authority RRsets a server of ``zone`` may send (module docstring, ``authority``)."""
+    """The authority RRsets a server of ``zone`` may send (module docstring, ``authority``).
+
+    For a recursive server ``zone`` is the question's name: the SOA of any
+    zone enclosing it is kept (the bailiwick was checked), NS sets are not.
+    """
     child = child if referral else None
     kept: list[dns.rrset.RRset] = []
     for rrset in authority:
         kind = rrset.rdtype
         if kind == dns.rdatatype.SOA:
-            keep = rrset.name == zone and not referral
+            keep = (zone.is_subdomain(rrset.name) if recursive else rrset.name == zone) and not (
+                referral or any(r.rdtype == kind for r in kept)
+            )
+        elif recursive and kind == dns.rdatatype.NS:
+            keep = False
         elif kind == dns.rdatatype.NS:
             keep = rrset.name in (zone, child) and not any(
                 r.rdtype == kind and r.name == rrset.name for r in kept

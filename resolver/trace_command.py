@@ -99,6 +99,7 @@ def private_iterator(shared: Iterator) -> Iterator:
         failed_targets=FailureCache(validator.clock, shared.failed_targets.policy),
         aggressive_nsec=shared.aggressive_nsec,
         harden_glue=shared.harden_glue,
+        forwarding=shared.forwarding,
     )
     return private
 

@@ -26,7 +26,10 @@ it accepts goes straight into the cache:
 * TC=1 over TCP is a failure of that server, never an empty answer;
 * an egress allow-list is checked before any socket exists, so a
   misconfigured or hostile delegation can never make us send a packet to an
-  address we were told not to talk to.
+  address we were told not to talk to;
+* a query with ``tls_name`` (a forward zone's DNS over TLS, RFC 7858) goes
+  over TLS on its TCP leg, the certificate verified for that name
+  (``resolver.upstream_tls``); a fresh connection per query, as over TCP.
 
 Servers that answer an EDNS query with FORMERR or NOTIMP (and no OPT record)
 get the query again without EDNS; the reply then says ``edns=False`` and the
@@ -42,6 +45,7 @@ import ipaddress
 import logging
 import secrets
 import socket
+import ssl
 from collections.abc import Iterator, Sequence
 
 import dns.exception
@@ -64,6 +68,7 @@ from resolver.errors import (
 )
 from resolver.exchange import UpstreamQuery, UpstreamReply
 from resolver.framing import frame, read_frames
+from resolver.upstream_tls import UpstreamTlsError, client_context
 
 _log = logging.getLogger("holdfast.transport")
 
@@ -237,7 +242,7 @@ class RetryingTransport(abc.ABC):
     def _request(
         self, query: UpstreamQuery, *, edns: bool, randomise: bool
     ) -> dns.message.QueryMessage:
-        """Build a non-recursive query with a fresh unpredictable ID (and case)."""
+        """Build a query with a fresh unpredictable ID (and case); RD only to a forwarder."""
         return dns.message.make_query(
             randomise_case(query.qname) if randomise else query.qname,
             query.rdtype,
@@ -245,7 +250,7 @@ class RetryingTransport(abc.ABC):
             want_dnssec=edns and query.dnssec_ok,
             payload=self._udp_payload if edns else None,
             id=secrets.randbits(16),
-            flags=0,
+            flags=dns.flags.RD if query.recursion_desired else 0,
         )
 
     def _randomises(self, address: str) -> bool:
@@ -411,7 +416,8 @@ class UdpTcpTransport(RetryingTransport):
     resolution with its own deadline.
 
     Args:
-        port: Destination port of every upstream server.
+        port: Destination port of every upstream server without one of its
+            own (``UpstreamQuery.port``).
         allow: Networks upstream queries may go to; ``None`` allows all.
         udp_payload: EDNS UDP payload size we advertise (RFC 6891), bytes.
         case_randomisation: 0x20 on the query name.
@@ -429,6 +435,8 @@ class UdpTcpTransport(RetryingTransport):
         self._port = port
         self._allow = None if allow is None else tuple(allow)
         self._warned: LRUCache[str, float] = LRUCache(maxsize=_WARNED_ADDRESSES)
+        #: TLS client contexts by CA file (None: the system store), built once each.
+        self._tls: dict[str | None, ssl.SSLContext] = {}
 
     async def exchange(self, query: UpstreamQuery) -> UpstreamReply:
         """Send ``query`` and return the matching reply.
@@ -486,7 +494,7 @@ class UdpTcpTransport(RetryingTransport):
             _upstream_failures(replies, query.timeout),
             trio.socket.socket(family, socket.SOCK_DGRAM) as sock,
         ):
-            await sock.connect((query.address, self._port))
+            await sock.connect((query.address, query.port or self._port))
             await sock.send(replies.request.to_wire())
             while True:
                 message = replies.take(await sock.recv(_MAX_MESSAGE))
@@ -501,8 +509,13 @@ class UdpTcpTransport(RetryingTransport):
             _upstream_failures(replies, query.timeout),
             trio.socket.socket(family, socket.SOCK_STREAM) as sock,
         ):
-            await sock.connect((query.address, self._port))
-            stream = trio.SocketStream(sock)
+            await sock.connect((query.address, query.port or self._port))
+            stream: trio.abc.Stream = trio.SocketStream(sock)
+            if query.tls_name is not None:
+                stream = trio.SSLStream(
+                    stream, self._tls_context(query), server_hostname=query.tls_name
+                )
+                await stream.do_handshake()
             await stream.send_all(frame(replies.request.to_wire()))
             async with contextlib.aclosing(read_frames(stream)) as frames:
                 async for wire in frames:
@@ -511,6 +524,22 @@ class UdpTcpTransport(RetryingTransport):
                         return message
             closed = NetworkError(query.address, "connection closed before a matching reply")
             raise replies.failure(closed)
+
+
+    def _tls_context(self, query: UpstreamQuery) -> ssl.SSLContext:
+        """The client context for ``query``'s CA file (read once, bounded).
+
+        Raises:
+            NetworkError: the CA file cannot be used (any more).
+        """
+        context = self._tls.get(query.tls_ca_file)
+        if context is None:
+            try:
+                context = client_context(query.tls_ca_file)
+            except UpstreamTlsError as exc:
+                raise NetworkError(query.address, str(exc)) from exc
+            self._tls[query.tls_ca_file] = context
+        return context
 
 
 @contextlib.contextmanager
@@ -524,7 +553,11 @@ def _upstream_failures(replies: ReplyFilter, timeout: float) -> Iterator[None]:
         timed_out = UpstreamTimeout(address, f"no matching reply within {timeout:.3f} s")
         raise replies.failure(timed_out) from None
     except (OSError, trio.BrokenResourceError) as exc:
-        raise NetworkError(address, str(exc) or type(exc).__name__) from exc
+        # trio.SSLStream reports a failed handshake (a certificate that does
+        # not verify) as BrokenResourceError caused by the ssl error: say that.
+        cause = exc.__cause__ if isinstance(exc, trio.BrokenResourceError) else None
+        reason = exc if cause is None else cause
+        raise NetworkError(address, str(reason) or type(reason).__name__) from exc
 
 
 def _with_prefix_case(name: dns.name.Name, asked: tuple[bytes, ...]) -> dns.name.Name:

@@ -146,6 +146,10 @@ MAX_LOCAL_CHANGES = 10_000
 _LOCAL_CHANGES = (
     ["local-data", "add"], ["local-data", "remove"], ["local-zone", "add"], ["local-zone", "remove"]
 )
+#: The ctl commands that change the stub and forward zones, by their first two words.
+_FORWARDING_CHANGES = (
+    ["forward", "add"], ["forward", "remove"], ["stub", "add"], ["stub", "remove"]
+)
 
 
 class ReplayLog:
@@ -156,7 +160,9 @@ class ReplayLog:
     and ``local-zone`` change in order (each one's effect depends on the
     zones in force when it came: data outside every zone makes one), at most
     ``MAX_LOCAL_CHANGES`` until a reload rebuilds the local zones from the
-    file and drops them (``forget_local``). Nothing else changes
+    file and drops them (``forget_local``), and the last ``stub`` or
+    ``forward`` ``add``/``remove`` per zone (a reload keeps what ctl set
+    there, as it keeps control routes). Nothing else changes
     state a new worker lacks: flushes and hold-down clears concern caches
     and hold-downs it starts without. Bounded: at most one entry per zone
     with a live control route (a worker refuses routes beyond
@@ -171,12 +177,15 @@ class ReplayLog:
         self._routes: dict[str, Route | None] = {}
         self._local_root: str | None = None
         self._local: list[tuple[str, ...]] = []
+        #: (stub|forward, zone) to its last add or remove, oldest first.
+        self._forwarding: dict[tuple[str, str], tuple[str, ...]] = {}
 
     @staticmethod
     def replays(words: Sequence[str]) -> bool:
         """Whether ``words`` is a command this log keeps."""
         head = list(words[:2])
-        return head in (["route", "add"], ["route", "del"], *_LOCAL_CHANGES) or list(words) in (
+        changes = (["route", "add"], ["route", "del"], *_LOCAL_CHANGES, *_FORWARDING_CHANGES)
+        return head in changes or list(words) in (
             ["local-root", "disable"],
             ["local-root", "enable"],
         )
@@ -204,6 +213,15 @@ class ReplayLog:
         if words[0] == "local-root":
             self._local_root = words[1]
             return
+        if list(words[:2]) in _FORWARDING_CHANGES:
+            try:
+                key = (words[0], zone_from_text(words[2]).to_text()) if len(words) > 2 else None
+            except RouteError:
+                return
+            if key is not None:
+                self._forwarding.pop(key, None)
+                self._forwarding[key] = tuple(words)
+            return
         try:
             if words[1] == "add":
                 route = route_from_words(words[2:], now=now)
@@ -230,7 +248,8 @@ class ReplayLog:
                 commands.append(_route_words(route, now))
         if self._local_root is not None:
             commands.append(["local-root", self._local_root])
-        return commands + [list(words) for words in self._local]
+        forwarding = [list(words) for words in self._forwarding.values()]
+        return commands + forwarding + [list(words) for words in self._local]
 
 
 def _route_words(route: Route, now: float) -> list[str]:

@@ -31,7 +31,16 @@ from dnssec.status import Security
 from resolver import daemon
 from resolver.cache import Rank
 from resolver.clock import FakeClock
-from resolver.config import LOCAL_DATA, LOCAL_ZONE, MAX_CONFIG_BYTES, OPTIONS, Option, load_config
+from resolver.config import (
+    FORWARD_ZONE,
+    LOCAL_DATA,
+    LOCAL_ZONE,
+    MAX_CONFIG_BYTES,
+    OPTIONS,
+    STUB_ZONE,
+    Option,
+    load_config,
+)
 from resolver.errors import ConfigError
 from resolver.identity import Identity
 from resolver.lab import Lab, LabTransport
@@ -274,7 +283,7 @@ def harness(lab: Lab, clock: FakeClock, tmp_path: Path) -> Reloading:
 
 
 def test_what_a_reload_applies_is_what_the_options_say() -> None:
-    tables = {ROUTES, LOCAL_ZONE, LOCAL_DATA}
+    tables = {ROUTES, LOCAL_ZONE, LOCAL_DATA, STUB_ZONE, FORWARD_ZONE}
     assert {option.name for option in RELOAD_OPTIONS} | tables == RELOADABLE
 
 

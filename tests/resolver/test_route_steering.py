@@ -172,10 +172,15 @@ async def test_a_route_for_a_zone_below_com_does_not_steer_com_queries(
     since = len(harness.transport.sent)
     asked = await resolve_flushed(harness)
     assert len({query.address for query in asked}) >= 2  # com spread as without a route
+    # example.com's DS is its parent's: with an --only route standing in for
+    # the delegation (as a stub zone, issue 20), the root may be asked it on
+    # the way down to com's servers.
     to_example = [
         query
         for query in harness.transport.sent[since:]
-        if query.qname.is_subdomain(EXAMPLE) and query.address not in GTLD
+        if query.qname.is_subdomain(EXAMPLE)
+        and query.address not in GTLD
+        and query.rdtype != dns.rdatatype.DS
     ]
     assert to_example
     assert {query.address for query in to_example} == {second}

@@ -75,6 +75,20 @@ def test_replay_forgets_a_deleted_control_route_but_deletes_a_configured_one() -
     assert log.commands(NOW, NONE) == []
 
 
+def test_replay_keeps_the_last_stub_or_forward_command_per_zone() -> None:
+    log = ReplayLog()
+    log.record(["forward", "add", "corp", "192.0.2.1@5353"], NOW, NONE)
+    log.record(["stub", "add", "lab.example", "192.0.2.2"], NOW, NONE)
+    log.record(["forward", "add", "CORP.", "192.0.2.3", "--first"], NOW, NONE)
+    log.record(["stub", "remove", "lab.example."], NOW, NONE)
+    assert log.commands(NOW, NONE) == [
+        ["forward", "add", "CORP.", "192.0.2.3", "--first"],
+        ["stub", "remove", "lab.example."],
+    ]
+    log.forget_local()  # a reload keeps what ctl set for stub and forward zones
+    assert len(log.commands(NOW, NONE)) == 2
+
+
 def test_replay_keeps_the_last_local_root_switch() -> None:
     log = ReplayLog()
     log.record(["local-root", "disable"], NOW, NONE)
