@@ -187,8 +187,12 @@ class _Chain:
         Raises:
             ResolutionFailed: the chain is too long or loops.
         """
-        self.records.extend(step.records)
-        self.signatures.extend(step.signatures)
+        # A DNAME that rewrites the name more than once (x. DNAME . for
+        # a.x.x.) is one record in the answer, with its RRSIG once, as in
+        # Unbound's and Knot's answers (Deckard val_dname): twice, it inflated
+        # the reply past the client's size and set TC.
+        self.records.extend(r for r in step.records if r not in self.records)
+        self.signatures.extend(s for s in step.signatures if s not in self.signatures)
         self.security = worse(self.security, step.security)
         self.errors.extend(error for error in step.errors if error not in self.errors)
         self.stale |= step.stale
@@ -1064,7 +1068,10 @@ class Iterator:
         records = [capped.get(id(rrset), rrset) for rrset in records]
         for rrset in capped.values():
             self._store(rrset, reply.signatures, Rank.ANSWER, address, verdict.security, error)
-        proof = _proof(reply)
+        # A positive answer carries a proof only for a wildcard expansion (RFC
+        # 4035 3.1.3.3); NSECs a server adds to any other answer go no further,
+        # as in Unbound's and Knot's answers (Deckard val_dname).
+        proof = _proof(reply) if denied is not None or _from_wildcard(records, reply) else ()
         if denied is not None and soa is not None:
             self.cache.store_negative(
                 name,
@@ -1163,6 +1170,18 @@ def _covering(
     return next(
         (s for s in signatures if s.name == rrset.name and s.covers == rrset.rdtype), None
     )
+
+
+def _from_wildcard(records: list[dns.rrset.RRset], reply: Classified) -> bool:
+    """Whether one of ``records`` was expanded from a wildcard: its RRSIG's
+    Labels field counts fewer labels than its owner (RFC 4035 5.3.2)."""
+    for record in records:
+        sig = _covering(record, reply.signatures)
+        labels = len(record.name) - 1  # without the root label
+        if sig is not None and record.name.labels[0] != b"*":
+            if any(rrsig.labels < labels for rrsig in sig):
+                return True
+    return False
 
 
 def _proof(reply: Classified) -> tuple[dns.rrset.RRset, ...]:
