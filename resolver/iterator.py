@@ -655,6 +655,12 @@ class Iterator:
                 found.extend(rdata.address for rdata in hit.rrset)
         return tuple(found)
 
+    def _known_addresses(self, name: dns.name.Name) -> tuple[str, ...]:
+        """``_cached_addresses``, or the root hints' for a root server's name: the
+        operator's hints vouch for it as glue does (a root server that also serves
+        a child zone names itself in the child's NS, Deckard val_ta_sentinel_insecure)."""
+        return self._cached_addresses(name) or self.hints.addresses.get(name, ())
+
     # -- walking down ------------------------------------------------------
 
     def _iterate(
@@ -1014,7 +1020,7 @@ class Iterator:
             if result.message.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
                 return False
             probe = self._classify(result.message, zone, cut, dns.rdatatype.NS)
-            found = zonecuts.judge(probe, cut, address, self._cached_addresses)
+            found = zonecuts.judge(probe, cut, address, self._known_addresses)
             if found.verdict is zonecuts.Verdict.REFERRED:
                 budget.spend_referral()
                 self._follow_referral(probe, address)
