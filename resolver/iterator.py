@@ -1046,6 +1046,13 @@ class Iterator:
         records, name, complete, yxdomain = _follow_aliases(
             reply.answer, qname, rdtype, reply.signatures
         )
+        tail = zonecuts.signed_below(records, reply.signatures, zone)
+        if tail:
+            # The chain runs on into a child zone this server also serves:
+            # that part is asked again by name, so the child's cut is found
+            # and its keys judge it (Knot Resolver ``check_signer``).
+            name, complete = tail[0].name, False
+            records = records[: len(records) - len(tail)]
         synthesised = tuple(
             r for r in records if r.rdtype == dns.rdatatype.CNAME and _below_dname(r, records)
         )
@@ -1061,7 +1068,9 @@ class Iterator:
             else:
                 denied = Denied(name, rdtype, nxdomain=reply.kind is ReplyKind.NXDOMAIN)
         soa = reply.soa if denied is not None else None
-        answer = tuple(r for r in reply.answer if all(r is not c for c in synthesised))
+        answer = tuple(
+            r for r in reply.answer if all(r is not c for c in (*synthesised, *tail))
+        )
         verdict = yield from self.validator.check(
             Reply(
                 zone,
