@@ -1200,9 +1200,12 @@ def _from_wildcard(records: list[dns.rrset.RRset], reply: Classified) -> bool:
     for record in records:
         sig = _covering(record, reply.signatures)
         labels = len(record.name) - 1  # without the root label
-        if sig is not None and record.name.labels[0] != b"*":
-            if any(rrsig.labels < labels for rrsig in sig):
-                return True
+        if (
+            sig is not None
+            and record.name.labels[0] != b"*"
+            and any(rrsig.labels < labels for rrsig in sig)
+        ):
+            return True
     return False
 
 

@@ -110,7 +110,8 @@ def test_ttl_zero_records_are_kept_for_the_min_ttl(clock: FakeClock) -> None:
     assert cache.store_rrset(a_rrset(ttl=0), Rank.ANSWER)
     clock.advance(59)
     hit = cache.lookup_rrset(name("www.example."), A)
-    assert hit is not None and hit.rrset.ttl == 1
+    assert hit is not None
+    assert hit.rrset.ttl == 1
 
 
 def test_rrsigs_share_the_rrset_lifetime_which_is_the_lesser_ttl(

@@ -66,7 +66,8 @@ async def test_the_next_query_to_the_server_reuses_the_connection(nursery: trio.
     transport = UdpTcpTransport(port=connections.pop())
     for _ in range(3):
         reply = await transport.exchange(query_for())
-        assert reply.tcp and first_address(reply.message) == ANSWER
+        assert reply.tcp
+        assert first_address(reply.message) == ANSWER
     assert connections == [3]
 
 
@@ -75,7 +76,8 @@ async def test_a_connection_the_server_closed_is_replaced(nursery: trio.Nursery)
     transport = UdpTcpTransport(port=connections.pop())
     for _ in range(2):
         reply = await transport.exchange(query_for())
-        assert reply.tcp and first_address(reply.message) == ANSWER
+        assert reply.tcp
+        assert first_address(reply.message) == ANSWER
     assert connections == [1, 1]
 
 
