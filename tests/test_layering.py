@@ -19,6 +19,7 @@ TRIO_SHELL = {
     "resolver/encrypted.py",
     "resolver/connections.py",
     "resolver/transport.py",
+    "resolver/upstream_tcp.py",
     "resolver/driver.py",
     "resolver/framing.py",
     "resolver/recursor.py",
