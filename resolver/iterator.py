@@ -55,6 +55,7 @@ from resolver.exchange import Exchange, UpstreamQuery, UpstreamReply, ask, pause
 from resolver.limits import Budget, Limits, WorkLimitExceeded
 from resolver.parent_glue import ParentSideGlue
 from resolver.question import Outcome, Question
+from resolver.referral_denials import ReferralDenials
 from resolver.routes import RouteTable
 from resolver.selection import ServerSelection
 from resolver.targets import FailedTargets
@@ -260,6 +261,8 @@ class Iterator:
         self.failed_targets = (
             failed_targets if failed_targets is not None else FailedTargets(validator.clock)
         )
+        #: Referrals' proofs that a child has no DS, for the validator.
+        self.referral_denials = ReferralDenials(validator.clock)
         #: (server, zone) whose DS/DNSKEY the validator found bogus, with why:
         #: held down only once a TCP re-ask proves the records are theirs.
         self._suspects: LRUCache[tuple[str, str], str] = LRUCache(maxsize=MAX_SUSPECTS)
@@ -614,6 +617,8 @@ class Iterator:
                 nxdomain=negative.nxdomain,
                 source=negative.source,
             )
+        if rdtype == dns.rdatatype.DS:
+            return self.referral_denials.get(name)
         return None
 
     def _closest_cut(self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> ZoneCut:
@@ -700,7 +705,7 @@ class Iterator:
             reply = heard.reply
             if reply.kind is ReplyKind.REFERRAL:
                 budget.spend_referral()
-                cut = self._follow_referral(reply, heard.address)
+                cut = self._follow_referral(reply, heard.address, heard.zone)
                 labels = len(cut.zone) + 1
                 continue
             if minimised:
@@ -965,10 +970,14 @@ class Iterator:
 
     # -- what a reply teaches us -------------------------------------------
 
-    def _follow_referral(self, reply: Classified, address: str) -> ZoneCut:
-        """Cache a delegation (NS, glue, DS) and make it the new zone cut."""
+    def _follow_referral(self, reply: Classified, address: str, zone: dns.name.Name) -> ZoneCut:
+        """Cache a delegation (NS, glue, DS, or the proof there is no DS) and make
+        it the new zone cut."""
         assert reply.ns is not None
         assert reply.child is not None
+        if not any(rrset.rdtype == dns.rdatatype.DS for rrset in reply.authority):
+            proof = _proof(reply)
+            self.referral_denials.remember(reply.child, Evidence(zone, proof=proof, source=address))
         ns = _bounded_ns(reply.ns, reply.glue)
         self._store(ns, reply.signatures, Rank.REFERRAL, address)
         for glue in reply.glue:
@@ -1023,7 +1032,7 @@ class Iterator:
             found = zonecuts.judge(probe, cut, address, self._known_addresses)
             if found.verdict is zonecuts.Verdict.REFERRED:
                 budget.spend_referral()
-                self._follow_referral(probe, address)
+                self._follow_referral(probe, address, zone)
                 return True
             if found.verdict is zonecuts.Verdict.SERVED:
                 assert found.ns is not None
