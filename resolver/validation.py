@@ -335,22 +335,29 @@ class Validator:
         An RRSIG's signer field is the sender's claim, and never picks the
         chain of trust by itself (issue 17: a com server's extra record
         signed "by insecure.com." was judged insecure through the proof
-        that insecure.com has no DS). A signer below ``zone`` is not
-        believed. An ancestor of ``zone`` (a server may serve the parent
-        too) is used only when its keys are secure: the signature then has
+        that insecure.com has no DS). Another signer that encloses the
+        owner is used only when its keys are secure: the signature then has
         to verify with them, and the claim can never make data insecure
         (an island of trust below an insecure parent stays what its anchor
-        says). Knot Resolver likewise validates with the keys of the zone
-        cut it asked and treats another signer as a mismatch that sends it
-        to find the cut again (``lib/layer/validate.c``,
-        ``KR_VLDRANK_MISMATCH``), not to trust the signer's chain.
+        says). That signer may be an ancestor of ``zone`` (a server may
+        serve the parent too), or a child of it whose cut the iterator
+        could not find (its server answers the child's data but not
+        ``child NS``, Deckard iter_validate_child_zone_noaddr): the child's
+        keys are then secure only through a DS that ``zone`` signed, as
+        Unbound's validator walks to the signer (``validator.c``
+        ``processFindKey``). Knot Resolver validates with the keys of the
+        zone cut it asked and treats another signer as a mismatch that
+        sends it to find the cut again (``lib/layer/validate.c``,
+        ``KR_VLDRANK_MISMATCH``).
         """
         for rdata in signatures.get((rrset.name, rrset.rdtype), ()):
             signer = rdata.signer
-            if signer != zone and zone.is_subdomain(signer) and rrset.name.is_subdomain(signer):
-                ancestor = yield from self.zone_keys(signer, work, fetch)
-                if ancestor.security is Security.SECURE:
-                    return ancestor
+            if signer != zone and rrset.name.is_subdomain(signer) and (
+                zone.is_subdomain(signer) or signer.is_subdomain(zone)
+            ):
+                other = yield from self.zone_keys(signer, work, fetch)
+                if other.security is Security.SECURE:
+                    return other
                 break
         return (yield from self.zone_keys(zone, work, fetch))
 
