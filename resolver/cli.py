@@ -190,6 +190,7 @@ def make_parser() -> argparse.ArgumentParser:
                           "local-data add 'NAME [TTL] [IN] TYPE RDATA' | "
                           "local-data remove NAME [TYPE] | local-data list | "
                           "local-zone add ZONE TYPE | local-zone remove ZONE | local-zone list | "
+                          "nta add ZONE [--expires DURATION] | nta del ZONE | nta list | "
                           "log-reopen | reload")
 
     lab = command("lab", help="run the lab's authoritative servers")

@@ -35,6 +35,12 @@ socket so the commands are tested as plain calls.
   ``list_local_zones``. Each change clears the ready-made responses (one of
   them may answer a name the change concerns); a reload that changes the
   local zone options rebuilds them from the file, without what ctl added.
+* ``nta add ZONE [--expires DURATION]``, ``nta del ZONE``, ``nta list``:
+  negative trust anchors (RFC 7646, ``nta.py``): the zone and everything
+  below it are answered without validation until the anchor expires (a day
+  unless told, at most a week) or is deleted; Unbound's ``insecure_add``,
+  ``insecure_remove`` and ``insecure_list``. Adding or deleting one flushes
+  the zone's cached answers, which were judged the other way.
 * ``log-reopen``: reopen the query log file (``[logging] query_log_target``),
   Unbound's ``log_reopen``; SIGHUP does it too, for logrotate.
 * ``reload``: read the configuration file again and apply it (``reload.py``).
@@ -53,13 +59,13 @@ import dns.rdatatype
 import trio
 
 from dnssec.signatures import utc_text
-from resolver import logs
+from resolver import logs, nta
 from resolver.answers import AnswerCache
 from resolver.cache import Cache
 from resolver.clock import Clock
 from resolver.control import ControlError
 from resolver.localzones import LocalDataError, LocalZones, parse_record, parse_zone
-from resolver.routes import RouteError, RouteTable, route_from_words
+from resolver.routes import RouteError, RouteTable, parse_duration, route_from_words
 from resolver.selection import ServerSelection
 from rootzone.lifecycle import LocalRoot
 from rootzone.service import RootService
@@ -77,6 +83,7 @@ _USAGE = {
     "local-data": "local-data add 'NAME [TTL] [IN] TYPE RDATA' | local-data remove NAME [TYPE] | "
     "local-data list",
     "local-zone": "local-zone add ZONE TYPE | local-zone remove ZONE | local-zone list",
+    "nta": "nta add ZONE [--expires DURATION] | nta del ZONE | nta list",
     "log-reopen": "log-reopen",
     "reload": "reload",
 }
@@ -107,6 +114,7 @@ class Commands:
         local_zones: The local zones the server answers from now (a reload
             replaces the table, so it is looked up at each command).
         answers: The ready-made responses, cleared when local data changes.
+        negative_anchors: The negative trust anchors (None: not kept here).
     """
 
     status: Callable[[], dict[str, Any]]
@@ -120,6 +128,7 @@ class Commands:
     reload: Callable[[], Awaitable[dict[str, Any]]] | None = None
     local_zones: Callable[[], LocalZones | None] | None = None
     answers: AnswerCache | None = None
+    negative_anchors: nta.NegativeTrustAnchors | None = None
 
     def __call__(self, request: dict[str, Any]) -> Any:
         """Run the command in ``request`` (``{"command": [words]}``)."""
@@ -145,6 +154,8 @@ class Commands:
             return self._local_data(rest)
         if head == "local-zone":
             return self._local_zone(rest)
+        if head == "nta":
+            return self._nta(rest)
         if head == "log-reopen" and not rest:
             target = logs.reopen_query_log()
             return {"query_log": f"reopened {target}" if target else "not written to a file"}
@@ -228,6 +239,31 @@ class Commands:
             self.local_root.enable()
             return {"local_root": self.local_root.state().value}
         raise ControlError(f"usage: {_USAGE['local-root']}")
+
+    def _nta(self, words: Sequence[str]) -> Any:
+        anchors = self.negative_anchors
+        if anchors is None:
+            raise ControlError("this instance keeps no negative trust anchors")
+        now = self.clock.wall()
+        action, *rest = words or [""]
+        if action == "add" and len(rest) in (1, 3) and (len(rest) == 1 or rest[1] == "--expires"):
+            try:
+                lifetime = parse_duration(rest[2]) if len(rest) == 3 else nta.DEFAULT_LIFETIME
+                anchor = anchors.add(_zone(rest[0]), lifetime)
+            except (RouteError, nta.NtaError) as exc:
+                raise ControlError(str(exc)) from exc
+            return {"added": anchor.describe(now), "flushed": self.cache.flush_zone(anchor.zone)}
+        if action == "del" and len(rest) == 1:
+            removed = anchors.delete(_zone(rest[0]))
+            if removed is None:
+                raise ControlError(
+                    f"no negative trust anchor for {rest[0]!r}; see: holdfast ctl nta list"
+                )
+            flushed = self.cache.flush_zone(removed.zone)
+            return {"deleted": removed.describe(now), "flushed": flushed}
+        if action == "list" and not rest:
+            return [anchor.describe(now) for anchor in anchors.anchors()]
+        raise ControlError(f"usage: {_USAGE['nta']}")
 
     def _flush(self, words: Sequence[str]) -> Any:
         cache = self.cache

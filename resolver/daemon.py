@@ -24,7 +24,7 @@ from typing import Any
 import trio
 
 from dnssec.anchors import TrustAnchors
-from resolver import __version__, logs
+from resolver import __version__, logs, nta
 from resolver.access import AccessList
 from resolver.anchor_refresh import AnchorMaintainer
 from resolver.answers import AnswerCache
@@ -190,6 +190,9 @@ def build(
         cache=cache,
         clock=clock,
         bogus_ttl=config["dnssec.bogus_ttl"],
+        negative_anchors=nta.NegativeTrustAnchors(
+            clock, nta.zone_names(config["dnssec.negative_trust_anchors"])
+        ),
         # Bound late: the iterator, built next, tells bogus data from the
         # local root copy apart from a server's.
         hold_down=lambda address, zone, reason: iterator.hold_down(address, zone, reason),
@@ -369,6 +372,7 @@ def commands(resolver: Resolver) -> Commands:
         reload=lambda: reload_off_loop(resolver),
         local_zones=lambda: resolver.server.local_zones,
         answers=resolver.answers,
+        negative_anchors=resolver.iterator.validator.negative_anchors,
     )
 
 

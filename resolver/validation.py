@@ -54,9 +54,13 @@ from resolver.cache import Cache, Rank
 from resolver.clock import Clock
 from resolver.counters import ServerTable
 from resolver.exchange import Exchange
+from resolver.nta import NegativeTrustAnchors
 
 #: Seconds an "insecure: no trust anchor above it" verdict is kept.
 UNANCHORED_TTL = 3600
+#: The TTL of an "insecure: under a negative trust anchor" verdict, which caps
+#: how long data judged under it is cached (as ``bogus_ttl`` does for bogus data).
+NTA_TTL = 60
 _DENIAL_TYPES = (dns.rdatatype.NSEC, dns.rdatatype.NSEC3)
 _RANK = {Security.BOGUS: 0, Security.INDETERMINATE: 1, Security.INSECURE: 2, Security.SECURE: 3}
 
@@ -228,8 +232,11 @@ class Validator:
         clock: Clock,
         bogus_ttl: int = 60,
         hold_down: HoldDown | None = None,
+        negative_anchors: NegativeTrustAnchors | None = None,
     ) -> None:
         self.anchors = anchors
+        #: Zones whose DNSSEC the operator set aside (RFC 7646, ``resolver.nta``).
+        self.negative_anchors = negative_anchors
         self.cache = cache
         self.clock = clock
         self.bogus_ttl = bogus_ttl
@@ -366,7 +373,14 @@ class Validator:
     def zone_keys(
         self, zone: dns.name.Name, work: ValidationWork, fetch: Fetch
     ) -> Exchange[ZoneKeys]:
-        """The trusted keys of ``zone`` (or why there are none), from the cache or the chain."""
+        """The trusted keys of ``zone`` (or why there are none), from the cache or the chain.
+
+        A zone under a negative trust anchor is insecure before anything else
+        (RFC 7646); that verdict is not kept, so deleting the anchor counts at once.
+        """
+        if self.negative_anchors is not None and self.negative_anchors.covering(zone):
+            self.negative_anchors.applied += 1
+            return ZoneKeys.insecure(zone, NTA_TTL)
         cached = self.keys.get(zone)
         if cached is not None:
             return cached
