@@ -32,7 +32,8 @@ its rule's reason (``Scrubbed.dropped``, the metric
     ``unroll_cname`` ("skip the RR if its owner+type doesn't interest
     us"). A chain that leaves Z is resolved anew by the iterator.
 ``authority``
-    Authority RRsets other than: the SOA of Z (negative answers); in a
+    Authority RRsets other than: the SOA of Z, or of a child of Z enclosing
+    qname that the same server serves (negative answers); in a
     referral, one NS RRset of a child of Z that encloses qname (Unbound
     ``scrub_normalize`` keeps a single NS set and only one above qname;
     Knot ``process_authority``/``update_cut``: a cut must be below the
@@ -164,7 +165,7 @@ def scrub(
     if referral:
         answer = []
     authority = _authority(
-        [r for r in authority_in if r.rdtype != dns.rdatatype.RRSIG], zone, child, referral
+        [r for r in authority_in if r.rdtype != dns.rdatatype.RRSIG], zone, qname, child, referral
     )
     targets = {rdata.target for r in authority if r.rdtype == dns.rdatatype.NS for rdata in r}
     additional = [r for r in additional_in if r.rdtype in _ADDRESSES and r.name in targets]
@@ -277,6 +278,7 @@ def _referred_child(
 def _authority(
     authority: list[dns.rrset.RRset],
     zone: dns.name.Name,
+    qname: dns.name.Name,
     child: dns.name.Name | None,
     referral: bool,
 ) -> list[dns.rrset.RRset]:
@@ -286,7 +288,7 @@ def _authority(
     for rrset in authority:
         kind = rrset.rdtype
         if kind == dns.rdatatype.SOA:
-            keep = rrset.name == zone and not referral
+            keep = _apex_for(rrset.name, zone, qname) and not referral
         elif kind == dns.rdatatype.NS:
             keep = rrset.name in (zone, child) and not any(
                 r.rdtype == kind and r.name == rrset.name for r in kept
@@ -300,6 +302,14 @@ def _authority(
         if keep:
             kept.append(rrset)
     return kept
+
+
+def _apex_for(owner: dns.name.Name, zone: dns.name.Name, qname: dns.name.Name) -> bool:
+    """Whether an SOA owned by ``owner`` may head a negative answer from a server of
+    ``zone``: Z's own, or that of a child of Z on the same server that encloses qname
+    (its keys, proven through Z's DS, judge it: ``Validator._signer_keys``). Knot
+    Resolver's bailiwick check on the SOA of a negative answer is the same."""
+    return owner == zone or (owner.is_subdomain(zone) and qname.is_subdomain(owner))
 
 
 def _count_missing(
