@@ -54,8 +54,8 @@ from resolver.errors import EgressRefused, NetworkError, UpstreamError, Upstream
 from resolver.exchange import Exchange, UpstreamQuery, UpstreamReply, ask, pause
 from resolver.limits import Budget, Limits, WorkLimitExceeded
 from resolver.parent_glue import ParentSideGlue
+from resolver.proofs import ProofMemory
 from resolver.question import Outcome, Question
-from resolver.referral_denials import ReferralDenials
 from resolver.routes import RouteTable
 from resolver.selection import ServerSelection
 from resolver.targets import FailedTargets
@@ -261,8 +261,14 @@ class Iterator:
         self.failed_targets = (
             failed_targets if failed_targets is not None else FailedTargets(validator.clock)
         )
-        #: Referrals' proofs that a child has no DS, for the validator.
-        self.referral_denials = ReferralDenials(validator.clock)
+        #: Referrals' proofs that a child has no DS, for the validator (``proofs``).
+        self.referral_denials: ProofMemory[dns.name.Name, Evidence] = ProofMemory(
+            validator.clock
+        )
+        #: Wildcard answers' proofs, by the (owner, type) expanded (``proofs``).
+        self.wildcard_proofs: ProofMemory[
+            tuple[dns.name.Name, dns.rdatatype.RdataType], tuple[dns.rrset.RRset, ...]
+        ] = ProofMemory(validator.clock)
         #: (server, zone) whose DS/DNSKEY the validator found bogus, with why:
         #: held down only once a TCP re-ask proves the records are theirs.
         self._suspects: LRUCache[tuple[str, str], str] = LRUCache(maxsize=MAX_SUSPECTS)
@@ -467,13 +473,22 @@ class Iterator:
             hit = self.cache.lookup_rrset(name, wanted, allow_stale=allow_stale)
             if hit is None or hit.rank < Rank.AUTHORITY or not _judged(hit.security):
                 continue
+            signatures = (hit.rrsigs,) if hit.rrsigs is not None else ()
+            proof: tuple[dns.rrset.RRset, ...] | None = ()
+            if hit.security is Security.SECURE and _expanded([hit.rrset], signatures):
+                # A secure wildcard expansion goes out with its proof (RFC 4035
+                # 3.1.3.3); without it kept, it is resolved anew (fresh data only).
+                proof = self.wildcard_proofs.get((name, wanted))
+                if proof is None and not allow_stale:
+                    continue
             return _Step(
                 dns.rcode.NOERROR,
                 (hit.rrset,),
                 next_name=hit.rrset[0].target if wanted != rdtype else None,
                 security=hit.security,
                 errors=(hit.error,) if hit.error is not None else (),
-                signatures=(hit.rrsigs,) if hit.rrsigs is not None else (),
+                signatures=signatures,
+                proof=proof or (),
                 stale=hit.stale,
                 expiring=_expiring(hit.rrset.ttl, hit.lifetime),
             )
@@ -977,7 +992,9 @@ class Iterator:
         assert reply.child is not None
         if not any(rrset.rdtype == dns.rdatatype.DS for rrset in reply.authority):
             proof = _proof(reply)
-            self.referral_denials.remember(reply.child, Evidence(zone, proof=proof, source=address))
+            if proof:
+                evidence = Evidence(zone, proof=proof, source=address)
+                self.referral_denials.remember(reply.child, evidence, _least_ttl(proof))
         ns = _bounded_ns(reply.ns, reply.glue)
         self._store(ns, reply.signatures, Rank.REFERRAL, address)
         for glue in reply.glue:
@@ -1102,7 +1119,11 @@ class Iterator:
         # A positive answer carries a proof only for a wildcard expansion (RFC
         # 4035 3.1.3.3); NSECs a server adds to any other answer go no further,
         # as in Unbound's and Knot's answers (Deckard val_dname).
-        proof = _proof(reply) if denied is not None or _from_wildcard(records, reply) else ()
+        expanded = _expanded(records, reply.signatures)
+        proof = _proof(reply) if denied is not None or expanded else ()
+        if expanded and proof and verdict.security is Security.SECURE:
+            for rrset in expanded:  # for the same answer from the cache (``proofs``)
+                self.wildcard_proofs.remember((rrset.name, rrset.rdtype), proof, _least_ttl(proof))
         if denied is not None and soa is not None:
             self.cache.store_negative(
                 name,
@@ -1203,19 +1224,26 @@ def _covering(
     )
 
 
-def _from_wildcard(records: list[dns.rrset.RRset], reply: Classified) -> bool:
-    """Whether one of ``records`` was expanded from a wildcard: its RRSIG's
-    Labels field counts fewer labels than its owner (RFC 4035 5.3.2)."""
+def _expanded(
+    records: list[dns.rrset.RRset], signatures: tuple[dns.rrset.RRset, ...]
+) -> list[dns.rrset.RRset]:
+    """Those of ``records`` expanded from a wildcard: their RRSIG's Labels field
+    counts fewer labels than their owner (RFC 4035 5.3.2)."""
+    expanded = []
     for record in records:
-        sig = _covering(record, reply.signatures)
+        sig = _covering(record, signatures)
         labels = len(record.name) - 1  # without the root label
         if (
             sig is not None
             and record.name.labels[0] != b"*"
             and any(rrsig.labels < labels for rrsig in sig)
         ):
-            return True
-    return False
+            expanded.append(record)
+    return expanded
+
+
+def _least_ttl(rrsets: tuple[dns.rrset.RRset, ...]) -> int:
+    return min(rrset.ttl for rrset in rrsets)
 
 
 def _proof(reply: Classified) -> tuple[dns.rrset.RRset, ...]:

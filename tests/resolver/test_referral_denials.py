@@ -1,5 +1,5 @@
 """A signed referral's proof that the child has no DS serves the validator
-(``resolver.referral_denials``; Unbound reads it from the referral): no second
+(``resolver.proofs``; Unbound reads it from the referral): no second
 ``child DS`` query, and the child is insecure (Deckard val_unsecds_negcache)."""
 
 from __future__ import annotations
