@@ -510,19 +510,23 @@ class Iterator:
     ) -> _Step | None:
         """The denial that cached SECURE NSEC records prove (RFC 8198), if on and any.
 
-        Only for zones below a trust anchor now: data validated under an
-        anchor since removed is not used to answer for it. ``allow_stale``
+        Only for zones below a trust anchor now and under no negative trust
+        anchor (RFC 7646: such a zone is not validated, so its denials are
+        not synthesised either): data validated under an anchor since
+        removed is not used to answer for it. ``allow_stale``
         for serve-stale (``cached``): a name answered by synthesis has no
         negative entry of its own, so its stale answer is synthesised too.
         """
         if not self.aggressive_nsec:
             return None
         anchors = self.validator.anchors
+        negative = self.validator.negative_anchors
         found = aggressive.synthesise(
             self.cache,
             name,
             rdtype,
-            trusted=lambda zone: any(zone.is_subdomain(anchor) for anchor in anchors.zones()),
+            trusted=lambda zone: any(zone.is_subdomain(anchor) for anchor in anchors.zones())
+            and (negative is None or negative.covering(zone) is None),
             allow_stale=allow_stale,
         )
         if found is None:

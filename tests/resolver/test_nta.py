@@ -112,3 +112,19 @@ def test_ctl_nta_refuses_what_it_cannot_do(words: list[str]) -> None:
     commands = ctl_with_anchors()
     with pytest.raises(ControlError):
         commands({"command": words})
+
+
+async def test_no_denial_is_synthesised_under_an_anchor(lab: Lab, clock: FakeClock) -> None:
+    """RFC 8198 synthesis needs a zone that is validated: under a negative trust
+    anchor the cached NSECs answer nothing, the question goes upstream."""
+    harness = Harness(lab, clock)
+    assert (await harness.ask("nx.example.com.")).rcode == dns.rcode.NXDOMAIN
+    harness.iterator.validator.negative_anchors = NegativeTrustAnchors(
+        clock, [name("example.com.")]
+    )
+    before = len(harness.sent)
+    outcome = await harness.ask("ny.example.com.")
+    assert outcome.rcode == dns.rcode.NXDOMAIN
+    assert outcome.security is Security.INSECURE
+    assert len(harness.sent) > before
+    assert harness.iterator.synthesised == 0
