@@ -665,7 +665,7 @@ class Iterator:
     def _cut_from_ns(self, ns: dns.rrset.RRset) -> ZoneCut:
         cut = ZoneCut(ns.name, tuple(rdata.target for rdata in ns))
         for target in cut.ns:
-            addresses = self._cached_addresses(target)
+            addresses = self._known_addresses(target)
             if addresses:
                 cut.addresses[target] = addresses
         return cut
