@@ -16,6 +16,7 @@ from resolver.lab import Lab
 from resolver.nta import MAX_LIFETIME, NegativeTrustAnchors, NtaError
 from resolver.routes import RouteTable
 from resolver.selection import ServerSelection
+from resolver.workers import ReplayLog
 from rootzone.lifecycle import LocalRoot
 from tests.resolver.test_commands import STATUS
 from tests.resolver.test_iterator import Harness, addresses
@@ -128,3 +129,19 @@ async def test_no_denial_is_synthesised_under_an_anchor(lab: Lab, clock: FakeClo
     assert outcome.security is Security.INSECURE
     assert len(harness.sent) > before
     assert harness.iterator.synthesised == 0
+
+
+def test_a_worker_started_later_gets_the_anchors_ctl_changed() -> None:
+    """``workers.ReplayLog``: an added anchor with the time it has left, a deleted
+    configured one deleted again; one ctl added and deleted leaves nothing."""
+    log = ReplayLog()
+    now = 1_000_000.0
+    log.record(["nta", "add", "Example.com", "--expires", "1h"], now, frozenset())
+    log.record(["nta", "add", "gone.example."], now, frozenset())
+    log.record(["nta", "del", "gone.example."], now, frozenset())
+    log.record(["nta", "del", "configured.example."], now, frozenset())
+    assert log.commands(now + 600, frozenset()) == [
+        ["nta", "add", "example.com.", "--expires", "3000.000"],
+        ["nta", "del", "configured.example."],
+    ]
+    assert log.commands(now + 3600, frozenset()) == [["nta", "del", "configured.example."]]
