@@ -30,7 +30,7 @@ Rules, as in Unbound's ``validator/val_neg.c`` (``val_neg_getmsg``):
   the search; a delegation's own NSEC (NS without SOA) denies nothing
   below it (RFC 6840 section 4.1, checked by the proofs);
 * never for a zone the caller does not trust now (``trusted``: a trust
-  anchor above it, and no negative trust anchor once those exist);
+  anchor above it, and no negative trust anchor, ``resolver.nta``);
 * the TTL is the least of the NSEC TTLs, the SOA TTL and the SOA MINIMUM
   (RFC 8198 section 5.4 as updated by RFC 9077), and at most the negative
   TTL ceiling, as for any cached negative answer.

@@ -8,7 +8,9 @@ Nothing here does I/O; time comes from an injected ``Clock``.
 What the cache decides:
 
 * **Lifetime.** TTLs are clamped into ``[min_ttl, max_ttl]`` (negative
-  answers into ``[min_ttl, max_negative_ttl]``); a TTL of 0 is never cached;
+  answers into ``[min_ttl, max_negative_ttl]``); a TTL of 0 is cached only
+  when ``min_ttl`` raises it (Unbound's ``cache-min-ttl`` and Knot's
+  ``cache.min_ttl`` raise it too: Deckard iter_minmaxttl);
   BOGUS data lives at most ``bogus_ttl`` seconds and never goes stale. The
   TTL of a negative answer is the least of the SOA TTL and SOA MINIMUM
   (RFC 2308 section 5) and of the proof records' TTLs (RFC 9077).
@@ -718,8 +720,6 @@ class Cache:
 
     def _lifetime(self, ttl: int, ceiling: int, security: Security) -> int:
         """Return how long to keep data with ``ttl``: 0 means not at all."""
-        if ttl <= 0:
-            return 0
         bounds = self.lifetimes
         lifetime = min(max(ttl, bounds.min_ttl), ceiling)
         return min(lifetime, bounds.bogus_ttl) if security is Security.BOGUS else lifetime

@@ -192,6 +192,7 @@ def make_parser() -> argparse.ArgumentParser:
                           "local-zone add ZONE TYPE | local-zone remove ZONE | local-zone list | "
                           "forward|stub add ZONE ADDR[@PORT]... [--first] [--tls NAME] | "
                           "forward|stub remove ZONE | forward|stub list | "
+                          "nta add ZONE [--expires DURATION] | nta del ZONE | nta list | "
                           "log-reopen | reload | trace NAME [TYPE] [--dnssec]")
 
     lab = command("lab", help="run the lab's authoritative servers")

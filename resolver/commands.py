@@ -42,6 +42,12 @@ socket so the commands are tested as plain calls.
   (``--first`` is ``forward-first``/``stub-first``; ``--tls NAME`` is DNS
   over TLS verified for NAME against the system's store, Unbound's ``+t``).
   They apply from the next upstream query; cached data stays until its TTL.
+* ``nta add ZONE [--expires DURATION]``, ``nta del ZONE``, ``nta list``:
+  negative trust anchors (RFC 7646, ``nta.py``): the zone and everything
+  below it are answered without validation until the anchor expires (a day
+  unless told, at most a week) or is deleted; Unbound's ``insecure_add``,
+  ``insecure_remove`` and ``insecure_list``. Adding or deleting one flushes
+  the zone's cached answers, which were judged the other way.
 * ``log-reopen``: reopen the query log file (``[logging] query_log_target``),
   Unbound's ``log_reopen``; SIGHUP does it too, for logrotate.
 * ``reload``: read the configuration file again and apply it (``reload.py``).
@@ -63,7 +69,7 @@ import dns.rdatatype
 import trio
 
 from dnssec.signatures import utc_text
-from resolver import logs, trace_command
+from resolver import logs, nta, trace_command
 from resolver.answers import AnswerCache
 from resolver.cache import Cache
 from resolver.clock import Clock
@@ -71,7 +77,14 @@ from resolver.control import ControlError
 from resolver.forwarding import ForwardingError, ForwardingTable, Kind, policy_from_words
 from resolver.localzones import LocalDataError, LocalZones, parse_record, parse_zone
 from resolver.question import Question
-from resolver.routes import Route, RouteError, RouteMode, RouteTable, route_from_words
+from resolver.routes import (
+    Route,
+    RouteError,
+    RouteMode,
+    RouteTable,
+    parse_duration,
+    route_from_words,
+)
 from resolver.selection import ServerSelection
 from rootzone.lifecycle import LocalRoot
 from rootzone.service import RootService
@@ -92,6 +105,7 @@ _USAGE = {
     "forward": "forward add ZONE ADDR[@PORT]... [--first] [--tls NAME] | forward remove ZONE | "
     "forward list",
     "stub": "stub add ZONE ADDR[@PORT]... [--first] | stub remove ZONE | stub list",
+    "nta": "nta add ZONE [--expires DURATION] | nta del ZONE | nta list",
     "log-reopen": "log-reopen",
     "reload": "reload",
     "trace": trace_command.USAGE,
@@ -126,6 +140,7 @@ class Commands:
         trace: Resolves a question afresh and renders its trace, with the
             DNSSEC records or not (None: this instance cannot).
         forwarding: The stub and forward zones the iterator follows.
+        negative_anchors: The negative trust anchors (None: not kept here).
     """
 
     status: Callable[[], dict[str, Any]]
@@ -141,6 +156,7 @@ class Commands:
     answers: AnswerCache | None = None
     trace: Callable[[Question, bool], Awaitable[str]] | None = None
     forwarding: ForwardingTable | None = None
+    negative_anchors: nta.NegativeTrustAnchors | None = None
 
     def __call__(self, request: dict[str, Any]) -> Any:
         """Run the command in ``request`` (``{"command": [words]}``)."""
@@ -168,6 +184,8 @@ class Commands:
             return self._local_zone(rest)
         if head in ("forward", "stub"):
             return self._forwarding(Kind(head), rest)
+        if head == "nta":
+            return self._nta(rest)
         if head == "log-reopen" and not rest:
             target = logs.reopen_query_log()
             return {"query_log": f"reopened {target}" if target else "not written to a file"}
@@ -297,6 +315,31 @@ class Commands:
             self.local_root.enable()
             return {"local_root": self.local_root.state().value}
         raise ControlError(f"usage: {_USAGE['local-root']}")
+
+    def _nta(self, words: Sequence[str]) -> Any:
+        anchors = self.negative_anchors
+        if anchors is None:
+            raise ControlError("this instance keeps no negative trust anchors")
+        now = self.clock.wall()
+        action, *rest = words or [""]
+        if action == "add" and len(rest) in (1, 3) and (len(rest) == 1 or rest[1] == "--expires"):
+            try:
+                lifetime = parse_duration(rest[2]) if len(rest) == 3 else nta.DEFAULT_LIFETIME
+                anchor = anchors.add(_zone(rest[0]), lifetime)
+            except (RouteError, nta.NtaError) as exc:
+                raise ControlError(str(exc)) from exc
+            return {"added": anchor.describe(now), "flushed": self.cache.flush_zone(anchor.zone)}
+        if action == "del" and len(rest) == 1:
+            removed = anchors.delete(_zone(rest[0]))
+            if removed is None:
+                raise ControlError(
+                    f"no negative trust anchor for {rest[0]!r}; see: holdfast ctl nta list"
+                )
+            flushed = self.cache.flush_zone(removed.zone)
+            return {"deleted": removed.describe(now), "flushed": flushed}
+        if action == "list" and not rest:
+            return [anchor.describe(now) for anchor in anchors.anchors()]
+        raise ControlError(f"usage: {_USAGE['nta']}")
 
     def _flush(self, words: Sequence[str]) -> Any:
         cache = self.cache

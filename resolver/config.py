@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import dns.exception
 import dns.name
 
 from dnssec.files import FileRefused, read_text
@@ -75,6 +76,14 @@ def _endpoint_error(value: str) -> str | None:
         parse_endpoint(value)
     except ValueError as exc:
         return str(exc)
+    return None
+
+
+def _zone_error(value: str) -> str | None:
+    try:
+        dns.name.from_text(value)
+    except dns.exception.DNSException as exc:
+        return f"{value!r} is not a domain name: {exc}"
     return None
 
 
@@ -373,6 +382,10 @@ OPTIONS: tuple[Option, ...] = (
            "send the RFC 8145 key-tag query (_ta-XXXX. NULL) to the root at start-up and "
            "whenever the root trust anchors change, so root operators can count the keys "
            "resolvers trust"),
+    Option("dnssec", "negative_trust_anchors", list, [],
+           "zones (and everything below them) answered without validation, as insecure "
+           "(RFC 7646 negative trust anchors; Unbound domain-insecure); holdfast ctl nta "
+           "adds ones that expire", item_check=_zone_error, reload=True),
     Option("dnssec", "root_key_sentinel", bool, True,
            "answer root-key-sentinel-is-ta-KEYTAG and -not-ta-KEYTAG names with SERVFAIL "
            "when false of the root trust anchors (RFC 8509)"),

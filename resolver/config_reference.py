@@ -90,6 +90,7 @@ UNBOUND = {
     "dnssec.trust_anchor_file": "auto-trust-anchor-file",
     "dnssec.bogus_ttl": "val-bogus-ttl",
     "dnssec.aggressive_nsec": "aggressive-nsec",
+    "dnssec.negative_trust_anchors": "domain-insecure",
     "dnssec.root_key_sentinel": "root-key-sentinel",
     "dnssec.trust_anchor_signaling": "trust-anchor-signaling (default yes there)",
     "serve_stale.enabled": "serve-expired",

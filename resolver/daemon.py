@@ -24,7 +24,7 @@ from typing import Any
 import trio
 
 from dnssec.anchors import TrustAnchors
-from resolver import __version__, logs, trace_command
+from resolver import __version__, logs, nta, trace_command
 from resolver.access import AccessList
 from resolver.anchor_refresh import AnchorMaintainer
 from resolver.answers import AnswerCache
@@ -198,6 +198,9 @@ def build(
         cache=cache,
         clock=clock,
         bogus_ttl=config["dnssec.bogus_ttl"],
+        negative_anchors=nta.NegativeTrustAnchors(
+            clock, nta.zone_names(config["dnssec.negative_trust_anchors"])
+        ),
         # Bound late: the iterator, built next, tells bogus data from the
         # local root copy apart from a server's.
         hold_down=lambda address, zone, reason: iterator.hold_down(address, zone, reason),
@@ -384,6 +387,7 @@ def commands(resolver: Resolver) -> Commands:
         answers=resolver.answers,
         trace=lambda question, dnssec: trace_command.run(resolver.recursor, question, dnssec),
         forwarding=resolver.iterator.forwarding,
+        negative_anchors=resolver.iterator.validator.negative_anchors,
     )
 
 

@@ -56,6 +56,7 @@ from resolver.failures import FailureCache
 from resolver.forwarding import ForwardingTable, ZonePolicy
 from resolver.limits import Budget, Limits, WorkLimitExceeded
 from resolver.parent_glue import ParentSideGlue
+from resolver.proofs import ProofMemory
 from resolver.question import Outcome, Question
 from resolver.routes import RouteTable
 from resolver.selection import ServerSelection
@@ -200,8 +201,12 @@ class _Chain:
         Raises:
             ResolutionFailed: the chain is too long or loops.
         """
-        self.records.extend(step.records)
-        self.signatures.extend(step.signatures)
+        # A DNAME that rewrites the name more than once (x. DNAME . for
+        # a.x.x.) is one record in the answer, with its RRSIG once, as in
+        # Unbound's and Knot's answers (Deckard val_dname): twice, it inflated
+        # the reply past the client's size and set TC.
+        self.records.extend(r for r in step.records if r not in self.records)
+        self.signatures.extend(s for s in step.signatures if s not in self.signatures)
         self.security = worse(self.security, step.security)
         self.errors.extend(error for error in step.errors if error not in self.errors)
         self.stale |= step.stale
@@ -270,6 +275,14 @@ class Iterator:
         self.failed_targets = (
             failed_targets if failed_targets is not None else FailureCache(validator.clock)
         )
+        #: Referrals' proofs that a child has no DS, for the validator (``proofs``).
+        self.referral_denials: ProofMemory[dns.name.Name, Evidence] = ProofMemory(
+            validator.clock
+        )
+        #: Wildcard answers' proofs, by the (owner, type) expanded (``proofs``).
+        self.wildcard_proofs: ProofMemory[
+            tuple[dns.name.Name, dns.rdatatype.RdataType], tuple[dns.rrset.RRset, ...]
+        ] = ProofMemory(validator.clock)
         #: (server, zone) whose DS/DNSKEY the validator found bogus, with why:
         #: held down only once a TCP re-ask proves the records are theirs.
         self._suspects: LRUCache[tuple[str, str], str] = LRUCache(maxsize=MAX_SUSPECTS)
@@ -492,13 +505,22 @@ class Iterator:
             hit = self.cache.lookup_rrset(name, wanted, allow_stale=allow_stale)
             if hit is None or hit.rank < Rank.AUTHORITY or not _judged(hit.security):
                 continue
+            signatures = (hit.rrsigs,) if hit.rrsigs is not None else ()
+            proof: tuple[dns.rrset.RRset, ...] | None = ()
+            if hit.security is Security.SECURE and _expanded([hit.rrset], signatures):
+                # A secure wildcard expansion goes out with its proof (RFC 4035
+                # 3.1.3.3); without it kept, it is resolved anew (fresh data only).
+                proof = self.wildcard_proofs.get((name, wanted))
+                if proof is None and not allow_stale:
+                    continue
             return _Step(
                 dns.rcode.NOERROR,
                 (hit.rrset,),
                 next_name=hit.rrset[0].target if wanted != rdtype else None,
                 security=hit.security,
                 errors=(hit.error,) if hit.error is not None else (),
-                signatures=(hit.rrsigs,) if hit.rrsigs is not None else (),
+                signatures=signatures,
+                proof=proof or (),
                 stale=hit.stale,
                 expiring=_expiring(hit.rrset.ttl, hit.lifetime),
             )
@@ -520,19 +542,23 @@ class Iterator:
     ) -> _Step | None:
         """The denial that cached SECURE NSEC records prove (RFC 8198), if on and any.
 
-        Only for zones below a trust anchor now: data validated under an
-        anchor since removed is not used to answer for it. ``allow_stale``
+        Only for zones below a trust anchor now and under no negative trust
+        anchor (RFC 7646: such a zone is not validated, so its denials are
+        not synthesised either): data validated under an anchor since
+        removed is not used to answer for it. ``allow_stale``
         for serve-stale (``cached``): a name answered by synthesis has no
         negative entry of its own, so its stale answer is synthesised too.
         """
         if not self.aggressive_nsec:
             return None
         anchors = self.validator.anchors
+        negative = self.validator.negative_anchors
         found = aggressive.synthesise(
             self.cache,
             name,
             rdtype,
-            trusted=lambda zone: any(zone.is_subdomain(anchor) for anchor in anchors.zones()),
+            trusted=lambda zone: any(zone.is_subdomain(anchor) for anchor in anchors.zones())
+            and (negative is None or negative.covering(zone) is None),
             allow_stale=allow_stale,
         )
         if found is None:
@@ -643,6 +669,8 @@ class Iterator:
                 nxdomain=negative.nxdomain,
                 source=negative.source,
             )
+        if rdtype == dns.rdatatype.DS:
+            return self.referral_denials.get(name)
         return None
 
     def _closest_cut(
@@ -715,7 +743,7 @@ class Iterator:
     def _cut_from_ns(self, ns: dns.rrset.RRset) -> ZoneCut:
         cut = ZoneCut(ns.name, tuple(rdata.target for rdata in ns))
         for target in cut.ns:
-            addresses = self._cached_addresses(target)
+            addresses = self._known_addresses(target)
             if addresses:
                 cut.addresses[target] = addresses
         return cut
@@ -728,6 +756,12 @@ class Iterator:
             if hit is not None:
                 found.extend(rdata.address for rdata in hit.rrset)
         return tuple(found)
+
+    def _known_addresses(self, name: dns.name.Name) -> tuple[str, ...]:
+        """``_cached_addresses``, or the root hints' for a root server's name: the
+        operator's hints vouch for it as glue does (a root server that also serves
+        a child zone names itself in the child's NS, Deckard val_ta_sentinel_insecure)."""
+        return self._cached_addresses(name) or self.hints.addresses.get(name, ())
 
     # -- walking down ------------------------------------------------------
 
@@ -771,7 +805,7 @@ class Iterator:
             reply = heard.reply
             if reply.kind is ReplyKind.REFERRAL:
                 budget.spend_referral()
-                cut = self._follow_referral(reply, heard.address)
+                cut = self._follow_referral(reply, heard.address, heard.zone)
                 budget.trace.referral(heard.address, reply, cut)
                 labels = len(cut.zone) + 1
                 continue
@@ -1009,6 +1043,13 @@ class Iterator:
         9520, ``failures.FailureCache``).
         """
         cached = self._cached_addresses(target)
+        alias = None if cached else self.cache.lookup_rrset(target, dns.rdatatype.CNAME)
+        if alias is not None and alias.rank >= Rank.ANSWER:
+            # An NS name its own zone answered as an alias (RFC 2181 10.3
+            # forbids it; servers do it): its target's address serves, as in
+            # Unbound (testbound iter_cname_cache), even once the glue expired.
+            target = alias.rrset[0].target
+            cached = self._cached_addresses(target)
         if cached or target.is_subdomain(zone):
             return cached
         yield from pause()
@@ -1043,10 +1084,16 @@ class Iterator:
 
     # -- what a reply teaches us -------------------------------------------
 
-    def _follow_referral(self, reply: Classified, address: str) -> ZoneCut:
-        """Cache a delegation (NS, glue, DS) and make it the new zone cut."""
+    def _follow_referral(self, reply: Classified, address: str, zone: dns.name.Name) -> ZoneCut:
+        """Cache a delegation (NS, glue, DS, or the proof there is no DS) and make
+        it the new zone cut."""
         assert reply.ns is not None
         assert reply.child is not None
+        if not any(rrset.rdtype == dns.rdatatype.DS for rrset in reply.authority):
+            proof = _proof(reply)
+            if proof:
+                evidence = Evidence(zone, proof=proof, source=address)
+                self.referral_denials.remember(reply.child, evidence, _least_ttl(proof))
         ns = _bounded_ns(reply.ns, reply.glue)
         self._store(ns, reply.signatures, Rank.REFERRAL, address)
         for glue in reply.glue:
@@ -1098,10 +1145,10 @@ class Iterator:
             if result.message.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
                 return False
             probe = self._classify(result.message, zone, cut, dns.rdatatype.NS)
-            found = zonecuts.judge(probe, cut, address, self._cached_addresses)
+            found = zonecuts.judge(probe, cut, address, self._known_addresses)
             if found.verdict is zonecuts.Verdict.REFERRED:
                 budget.spend_referral()
-                self._follow_referral(probe, address)
+                self._follow_referral(probe, address, zone)
                 return True
             if found.verdict is zonecuts.Verdict.SERVED:
                 assert found.ns is not None
@@ -1125,6 +1172,7 @@ class Iterator:
             reply.answer, qname, rdtype, reply.signatures
         )
         recursive = heard.policy is not None and heard.policy.recursive
+        tail: list[dns.rrset.RRset] = []
         if recursive:
             # A forwarder's chain may cross zones: judged in the first one's,
             # the rest is asked for again (each link is then in its own zone).
@@ -1134,6 +1182,14 @@ class Iterator:
             if kept < len(records):
                 name, complete = records[kept].name, False
                 records = records[:kept]
+        else:
+            tail = zonecuts.signed_below(records, reply.signatures, zone)
+            if tail:
+                # The chain runs on into a child zone this server also serves:
+                # that part is asked again by name, so the child's cut is found
+                # and its keys judge it (Knot Resolver ``check_signer``).
+                name, complete = tail[0].name, False
+                records = records[: len(records) - len(tail)]
         synthesised = tuple(
             r for r in records if r.rdtype == dns.rdatatype.CNAME and _below_dname(r, records)
         )
@@ -1149,7 +1205,9 @@ class Iterator:
             else:
                 denied = Denied(name, rdtype, nxdomain=reply.kind is ReplyKind.NXDOMAIN)
         soa = reply.soa if denied is not None else None
-        answer = tuple(r for r in reply.answer if all(r is not c for c in synthesised))
+        answer = tuple(
+            r for r in reply.answer if all(r is not c for c in (*synthesised, *tail))
+        )
         if recursive:
             answer = tuple(r for r in answer if any(r is k for k in records))
         verdict = yield from self.validator.check(
@@ -1173,7 +1231,14 @@ class Iterator:
         for rrset in capped.values():
             self._store(rrset, reply.signatures, Rank.ANSWER, address, verdict.security, error)
             budget.trace.cached(rrset, verdict.security)
-        proof = _proof(reply)
+        # A positive answer carries a proof only for a wildcard expansion (RFC
+        # 4035 3.1.3.3); NSECs a server adds to any other answer go no further,
+        # as in Unbound's and Knot's answers (Deckard val_dname).
+        expanded = _expanded(records, reply.signatures)
+        proof = _proof(reply) if denied is not None or expanded else ()
+        if expanded and proof and verdict.security is Security.SECURE:
+            for rrset in expanded:  # for the same answer from the cache (``proofs``)
+                self.wildcard_proofs.remember((rrset.name, rrset.rdtype), proof, _least_ttl(proof))
         if denied is not None and soa is not None:
             self.cache.store_negative(
                 name,
@@ -1322,6 +1387,28 @@ def _covering(
     return next(
         (s for s in signatures if s.name == rrset.name and s.covers == rrset.rdtype), None
     )
+
+
+def _expanded(
+    records: list[dns.rrset.RRset], signatures: tuple[dns.rrset.RRset, ...]
+) -> list[dns.rrset.RRset]:
+    """Those of ``records`` expanded from a wildcard: their RRSIG's Labels field
+    counts fewer labels than their owner (RFC 4035 5.3.2)."""
+    expanded = []
+    for record in records:
+        sig = _covering(record, signatures)
+        labels = len(record.name) - 1  # without the root label
+        if (
+            sig is not None
+            and record.name.labels[0] != b"*"
+            and any(rrsig.labels < labels for rrsig in sig)
+        ):
+            expanded.append(record)
+    return expanded
+
+
+def _least_ttl(rrsets: tuple[dns.rrset.RRset, ...]) -> int:
+    return min(rrset.ttl for rrset in rrsets)
 
 
 def _proof(reply: Classified) -> tuple[dns.rrset.RRset, ...]:

@@ -26,7 +26,8 @@ union of their keys, a key missing from a worker counts as nothing):
   (workers per state): added up too, since each worker has its own cache, hold-downs and sockets;
 * ``uptime_seconds``, ``local_root.age_seconds``,
   ``local_root.refresh_age_seconds``, ``local_root.stale``,
-  ``local_root.configured``: the maximum (the worst or oldest worker);
+  ``local_root.configured``, ``negative_trust_anchors.current`` (each worker
+  has the same anchors): the maximum (the worst or oldest worker);
 * ``local_root.serial``, ``local_root.seconds_to_retirement``: the minimum
   (the worker closest to trouble);
 * ``build``, ``format`` and histogram ``bounds``: must be equal;
@@ -153,6 +154,7 @@ def collect(resolver: Resolver) -> Snapshot:
             "current": len(resolver.selection.holddowns()),
             "started": resolver.selection.holddowns_started,
         },
+        "negative_trust_anchors": _negative_anchors(resolver),
         "local_root": _local_root(resolver),
         "dnstap": _dnstap(resolver),
     }
@@ -161,6 +163,12 @@ def collect(resolver: Resolver) -> Snapshot:
 def _failure_cache(failures: FailureCache[Any]) -> dict[str, int]:
     """An RFC 9520 failure memory's size and the lookups it answered."""
     return {"entries": len(failures), "hits": failures.hits}
+def _negative_anchors(resolver: Resolver) -> dict[str, int]:
+    """The negative trust anchors in force, and the key lookups they made insecure."""
+    anchors = resolver.iterator.validator.negative_anchors
+    if anchors is None:
+        return {"current": 0, "applied": 0}
+    return {"current": len(anchors), "applied": anchors.applied}
 
 
 def _dnstap(resolver: Resolver) -> dict[str, int]:
@@ -234,6 +242,7 @@ _RULES: dict[str, Callable[[Sequence[Any]], Any]] = {
     "local_root.configured": max,
     "local_root.serial": min,
     "local_root.seconds_to_retirement": min,
+    "negative_trust_anchors.current": max,
 }
 
 
@@ -462,6 +471,13 @@ def _resolution_families(snap: Snapshot) -> Iterator[Metric]:
                  "Hold-downs in force now (server and zone, after bogus data), summed over "
                  "workers.", holddowns["current"])
     yield _counter("holdfast_holddowns_total", "Hold-downs started.", holddowns["started"])
+    anchors = snap.get("negative_trust_anchors", {})
+    yield _gauge("holdfast_negative_trust_anchors",
+                 "Negative trust anchors in force (RFC 7646; the most of any worker).",
+                 anchors.get("current", 0))
+    yield _counter("holdfast_negative_trust_anchor_lookups_total",
+                   "Zone key lookups answered insecure because of a negative trust anchor.",
+                   anchors.get("applied", 0))
 
 
 def _local_root_families(local_root: Mapping[str, Any]) -> Iterator[Metric]:

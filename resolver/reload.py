@@ -71,7 +71,7 @@ from typing import TYPE_CHECKING, Any
 
 from dnssec.anchors import TrustAnchors
 from dnssec.errors import HoldfastError
-from resolver import logs
+from resolver import logs, nta
 from resolver.access import AccessList
 from resolver.config import FORWARD_ZONE, LOCAL_DATA, LOCAL_ZONE, OPTIONS, STUB_ZONE, Config
 from resolver.errors import ConfigError
@@ -338,6 +338,22 @@ def _serve_stale(resolver: Resolver, candidate: Candidate) -> Commit:
             resolver.recursor.stale.policy = policy
         if resolver.answers is not None:
             resolver.answers.lifetime_share = template_share(policy)
+
+    return commit
+
+
+@_applies("dnssec.negative_trust_anchors")
+def _negative_anchors(resolver: Resolver, candidate: Candidate) -> Commit:
+    zones = nta.zone_names(candidate.config["dnssec.negative_trust_anchors"])
+
+    def commit() -> None:
+        anchors = resolver.iterator.validator.negative_anchors
+        if anchors is None:
+            return
+        before = {anchor.zone for anchor in anchors.anchors() if anchor.expires is None}
+        anchors.configure(zones)
+        for zone in before.symmetric_difference(zones):  # judged the other way till now
+            resolver.cache.flush_zone(zone)
 
     return commit
 

@@ -32,7 +32,8 @@ its rule's reason (``Scrubbed.dropped``, the metric
     ``unroll_cname`` ("skip the RR if its owner+type doesn't interest
     us"). A chain that leaves Z is resolved anew by the iterator.
 ``authority``
-    Authority RRsets other than: the SOA of Z (negative answers); in a
+    Authority RRsets other than: the SOA of Z, or of a child of Z enclosing
+    qname that the same server serves (negative answers); in a
     referral, one NS RRset of a child of Z that encloses qname (Unbound
     ``scrub_normalize`` keeps a single NS set and only one above qname;
     Knot ``process_authority``/``update_cut``: a cut must be below the
@@ -170,7 +171,8 @@ def scrub(
         answer = []
     authority = _authority(
         [r for r in authority_in if r.rdtype != dns.rdatatype.RRSIG],
-        qname if recursive else zone,
+        zone,
+        qname,
         child,
         referral,
         recursive=recursive,
@@ -286,6 +288,7 @@ def _referred_child(
 def _authority(
     authority: list[dns.rrset.RRset],
     zone: dns.name.Name,
+    qname: dns.name.Name,
     child: dns.name.Name | None,
     referral: bool,
     *,
@@ -293,17 +296,18 @@ def _authority(
 ) -> list[dns.rrset.RRset]:
     """The authority RRsets a server of ``zone`` may send (module docstring, ``authority``).
 
-    For a recursive server ``zone`` is the question's name: the SOA of any
-    zone enclosing it is kept (the bailiwick was checked), NS sets are not.
+    For a recursive server the SOA of any zone enclosing ``qname`` is kept
+    (the bailiwick was checked), the first one only, and NS sets are not.
     """
     child = child if referral else None
     kept: list[dns.rrset.RRset] = []
     for rrset in authority:
         kind = rrset.rdtype
         if kind == dns.rdatatype.SOA:
-            keep = (zone.is_subdomain(rrset.name) if recursive else rrset.name == zone) and not (
-                referral or any(r.rdtype == kind for r in kept)
-            )
+            if recursive:
+                keep = qname.is_subdomain(rrset.name) and not any(r.rdtype == kind for r in kept)
+            else:
+                keep = _apex_for(rrset.name, zone, qname) and not referral
         elif recursive and kind == dns.rdatatype.NS:
             keep = False
         elif kind == dns.rdatatype.NS:
@@ -319,6 +323,14 @@ def _authority(
         if keep:
             kept.append(rrset)
     return kept
+
+
+def _apex_for(owner: dns.name.Name, zone: dns.name.Name, qname: dns.name.Name) -> bool:
+    """Whether an SOA owned by ``owner`` may head a negative answer from a server of
+    ``zone``: Z's own, or that of a child of Z on the same server that encloses qname
+    (its keys, proven through Z's DS, judge it: ``Validator._signer_keys``). Knot
+    Resolver's bailiwick check on the SOA of a negative answer is the same."""
+    return owner == zone or (owner.is_subdomain(zone) and qname.is_subdomain(owner))
 
 
 def _count_missing(

@@ -90,6 +90,7 @@ def private_iterator(shared: Iterator) -> Iterator:
             cache=cache,
             clock=validator.clock,
             bogus_ttl=validator.bogus_ttl,
+            negative_anchors=validator.negative_anchors,
             hold_down=lambda address, zone, reason: private.hold_down(address, zone, reason),
         ),
         qname_minimisation=shared.qname_minimisation,

@@ -7,9 +7,11 @@ hand back the reply that matches it, or an ``UpstreamError`` saying why there
 is none. It is deliberately paranoid about what it accepts, because a reply
 it accepts goes straight into the cache:
 
-* every query gets a fresh socket (so a fresh OS-chosen source port) and a
-  ``secrets``-random ID; the socket is ``connect()``ed, so the kernel drops
-  datagrams from any other source;
+* every UDP query gets a fresh socket (so a fresh OS-chosen source port)
+  and a ``secrets``-random ID; the socket is ``connect()``ed, so the kernel
+  drops datagrams from any other source (a TCP connection, which no
+  off-path sender can race, is kept for the server's next query:
+  ``resolver.upstream_tcp``);
 * the letters of the query name get a random case (0x20, draft-vixie-
   dnsext-dns0x20; Unbound's ``use-caps-for-id``, on by default in Knot
   Resolver), drawn from ``secrets``: one more bit an off-path spoofer must
@@ -58,6 +60,7 @@ import dns.rrset
 import trio
 from cachetools import LRUCache
 
+from resolver import upstream_tcp
 from resolver.counters import ServerTable
 from resolver.errors import (
     EgressRefused,
@@ -437,6 +440,7 @@ class UdpTcpTransport(RetryingTransport):
         self._warned: LRUCache[str, float] = LRUCache(maxsize=_WARNED_ADDRESSES)
         #: TLS client contexts by CA file (None: the system store), built once each.
         self._tls: dict[str | None, ssl.SSLContext] = {}
+        self._tcp = upstream_tcp.IdleConnections()
 
     async def exchange(self, query: UpstreamQuery) -> UpstreamReply:
         """Send ``query`` and return the matching reply.
@@ -504,18 +508,50 @@ class UdpTcpTransport(RetryingTransport):
     async def _over_tcp(
         self, query: UpstreamQuery, family: socket.AddressFamily, replies: ReplyFilter
     ) -> dns.message.Message:
-        """Send the request over TCP (RFC 1035 4.2.2 framing); return the reply."""
+        """Send the request over TCP (RFC 1035 4.2.2 framing); return the reply.
+
+        A connection kept from an earlier exchange with the server is used
+        first (``resolver.upstream_tcp``); if the server closed it meanwhile,
+        a fresh one is opened. The connection is kept after a matching reply.
+        DNS over TLS to a forwarder (``query.tls_name``) takes a connection
+        of its own (``_over_tls``).
+        """
+        if query.tls_name is not None:
+            return await self._over_tls(query, family, replies)
+        server = (query.address, query.port or self._port)
+        with _upstream_failures(replies, query.timeout):
+            kept = self._tcp.take(server)
+            if kept is not None:
+                with contextlib.suppress(OSError, trio.BrokenResourceError):
+                    message = await self._ask_on(kept, server, replies)
+                    if message is not None:
+                        return message
+            sock = trio.socket.socket(family, socket.SOCK_STREAM)
+            connection = upstream_tcp.TcpConnection(trio.SocketStream(sock))
+            try:
+                await sock.connect(server)
+            except BaseException:
+                connection.close()
+                raise
+            message = await self._ask_on(connection, server, replies)
+            if message is not None:
+                return message
+            closed = NetworkError(query.address, "connection closed before a matching reply")
+            raise replies.failure(closed)
+
+    async def _over_tls(
+        self, query: UpstreamQuery, family: socket.AddressFamily, replies: ReplyFilter
+    ) -> dns.message.Message:
+        """Send the request over TLS verified for ``query.tls_name`` (RFC 7858); the reply."""
         with (
             _upstream_failures(replies, query.timeout),
             trio.socket.socket(family, socket.SOCK_STREAM) as sock,
         ):
             await sock.connect((query.address, query.port or self._port))
-            stream: trio.abc.Stream = trio.SocketStream(sock)
-            if query.tls_name is not None:
-                stream = trio.SSLStream(
-                    stream, self._tls_context(query), server_hostname=query.tls_name
-                )
-                await stream.do_handshake()
+            stream = trio.SSLStream(
+                trio.SocketStream(sock), self._tls_context(query), server_hostname=query.tls_name
+            )
+            await stream.do_handshake()
             await stream.send_all(frame(replies.request.to_wire()))
             async with contextlib.aclosing(read_frames(stream)) as frames:
                 async for wire in frames:
@@ -524,6 +560,30 @@ class UdpTcpTransport(RetryingTransport):
                         return message
             closed = NetworkError(query.address, "connection closed before a matching reply")
             raise replies.failure(closed)
+
+    async def _ask_on(
+        self,
+        connection: upstream_tcp.TcpConnection,
+        server: upstream_tcp.Server,
+        replies: ReplyFilter,
+    ) -> dns.message.Message | None:
+        """The reply ``replies`` takes from ``connection``, or None if the server closed it.
+
+        The connection is kept for the next query after a matching reply and
+        closed on anything else (a failure, a timeout, the end of the stream).
+        """
+        try:
+            await connection.send(replies.request.to_wire())
+            while (wire := await connection.receive()) is not None:
+                message = replies.take(wire)
+                if message is not None:
+                    self._tcp.keep(server, connection)
+                    return message
+        except BaseException:
+            connection.close()
+            raise
+        connection.close()
+        return None
 
 
     def _tls_context(self, query: UpstreamQuery) -> ssl.SSLContext:

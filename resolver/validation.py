@@ -54,9 +54,13 @@ from resolver.cache import Cache, Rank
 from resolver.clock import Clock
 from resolver.counters import ServerTable
 from resolver.exchange import Exchange
+from resolver.nta import NegativeTrustAnchors
 
 #: Seconds an "insecure: no trust anchor above it" verdict is kept.
 UNANCHORED_TTL = 3600
+#: The TTL of an "insecure: under a negative trust anchor" verdict, which caps
+#: how long data judged under it is cached (as ``bogus_ttl`` does for bogus data).
+NTA_TTL = 60
 _DENIAL_TYPES = (dns.rdatatype.NSEC, dns.rdatatype.NSEC3)
 _RANK = {Security.BOGUS: 0, Security.INDETERMINATE: 1, Security.INSECURE: 2, Security.SECURE: 3}
 
@@ -228,8 +232,11 @@ class Validator:
         clock: Clock,
         bogus_ttl: int = 60,
         hold_down: HoldDown | None = None,
+        negative_anchors: NegativeTrustAnchors | None = None,
     ) -> None:
         self.anchors = anchors
+        #: Zones whose DNSSEC the operator set aside (RFC 7646, ``resolver.nta``).
+        self.negative_anchors = negative_anchors
         self.cache = cache
         self.clock = clock
         self.bogus_ttl = bogus_ttl
@@ -335,22 +342,29 @@ class Validator:
         An RRSIG's signer field is the sender's claim, and never picks the
         chain of trust by itself (issue 17: a com server's extra record
         signed "by insecure.com." was judged insecure through the proof
-        that insecure.com has no DS). A signer below ``zone`` is not
-        believed. An ancestor of ``zone`` (a server may serve the parent
-        too) is used only when its keys are secure: the signature then has
+        that insecure.com has no DS). Another signer that encloses the
+        owner is used only when its keys are secure: the signature then has
         to verify with them, and the claim can never make data insecure
         (an island of trust below an insecure parent stays what its anchor
-        says). Knot Resolver likewise validates with the keys of the zone
-        cut it asked and treats another signer as a mismatch that sends it
-        to find the cut again (``lib/layer/validate.c``,
-        ``KR_VLDRANK_MISMATCH``), not to trust the signer's chain.
+        says). That signer may be an ancestor of ``zone`` (a server may
+        serve the parent too), or a child of it whose cut the iterator
+        could not find (its server answers the child's data but not
+        ``child NS``, Deckard iter_validate_child_zone_noaddr): the child's
+        keys are then secure only through a DS that ``zone`` signed, as
+        Unbound's validator walks to the signer (``validator.c``
+        ``processFindKey``). Knot Resolver validates with the keys of the
+        zone cut it asked and treats another signer as a mismatch that
+        sends it to find the cut again (``lib/layer/validate.c``,
+        ``KR_VLDRANK_MISMATCH``).
         """
         for rdata in signatures.get((rrset.name, rrset.rdtype), ()):
             signer = rdata.signer
-            if signer != zone and zone.is_subdomain(signer) and rrset.name.is_subdomain(signer):
-                ancestor = yield from self.zone_keys(signer, work, fetch)
-                if ancestor.security is Security.SECURE:
-                    return ancestor
+            if signer != zone and rrset.name.is_subdomain(signer) and (
+                zone.is_subdomain(signer) or signer.is_subdomain(zone)
+            ):
+                other = yield from self.zone_keys(signer, work, fetch)
+                if other.security is Security.SECURE:
+                    return other
                 break
         return (yield from self.zone_keys(zone, work, fetch))
 
@@ -359,7 +373,14 @@ class Validator:
     def zone_keys(
         self, zone: dns.name.Name, work: ValidationWork, fetch: Fetch
     ) -> Exchange[ZoneKeys]:
-        """The trusted keys of ``zone`` (or why there are none), from the cache or the chain."""
+        """The trusted keys of ``zone`` (or why there are none), from the cache or the chain.
+
+        A zone under a negative trust anchor is insecure before anything else
+        (RFC 7646); that verdict is not kept, so deleting the anchor counts at once.
+        """
+        if self.negative_anchors is not None and self.negative_anchors.covering(zone):
+            self.negative_anchors.applied += 1
+            return ZoneKeys.insecure(zone, NTA_TTL)
         cached = self.keys.get(zone)
         if cached is not None:
             return cached

@@ -74,7 +74,7 @@ from typing import Any, Literal
 
 import trio
 
-from resolver import __version__, daemon, logs
+from resolver import __version__, daemon, logs, nta
 from resolver.clock import SystemClock
 from resolver.commands import command_words
 from resolver.config import Config, parse_endpoint
@@ -94,7 +94,7 @@ from resolver.metrics import Snapshot, merge
 from resolver.metrics_endpoint import serve_metrics
 from resolver.privileges import drop_privileges
 from resolver.reload import LOCAL_ZONE_OPTIONS, effective, read_candidate
-from resolver.routes import Route, RouteError, route_from_words, zone_from_text
+from resolver.routes import Route, RouteError, parse_duration, route_from_words, zone_from_text
 from resolver.server import Listening, bind_all
 
 log = logging.getLogger("holdfast.workers")
@@ -155,7 +155,9 @@ _FORWARDING_CHANGES = (
 class ReplayLog:
     """The operator's overrides since start, for a worker started later.
 
-    Kept: ``route add`` and ``route del`` (the last one per zone),
+    Kept: ``route add`` and ``route del`` (the last one per zone), ``nta
+    add`` with its absolute expiry and ``nta del`` of an anchor ctl did not
+    add (the configuration's; the last one per zone),
     ``local-root disable|enable`` (the last one), and every ``local-data``
     and ``local-zone`` change in order (each one's effect depends on the
     zones in force when it came: data outside every zone makes one), at most
@@ -179,12 +181,17 @@ class ReplayLog:
         self._local: list[tuple[str, ...]] = []
         #: (stub|forward, zone) to its last add or remove, oldest first.
         self._forwarding: dict[tuple[str, str], tuple[str, ...]] = {}
+        #: Zone (canonical text) to a ctl anchor's expiry, or None: deleted.
+        self._anchors: dict[str, float | None] = {}
 
     @staticmethod
     def replays(words: Sequence[str]) -> bool:
         """Whether ``words`` is a command this log keeps."""
         head = list(words[:2])
-        changes = (["route", "add"], ["route", "del"], *_LOCAL_CHANGES, *_FORWARDING_CHANGES)
+        changes = (
+            ["route", "add"], ["route", "del"], ["nta", "add"], ["nta", "del"],
+            *_LOCAL_CHANGES, *_FORWARDING_CHANGES,
+        )
         return head in changes or list(words) in (
             ["local-root", "disable"],
             ["local-root", "enable"],
@@ -222,6 +229,9 @@ class ReplayLog:
                 self._forwarding.pop(key, None)
                 self._forwarding[key] = tuple(words)
             return
+        if words[0] == "nta":
+            self._record_anchor(words, now)
+            return
         try:
             if words[1] == "add":
                 route = route_from_words(words[2:], now=now)
@@ -246,10 +256,31 @@ class ReplayLog:
                 del self._routes[zone]
             else:
                 commands.append(_route_words(route, now))
+        for zone, until in list(self._anchors.items()):
+            if until is None:
+                commands.append(["nta", "del", zone])
+            elif until <= now:
+                del self._anchors[zone]
+            else:
+                commands.append(["nta", "add", zone, "--expires", f"{until - now:.3f}"])
         if self._local_root is not None:
             commands.append(["local-root", self._local_root])
         forwarding = [list(words) for words in self._forwarding.values()]
         return commands + forwarding + [list(words) for words in self._local]
+
+    def _record_anchor(self, words: Sequence[str], now: float) -> None:
+        """Keep ``nta add ZONE [--expires D]`` or ``nta del ZONE`` (applied by some worker)."""
+        try:
+            zone = zone_from_text(words[2]).to_text()
+            if words[1] == "add":
+                lifetime = parse_duration(words[4]) if len(words) == 5 else nta.DEFAULT_LIFETIME
+                self._anchors[zone] = now + lifetime
+            elif self._anchors.get(zone) is not None:  # ctl's own anchor: nothing to replay
+                del self._anchors[zone]
+            else:  # a configured anchor, deleted
+                self._anchors[zone] = None
+        except (IndexError, RouteError):
+            return
 
 
 def _route_words(route: Route, now: float) -> list[str]:

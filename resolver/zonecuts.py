@@ -100,6 +100,28 @@ def candidates(
     return tuple(qname.split(depth)[1] for depth in depths)
 
 
+def signed_below(
+    chain: list[dns.rrset.RRset], signatures: tuple[dns.rrset.RRset, ...], zone: dns.name.Name
+) -> list[dns.rrset.RRset]:
+    """The end of an alias chain from the record on that a signer below ``zone`` signed.
+
+    A server of ``zone`` that also serves a child puts the child's part of a
+    CNAME chain into one answer; the child's records are signed with the
+    child's keys, which ``zone``'s cut cannot judge. The first record (the
+    name asked) is left to ``candidates``: its signer encloses the name.
+    """
+    for index, record in enumerate(chain[1:], start=1):
+        signers = (
+            rdata.signer
+            for rrsigs in signatures
+            if rrsigs.name == record.name and rrsigs.covers == record.rdtype
+            for rdata in rrsigs
+        )
+        if any(_strictly_below(signer, zone) for signer in signers):
+            return chain[index:]
+    return []
+
+
 def needs_keys(reply: Classified, zone: dns.name.Name, qname: dns.name.Name) -> bool:
     """Whether ``candidates`` depends on ``zone_secure``: a reply with no RRSIG at all."""
     return not reply.signatures and _strictly_below(qname, zone)

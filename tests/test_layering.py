@@ -21,6 +21,7 @@ TRIO_SHELL = {
     "resolver/tls_stream.py",
     "resolver/connections.py",
     "resolver/transport.py",
+    "resolver/upstream_tcp.py",
     "resolver/driver.py",
     "resolver/framing.py",
     "resolver/recursor.py",

@@ -95,11 +95,23 @@ def test_ttl_is_clamped_into_min_and_max(clock: FakeClock, ttl: int, expected: i
     assert hit.rrset.ttl == expected
 
 
-def test_ttl_zero_records_are_not_cached_even_with_a_min_ttl(clock: FakeClock) -> None:
-    cache = Cache(clock, lifetimes=Lifetimes(min_ttl=60))
+def test_ttl_zero_records_are_not_cached_without_a_min_ttl(clock: FakeClock) -> None:
+    cache = Cache(clock)
     assert not cache.store_rrset(a_rrset(ttl=0), Rank.ANSWER)
     assert cache.lookup_rrset(name("www.example."), A) is None
     assert cache.statistics().refused_stores == 0
+
+
+def test_ttl_zero_records_are_kept_for_the_min_ttl(clock: FakeClock) -> None:
+    """The operator's floor applies to TTL 0 too, as Unbound's ``cache-min-ttl``
+    (util/data/msgreply.c) and Knot's ``cache.min_ttl`` do (Deckard iter_minmaxttl);
+    this test used to assert the opposite."""
+    cache = Cache(clock, lifetimes=Lifetimes(min_ttl=60))
+    assert cache.store_rrset(a_rrset(ttl=0), Rank.ANSWER)
+    clock.advance(59)
+    hit = cache.lookup_rrset(name("www.example."), A)
+    assert hit is not None
+    assert hit.rrset.ttl == 1
 
 
 def test_rrsigs_share_the_rrset_lifetime_which_is_the_lesser_ttl(

@@ -85,6 +85,8 @@ PROMISED = {
     "holdfast_aggressive_nsec_answers": "counter",
     "holdfast_holddowns_active": "gauge",
     "holdfast_holddowns": "counter",
+    "holdfast_negative_trust_anchors": "gauge",
+    "holdfast_negative_trust_anchor_lookups": "counter",
     "holdfast_localroot_state": "gauge",
     "holdfast_localroot_configured": "gauge",
     "holdfast_localroot_stale": "gauge",

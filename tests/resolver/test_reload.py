@@ -192,6 +192,12 @@ def _local_answer(name: str) -> Callable[[Reloading], Any]:
     )
 
 
+def _negative_anchors(harness: Reloading) -> list[str]:
+    anchors = harness.resolver.iterator.validator.negative_anchors
+    assert anchors is not None
+    return [anchor.zone.to_text() for anchor in anchors.anchors()]
+
+
 PROBES: dict[str, Probe] = {
     "server.allow": Probe(
         ["192.0.2.0/24"],
@@ -222,6 +228,11 @@ PROBES: dict[str, Probe] = {
         10,
         lambda h: (h.cached_ttl(3600, Security.BOGUS), h.resolver.iterator.validator.bogus_ttl),
         (10, 10),
+    ),
+    "dnssec.negative_trust_anchors": Probe(
+        ["example.com."],
+        lambda h: _negative_anchors(h),
+        ["example.com."],
     ),
     "dnssec.trust_anchors": Probe(
         lambda h: [str(h.anchor), str(h.extra_anchor)],

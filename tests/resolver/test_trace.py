@@ -36,6 +36,7 @@ from resolver.trace import (
     Finished,
     Judged,
     KeysFetched,
+    QuerySent,
     Recorder,
     ReferralFollowed,
     ReplyHeard,
@@ -154,8 +155,12 @@ async def test_an_insecure_delegation_shows_the_proven_absence_of_ds(harness: Ha
     referral = [r for r in of(recorder, ReferralFollowed) if r.zone == name("insecure.com.")]
     assert referral
     assert not referral[0].ds
+    # The referral's own NSEC proved the DS absent (``resolver.proofs``):
+    # the validator reads that proof back instead of asking DS again.
     ds = [k for k in of(recorder, KeysFetched) if k.name == name("insecure.com.")]
-    assert [(k.rdtype, k.negative, k.cached) for k in ds] == [(dns.rdatatype.DS, True, False)]
+    assert [(k.rdtype, k.negative, k.cached) for k in ds] == [(dns.rdatatype.DS, True, True)]
+    asked = [(q.qname, q.rdtype) for q in of(recorder, QuerySent)]
+    assert (name("insecure.com."), dns.rdatatype.DS) not in asked
     [verdict] = of(recorder, Judged)
     chain = {keys.zone: keys.security for keys in verdict.chain}
     assert chain[name("insecure.com.")] is Security.INSECURE

@@ -157,14 +157,16 @@ class Sniffer:
     """Answers the resolver's UDP queries to ``servers`` with forgeries, first.
 
     Runs in a thread until ``stop``; ``forged`` counts forgeries sent,
-    ``tcp_connections`` the TCP connections (SYNs) the resolver opened to
-    ``servers`` meanwhile: its re-asks over TCP.
+    ``tcp_queries`` the TCP segments with data the resolver sent to
+    ``servers`` meanwhile: its re-asks over TCP (one query each; the
+    resolver keeps a connection for the server's next query, so there are
+    fewer connections than re-asks).
     """
 
     def __init__(self, servers: Iterable[str], forge: Forger) -> None:
         self.servers = frozenset(servers)
         self.forged = 0
-        self.tcp_connections = 0
+        self.tcp_queries = 0
         self._forge = forge
         self._sender = RawSender()
         self._socket = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(_ETH_P_IP))
@@ -202,8 +204,9 @@ class Sniffer:
         if destination_port != DNS_PORT:
             return
         if protocol == socket.IPPROTO_TCP:
-            if packet[header + 13] & 0x02 and not packet[header + 13] & 0x10:  # SYN, not ACK
-                self.tcp_connections += 1
+            (total,) = struct.unpack_from("!H", packet, 2)
+            if total > header + (packet[header + 12] >> 4) * 4:  # carries data: a query
+                self.tcp_queries += 1
             return
         if protocol != socket.IPPROTO_UDP:
             return

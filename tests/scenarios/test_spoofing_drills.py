@@ -158,7 +158,7 @@ def test_forged_replies_that_win_the_race_hold_down_nothing_and_are_never_served
         assert reply.answer[0][0].to_text() == bench_address(index), reply
     assert sniffer.forged >= QUERIES
     # Each forgery was taken over UDP, found bogus and asked again over TCP.
-    assert sniffer.tcp_connections >= QUERIES, (sniffer.forged, sniffer.tcp_connections)
+    assert sniffer.tcp_queries >= QUERIES, (sniffer.forged, sniffer.tcp_queries)
 
 
 def test_a_blind_flood_on_a_known_port_holds_down_nothing_and_is_never_served(

@@ -1,0 +1,44 @@
+"""How an alias chain's steps merge into one answer (``iterator._Chain``)."""
+
+from __future__ import annotations
+
+import dns.name
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
+
+from dnssec.status import Security
+from resolver.iterator import _Chain, _Step
+from resolver.question import Question
+
+DNAME = dns.rrset.from_text("x.", 3600, "IN", "DNAME", ".")
+SIG = dns.rrset.from_text(
+    "x.", 3600, "IN", "RRSIG", "DNAME 5 1 3600 20170315140518 20170215140518 37471 . AAAA"
+)
+
+
+def _cname(owner: str, target: str) -> dns.rrset.RRset:
+    return dns.rrset.from_text(owner, 3600, "IN", "CNAME", target)
+
+
+def test_a_dname_applied_twice_is_in_the_answer_once() -> None:
+    """shortloop.x.x. -> shortloop.x. -> shortloop. through ``x. DNAME .`` (Deckard
+    val_dname): the DNAME and its RRSIG once each, or the reply outgrows the client's
+    buffer and goes out truncated."""
+    chain = _Chain(Question(dns.name.from_text("shortloop.x.x."), dns.rdatatype.TXT), 8)
+    for owner, target in (("shortloop.x.x.", "shortloop.x."), ("shortloop.x.", "shortloop.")):
+        step = _Step(
+            rcode=dns.rcode.NOERROR,
+            records=(DNAME, _cname(owner, target)),
+            next_name=dns.name.from_text(target),
+            security=Security.SECURE,
+            signatures=(SIG,),
+        )
+        assert chain.follow(step) == dns.name.from_text(target)
+    outcome = chain.outcome(_Step(rcode=dns.rcode.NOERROR, security=Security.SECURE))
+    assert [r.rdtype for r in outcome.answer] == [
+        dns.rdatatype.DNAME,
+        dns.rdatatype.CNAME,
+        dns.rdatatype.CNAME,
+    ]
+    assert outcome.signatures == (SIG,)
