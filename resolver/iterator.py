@@ -52,6 +52,7 @@ from resolver.cache import Cache, Rank
 from resolver.classify import Classified, ReplyKind, classify
 from resolver.errors import EgressRefused, NetworkError, UpstreamError, UpstreamTimeout
 from resolver.exchange import Exchange, UpstreamQuery, UpstreamReply, ask, pause
+from resolver.hedging import Race
 from resolver.limits import Budget, Limits, WorkLimitExceeded
 from resolver.parent_glue import ParentSideGlue
 from resolver.question import Outcome, Question
@@ -714,7 +715,15 @@ class Iterator:
         minimised: bool,
         avoid: frozenset[str] = frozenset(),
     ) -> Exchange[_Heard]:
-        """Ask the zone's servers, one after another, until one answers usefully.
+        """Ask the zone's servers, staggered, until one answers usefully.
+
+        The next server is asked once those in flight are past their
+        stagger delay, without giving up on them; the first usable reply
+        wins and a late one from an earlier attempt counts
+        (``resolver.hedging``, which also says when a server is reported
+        as timed out). NS lookups, parent-side glue and new rounds wait
+        until every attempt in flight has reached its RTO, as when one
+        query at a time was in flight.
 
         Servers that timed out are asked again in up to
         ``Limits.timeout_rounds`` rounds, each with the RTO that selection
@@ -746,58 +755,108 @@ class Iterator:
         failures: list[UpstreamError] = []
         unresolved = cut.unresolved()[: budget.limits.max_ns_lookups_per_zone]
         parent_side_tried = False
-        while True:
-            budget.check_time()
-            # A server held down or marked down is asked only when no NS name
-            # is left to resolve: another of the zone's servers may be healthy.
-            address = self._choose(cut, tried, usable_only=bool(unresolved))
-            if address is None:
-                if unresolved:
-                    target = unresolved.pop(0)
-                    found = yield from self._addresses_of(target, cut.zone, budget, stack)
-                    if found:
-                        cut.addresses[target] = found
-                    continue
-                if not parent_side_tried:
-                    parent_side_tried = True
-                    if self._add_parent_side(cut):
+        race = Race()
+        try:
+            while True:
+                budget.check_time()
+                if race.may_hedge():
+                    # A server held down or marked down is asked only when no NS
+                    # name is left to resolve: another of the zone's servers may
+                    # be healthy.
+                    address = self._choose(cut, tried, usable_only=bool(unresolved))
+                    if address is not None:
+                        tried.add(address)
+                        yield from self._launch(race, address, name, rdtype, budget)
                         continue
-                if timed_out and rounds_left:
-                    rounds_left -= 1
-                    tried -= timed_out
-                    timed_out.clear()
-                    continue
-                if not failures and self.routes is not None and cut.known_addresses():
-                    raise ResolutionFailed(
-                        dns.edns.EDECode.NO_REACHABLE_AUTHORITY,
-                        f"no usable server for {cut.zone}: the operator route leaves none to ask",
-                    )
-                raise _no_server_left(cut.zone, failures)
-            tried.add(address)
-            result = yield from self._send(address, name, rdtype, budget)
-            if isinstance(result, UpstreamError):
-                self._report_failure(result, cut.zone)
-                failures.append(result)
-                if isinstance(result, UpstreamTimeout):
+                if race.all_expired():
+                    if unresolved:
+                        target = unresolved.pop(0)
+                        found = yield from self._addresses_of(target, cut.zone, budget, stack)
+                        if found:
+                            cut.addresses[target] = found
+                        continue
+                    if not parent_side_tried:
+                        parent_side_tried = True
+                        if self._add_parent_side(cut):
+                            continue
+                    if timed_out and rounds_left:
+                        rounds_left -= 1
+                        tried -= timed_out
+                        timed_out.clear()
+                        continue
+                    if not race.in_flight:
+                        if not failures and self.routes is not None and cut.known_addresses():
+                            raise ResolutionFailed(
+                                dns.edns.EDECode.NO_REACHABLE_AUTHORITY,
+                                f"no usable server for {cut.zone}: "
+                                "the operator route leaves none to ask",
+                            )
+                        raise _no_server_left(cut.zone, failures)
+                ended = yield from race.wait(hedging=not race.may_hedge())
+                for address in race.expire():
+                    self.selection.report_timeout(address)
                     timed_out.add(address)
-                continue
-            self.selection.report_rtt(address, result.rtt)
-            if not result.edns:
-                self.selection.report_no_edns(address)
-            rcode = result.message.rcode()
-            reply = None
-            # YXDOMAIN: a DNAME substitution too long (RFC 6672 2.2), an answer.
-            if rcode in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN, dns.rcode.YXDOMAIN):
-                reply = self._classify(result.message, cut.zone, name, rdtype)
-                reason = reply.reason
-            else:
-                reason = f"answered {dns.rcode.to_text(rcode)}"
-            if reply is not None and reply.kind is not ReplyKind.LAME:
-                return _Heard(reply, cut.zone, address, tcp=result.tcp)
-            if minimised:
-                raise _MinimisationRefused(f"{address} {reason} for minimised {name}")
-            self.selection.report_broken(address, str(cut.zone), reason)
-            failures.append(UpstreamError(address, reason))
+                    failures.append(UpstreamTimeout(address, "no reply within its RTO"))
+                if ended is None:
+                    continue
+                attempt, result = ended
+                address = attempt.address
+                if isinstance(result, UpstreamError):
+                    if not (attempt.timed_out and isinstance(result, UpstreamTimeout)):
+                        self._report_failure(result, cut.zone)
+                        failures.append(result)
+                        if isinstance(result, UpstreamTimeout):
+                            timed_out.add(address)
+                    continue
+                self.selection.report_rtt(address, result.rtt)
+                if not result.edns:
+                    self.selection.report_no_edns(address)
+                rcode = result.message.rcode()
+                reply = None
+                # YXDOMAIN: a DNAME substitution too long (RFC 6672 2.2), an answer.
+                if rcode in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN, dns.rcode.YXDOMAIN):
+                    reply = self._classify(result.message, cut.zone, name, rdtype)
+                    reason = reply.reason
+                else:
+                    reason = f"answered {dns.rcode.to_text(rcode)}"
+                if reply is not None and reply.kind is not ReplyKind.LAME:
+                    yield from race.abandon(self._late_reply)
+                    return _Heard(reply, cut.zone, address, tcp=result.tcp)
+                if minimised:
+                    raise _MinimisationRefused(f"{address} {reason} for minimised {name}")
+                self.selection.report_broken(address, str(cut.zone), reason)
+                failures.append(UpstreamError(address, reason))
+        except HoldfastError:
+            yield from race.abandon(self._late_reply)
+            raise
+
+    def _launch(
+        self,
+        race: Race,
+        address: str,
+        name: dns.name.Name,
+        rdtype: dns.rdatatype.RdataType,
+        budget: _Query,
+    ) -> Exchange[None]:
+        """Start one attempt of ``race``, counted in ``budget``, as selection knows ``address``.
+
+        It listens for as long as the time budget lasts, not just its RTO:
+        a late reply still wins if nothing better came (``resolver.hedging``).
+        """
+        budget.spend_query()
+        query = UpstreamQuery(
+            address=address,
+            qname=name,
+            rdtype=rdtype,
+            edns=self.selection.uses_edns(address),
+            timeout=self.selection.timeout_for(address),
+            listen=budget.deadline - budget.timer(),
+        )
+        yield from race.launch(query, stagger=self.selection.stagger_for(address))
+
+    def _late_reply(self, reply: UpstreamReply) -> None:
+        """A reply to an abandoned attempt: its RTT is news, its content is not used."""
+        self.selection.report_rtt(reply.address, reply.rtt)
 
     def _add_parent_side(self, cut: ZoneCut) -> bool:
         """Add the parent's glue addresses of ``cut``'s NS names that it lacks.

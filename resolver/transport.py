@@ -94,6 +94,8 @@ _LETTERS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _QUESTION = 12
 
 #: Per server address: exchanges, then the ways they failed or were dropped.
+#: An exchange counts as a timeout when nothing matching came within its
+#: ``timeout``, even if it went on listening and a late reply came.
 SERVER_COLUMNS = ("queries", "timeouts", "errors", "unparseable", "case_mismatches",
                   "case_fallbacks")  # fmt: skip
 _QUERIES, _TIMEOUTS, _ERRORS, _UNPARSEABLE, _CASE_MISMATCHES, _CASE_FALLBACKS = range(6)
@@ -165,6 +167,7 @@ class RetryingTransport(abc.ABC):
     async def exchange(self, query: UpstreamQuery) -> UpstreamReply:
         """Send ``query`` and return the matching reply."""
         self.servers.row(query.address)[_QUERIES] += 1
+        started = trio.current_time()
         try:
             reply = await self._exchange(query, edns=query.edns)
             if query.edns and _rejects_edns(reply.message):
@@ -174,7 +177,18 @@ class RetryingTransport(abc.ABC):
             column = _TIMEOUTS if isinstance(error, UpstreamTimeout) else _ERRORS
             self.servers.row(query.address)[column] += 1
             raise
+        except trio.Cancelled:
+            # A hedged attempt given up on, or its resolution over, after
+            # its timeout: it timed out as far as anyone can tell.
+            self._count_late(query, started)
+            raise
+        self._count_late(query, started)
         return reply
+
+    def _count_late(self, query: UpstreamQuery, started: float) -> None:
+        """Count a timeout for an exchange still listening after its ``timeout``."""
+        if trio.current_time() - started > query.timeout:
+            self.servers.row(query.address)[_TIMEOUTS] += 1
 
     @abc.abstractmethod
     async def _leg(
@@ -483,7 +497,7 @@ class UdpTcpTransport(RetryingTransport):
         A truncated reply is returned parsed only up to its question.
         """
         with (
-            _upstream_failures(replies, query.timeout),
+            _upstream_failures(replies, query.listen_for),
             trio.socket.socket(family, socket.SOCK_DGRAM) as sock,
         ):
             await sock.connect((query.address, self._port))
@@ -498,7 +512,7 @@ class UdpTcpTransport(RetryingTransport):
     ) -> dns.message.Message:
         """Send the request over TCP (RFC 1035 4.2.2 framing); return the reply."""
         with (
-            _upstream_failures(replies, query.timeout),
+            _upstream_failures(replies, query.listen_for),
             trio.socket.socket(family, socket.SOCK_STREAM) as sock,
         ):
             await sock.connect((query.address, self._port))
