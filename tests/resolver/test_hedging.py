@@ -5,6 +5,7 @@ Trio's clock autojumps, so every time asserted is exact and costs nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Sequence
 from typing import TypeVar
@@ -21,8 +22,11 @@ import trio.testing
 from resolver.cache import Cache
 from resolver.clock import FakeClock
 from resolver.driver import run_exchange
+from resolver.errors import UpstreamTimeout
 from resolver.exchange import (
+    PAUSE,
     Await,
+    Exchange,
     Landed,
     Launch,
     Launched,
@@ -32,7 +36,7 @@ from resolver.exchange import (
     UpstreamReply,
 )
 from resolver.hedging import Race
-from resolver.iterator import Iterator
+from resolver.iterator import Iterator, ResolutionFailed
 from resolver.lab import Lab
 from resolver.lab.faults import parse_fault
 from resolver.limits import Limits
@@ -216,3 +220,41 @@ async def resolve_with(transport: Transport, name: str, selection: ServerSelecti
     iterator = Iterator(cache=cache, selection=selection, hints=HINTS, limits=Limits(),
                         validator=unanchored(cache, clock), qname_minimisation=False)
     return await run_exchange(iterator.resolve(Question(dns.name.from_text(name), A)), transport)
+
+
+# -- the driver ----------------------------------------------------------------
+
+
+class _Silent:
+    """A transport whose servers never answer within the test."""
+
+    async def exchange(self, query: UpstreamQuery) -> UpstreamReply:
+        await trio.sleep(query.listen_for)
+        raise UpstreamTimeout(query.address, "silent")
+
+
+async def test_attempts_still_running_do_not_hold_up_the_result(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    late: list[UpstreamReply] = []
+
+    def resolution() -> Exchange[str]:
+        race = Race()
+        yield from race.launch(dataclasses.replace(QUESTION, listen=10.0), stagger=0.25)
+        assert (yield from race.wait(hedging=True)) is None  # the stagger point
+        yield from race.abandon(late.append)
+        return "done"
+
+    started = trio.current_time()
+    assert await run_exchange(resolution(), _Silent()) == "done"
+    assert trio.current_time() - started == pytest.approx(0.25)
+    assert late == []
+
+
+async def test_a_resolutions_exception_comes_out_bare() -> None:
+    def resolution() -> Exchange[str]:
+        yield PAUSE
+        raise ResolutionFailed(0, "nothing")
+
+    with pytest.raises(ResolutionFailed):
+        await run_exchange(resolution(), _Silent())
