@@ -756,79 +756,75 @@ class Iterator:
         unresolved = cut.unresolved()[: budget.limits.max_ns_lookups_per_zone]
         parent_side_tried = False
         race = Race()
-        try:
-            while True:
-                budget.check_time()
-                if race.may_hedge():
-                    # A server held down or marked down is asked only when no NS
-                    # name is left to resolve: another of the zone's servers may
-                    # be healthy.
-                    address = self._choose(cut, tried, usable_only=bool(unresolved))
-                    if address is not None:
-                        tried.add(address)
-                        yield from self._launch(race, address, name, rdtype, budget)
-                        continue
-                if race.all_expired():
-                    if unresolved:
-                        target = unresolved.pop(0)
-                        found = yield from self._addresses_of(target, cut.zone, budget, stack)
-                        if found:
-                            cut.addresses[target] = found
-                        continue
-                    if not parent_side_tried:
-                        parent_side_tried = True
-                        if self._add_parent_side(cut):
-                            continue
-                    if timed_out and rounds_left:
-                        rounds_left -= 1
-                        tried -= timed_out
-                        timed_out.clear()
-                        continue
-                    if not race.in_flight:
-                        if not failures and self.routes is not None and cut.known_addresses():
-                            raise ResolutionFailed(
-                                dns.edns.EDECode.NO_REACHABLE_AUTHORITY,
-                                f"no usable server for {cut.zone}: "
-                                "the operator route leaves none to ask",
-                            )
-                        raise _no_server_left(cut.zone, failures)
-                ended = yield from race.wait(hedging=not race.may_hedge())
-                for address in race.expire():
-                    self.selection.report_timeout(address)
-                    timed_out.add(address)
-                    failures.append(UpstreamTimeout(address, "no reply within its RTO"))
-                if ended is None:
+        while True:
+            budget.check_time()
+            if race.may_hedge():
+                # A server held down or marked down is asked only when no NS name
+                # is left to resolve: another of the zone's servers may be healthy.
+                address = self._choose(cut, tried, usable_only=bool(unresolved))
+                if address is not None:
+                    tried.add(address)
+                    yield from self._launch(race, address, name, rdtype, budget)
                     continue
-                attempt, result = ended
-                address = attempt.address
-                if isinstance(result, UpstreamError):
-                    if not (attempt.timed_out and isinstance(result, UpstreamTimeout)):
-                        self._report_failure(result, cut.zone)
-                        failures.append(result)
-                        if isinstance(result, UpstreamTimeout):
-                            timed_out.add(address)
+            if race.all_expired():
+                if unresolved:
+                    target = unresolved.pop(0)
+                    found = yield from self._addresses_of(target, cut.zone, budget, stack)
+                    if found:
+                        cut.addresses[target] = found
                     continue
-                self.selection.report_rtt(address, result.rtt)
-                if not result.edns:
-                    self.selection.report_no_edns(address)
-                rcode = result.message.rcode()
-                reply = None
-                # YXDOMAIN: a DNAME substitution too long (RFC 6672 2.2), an answer.
-                if rcode in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN, dns.rcode.YXDOMAIN):
-                    reply = self._classify(result.message, cut.zone, name, rdtype)
-                    reason = reply.reason
-                else:
-                    reason = f"answered {dns.rcode.to_text(rcode)}"
-                if reply is not None and reply.kind is not ReplyKind.LAME:
-                    yield from race.abandon(self._late_reply)
-                    return _Heard(reply, cut.zone, address, tcp=result.tcp)
-                if minimised:
-                    raise _MinimisationRefused(f"{address} {reason} for minimised {name}")
-                self.selection.report_broken(address, str(cut.zone), reason)
-                failures.append(UpstreamError(address, reason))
-        except HoldfastError:
-            yield from race.abandon(self._late_reply)
-            raise
+                if not parent_side_tried:
+                    parent_side_tried = True
+                    if self._add_parent_side(cut):
+                        continue
+                if timed_out and rounds_left:
+                    rounds_left -= 1
+                    tried -= timed_out
+                    timed_out.clear()
+                    continue
+            if not race.in_flight:
+                if not failures and self.routes is not None and cut.known_addresses():
+                    raise ResolutionFailed(
+                        dns.edns.EDECode.NO_REACHABLE_AUTHORITY,
+                        f"no usable server for {cut.zone}: the operator route leaves none to ask",
+                    )
+                raise _no_server_left(cut.zone, failures)
+            ended = yield from race.wait(hedging=not race.may_hedge())
+            for address in race.expire():
+                self.selection.report_timeout(address)
+                timed_out.add(address)
+                failures.append(UpstreamTimeout(address, "no reply within its RTO"))
+            if ended is None:
+                continue
+            attempt, result = ended
+            address = attempt.address
+            if isinstance(result, UpstreamError):
+                # A timeout already reported when its RTO passed is not reported twice.
+                if not (attempt.timed_out and isinstance(result, UpstreamTimeout)):
+                    self._report_failure(result, cut.zone)
+                    failures.append(result)
+                    if isinstance(result, UpstreamTimeout):
+                        timed_out.add(address)
+                continue
+            self.selection.report_rtt(address, result.rtt)
+            if not result.edns:
+                self.selection.report_no_edns(address)
+            rcode = result.message.rcode()
+            reply = None
+            # YXDOMAIN: a DNAME substitution too long (RFC 6672 2.2), an answer.
+            if rcode in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN, dns.rcode.YXDOMAIN):
+                reply = self._classify(result.message, cut.zone, name, rdtype)
+                reason = reply.reason
+            else:
+                reason = f"answered {dns.rcode.to_text(rcode)}"
+            if reply is not None and reply.kind is not ReplyKind.LAME:
+                yield from race.abandon(self._late_reply)
+                return _Heard(reply, cut.zone, address, tcp=result.tcp)
+            if minimised:
+                yield from race.abandon(self._late_reply)
+                raise _MinimisationRefused(f"{address} {reason} for minimised {name}")
+            self.selection.report_broken(address, str(cut.zone), reason)
+            failures.append(UpstreamError(address, reason))
 
     def _launch(
         self,
