@@ -96,6 +96,11 @@ def _p99(latencies: list[float]) -> float:
     return percentile(sorted(latencies), 99) if latencies else float("nan")
 
 
+def names_per_resolver(names: int, slow_names: int, runs: int) -> int:
+    """Cold names one resolver is asked over every scenario and run."""
+    return runs * sum(slow_names if everyone else names for _, everyone in SCENARIOS.values())
+
+
 def zone_servers(zone: str) -> list[str]:
     """The lab addresses serving ``zone``."""
     return [address for plan in plans() if plan.origin == zone for _, address in plan.servers]
@@ -154,6 +159,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs per scenario")
     parser.add_argument("--no-unbound", action="store_true")
     args = parser.parse_args()
+    if FIRST_NAME + 2 * names_per_resolver(args.names, args.slow_names, args.runs) > min(
+        workloads.MIXED_RANGE
+    ):
+        parser.error("that many names would reach the mixed workload's bench.com names")
     isolate(sys.argv[1:], "bench.hedging")
     results: dict[str, dict[str, object]] = {}
     with tempfile.TemporaryDirectory(prefix="holdfast-hedging-") as directory:
@@ -166,7 +175,7 @@ def main() -> None:
             if unbound_available() and not args.no_unbound:
                 starters.append(("Unbound", start_unbound))
             first = FIRST_NAME
-            per_resolver = (2 * args.names + args.slow_names) * args.runs
+            per_resolver = names_per_resolver(args.names, args.slow_names, args.runs)
             for name, start in starters:
                 version, figures = measure(
                     start, workdir, args.names, args.slow_names, args.runs, first
