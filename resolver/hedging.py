@@ -25,6 +25,13 @@ two moments, both on the driver's clock sent back with every event:
   later still wins if nothing better came, and clears the back-off as any
   reply does.
 
+Late replies are not waited for forever: once every round is spent and
+every attempt has reached its RTO, the race gives up ``LATE_REPLY_WINDOW``
+after its first attempt started (or at once, if that is past). A zone
+whose servers all answer 3 s late still answers; a silent one still ends
+in SERVFAIL before clients that wait 5 s (dig, Deckard) give up, as it did
+when each attempt stopped listening at its RTO.
+
 When a reply wins, the attempts still in flight are abandoned: if their
 reply still comes while the resolution runs, it only updates that server's
 RTT (``late``), it is never used a second time. An abandoned attempt that
@@ -52,6 +59,10 @@ from resolver.exchange import (
     UpstreamQuery,
     UpstreamReply,
 )
+
+#: Seconds after a race's first attempt during which, with nothing left to
+#: ask, a late reply is still waited for (module docstring).
+LATE_REPLY_WINDOW = 3.5
 
 
 @dataclass(slots=True)
@@ -85,6 +96,8 @@ class Race:
     def __init__(self) -> None:
         self.in_flight: dict[int, Attempt] = {}
         self.now = -math.inf
+        #: Driver time until which late replies are waited for, set at the first launch.
+        self.late_until = math.inf
 
     def launch(self, query: UpstreamQuery, *, stagger: float) -> Exchange[None]:
         """Start ``query``: its RTO is ``query.timeout``, its stagger delay ``stagger``.
@@ -95,6 +108,7 @@ class Race:
         if not isinstance(launched, Launched):
             raise DriverMisuse(f"the driver did not start the query to {query.address}")
         self.now = launched.now
+        self.late_until = min(self.late_until, launched.now + LATE_REPLY_WINDOW)
         self.in_flight[launched.attempt] = Attempt(
             query.address, launched.now, stagger, query.timeout
         )
@@ -106,6 +120,10 @@ class Race:
     def all_expired(self) -> bool:
         """Whether every attempt in flight (if any) has reached its RTO."""
         return all(attempt.expires_at <= self.now for attempt in self.in_flight.values())
+
+    def waited_out(self) -> bool:
+        """Whether late replies are no longer worth waiting for (``LATE_REPLY_WINDOW``)."""
+        return self.now >= self.late_until
 
     def expire(self) -> list[str]:
         """The addresses of attempts whose RTO has just passed (each reported once)."""
@@ -122,8 +140,9 @@ class Race:
         """Wait for the next attempt to end, or for the next moment that matters.
 
         With ``hedging`` (another server could still be asked) the next
-        stagger point counts; otherwise only RTOs do. Returns the attempt
-        that ended with its result, or None when a moment came first.
+        stagger point counts; otherwise only RTOs and the end of
+        ``LATE_REPLY_WINDOW`` do. Returns the attempt that ended with its
+        result, or None when a moment came first.
         """
         moments = [
             moment
@@ -134,6 +153,8 @@ class Race:
             )
             if moment > self.now
         ]
+        if self.late_until > self.now:
+            moments.append(self.late_until)
         event = yield Await(frozenset(self.in_flight), min(moments, default=math.inf))
         if isinstance(event, Tick):
             self.now = event.now

@@ -782,7 +782,8 @@ class Iterator:
                     tried -= timed_out
                     timed_out.clear()
                     continue
-            if not race.in_flight:
+            if not race.in_flight or (race.all_expired() and race.waited_out()):
+                yield from race.abandon(self._late_reply)
                 if not failures and self.routes is not None and cut.known_addresses():
                     raise ResolutionFailed(
                         dns.edns.EDECode.NO_REACHABLE_AUTHORITY,

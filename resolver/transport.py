@@ -42,7 +42,7 @@ import ipaddress
 import logging
 import secrets
 import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import dns.exception
 import dns.flags
@@ -397,6 +397,11 @@ class ReplyFilter:
                         section[position] = dns.rrset.from_rdata(rrset.name, rrset.ttl, restored)
                     break
 
+    @property
+    def dropped(self) -> bool:
+        """Whether a message with our ID was dropped (unparseable, or in another case)."""
+        return bool(self._dropped)
+
     def failure(self, otherwise: UpstreamError) -> UpstreamError:
         """The error for a leg that ended without a reply: ``otherwise`` unless we dropped some."""
         if self._dropped.get(Drop.CASE):
@@ -497,7 +502,7 @@ class UdpTcpTransport(RetryingTransport):
         A truncated reply is returned parsed only up to its question.
         """
         with (
-            _upstream_failures(replies, query.listen_for),
+            _upstream_failures(replies, query) as ignored,
             trio.socket.socket(family, socket.SOCK_DGRAM) as sock,
         ):
             await sock.connect((query.address, self._port))
@@ -506,13 +511,14 @@ class UdpTcpTransport(RetryingTransport):
                 message = replies.take(await sock.recv(_MAX_MESSAGE))
                 if message is not None:
                     return message
+                ignored()
 
     async def _over_tcp(
         self, query: UpstreamQuery, family: socket.AddressFamily, replies: ReplyFilter
     ) -> dns.message.Message:
         """Send the request over TCP (RFC 1035 4.2.2 framing); return the reply."""
         with (
-            _upstream_failures(replies, query.listen_for),
+            _upstream_failures(replies, query) as ignored,
             trio.socket.socket(family, socket.SOCK_STREAM) as sock,
         ):
             await sock.connect((query.address, self._port))
@@ -523,19 +529,37 @@ class UdpTcpTransport(RetryingTransport):
                     message = replies.take(wire)
                     if message is not None:
                         return message
+                    ignored()
             closed = NetworkError(query.address, "connection closed before a matching reply")
             raise replies.failure(closed)
 
 
 @contextlib.contextmanager
-def _upstream_failures(replies: ReplyFilter, timeout: float) -> Iterator[None]:
-    """Bound a leg by ``timeout`` and turn socket failures into ``UpstreamError``s."""
+def _upstream_failures(
+    replies: ReplyFilter, query: UpstreamQuery
+) -> Iterator[Callable[[], None]]:
+    """Bound a leg and turn socket failures into ``UpstreamError``s.
+
+    The leg listens for ``query.listen_for``, but only while nothing with
+    our ID was dropped: once ``replies`` dropped one, it ends at
+    ``query.timeout`` as this server's failure (``replies.failure``), so a
+    server that sends garbage is not waited for as a slow one would be
+    (scenario iter_req_qname). The leg calls what this yields after each
+    message ``replies`` did not take.
+    """
     address = replies.address
+    started = trio.current_time()
     try:
-        with trio.fail_after(timeout):
-            yield
+        with trio.fail_after(query.listen_for) as scope:
+
+            def ignored() -> None:
+                if replies.dropped:
+                    scope.deadline = min(scope.deadline, started + query.timeout)
+
+            yield ignored
     except trio.TooSlowError:
-        timed_out = UpstreamTimeout(address, f"no matching reply within {timeout:.3f} s")
+        waited = trio.current_time() - started
+        timed_out = UpstreamTimeout(address, f"no matching reply within {waited:.3f} s")
         raise replies.failure(timed_out) from None
     except (OSError, trio.BrokenResourceError) as exc:
         raise NetworkError(address, str(exc) or type(exc).__name__) from exc

@@ -60,7 +60,10 @@ class LabTransport(RetryingTransport):
         await trio.sleep(reply.delay)
         message = replies.take(reply.wire)
         if message is None:
-            # Dropped or ignored: the only reply there will be; wait out the timeout.
-            await trio.sleep(patience - reply.delay)
+            # Dropped or ignored: the only reply there will be. A dropped one
+            # ends the leg at its timeout, an ignored one at its patience,
+            # as over sockets (transport._upstream_failures).
+            end = query.timeout if replies.dropped else patience
+            await trio.sleep(max(end - reply.delay, 0.0))
             raise replies.failure(timed_out)
         return message

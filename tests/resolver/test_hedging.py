@@ -35,7 +35,7 @@ from resolver.exchange import (
     UpstreamQuery,
     UpstreamReply,
 )
-from resolver.hedging import Race
+from resolver.hedging import LATE_REPLY_WINDOW, Race
 from resolver.iterator import Iterator, ResolutionFailed
 from resolver.lab import Lab
 from resolver.lab.faults import parse_fault
@@ -99,7 +99,9 @@ def test_an_attempt_that_timed_out_still_lands() -> None:
     assert race.expire() == ["127.53.0.1"]
     assert race.all_expired()
     wait = race.wait(hedging=False)
-    assert next(wait) == Await(frozenset({7}), float("inf"))  # listening on, no moment left
+    # Listening on, until the late-reply window ends.
+    assert next(wait) == Await(frozenset({7}), LATE_REPLY_WINDOW)
+    assert not race.waited_out()
     late = UpstreamReply("127.53.0.1", dns.message.make_response(dns.message.make_query(
         QUESTION.qname, A)), rtt=3.0)
     with pytest.raises(StopIteration) as stop:
@@ -166,6 +168,23 @@ async def test_every_server_of_a_zone_answering_after_3_s_still_answers(
     assert addresses(outcome) == {"192.0.2.12"}
     # Longer than any RTO (2 s at most), within the 5 s time budget.
     assert trio.current_time() - started == pytest.approx(3.0)
+
+
+async def test_a_silent_zone_is_given_up_within_the_late_reply_window(
+    lab: Lab, clock: FakeClock, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Late replies are waited for, but not for the whole time budget: clients wait 5 s."""
+    harness = Harness(lab, clock)
+    await _warm(harness)
+    for address in _insecure_servers(lab):
+        lab.set_fault(address, parse_fault("drop"))
+    started = trio.current_time()
+    outcome = await harness.ask("www.insecure.com.")
+    assert outcome.rcode == dns.rcode.SERVFAIL
+    # Given up when the rounds are spent (their backed-off RTOs add up to
+    # 6.9 s here, as before hedging), not after a further wait: each attempt
+    # would listen for the 5 s time budget.
+    assert LATE_REPLY_WINDOW < trio.current_time() - started < 7.0
 
 
 async def test_a_losing_attempts_late_reply_only_updates_its_rtt(
