@@ -60,6 +60,8 @@ from resolver.exchange import (
     UpstreamReply,
 )
 
+#: Seconds past an attempt's RTO before the race counts it as timed out.
+RTO_GRACE = 0.01
 #: Seconds after a race's first attempt during which, with nothing left to
 #: ask, a late reply is still waited for (module docstring).
 LATE_REPLY_WINDOW = 3.5
@@ -83,8 +85,14 @@ class Attempt:
 
     @property
     def expires_at(self) -> float:
-        """Driver time at which the attempt has really timed out."""
-        return self.started + self.rto
+        """Driver time at which the attempt has really timed out.
+
+        ``RTO_GRACE`` after its RTO: the transport's own timer started a
+        little after the launch, and a leg that ends at its timeout with
+        an error (garbage with our ID) must land as that error, not be
+        taken for a timeout and asked again in the next round.
+        """
+        return self.started + self.rto + RTO_GRACE
 
 
 class Race:

@@ -22,7 +22,7 @@ import trio.testing
 from resolver.cache import Cache
 from resolver.clock import FakeClock
 from resolver.driver import run_exchange
-from resolver.errors import UpstreamTimeout
+from resolver.errors import MalformedResponse, UpstreamTimeout
 from resolver.exchange import (
     PAUSE,
     Await,
@@ -35,7 +35,7 @@ from resolver.exchange import (
     UpstreamQuery,
     UpstreamReply,
 )
-from resolver.hedging import LATE_REPLY_WINDOW, Race
+from resolver.hedging import LATE_REPLY_WINDOW, RTO_GRACE, Race
 from resolver.iterator import Iterator, ResolutionFailed
 from resolver.lab import Lab
 from resolver.lab.faults import parse_fault
@@ -79,9 +79,10 @@ def test_the_next_server_may_be_asked_from_the_stagger_point_not_before() -> Non
     assert race.may_hedge()
     assert race.expire() == []  # hedged past, not timed out
     wait = race.wait(hedging=False)
-    assert next(wait) == Await(frozenset({1}), 10.4)  # then only its RTO matters
+    # Then only its RTO matters (with the grace for the transport's own timer).
+    assert next(wait) == Await(frozenset({1}), pytest.approx(10.4 + RTO_GRACE))
     with pytest.raises(StopIteration):
-        wait.send(Tick(10.4))
+        wait.send(Tick(10.4 + RTO_GRACE))
     assert race.expire() == ["127.53.0.1"]
     assert race.expire() == []  # reported once
 
@@ -95,7 +96,7 @@ def test_an_attempt_that_timed_out_still_lands() -> None:
     wait = race.wait(hedging=False)
     next(wait)
     with pytest.raises(StopIteration):
-        wait.send(Tick(0.4))
+        wait.send(Tick(0.4 + RTO_GRACE))
     assert race.expire() == ["127.53.0.1"]
     assert race.all_expired()
     wait = race.wait(hedging=False)
@@ -277,3 +278,23 @@ async def test_a_resolutions_exception_comes_out_bare() -> None:
 
     with pytest.raises(ResolutionFailed):
         await run_exchange(resolution(), _Silent())
+
+
+async def test_garbage_at_the_rto_is_the_servers_failure_not_a_timeout_to_retry(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A leg that only saw garbage with our ID ends just after its RTO (Deckard iter_req_qname)."""
+
+    class Garbage:
+        def __init__(self) -> None:
+            self.sent: list[UpstreamQuery] = []
+
+        async def exchange(self, query: UpstreamQuery) -> UpstreamReply:
+            self.sent.append(query)
+            await trio.sleep(query.timeout + 0.001)  # after the race saw its RTO pass
+            raise MalformedResponse(query.address, "1 unparseable replies with our ID")
+
+    transport = Garbage()
+    outcome = await resolve_with(transport, "www.up.", ServerSelection(FakeClock()))
+    assert outcome.rcode == dns.rcode.SERVFAIL
+    assert sorted(query.address for query in transport.sent) == ["127.53.0.1", "127.53.0.2"]
