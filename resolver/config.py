@@ -276,8 +276,9 @@ OPTIONS: tuple[Option, ...] = (
            "longest hold-down, seconds (each repeat doubles it)", Range(0, 7 * 86_400),
            reload=True, unit="seconds"),
     Option("upstream", "max_timeout", float, 2.0,
-           "longest wait for one upstream reply, seconds: the ceiling of the backed-off "
-           "retransmission timeout", Range(0.05, 30), unit="seconds"),
+           "ceiling of the backed-off retransmission timeout, seconds: after it the server "
+           "counts as timed out and the next is asked, but a later reply is still taken "
+           "while the query waits", Range(0.05, 30), unit="seconds"),
     Option("upstream", "timeout_rounds", int, 5,
            "rounds in which the servers of a zone that timed out are asked again",
            Range(1, 10), reload=True, unit="rounds"),

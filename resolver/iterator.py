@@ -54,6 +54,7 @@ from resolver.errors import EgressRefused, NetworkError, UpstreamError, Upstream
 from resolver.exchange import Exchange, UpstreamQuery, UpstreamReply, ask, pause
 from resolver.failures import FailureCache
 from resolver.forwarding import ForwardingTable, ZonePolicy
+from resolver.hedging import Race
 from resolver.limits import Budget, Limits, WorkLimitExceeded
 from resolver.parent_glue import ParentSideGlue
 from resolver.proofs import ProofMemory
@@ -426,14 +427,28 @@ class Iterator:
         tcp: bool = False,
         policy: ZonePolicy | None = None,
     ) -> Exchange[UpstreamReply | UpstreamError]:
-        """One upstream query, counted in ``budget``, as selection knows ``address``.
-
-        A stub or forward zone's ``policy`` gives the server's port, RD=1
-        for a forwarder, and DNS over TLS (a stream: TCP's exchange).
-        """
+        """One upstream query (``_query``), counted in ``budget``."""
         budget.spend_query()
+        query = self._query(address, name, rdtype, tcp=tcp, policy=policy)
+        result = yield from ask(query)
+        budget.trace.sent(query, result)
+        return result
+
+    def _query(
+        self,
+        address: str,
+        name: dns.name.Name,
+        rdtype: dns.rdatatype.RdataType,
+        *,
+        tcp: bool = False,
+        policy: ZonePolicy | None = None,
+        listen: float | None = None,
+    ) -> UpstreamQuery:
+        """The query for ``address`` as selection knows it, shaped by a stub or
+        forward zone's ``policy``: the server's port, RD=1 for a forwarder,
+        and DNS over TLS (a stream: TCP's exchange)."""
         tls_name = policy.tls_name if policy is not None else None
-        query = UpstreamQuery(
+        return UpstreamQuery(
             address=address,
             qname=name,
             rdtype=rdtype,
@@ -444,10 +459,8 @@ class Iterator:
             recursion_desired=policy is not None and policy.recursive,
             tls_name=tls_name,
             tls_ca_file=policy.tls_ca_file if policy is not None else None,
+            listen=listen,
         )
-        result = yield from ask(query)
-        budget.trace.sent(query, result)
-        return result
 
     def _over_tcp(
         self,
@@ -830,7 +843,15 @@ class Iterator:
         minimised: bool,
         avoid: frozenset[str] = frozenset(),
     ) -> Exchange[_Heard]:
-        """Ask the zone's servers, one after another, until one answers usefully.
+        """Ask the zone's servers, staggered, until one answers usefully.
+
+        The next server is asked once those in flight are past their
+        stagger delay, without giving up on them; the first usable reply
+        wins and a late one from an earlier attempt counts
+        (``resolver.hedging``, which also says when a server is reported
+        as timed out). NS lookups, parent-side glue and new rounds wait
+        until every attempt in flight has reached its RTO, as when one
+        query at a time was in flight.
 
         Servers that timed out are asked again in up to
         ``Limits.timeout_rounds`` rounds, each with the RTO that selection
@@ -868,12 +889,23 @@ class Iterator:
         failures: list[UpstreamError] = []
         unresolved = cut.unresolved()[: budget.limits.max_ns_lookups_per_zone]
         parent_side_tried = False
+        race = Race()
+        #: The query sent to each address in this race (for the trace).
+        sent: dict[str, UpstreamQuery] = {}
         while True:
             budget.check_time()
-            # A server held down or marked down is asked only when no NS name
-            # is left to resolve: another of the zone's servers may be healthy.
-            address = self._choose(cut, tried, usable_only=bool(unresolved) or fallback)
-            if address is None:
+            if race.may_hedge():
+                # A server held down or marked down is asked only when no NS name
+                # is left to resolve: another of the zone's servers may be healthy.
+                address = self._choose(cut, tried, usable_only=bool(unresolved) or fallback)
+                if address is not None:
+                    budget.trace.chose(cut, address, tried, self.selection, self.routes)
+                    tried.add(address)
+                    sent[address] = yield from self._launch(
+                        race, address, name, rdtype, budget, cut.policy
+                    )
+                    continue
+            if race.all_expired():
                 if unresolved:
                     target = unresolved.pop(0)
                     found = yield from self._addresses_of(target, cut.zone, budget, stack)
@@ -889,20 +921,35 @@ class Iterator:
                     tried -= timed_out
                     timed_out.clear()
                     continue
+            if not race.in_flight or (race.all_expired() and race.waited_out()):
+                yield from race.abandon(self._late_reply)
                 if not failures and self.routes is not None and cut.known_addresses():
                     raise ResolutionFailed(
                         dns.edns.EDECode.NO_REACHABLE_AUTHORITY,
                         f"no usable server for {cut.zone}: the operator route leaves none to ask",
                     )
                 raise _no_server_left(cut.zone, failures)
-            budget.trace.chose(cut, address, tried, self.selection, self.routes)
-            tried.add(address)
-            result = yield from self._send(address, name, rdtype, budget, policy=cut.policy)
+            ended = yield from race.wait(hedging=not race.may_hedge())
+            for address in race.expire():
+                self.selection.report_timeout(address)
+                timed_out.add(address)
+                failures.append(UpstreamTimeout(address, "no reply within its RTO"))
+            if ended is None:
+                continue
+            attempt, result = ended
+            address = attempt.address
+            budget.trace.sent(sent[address], result)
             if isinstance(result, UpstreamError):
-                self._report_failure(result, cut.zone)
-                failures.append(result)
-                if isinstance(result, UpstreamTimeout):
-                    timed_out.add(address)
+                # A timeout already reported when its RTO passed is not reported
+                # twice. Another error ending the leg at its RTO (garbage with our
+                # ID: transport._upstream_failures) is the server's failure, which
+                # later rounds do not ask again (Deckard's iter_req_qname).
+                if not (attempt.timed_out and isinstance(result, UpstreamTimeout)):
+                    timed_out.discard(address)
+                    self._report_failure(result, cut.zone)
+                    failures.append(result)
+                    if isinstance(result, UpstreamTimeout):
+                        timed_out.add(address)
                 continue
             self.selection.report_rtt(address, result.rtt)
             if not result.edns:
@@ -917,11 +964,38 @@ class Iterator:
                 reason = f"answered {dns.rcode.to_text(rcode)}"
             budget.trace.heard(address, reply, reason)
             if reply is not None and reply.kind is not ReplyKind.LAME:
+                yield from race.abandon(self._late_reply)
                 return _Heard(reply, cut.zone, address, tcp=result.tcp, policy=cut.policy)
             if minimised:
+                yield from race.abandon(self._late_reply)
                 raise _MinimisationRefused(f"{address} {reason} for minimised {name}")
             self.selection.report_broken(address, str(cut.zone), reason)
             failures.append(UpstreamError(address, reason))
+
+    def _launch(
+        self,
+        race: Race,
+        address: str,
+        name: dns.name.Name,
+        rdtype: dns.rdatatype.RdataType,
+        budget: _Query,
+        policy: ZonePolicy | None,
+    ) -> Exchange[UpstreamQuery]:
+        """Start one attempt of ``race`` (``_query``), counted in ``budget``; the query sent.
+
+        It listens for as long as the time budget lasts, not just its RTO:
+        a late reply still wins if nothing better came (``resolver.hedging``).
+        """
+        budget.spend_query()
+        query = self._query(
+            address, name, rdtype, policy=policy, listen=budget.deadline - budget.timer()
+        )
+        yield from race.launch(query, stagger=self.selection.stagger_for(address))
+        return query
+
+    def _late_reply(self, reply: UpstreamReply) -> None:
+        """A reply to an abandoned attempt: its RTT is news, its content is not used."""
+        self.selection.report_rtt(reply.address, reply.rtt)
 
     def _add_parent_side(self, cut: ZoneCut) -> bool:
         """Add the parent's glue addresses of ``cut``'s NS names that it lacks.

@@ -33,6 +33,12 @@ Unbound's infrastructure cache:
 * A server that rejected EDNS is queried without it for 15 minutes, then
   EDNS is tried again.
 
+While a query waits, the next server is asked as well once the first has
+not answered within ``stagger_for`` (``resolver.hedging``): its RTO from
+the RTT estimate alone, without the timeout back-off (a server that was
+slow once must not make every later query wait longer before the hedge),
+at most ``STAGGER_CEILING``; a server never measured gets ``STAGGER_UNKNOWN``.
+
 ``choose`` picks at random among usable servers whose RTO is within 400 ms
 of the best (Unbound's RTT band), so load spreads and the RTT estimates of
 near-equal servers stay fresh. All memory expires on the injected wall
@@ -62,6 +68,12 @@ MIN_RTO = 0.05
 MAX_RTO = 2.0
 #: Servers whose RTO is within this of the best one are chosen among at random.
 RTT_BAND = 0.4
+#: Stagger delay before also asking the next server, when the first was
+#: never measured: RFC 8305's Connection Attempt Delay, Trio's happy eyeballs
+#: default (shorter than ``UNKNOWN_RTO``, which still decides its timeout).
+STAGGER_UNKNOWN = 0.25
+#: Longest stagger delay, however slow a server was measured, seconds.
+STAGGER_CEILING = 1.0
 #: Consecutive timeouts after which a server is considered down.
 DOWN_AFTER_TIMEOUTS = 3
 #: How long a down server is left alone before it is probed again, seconds.
@@ -272,6 +284,17 @@ class ServerSelection:
     def timeout_for(self, address: str) -> float:
         """The retransmission timeout to use for ``address``, seconds."""
         return self._rto(self._hosts.get(address), self._clock.wall())
+
+    def stagger_for(self, address: str) -> float:
+        """Seconds to wait for ``address`` before also asking the next server.
+
+        Its RTO without the timeout back-off, within [``MIN_RTO``,
+        ``STAGGER_CEILING``]; ``STAGGER_UNKNOWN`` if it was never measured.
+        """
+        host = self._hosts.get(address)
+        if host is None or host.srtt is None:
+            return STAGGER_UNKNOWN
+        return min(host.base_rto(self._max_rto), STAGGER_CEILING)
 
     def report_rtt(self, address: str, rtt: float) -> None:
         """Record a reply from ``address`` that took ``rtt`` seconds.

@@ -48,7 +48,7 @@ import logging
 import secrets
 import socket
 import ssl
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import dns.exception
 import dns.flags
@@ -102,6 +102,8 @@ _LETTERS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _QUESTION = 12
 
 #: Per server address: exchanges, then the ways they failed or were dropped.
+#: An exchange counts as a timeout when nothing matching came within its
+#: ``timeout``, even if it went on listening and a late reply came.
 SERVER_COLUMNS = ("queries", "timeouts", "errors", "unparseable", "case_mismatches",
                   "case_fallbacks")  # fmt: skip
 _QUERIES, _TIMEOUTS, _ERRORS, _UNPARSEABLE, _CASE_MISMATCHES, _CASE_FALLBACKS = range(6)
@@ -173,6 +175,7 @@ class RetryingTransport(abc.ABC):
     async def exchange(self, query: UpstreamQuery) -> UpstreamReply:
         """Send ``query`` and return the matching reply."""
         self.servers.row(query.address)[_QUERIES] += 1
+        started = trio.current_time()
         try:
             reply = await self._exchange(query, edns=query.edns)
             if query.edns and _rejects_edns(reply.message):
@@ -182,7 +185,18 @@ class RetryingTransport(abc.ABC):
             column = _TIMEOUTS if isinstance(error, UpstreamTimeout) else _ERRORS
             self.servers.row(query.address)[column] += 1
             raise
+        except trio.Cancelled:
+            # A hedged attempt given up on, or its resolution over, after
+            # its timeout: it timed out as far as anyone can tell.
+            self._count_late(query, started)
+            raise
+        self._count_late(query, started)
         return reply
+
+    def _count_late(self, query: UpstreamQuery, started: float) -> None:
+        """Count a timeout for an exchange still listening after its ``timeout``."""
+        if trio.current_time() - started > query.timeout:
+            self.servers.row(query.address)[_TIMEOUTS] += 1
 
     @abc.abstractmethod
     async def _leg(
@@ -391,6 +405,11 @@ class ReplyFilter:
                         section[position] = dns.rrset.from_rdata(rrset.name, rrset.ttl, restored)
                     break
 
+    @property
+    def dropped(self) -> bool:
+        """Whether a message with our ID was dropped (unparseable, or in another case)."""
+        return bool(self._dropped)
+
     def failure(self, otherwise: UpstreamError) -> UpstreamError:
         """The error for a leg that ended without a reply: ``otherwise`` unless we dropped some."""
         if self._dropped.get(Drop.CASE):
@@ -495,7 +514,7 @@ class UdpTcpTransport(RetryingTransport):
         A truncated reply is returned parsed only up to its question.
         """
         with (
-            _upstream_failures(replies, query.timeout),
+            _upstream_failures(replies, query) as ignored,
             trio.socket.socket(family, socket.SOCK_DGRAM) as sock,
         ):
             await sock.connect((query.address, query.port or self._port))
@@ -504,6 +523,7 @@ class UdpTcpTransport(RetryingTransport):
                 message = replies.take(await sock.recv(_MAX_MESSAGE))
                 if message is not None:
                     return message
+                ignored()
 
     async def _over_tcp(
         self, query: UpstreamQuery, family: socket.AddressFamily, replies: ReplyFilter
@@ -519,11 +539,11 @@ class UdpTcpTransport(RetryingTransport):
         if query.tls_name is not None:
             return await self._over_tls(query, family, replies)
         server = (query.address, query.port or self._port)
-        with _upstream_failures(replies, query.timeout):
+        with _upstream_failures(replies, query) as ignored:
             kept = self._tcp.take(server)
             if kept is not None:
                 with contextlib.suppress(OSError, trio.BrokenResourceError):
-                    message = await self._ask_on(kept, server, replies)
+                    message = await self._ask_on(kept, server, replies, ignored)
                     if message is not None:
                         return message
             sock = trio.socket.socket(family, socket.SOCK_STREAM)
@@ -533,7 +553,7 @@ class UdpTcpTransport(RetryingTransport):
             except BaseException:
                 connection.close()
                 raise
-            message = await self._ask_on(connection, server, replies)
+            message = await self._ask_on(connection, server, replies, ignored)
             if message is not None:
                 return message
             closed = NetworkError(query.address, "connection closed before a matching reply")
@@ -544,7 +564,7 @@ class UdpTcpTransport(RetryingTransport):
     ) -> dns.message.Message:
         """Send the request over TLS verified for ``query.tls_name`` (RFC 7858); the reply."""
         with (
-            _upstream_failures(replies, query.timeout),
+            _upstream_failures(replies, query) as ignored,
             trio.socket.socket(family, socket.SOCK_STREAM) as sock,
         ):
             await sock.connect((query.address, query.port or self._port))
@@ -558,6 +578,7 @@ class UdpTcpTransport(RetryingTransport):
                     message = replies.take(wire)
                     if message is not None:
                         return message
+                    ignored()
             closed = NetworkError(query.address, "connection closed before a matching reply")
             raise replies.failure(closed)
 
@@ -566,11 +587,13 @@ class UdpTcpTransport(RetryingTransport):
         connection: upstream_tcp.TcpConnection,
         server: upstream_tcp.Server,
         replies: ReplyFilter,
+        ignored: Callable[[], None],
     ) -> dns.message.Message | None:
         """The reply ``replies`` takes from ``connection``, or None if the server closed it.
 
         The connection is kept for the next query after a matching reply and
         closed on anything else (a failure, a timeout, the end of the stream).
+        ``ignored`` is told of each message ``replies`` did not take.
         """
         try:
             await connection.send(replies.request.to_wire())
@@ -579,6 +602,7 @@ class UdpTcpTransport(RetryingTransport):
                 if message is not None:
                     self._tcp.keep(server, connection)
                     return message
+                ignored()
         except BaseException:
             connection.close()
             raise
@@ -603,14 +627,31 @@ class UdpTcpTransport(RetryingTransport):
 
 
 @contextlib.contextmanager
-def _upstream_failures(replies: ReplyFilter, timeout: float) -> Iterator[None]:
-    """Bound a leg by ``timeout`` and turn socket failures into ``UpstreamError``s."""
+def _upstream_failures(
+    replies: ReplyFilter, query: UpstreamQuery
+) -> Iterator[Callable[[], None]]:
+    """Bound a leg and turn socket failures into ``UpstreamError``s.
+
+    The leg listens for ``query.listen_for``, but only while nothing with
+    our ID was dropped: once ``replies`` dropped one, it ends at
+    ``query.timeout`` as this server's failure (``replies.failure``), so a
+    server that sends garbage is not waited for as a slow one would be
+    (scenario iter_req_qname). The leg calls what this yields after each
+    message ``replies`` did not take.
+    """
     address = replies.address
+    started = trio.current_time()
     try:
-        with trio.fail_after(timeout):
-            yield
+        with trio.fail_after(query.listen_for) as scope:
+
+            def ignored() -> None:
+                if replies.dropped:
+                    scope.deadline = min(scope.deadline, started + query.timeout)
+
+            yield ignored
     except trio.TooSlowError:
-        timed_out = UpstreamTimeout(address, f"no matching reply within {timeout:.3f} s")
+        waited = trio.current_time() - started
+        timed_out = UpstreamTimeout(address, f"no matching reply within {waited:.3f} s")
         raise replies.failure(timed_out) from None
     except (OSError, trio.BrokenResourceError) as exc:
         # trio.SSLStream reports a failed handshake (a certificate that does

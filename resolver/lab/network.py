@@ -38,13 +38,13 @@ class LabTransport(RetryingTransport):
 
         Raises:
             UpstreamTimeout: no lab server there, the reply was dropped, or
-                it came later than ``query.timeout``.
+                it came later than ``query.listen_for``.
             MalformedResponse: the reply did not parse (found at the timeout:
                 the socket transport keeps listening for the genuine one).
         """
         self.sent.append(query)
         if query.address not in self._addresses:
-            await trio.sleep(query.timeout)
+            await trio.sleep(query.listen_for)
             raise UpstreamTimeout(query.address, "no lab server at this address")
         return await super().exchange(query)
 
@@ -52,14 +52,18 @@ class LabTransport(RetryingTransport):
         self, query: UpstreamQuery, replies: ReplyFilter, *, tcp: bool
     ) -> dns.message.Message:
         reply = self.lab.handle(query.address, replies.request.to_wire(), tcp=tcp)
-        timed_out = UpstreamTimeout(query.address, f"no reply within {query.timeout:g} s")
-        if reply.wire is None or reply.delay >= query.timeout:
-            await trio.sleep(query.timeout)
+        patience = query.listen_for
+        timed_out = UpstreamTimeout(query.address, f"no reply within {patience:g} s")
+        if reply.wire is None or reply.delay >= patience:
+            await trio.sleep(patience)
             raise timed_out
         await trio.sleep(reply.delay)
         message = replies.take(reply.wire)
         if message is None:
-            # Dropped or ignored: the only reply there will be; wait out the timeout.
-            await trio.sleep(query.timeout - reply.delay)
+            # Dropped or ignored: the only reply there will be. A dropped one
+            # ends the leg at its timeout, an ignored one at its patience,
+            # as over sockets (transport._upstream_failures).
+            end = query.timeout if replies.dropped else patience
+            await trio.sleep(max(end - reply.delay, 0.0))
             raise replies.failure(timed_out)
         return message

@@ -108,9 +108,14 @@ async def receive_exactly(stream: trio.SocketStream, count: int) -> bytes:
 
 
 def query_for(
-    address: str = SERVER, *, edns: bool = True, dnssec_ok: bool = True, timeout: float = 1.0
+    address: str = SERVER,
+    *,
+    edns: bool = True,
+    dnssec_ok: bool = True,
+    timeout: float = 1.0,
+    listen: float | None = None,
 ) -> UpstreamQuery:
-    return UpstreamQuery(address, QNAME, dns.rdatatype.A, edns, dnssec_ok, timeout)
+    return UpstreamQuery(address, QNAME, dns.rdatatype.A, edns, dnssec_ok, timeout, listen=listen)
 
 
 def first_address(message: dns.message.Message) -> str:
@@ -328,6 +333,24 @@ async def test_only_garbage_with_our_id_is_malformed_at_the_timeout(
     with pytest.raises(MalformedResponse, match="unparseable"):
         await UdpTcpTransport(port=server.port).exchange(query_for(timeout=0.8))
     assert trio.current_time() - started == pytest.approx(0.8)
+
+
+async def test_a_hedged_query_listens_on_after_its_timeout_but_not_after_garbage(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """A silent server may still answer late (resolver.hedging); one that sent garbage won't."""
+    server = await start_server(nursery, garbage)
+    started = trio.current_time()
+    with pytest.raises(MalformedResponse, match="unparseable"):
+        await UdpTcpTransport(port=server.port).exchange(query_for(timeout=0.8, listen=4.0))
+    assert trio.current_time() - started == pytest.approx(0.8)
+    silent = await start_server(nursery, lambda query: [])
+    started = trio.current_time()
+    transport = UdpTcpTransport(port=silent.port)
+    with pytest.raises(UpstreamTimeout):
+        await transport.exchange(query_for(timeout=0.8, listen=4.0))
+    assert trio.current_time() - started == pytest.approx(4.0)
+    assert transport.servers.snapshot()["timeouts"] == {SERVER: 1}
 
 
 async def test_data_without_a_question_is_malformed_not_a_timeout(
