@@ -64,6 +64,7 @@ from resolver.errors import (
 )
 from resolver.exchange import UpstreamQuery, UpstreamReply
 from resolver.framing import frame, read_frames
+from resolver.reply_reader import read_reply
 
 _log = logging.getLogger("holdfast.transport")
 
@@ -543,9 +544,11 @@ def _wire(name: dns.name.Name) -> bytes:
 
 
 def _parse(wire: bytes, *, question_only: bool) -> dns.message.Message | None:
-    """``dns.message.from_wire``, or None if it does not parse."""
+    """``dns.message.from_wire`` (whole replies: ``read_reply``), or None if it does not parse."""
     try:
-        return dns.message.from_wire(wire, question_only=question_only)
+        if not question_only:
+            return read_reply(wire)
+        return dns.message.from_wire(wire, question_only=True)
     # dnspython reports malformed input as DNSException, ValueError (bad
     # rdata values) or UnicodeError (a ValueError).
     except (dns.exception.DNSException, ValueError):
