@@ -120,7 +120,7 @@ class _Reader:
     ) -> None:
         """Read ``count`` records into section ``number``, RRsets in order of first sight."""
         wire = self.wire
-        grouped: dict[tuple[dns.name.Name, int, int], dns.rrset.RRset] = {}
+        grouped: dict[tuple[dns.name.Name, int, dns.rdatatype.RdataType], dns.rrset.RRset] = {}
         for _ in range(count):
             name = self.name()
             rdtype, rdclass, ttl, length = _RR.unpack_from(wire, self.position)
@@ -151,9 +151,9 @@ class _Reader:
                 rrset = grouped[key] = dns.rrset.RRset(name, _IN, rdata.rdtype, covers)
             rrset.add(rdata, 0 if ttl > 0x7FFFFFFF else ttl)
         section = message.sections[number]
-        for (name, _, covers), rrset in grouped.items():
-            section.append(rrset)
-            message.index[(number, name, _IN, rrset.rdtype, covers, None)] = rrset
+        for (owner, _, covered), kept in grouped.items():
+            section.append(kept)
+            message.index[(number, owner, _IN, kept.rdtype, covered, None)] = kept
 
     def name(self) -> dns.name.Name:
         """The (possibly compressed) name at the current position; moves past it."""

@@ -138,7 +138,8 @@ def _mutations(draw: st.DrawFn, session_lab: Lab) -> bytes:
     wire = bytearray(_reply(session_lab, address, name, rdtype))
     for _ in range(draw(st.integers(1, 4))):
         position = draw(st.integers(0, len(wire) - 1))
-        wire[position] = draw(st.sampled_from([0, 1, 0x3F, 0x40, 0xC0, 0xFF, wire[position] ^ 0x20]))
+        choices = [0, 1, 0x3F, 0x40, 0xC0, 0xFF, wire[position] ^ 0x20]
+        wire[position] = draw(st.sampled_from(choices))
     cut = draw(st.integers(0, 3))
     return bytes(wire[: len(wire) - cut])
 
