@@ -10,7 +10,8 @@ one signed answer from the bench.com servers and a validation. The report
 gives answers per second (median and min-max of ``--runs`` runs), the ratio
 to Unbound in the same run, cold latency percentiles, and the CPU share of
 the resolver and of NSD: an authority well under one core shows the figure
-is the resolver's.
+is the resolver's. The resolver's CPU time per answer is given too: other
+work on a shared machine lowers answers/s, much less the CPU an answer costs.
 
     make bench-tools && python -m bench.cold_nsd [--runs 5] [--names 3000]
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import os
 import shutil
 import subprocess
@@ -68,6 +70,11 @@ class ColdFigures:
 
     def qps(self) -> Spread:
         return Spread.of(run.qps for run in self.runs)
+
+    def cpu_per_answer(self) -> Spread:
+        """Resolver CPU milliseconds per answer: steadier than answers/s on a shared machine."""
+        return Spread.of(1000 * share * run.elapsed / max(1, run.completed)
+                         for share, run in zip(self.resolver_cpu, self.runs, strict=True))
 
 
 def measure(
@@ -128,6 +135,8 @@ def report(figures: list[ColdFigures], names: int, commit: str) -> str:
         row(f"latency {label} (ms)", [_spread(_ms(one[label]), "{:.1f}") for one in spread])
     row("resolver CPU (share of one core)",
         [_spread(Spread.of(result.resolver_cpu), "{:.0%}") for result in figures])
+    row("resolver CPU per answer (ms)", [_spread(result.cpu_per_answer(), "{:.2f}")
+                                         for result in figures])
     row("NSD CPU (share of one core)",
         [_spread(Spread.of(result.authority_cpu), "{:.0%}") for result in figures])
     row("validates (AD on a secure answer)", ["yes" if r.validates else "no" for r in figures])
@@ -155,6 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--names", type=int, default=3_000, help="new names per run")
     parser.add_argument("--no-unbound", action="store_true", help="measure Holdfast alone")
     parser.add_argument("--output", type=Path, default=RESULTS, help="the markdown report")
+    parser.add_argument("--holdfast-config", type=Path, help="a TOML file for Holdfast's serve")
     args = parser.parse_args(arguments)
     missing = [tool for tool in ("dnsperf", "taskset", "nsd") if shutil.which(tool) is None]
     if args.runs < 3 or missing or os.geteuid() != 0 or not nsd_available():
@@ -162,7 +172,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"(`make bench-tools`); missing: {', '.join(missing) or 'none'}", file=sys.stderr)
         return 2
     isolate(arguments, "bench.cold_nsd")
-    starters: list[Callable[[Path, int | None], Started]] = [start_holdfast]
+    extra = () if args.holdfast_config is None else ("--config", str(args.holdfast_config))
+    starters: list[Callable[[Path, int | None], Started]] = [
+        functools.partial(start_holdfast, extra=extra)]
     if not args.no_unbound and unbound_available():
         starters.append(start_unbound)
     slices = workloads.cold_slices(len(starters) * args.runs, args.names)
