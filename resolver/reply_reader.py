@@ -14,9 +14,9 @@ last record. Each distinct name is made once per message (names are
 remembered by the offset they start at, which is what compression points
 to: an owner that is a bare pointer to a name read before is that name)
 and records are grouped into RRsets in a plain dict before the message is
-filled. RDATA is still parsed by dnspython (``dns.rdata.from_wire_parser``),
-RRsets are still filled with ``RRset.add`` (same deduplication and TTL
-rule), and section order, the message's RRset index and the TTL clamp
+filled. RDATA is still parsed by dnspython (``dns.rdata.from_wire_parser``);
+RRsets get ``RRset.add``'s deduplication and TTL rule (the lowest) with one
+hash of each record instead of two, and section order, the message's RRset index and the TTL clamp
 (above 2^31-1 read as 0, RFC 2181 section 8) follow ``_WireReader``.
 Anything outside that case, and any malformation at all, is handed to
 ``dns.message.from_wire`` itself, so odd and broken replies are accepted or
@@ -146,10 +146,20 @@ class _Reader:
             self.position = end
             covers = rdata.covers()
             key = (name, rdtype, covers)
+            ttl = 0 if ttl > 0x7FFFFFFF else ttl
             rrset = grouped.get(key)
             if rrset is None:
                 rrset = grouped[key] = dns.rrset.RRset(name, _IN, rdata.rdtype, covers)
-            rrset.add(rdata, 0 if ttl > 0x7FFFFFFF else ttl)
+                rrset.ttl = ttl
+            elif ttl < rrset.ttl:
+                rrset.ttl = ttl
+            if dns.rdatatype.is_singleton(rdtype):
+                rrset.add(rdata)
+            else:
+                # ``Set.add`` without its membership test: one hash of the
+                # record (its canonical wire form, which dnspython recomputes
+                # on every hash) instead of two; a duplicate keeps the first.
+                rrset.items.setdefault(rdata, None)
         section = message.sections[number]
         for (owner, _, covered), kept in grouped.items():
             section.append(kept)

@@ -164,3 +164,19 @@ def test_types_are_read_into_rrsets_of_the_right_kind(session_lab: Lab) -> None:
     assert [rrset.rdtype for rrset in message.answer] == [
         dns.rdatatype.A, dns.rdatatype.RRSIG]
     assert message.answer[1].covers == dns.rdatatype.A
+
+
+def test_duplicates_singletons_and_ttls_are_kept_as_dnspython_keeps_them() -> None:
+    """A repeated record counts once at the lowest TTL; of two CNAMEs the last stays."""
+    response = dns.message.make_response(dns.message.make_query("www.example.com.", "A"))
+    response.answer = [
+        dns.rrset.from_text("www.example.com.", 300, "IN", "A", "192.0.2.1"),
+        dns.rrset.from_text("www.example.com.", 60, "IN", "A", "192.0.2.1", "192.0.2.2"),
+        dns.rrset.from_text("www.example.com.", 90, "IN", "CNAME", "one.example."),
+        dns.rrset.from_text("www.example.com.", 30, "IN", "CNAME", "two.example."),
+    ]
+    wire = response.to_wire()
+    fast = _Reader(wire).read()
+    _same(fast, dns.message.from_wire(wire))
+    assert [(len(rrset), rrset.ttl) for rrset in fast.answer] == [(2, 60), (1, 30)]
+    assert fast.answer[1][0].target == dns.name.from_text("two.example.")
