@@ -18,7 +18,9 @@ Two queries are measured, each under ``sys.setprofile``:
 
 A *call* is a Python function call or generator resume in the resolver's
 packages (``resolver``, ``dnssec``, ``rootzone``; the lab is the authority
-and is left out). A *crossing* is such a call whose caller is in another
+and is left out); *all calls* counts every Python call of any module
+(dnspython, Trio, the standard library) outside the lab's own. A
+*crossing* is a call in the resolver's packages whose caller is in another
 of those modules. *Cache calls* are calls of functions defined in
 ``resolver/cache.py`` (``entries`` counts only those made from outside it).
 
@@ -47,6 +49,8 @@ from resolver.lab.drill import ask, lab_resolver
 
 PACKAGES = ("resolver", "dnssec", "rootzone")
 CACHE_MODULE = "resolver.cache"
+#: ``LabTransport``: it hands each reply to ``ReplyFilter.take``, as the sockets would.
+LAB_TRANSPORT = "resolver.lab.network"
 
 
 @dataclass
@@ -54,6 +58,7 @@ class Counts:
     """Calls seen while one query was answered."""
 
     calls: int = 0
+    all_calls: int = 0
     crossings: int = 0
     cache_calls: int = 0
     cache_entries: int = 0
@@ -63,6 +68,7 @@ class Counts:
     def as_dict(self, pairs: int) -> dict[str, Any]:
         return {
             "calls": self.calls,
+            "all_calls": self.all_calls,
             "crossings": self.crossings,
             "cache_calls": self.cache_calls,
             "cache_entries": self.cache_entries,
@@ -75,6 +81,12 @@ def _ours(module: str) -> bool:
     return module.split(".", 1)[0] in PACKAGES and not module.startswith("resolver.lab")
 
 
+
+def _authority(module: str) -> bool:
+    """The lab's own code; its transport shell stands for the resolver's sockets and counts."""
+    return module.startswith("resolver.lab") and module != LAB_TRANSPORT
+
+
 def _module(frame: FrameType | None) -> str:
     return "" if frame is None else str(frame.f_globals.get("__name__", ""))
 
@@ -82,10 +94,21 @@ def _module(frame: FrameType | None) -> str:
 def counting(counts: Counts) -> Callable[[FrameType, str, object], None]:
     """A ``sys.setprofile`` hook adding every call of ours to ``counts``."""
 
+    inside_lab: list[bool] = []
+
     def hook(frame: FrameType, event: str, _argument: object) -> None:
+        if event == "return":
+            if inside_lab:
+                inside_lab.pop()
+            return
         if event != "call":
             return
         callee = _module(frame)
+        lab = (inside_lab[-1] if inside_lab else False) or _authority(callee)
+        inside_lab.append(lab)
+        if lab:
+            return
+        counts.all_calls += 1
         if not _ours(callee):
             return
         counts.calls += 1
@@ -138,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({name: c.as_dict(args.pairs) for name, c in results.items()}, indent=1))
         return 0
     for name, counts in results.items():
-        print(f"{name}: {counts.calls} calls, {counts.crossings} module crossings, "
+        print(f"{name}: {counts.all_calls} Python calls in all, {counts.calls} in the resolver's "
+              f"modules, {counts.crossings} module crossings, "
               f"{counts.cache_calls} cache calls ({counts.cache_entries} from outside the cache)")
         for (caller, callee), number in counts.pairs.most_common(args.pairs):
             print(f"  {number:6} {caller} -> {callee}")
