@@ -64,7 +64,7 @@ from resolver.errors import (
 )
 from resolver.exchange import UpstreamQuery, UpstreamReply
 from resolver.framing import frame, read_frames
-from resolver.reply_reader import read_reply
+from resolver.upstream_wire import read_reply, render_query
 
 _log = logging.getLogger("holdfast.transport")
 
@@ -488,7 +488,7 @@ class UdpTcpTransport(RetryingTransport):
             trio.socket.socket(family, socket.SOCK_DGRAM) as sock,
         ):
             await sock.connect((query.address, self._port))
-            await sock.send(replies.request.to_wire())
+            await sock.send(render_query(replies.request))
             while True:
                 message = replies.take(await sock.recv(_MAX_MESSAGE))
                 if message is not None:
@@ -504,7 +504,7 @@ class UdpTcpTransport(RetryingTransport):
         ):
             await sock.connect((query.address, self._port))
             stream = trio.SocketStream(sock)
-            await stream.send_all(frame(replies.request.to_wire()))
+            await stream.send_all(frame(render_query(replies.request)))
             async with contextlib.aclosing(read_frames(stream)) as frames:
                 async for wire in frames:
                     message = replies.take(wire)
