@@ -63,6 +63,7 @@ class NsdProcesses:
 
 
 def _tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of ``pid``'s threads and, recursively, of its live children."""
     total = 0.0
     for task in Path(f"/proc/{pid}/task").iterdir():
         fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
@@ -76,7 +77,7 @@ def write_lab(labdir: Path, bench_names: int) -> list[LabServer]:
     """Sign the zones, write them with the resolvers' files; the servers to start.
 
     ``bench_names``: ``n0`` .. ``n{bench_names - 1}.bench.com`` are generated
-    (about 6,000 names a second are signed).
+    (a few thousand names are signed a second).
     """
     catalogue = plan()
     clock = SystemClock()
@@ -108,7 +109,8 @@ def write_lab(labdir: Path, bench_names: int) -> list[LabServer]:
 
 
 def _zone_path(labdir: Path, origin: dns.name.Name) -> Path:
-    return labdir / f"{origin.to_text(omit_final_dot=True) or 'root'}.zone"
+    label = "root" if origin == dns.name.root else origin.to_text(omit_final_dot=True)
+    return labdir / f"{label}.zone"
 
 
 def nsd_config(labdir: Path, servers: list[LabServer], zones: tuple[str, ...], name: str) -> str:

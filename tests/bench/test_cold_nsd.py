@@ -34,6 +34,7 @@ def test_the_written_bench_zone_is_whole_signed_and_chained(tmp_path: Path) -> N
     nexts = {name: zone.get_rrset(name, dns.rdatatype.NSEC)[0].next for name in owners}
     assert sorted(nexts.values()) == sorted(owners)  # one closed chain over every owner
     assert dns.name.from_text("n4.bench.com.") in owners
+    assert (tmp_path / "root.zone").read_text().startswith(". 3600 IN SOA")
     assert (tmp_path / "root.hints").read_text().startswith(". ")
     assert "DS" in (tmp_path / "trust-anchor.ds").read_text()
 
