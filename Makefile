@@ -89,7 +89,7 @@ conformance: $(STAMP)
 	else echo "conformance: $(DECKARD_KIT) is absent: skipped"; fi
 
 bench-tools:
-	$(call debian_install,dnsperf unbound,dnsperf unbound,the harness says what it can do)
+	$(call debian_install,dnsperf unbound nsd,dnsperf unbound nsd,the harness says what it can do)
 
 bench: $(STAMP) tools bench-tools
 	$(BIN)/holdfast bench $(BENCH_ARGS)

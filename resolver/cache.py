@@ -77,7 +77,9 @@ from __future__ import annotations
 
 import bisect
 import collections
+import copy
 import enum
+import functools
 import heapq
 import io
 import sys
@@ -100,6 +102,12 @@ from resolver.errors import ConfigError
 _NXDOMAIN_TYPE = 0
 #: The last two bytes of an NSEC RRset's key.
 _NSEC_TYPE = int(dns.rdatatype.NSEC).to_bytes(2, "big")
+#: Distinct packed RRsets kept unpacked for hits (``_unpack``): the hot NS,
+#: glue, DS and DNSKEY sets of the zones in use.
+UNPACKED_MEMO = 1024
+#: Only RRsets this small (packed bytes) are kept so, which bounds the memo's
+#: memory (outside ``max_bytes``) at a few MB whatever a zone serves.
+UNPACKED_MAX_BYTES = 2048
 #: How many least-recently-used entries each store inspects for expiry.
 _SWEEP_PER_STORE = 2
 #: How far each validation status is trusted when entries compete (Knot's
@@ -939,9 +947,26 @@ def _pack(rrset: dns.rrset.RRset) -> bytes:
 
 
 def _unpack(packed: _Packed, ttl: int) -> dns.rrset.RRset:
-    """Rebuild a new RRset from ``packed``, with ``ttl``."""
+    """Rebuild a new RRset from ``packed``, with ``ttl``.
+
+    A copy of a remembered RRset of the same records: parsing the RDATA
+    again and hashing each record into a new set was most of a cache hit's
+    cost, and a cold query reads the same NS, glue, DS and DNSKEY RRsets
+    over and over (issue 19). Records are immutable; the copy is the caller's.
+    """
     name, rdtype, blob = packed
-    return dns.rrset.from_rdata_list(name, ttl, _rdatas(rdtype, blob))
+    if len(blob) > UNPACKED_MAX_BYTES:
+        return dns.rrset.from_rdata_list(name, ttl, _rdatas(rdtype, blob))
+    rrset = copy.copy(_unpacked(rdtype, blob))
+    rrset.name = name
+    rrset.ttl = ttl
+    return rrset
+
+
+@functools.lru_cache(maxsize=UNPACKED_MEMO)
+def _unpacked(rdtype: dns.rdatatype.RdataType, blob: bytes) -> dns.rrset.RRset:
+    """The records packed in ``blob``, owned by the root (``_unpack`` renames its copies)."""
+    return dns.rrset.from_rdata_list(dns.name.root, 0, _rdatas(rdtype, blob))
 
 
 def _rdatas(rdtype: dns.rdatatype.RdataType, blob: bytes) -> list[dns.rdata.Rdata]:

@@ -72,6 +72,7 @@ from resolver.errors import (
 from resolver.exchange import UpstreamQuery, UpstreamReply
 from resolver.framing import frame, read_frames
 from resolver.upstream_tls import UpstreamTlsError, client_context
+from resolver.upstream_wire import read_reply, render_query
 
 _log = logging.getLogger("holdfast.transport")
 
@@ -518,7 +519,7 @@ class UdpTcpTransport(RetryingTransport):
             trio.socket.socket(family, socket.SOCK_DGRAM) as sock,
         ):
             await sock.connect((query.address, query.port or self._port))
-            await sock.send(replies.request.to_wire())
+            await sock.send(render_query(replies.request))
             while True:
                 message = replies.take(await sock.recv(_MAX_MESSAGE))
                 if message is not None:
@@ -572,7 +573,7 @@ class UdpTcpTransport(RetryingTransport):
                 trio.SocketStream(sock), self._tls_context(query), server_hostname=query.tls_name
             )
             await stream.do_handshake()
-            await stream.send_all(frame(replies.request.to_wire()))
+            await stream.send_all(frame(render_query(replies.request)))
             async with contextlib.aclosing(read_frames(stream)) as frames:
                 async for wire in frames:
                     message = replies.take(wire)
@@ -596,7 +597,7 @@ class UdpTcpTransport(RetryingTransport):
         ``ignored`` is told of each message ``replies`` did not take.
         """
         try:
-            await connection.send(replies.request.to_wire())
+            await connection.send(render_query(replies.request))
             while (wire := await connection.receive()) is not None:
                 message = replies.take(wire)
                 if message is not None:
@@ -677,9 +678,11 @@ def _wire(name: dns.name.Name) -> bytes:
 
 
 def _parse(wire: bytes, *, question_only: bool) -> dns.message.Message | None:
-    """``dns.message.from_wire``, or None if it does not parse."""
+    """``dns.message.from_wire`` (whole replies: ``read_reply``), or None if it does not parse."""
     try:
-        return dns.message.from_wire(wire, question_only=question_only)
+        if not question_only:
+            return read_reply(wire)
+        return dns.message.from_wire(wire, question_only=True)
     # dnspython reports malformed input as DNSException, ValueError (bad
     # rdata values) or UnicodeError (a ValueError).
     except (dns.exception.DNSException, ValueError):

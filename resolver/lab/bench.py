@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import cached_property
 from typing import overload
 
@@ -171,6 +171,25 @@ class BenchZone:
         signature = self._key.sign(rrset, self._window)
         self._signatures[key] = signature
         return signature
+
+    def records(self) -> Iterator[dns.rrset.RRset]:
+        """Every RRset of the zone with its RRSIGs, apex (SOA first) then canonical order.
+
+        For writing the zone out (a real authoritative server serves it in
+        ``bench/nsd.py``): signs as it goes and leaves the signature LRU alone.
+        """
+        soa = (self.origin, dns.rdatatype.SOA)
+        apex = [soa, *sorted(key for key in self._fixed if key[0] == self.origin and key != soa)]
+        for position in range(len(self._names)):
+            name = self._names[position]
+            keys = apex if position == 0 else sorted(
+                key for key in self._fixed if key[0] == name
+            ) or [(name, dns.rdatatype.A)]
+            for owner, rdtype in [*keys, (name, dns.rdatatype.NSEC)]:
+                rrset = self.rrset(owner, rdtype)
+                assert rrset is not None
+                yield rrset
+                yield self._key.sign(rrset, self._window)
 
     def _nsec_at(self, name: dns.name.Name) -> dns.rrset.RRset:
         """The NSEC of owner ``name``: next owner from the sorted index."""
