@@ -405,6 +405,10 @@ def _uint(token: str, maximum: int) -> int:
 
 
 def _base64(tokens: list[str]) -> bytes:
+    """A key or signature: one base64 token at least, as dnspython requires (a
+    comment right after an RRSIG's signer name leaves none)."""
+    if not tokens:
+        raise ValueError("base64 data expected")
     return binascii.a2b_base64("".join(tokens), strict_mode=True)
 
 

@@ -169,6 +169,11 @@ def test_generic_form_works_for_any_type() -> None:
         ("a. 99999999999 IN A 192.0.2.1\n", 1, "99999999999", "TTL 99999999999 is over"),
         ('"a". 60 IN A 192.0.2.1\n', 1, '"a"', "quoted string"),
         ("a. 60 IN NS " + "x." * 130 + "\n", 1, "x." * 130, "longer than 255"),
+        # A comment glued to the signer name leaves no signature (found by
+        # test_mutated_lab_lines_read_as_in_dnspython; dnspython refuses it).
+        (". 60 IN RRSIG NS 8 0 60 20231128221320 20231114211320 1 .;x\n", 1,
+         "NS 8 0 60 20231128221320 20231114211320 1 .", "bad RRSIG data"),
+        (". 60 IN DNSKEY 257 3 8\n", 1, "257 3 8", "bad DNSKEY data"),
     ],
 )
 def test_bad_lines_name_line_and_token(text: str, line: int, token: str, message: str) -> None:
