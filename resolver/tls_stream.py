@@ -97,10 +97,24 @@ class TlsStream(trio.abc.Stream):
             waited = True
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        """Encrypt ``data`` and send it.
+        """Encrypt ``data`` and send it, after what ``encrypt`` left waiting.
 
         Raises:
             trio.BrokenResourceError: the connection or its TLS is broken.
+            trio.ClosedResourceError: this stream was closed.
+        """
+        self.encrypt(data)
+        await self._send_pending()
+
+    def encrypt(self, data: bytes | bytearray | memoryview) -> None:
+        """Encrypt ``data`` now, in records of its own, sent by the next ``send_all``.
+
+        Several responses then leave in one transport write, one record each
+        (see ``encrypted._read_http``). Records go out in the order they were
+        made, whoever sends them: the outgoing buffer is one queue.
+
+        Raises:
+            trio.BrokenResourceError: the connection's TLS is broken.
             trio.ClosedResourceError: this stream was closed.
         """
         if self._closed:
@@ -109,7 +123,6 @@ class TlsStream(trio.abc.Stream):
             self._tls.write(data)
         except ssl.SSLError as error:
             raise trio.BrokenResourceError(f"TLS write failed: {error}") from error
-        await self._send_pending()
 
     async def wait_send_all_might_not_block(self) -> None:
         await self.transport_stream.wait_send_all_might_not_block()
