@@ -40,7 +40,7 @@ import contextlib
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, cast
 from urllib.parse import parse_qs, urlsplit
 
 import h2.config
@@ -50,6 +50,7 @@ import h2.events
 import h2.exceptions
 import h2.settings
 import h11
+import hpack
 
 from resolver.answers import ttl_offsets
 
@@ -60,6 +61,10 @@ _HEADER_BYTES = 12
 #: Bytes of request head (request line and headers) accepted.
 MAX_HEAD_BYTES = 8192
 DNS_MESSAGE = b"application/dns-message"
+#: The pseudo-header fields a request may carry (RFC 9113 section 8.3.1).
+_REQUEST_PSEUDO_FIELDS = frozenset((b":method", b":scheme", b":authority", b":path"))
+#: Distinct response header fields whose encoding is remembered (``_UnindexedEncoder``).
+_ENCODED_FIELDS = 1024
 _TTL = struct.Struct("!I")
 #: Reason phrases of the statuses sent here (RFC 9110 section 15).
 REASONS = {
@@ -286,11 +291,16 @@ class Http2Session:
     def __init__(self, path: str, max_streams: int) -> None:
         self._path = path
         # Our own response headers are known good: h2's checks of them cost
-        # more than the rest of an answer. What clients send is still checked.
+        # more than the rest of an answer. h2's checks of what clients send
+        # cost as much again; ``_request_fields`` keeps the ones that matter
+        # to a server that reads four fields and forwards nothing.
         config = h2.config.H2Configuration(client_side=False, header_encoding=None,
                                            validate_outbound_headers=False,
-                                           normalize_outbound_headers=False)
+                                           normalize_outbound_headers=False,
+                                           validate_inbound_headers=False,
+                                           normalize_inbound_headers=False)
         self._h2 = h2.connection.H2Connection(config)
+        self._h2.encoder = _UnindexedEncoder()
         self._h2.local_settings = h2.settings.Settings(client=False, initial_values={
             h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: max_streams,
             h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: MAX_HEAD_BYTES,
@@ -347,8 +357,14 @@ class Http2Session:
         return self._h2.data_to_send()
 
     def _begin(self, stream: int, headers: Iterable[tuple[bytes | str, bytes | str]]) -> None:
-        fields = {_bytes(name): _bytes(value) for name, value in headers}
-        method, target = fields.get(b":method", b""), fields.get(b":path", b"")
+        # header_encoding=None: h2 hands the fields over as bytes.
+        fields = _request_fields(cast(Iterable[tuple[bytes, bytes]], headers))
+        if fields is None:
+            # RFC 9113 section 8.1.1: a malformed request is a stream error.
+            with contextlib.suppress(h2.exceptions.ProtocolError):
+                self._h2.reset_stream(stream, h2.errors.ErrorCodes.PROTOCOL_ERROR)
+            return
+        method, target = fields[b":method"], fields[b":path"]
         refusal = request_refusal(method, target, fields.get(b"content-type"),
                                   _content_length(fields.get(b"content-length")), self._path)
         if refusal is not None:
@@ -408,5 +424,71 @@ class Http2Session:
         self.closed = True
 
 
-def _bytes(value: bytes | str) -> bytes:
-    return value if isinstance(value, bytes) else value.encode("latin-1")
+def _request_fields(headers: Iterable[tuple[bytes, bytes]]) -> dict[bytes, bytes] | None:
+    """The fields of a request's header block by name; None if it is malformed.
+
+    What stands in for h2's ``validate_inbound_headers`` (RFC 9113 section
+    8.3.1): the request pseudo-header fields only, each once, all before
+    the regular ones, with ``:method``, ``:scheme`` and ``:path`` present. Not
+    checked, because nothing here depends on them: the characters of field
+    values and connection-specific fields (RFC 9113 section 8.2), whose
+    harm is to a proxy that forwards them into HTTP/1.1; we forward and
+    echo no field, and ``request_refusal`` matches the path, method and
+    content type exactly, so anything odd there is refused with a 4xx.
+    A repeated regular field counts once (its last value); the body's
+    length is still held to ``content-length`` by h2.
+    """
+    fields: dict[bytes, bytes] = {}
+    regular = False
+    for name, value in headers:
+        if name[:1] == b":":
+            if regular or name in fields or name not in _REQUEST_PSEUDO_FIELDS:
+                return None
+        else:
+            regular = True
+        fields[name] = value
+    if b":method" not in fields or b":scheme" not in fields or b":path" not in fields:
+        return None
+    return fields
+
+
+class _UnindexedEncoder(hpack.Encoder):
+    """HPACK for our responses with an empty dynamic table: each field encoded once, reused.
+
+    hpack's encoder looks every field up in its tables and encodes it again
+    for each response, which cost about as much as the rest of sending it.
+    With a dynamic table of size 0 (RFC 7541 section 4.2 lets an encoder
+    use less than the peer allows; the first block says so), a field's
+    encoding no longer depends on what was sent before, so the encoding of
+    each field is kept (a few content lengths and TTLs repeat). The price
+    is bytes: a repeated field costs its literal value (about 30 bytes a
+    response) instead of a one-byte index.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._encoded: dict[object, bytes] = {}
+        hpack.Encoder.header_table_size.fset(self, 0)  # type: ignore[attr-defined]
+
+    @property
+    def header_table_size(self) -> int:
+        return 0
+
+    @header_table_size.setter
+    def header_table_size(self, value: int) -> None:
+        """The peer's SETTINGS_HEADER_TABLE_SIZE: we keep using none of it."""
+
+    def encode(self, headers: Iterable[hpack.HeaderTuple | tuple[bytes | str, bytes | str]
+                                       | tuple[bytes | str, bytes | str, bool | None]]
+               | dict[bytes | str, bytes | str], huffman: bool = True) -> bytes:
+        fields = list(headers.items()) if isinstance(headers, dict) else headers
+        # The pending table size update, if any, goes first (RFC 7541 section 4.2).
+        block = [super().encode((), huffman)] if self.header_table.resized else []
+        for pair in fields:
+            encoded = self._encoded.get(pair)
+            if encoded is None:
+                if len(self._encoded) >= _ENCODED_FIELDS:
+                    self._encoded.clear()
+                encoded = self._encoded[pair] = super().encode((pair,), huffman)
+            block.append(encoded)
+        return b"".join(block)
