@@ -65,6 +65,10 @@ DNS_MESSAGE = b"application/dns-message"
 _REQUEST_PSEUDO_FIELDS = frozenset((b":method", b":scheme", b":authority", b":path"))
 #: Distinct response header fields whose encoding is remembered (``_UnindexedEncoder``).
 _ENCODED_FIELDS = 1024
+#: Header blocks a connection remembers the decoding of, and their largest size
+#: (``_RememberingDecoder``): a DNS client's blocks are a few dozen bytes.
+_DECODED_BLOCKS = 64
+_DECODED_BLOCK_BYTES = 256
 _TTL = struct.Struct("!I")
 #: Reason phrases of the statuses sent here (RFC 9110 section 15).
 REASONS = {
@@ -301,6 +305,7 @@ class Http2Session:
                                            normalize_inbound_headers=False)
         self._h2 = h2.connection.H2Connection(config)
         self._h2.encoder = _UnindexedEncoder()
+        self._h2.decoder = _RememberingDecoder()
         self._h2.local_settings = h2.settings.Settings(client=False, initial_values={
             h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: max_streams,
             h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: MAX_HEAD_BYTES,
@@ -349,8 +354,7 @@ class Http2Session:
             self._refuse(stream, Refusal(400, "not a DNS query"))
             return []
         self._h2.send_headers(stream, [(b":status", b"200"), *response_headers(response)])
-        self._outgoing[stream] = response
-        self._flush()
+        self._send_body(stream, response)
         return []
 
     def data_to_send(self) -> bytes:
@@ -397,25 +401,32 @@ class Http2Session:
             self._h2.send_headers(stream, [(b":status", b"%d" % refusal.status), *headers])
         except h2.exceptions.ProtocolError:
             return  # the stream is gone already
-        self._outgoing[stream] = body
+        self._send_body(stream, body)
 
     def _flush(self) -> None:
         """Send what flow control lets through of each stream's response, ending it when done."""
         for stream, data in list(self._outgoing.items()):
-            try:
-                window = self._h2.local_flow_control_window(stream)
-                size = min(window, self._h2.max_outbound_frame_size, len(data))
-                while data and size > 0:
-                    self._h2.send_data(stream, data[:size], end_stream=size == len(data))
-                    data = data[size:]
-                    window = self._h2.local_flow_control_window(stream)
-                    size = min(window, self._h2.max_outbound_frame_size, len(data))
-                if not data:
-                    del self._outgoing[stream]
-                else:
-                    self._outgoing[stream] = data
-            except h2.exceptions.ProtocolError:  # reset or closed meanwhile
-                del self._outgoing[stream]
+            self._send_body(stream, data)
+
+    def _send_body(self, stream: int, data: bytes) -> None:
+        """Send what flow control lets through of ``data`` on ``stream``; keep the rest."""
+        try:
+            size = min(self._h2.local_flow_control_window(stream),
+                       self._h2.max_outbound_frame_size)
+            while True:
+                if size >= len(data):  # the usual case: a DNS answer in one frame
+                    self._h2.send_data(stream, data, end_stream=True)
+                    self._outgoing.pop(stream, None)
+                    return
+                if size <= 0:
+                    break
+                self._h2.send_data(stream, data[:size])
+                data = data[size:]
+                size = min(self._h2.local_flow_control_window(stream),
+                           self._h2.max_outbound_frame_size)
+            self._outgoing[stream] = data
+        except h2.exceptions.ProtocolError:  # reset or closed meanwhile
+            self._outgoing.pop(stream, None)
 
     def _goaway(self, error: h2.exceptions.ProtocolError) -> None:
         code = getattr(error, "error_code", h2.errors.ErrorCodes.PROTOCOL_ERROR)
@@ -492,3 +503,49 @@ class _UnindexedEncoder(hpack.Encoder):
                 encoded = self._encoded[pair] = super().encode((pair,), huffman)
             block.append(encoded)
         return b"".join(block)
+
+
+
+class _RememberingDecoder(hpack.Decoder):
+    """HPACK decoding that remembers the last few header blocks while the table stays the same.
+
+    A DNS client sends the same header block again and again: nghttp2
+    (dnsperf, curl) indexes the fields that repeat and sends ``:path`` and
+    ``content-length`` as literals it never indexes, so a block changes only
+    with the query's length. Decoding it again in pure Python was the
+    largest cost left of a request. The result of decoding a block depends
+    only on its bytes, the dynamic table and the limits, so it is kept for
+    as long as none of them changes: a block that adds to or resizes the
+    table, or new limits from our SETTINGS, forget everything remembered.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._decoded: dict[tuple[bytes, bool], list[hpack.HeaderTuple]] = {}
+        self._state = self._table_state()
+
+    def _table_state(self) -> tuple[object, ...]:
+        """What a decoding depends on besides the block (the newest entry by identity)."""
+        table = self.header_table
+        newest = table.dynamic_entries[0] if table.dynamic_entries else None
+        return (id(newest), newest, len(table.dynamic_entries), table.maxsize,
+                self.max_header_list_size, self.max_allowed_table_size)
+
+    def decode(self, data: bytes, raw: bool = False) -> Iterable[hpack.HeaderTuple]:
+        key = (bytes(data), raw)
+        if self._table_state() == self._state:
+            known = self._decoded.get(key)
+            if known is not None:
+                return list(known)
+        else:
+            self._decoded.clear()
+        headers = list(super().decode(data, raw))
+        state = self._table_state()
+        if state != self._state:  # the block changed the table: what was known is stale
+            self._decoded.clear()
+            self._state = state
+        elif len(data) <= _DECODED_BLOCK_BYTES:
+            if len(self._decoded) >= _DECODED_BLOCKS:
+                self._decoded.clear()
+            self._decoded[key] = headers
+        return list(headers)
