@@ -355,6 +355,7 @@ class EncryptedServer:
             # before each response, and the last is sent with what follows it.
             # The reads stay batched (``tls_stream``).
             sealed = 0
+            answered = False
             index = 0
             while index < len(requests):
                 request = requests[index]
@@ -372,6 +373,8 @@ class EncryptedServer:
                     seal(piece)
                     sealed += len(piece)
                 requests += session.respond(request.stream, reply)
+                answered = True
+            if answered:
                 connection.answered()
             await sender.send(session.data_to_send())
 
