@@ -69,13 +69,13 @@ _ENCODED_FIELDS = 1024
 #: (``_RememberingDecoder``): a DNS client's blocks are a few dozen bytes.
 _DECODED_BLOCKS = 64
 _DECODED_BLOCK_BYTES = 256
-_TTL = struct.Struct("!I")
-#: Reason phrases of the statuses sent here (RFC 9110 section 15).
 #: Responses whose header fields are remembered (``_h2_response_headers``), and
 #: the largest: a few hundred short answers take a few hundred kilobytes.
 _REMEMBERED_RESPONSES = 512
 _REMEMBERED_RESPONSE_BYTES = 512
 _RESPONSE_HEADERS: dict[bytes, tuple[tuple[bytes, bytes], ...]] = {}
+_TTL = struct.Struct("!I")
+#: Reason phrases of the statuses sent here (RFC 9110 section 15).
 REASONS = {
     200: b"OK",
     400: b"Bad Request",
@@ -503,6 +503,7 @@ class _UnindexedEncoder(hpack.Encoder):
     def __init__(self) -> None:
         super().__init__()
         self._encoded: dict[object, bytes] = {}
+        # hpack's own setter: size 0, and the update that says so, sent first.
         hpack.Encoder.header_table_size.fset(self, 0)  # type: ignore[attr-defined]
 
     @property
@@ -527,7 +528,6 @@ class _UnindexedEncoder(hpack.Encoder):
                 encoded = self._encoded[pair] = super().encode((pair,), huffman)
             block.append(encoded)
         return b"".join(block)
-
 
 
 class _RememberingDecoder(hpack.Decoder):

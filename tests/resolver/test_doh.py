@@ -322,7 +322,7 @@ def test_unindexed_encoder_remembers_a_bounded_number_of_fields() -> None:
     for length in range(3000):
         fields = [(b"content-length", b"%d" % length)]
         assert decoder.decode(encoder.encode(fields), raw=True) == fields
-    assert len(encoder._encoded) <= 1024  # noqa: SLF001
+    assert len(encoder._encoded) <= 1024
 
 
 def _literal(name: bytes, value: bytes) -> bytes:
