@@ -346,7 +346,8 @@ class EncryptedServer:
             finally:
                 connection.done()
 
-        async def start(requests: list[DnsRequest]) -> None:
+        async def start(requests: list[DnsRequest]) -> bool:
+            """Answer what is ready of ``requests``; whether anything was sent."""
             # Each response in a TLS record of its own: dnsperf 2.10 loses all
             # but one of the HTTP/2 responses that arrive in one record
             # (DNS-OARC/dnsperf#240). But the records of a batch go out in one
@@ -376,12 +377,19 @@ class EncryptedServer:
                 answered = True
             if answered:
                 connection.answered()
-            await sender.send(session.data_to_send())
+            rest = session.data_to_send()
+            await sender.send(rest)
+            return answered or bool(rest)
 
         await sender.send(session.data_to_send())
         while not session.closed:
             data = await tls.receive_some(_RECEIVE_SIZE)
-            await start(session.receive(bytes(data)))
+            if not await start(session.receive(bytes(data))) and data:
+                # Nothing to send back yet (a request's HEADERS without its
+                # DATA, say): the ACK goes now, or a client with Nagle's
+                # algorithm on (dnsperf 2.10's DoH) holds the rest of the
+                # request until the kernel's delayed ACK, 40 ms later.
+                tls.acknowledge()
             if not data:
                 break
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -137,3 +138,19 @@ async def test_encrypted_records_leave_with_the_next_send_in_one_write(
 
     assert writes == 1
     assert records == [b"first", b"second", b"third"]  # trio.SSLStream: one record a read
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_QUICKACK"), reason="Linux only")
+async def test_acknowledge_leaves_delayed_ack_mode(
+    contexts: tuple[ssl.SSLContext, ssl.SSLContext],
+) -> None:
+    """TCP_QUICKACK set on the TCP socket under the TLS stream (a pending ACK goes at once)."""
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    async with listeners[0], await trio.open_tcp_stream(
+            *listeners[0].socket.getsockname()[:2]):
+        accepted = await listeners[0].accept()
+        async with accepted:
+            server = TlsStream(accepted, contexts[0])
+            accepted.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 0)  # delayed ACKs
+            server.acknowledge()
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK) == 1
