@@ -21,7 +21,8 @@ it breaks one (checked by ``request_refusal`` and ``query_from``):
 HTTP/1.1 answers an error and closes the connection (``Connection: close``):
 a client that sends a malformed request gets told, and does not get to try
 again and again on the same connection. HTTP/2 answers the error on its
-stream only. The query ID is passed through as it is: RFC 8484 section 4.1
+stream only, and resets the stream of a malformed request (RFC 9113
+section 8.1.1; ``_request_fields``). The query ID is passed through as it is: RFC 8484 section 4.1
 asks clients to use ID 0, so that the same question is the same URI for
 HTTP caches, and the ready-made answer path patches whatever ID it gets.
 
