@@ -21,7 +21,8 @@ it breaks one (checked by ``request_refusal`` and ``query_from``):
 HTTP/1.1 answers an error and closes the connection (``Connection: close``):
 a client that sends a malformed request gets told, and does not get to try
 again and again on the same connection. HTTP/2 answers the error on its
-stream only. The query ID is passed through as it is: RFC 8484 section 4.1
+stream only, and resets the stream of a malformed request (RFC 9113
+section 8.1.1; ``_request_fields``). The query ID is passed through as it is: RFC 8484 section 4.1
 asks clients to use ID 0, so that the same question is the same URI for
 HTTP caches, and the ready-made answer path patches whatever ID it gets.
 
@@ -40,7 +41,7 @@ import contextlib
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, cast
 from urllib.parse import parse_qs, urlsplit
 
 import h2.config
@@ -50,6 +51,7 @@ import h2.events
 import h2.exceptions
 import h2.settings
 import h11
+import hpack
 
 from resolver.answers import ttl_offsets
 
@@ -60,6 +62,19 @@ _HEADER_BYTES = 12
 #: Bytes of request head (request line and headers) accepted.
 MAX_HEAD_BYTES = 8192
 DNS_MESSAGE = b"application/dns-message"
+#: The pseudo-header fields a request may carry (RFC 9113 section 8.3.1).
+_REQUEST_PSEUDO_FIELDS = frozenset((b":method", b":scheme", b":authority", b":path"))
+#: Distinct response header fields whose encoding is remembered (``_UnindexedEncoder``).
+_ENCODED_FIELDS = 1024
+#: Header blocks a connection remembers the decoding of, and their largest size
+#: (``_RememberingDecoder``): a DNS client's blocks are a few dozen bytes.
+_DECODED_BLOCKS = 64
+_DECODED_BLOCK_BYTES = 256
+#: Responses whose header fields are remembered (``_h2_response_headers``), and
+#: the largest: a few hundred short answers take a few hundred kilobytes.
+_REMEMBERED_RESPONSES = 512
+_REMEMBERED_RESPONSE_BYTES = 512
+_RESPONSE_HEADERS: dict[bytes, tuple[tuple[bytes, bytes], ...]] = {}
 _TTL = struct.Struct("!I")
 #: Reason phrases of the statuses sent here (RFC 9110 section 15).
 REASONS = {
@@ -107,12 +122,13 @@ class Session(Protocol):
 def request_refusal(method: bytes, target: bytes, content_type: bytes | None,
                     content_length: int | None, path: str) -> Refusal | None:
     """The refusal of a request by its head alone (before any body), or None if it may go on."""
-    try:
-        parts = urlsplit(target.decode("ascii"))
-    except UnicodeDecodeError:
-        return Refusal(400, "the request target is not ASCII")
-    if parts.path != path:
-        return Refusal(404, f"only {path} answers DNS queries")
+    if target != path.encode():  # a POST's target is the path: no parsing
+        try:
+            parts = urlsplit(target.decode("ascii"))
+        except UnicodeDecodeError:
+            return Refusal(400, "the request target is not ASCII")
+        if parts.path != path:
+            return Refusal(404, f"only {path} answers DNS queries")
     if method == b"GET":
         return None
     if method != b"POST":
@@ -160,6 +176,24 @@ def response_headers(response: bytes) -> list[tuple[bytes, bytes]]:
         (b"content-length", b"%d" % len(response)),
         (b"cache-control", cache_control(response)),
     ]
+
+
+def _h2_response_headers(response: bytes) -> tuple[tuple[bytes, bytes], ...]:
+    """The HTTP/2 header fields of a 200 carrying ``response``, remembered for short ones.
+
+    Ready-made answers repeat byte for byte but for the ID (until a TTL
+    ticks down), and reading the TTLs of each again was a tenth of the cost
+    of answering over HTTP/2.
+    """
+    key = response[2:]  # whatever the ID
+    headers = _RESPONSE_HEADERS.get(key)
+    if headers is None:
+        headers = ((b":status", b"200"), *response_headers(response))
+        if len(response) <= _REMEMBERED_RESPONSE_BYTES:
+            if len(_RESPONSE_HEADERS) >= _REMEMBERED_RESPONSES:
+                _RESPONSE_HEADERS.clear()
+            _RESPONSE_HEADERS[key] = headers
+    return headers
 
 
 def _error_body(refusal: Refusal) -> tuple[list[tuple[bytes, bytes]], bytes]:
@@ -286,11 +320,17 @@ class Http2Session:
     def __init__(self, path: str, max_streams: int) -> None:
         self._path = path
         # Our own response headers are known good: h2's checks of them cost
-        # more than the rest of an answer. What clients send is still checked.
+        # more than the rest of an answer. h2's checks of what clients send
+        # cost as much again; ``_request_fields`` keeps the ones that matter
+        # to a server that reads four fields and forwards nothing.
         config = h2.config.H2Configuration(client_side=False, header_encoding=None,
                                            validate_outbound_headers=False,
-                                           normalize_outbound_headers=False)
+                                           normalize_outbound_headers=False,
+                                           validate_inbound_headers=False,
+                                           normalize_inbound_headers=False)
         self._h2 = h2.connection.H2Connection(config)
+        self._h2.encoder = _UnindexedEncoder()
+        self._h2.decoder = _RememberingDecoder()
         self._h2.local_settings = h2.settings.Settings(client=False, initial_values={
             h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: max_streams,
             h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: MAX_HEAD_BYTES,
@@ -338,17 +378,22 @@ class Http2Session:
         if response is None:
             self._refuse(stream, Refusal(400, "not a DNS query"))
             return []
-        self._h2.send_headers(stream, [(b":status", b"200"), *response_headers(response)])
-        self._outgoing[stream] = response
-        self._flush()
+        self._h2.send_headers(stream, _h2_response_headers(response))
+        self._send_body(stream, response)
         return []
 
     def data_to_send(self) -> bytes:
         return self._h2.data_to_send()
 
     def _begin(self, stream: int, headers: Iterable[tuple[bytes | str, bytes | str]]) -> None:
-        fields = {_bytes(name): _bytes(value) for name, value in headers}
-        method, target = fields.get(b":method", b""), fields.get(b":path", b"")
+        # header_encoding=None: h2 hands the fields over as bytes.
+        fields = _request_fields(cast(Iterable[tuple[bytes, bytes]], headers))
+        if fields is None:
+            # RFC 9113 section 8.1.1: a malformed request is a stream error.
+            with contextlib.suppress(h2.exceptions.ProtocolError):
+                self._h2.reset_stream(stream, h2.errors.ErrorCodes.PROTOCOL_ERROR)
+            return
+        method, target = fields[b":method"], fields[b":path"]
         refusal = request_refusal(method, target, fields.get(b"content-type"),
                                   _content_length(fields.get(b"content-length")), self._path)
         if refusal is not None:
@@ -381,25 +426,32 @@ class Http2Session:
             self._h2.send_headers(stream, [(b":status", b"%d" % refusal.status), *headers])
         except h2.exceptions.ProtocolError:
             return  # the stream is gone already
-        self._outgoing[stream] = body
+        self._send_body(stream, body)
 
     def _flush(self) -> None:
         """Send what flow control lets through of each stream's response, ending it when done."""
         for stream, data in list(self._outgoing.items()):
-            try:
-                window = self._h2.local_flow_control_window(stream)
-                size = min(window, self._h2.max_outbound_frame_size, len(data))
-                while data and size > 0:
-                    self._h2.send_data(stream, data[:size], end_stream=size == len(data))
-                    data = data[size:]
-                    window = self._h2.local_flow_control_window(stream)
-                    size = min(window, self._h2.max_outbound_frame_size, len(data))
-                if not data:
-                    del self._outgoing[stream]
-                else:
-                    self._outgoing[stream] = data
-            except h2.exceptions.ProtocolError:  # reset or closed meanwhile
-                del self._outgoing[stream]
+            self._send_body(stream, data)
+
+    def _send_body(self, stream: int, data: bytes) -> None:
+        """Send what flow control lets through of ``data`` on ``stream``; keep the rest."""
+        try:
+            size = min(self._h2.local_flow_control_window(stream),
+                       self._h2.max_outbound_frame_size)
+            while True:
+                if size >= len(data):  # the usual case: a DNS answer in one frame
+                    self._h2.send_data(stream, data, end_stream=True)
+                    self._outgoing.pop(stream, None)
+                    return
+                if size <= 0:
+                    break
+                self._h2.send_data(stream, data[:size])
+                data = data[size:]
+                size = min(self._h2.local_flow_control_window(stream),
+                           self._h2.max_outbound_frame_size)
+            self._outgoing[stream] = data
+        except h2.exceptions.ProtocolError:  # reset or closed meanwhile
+            self._outgoing.pop(stream, None)
 
     def _goaway(self, error: h2.exceptions.ProtocolError) -> None:
         code = getattr(error, "error_code", h2.errors.ErrorCodes.PROTOCOL_ERROR)
@@ -408,5 +460,117 @@ class Http2Session:
         self.closed = True
 
 
-def _bytes(value: bytes | str) -> bytes:
-    return value if isinstance(value, bytes) else value.encode("latin-1")
+def _request_fields(headers: Iterable[tuple[bytes, bytes]]) -> dict[bytes, bytes] | None:
+    """The fields of a request's header block by name; None if it is malformed.
+
+    What stands in for h2's ``validate_inbound_headers`` (RFC 9113 section
+    8.3.1): the request pseudo-header fields only, each once, all before
+    the regular ones, with ``:method``, ``:scheme`` and ``:path`` present. Not
+    checked, because nothing here depends on them: the characters of field
+    values and connection-specific fields (RFC 9113 section 8.2), whose
+    harm is to a proxy that forwards them into HTTP/1.1; we forward and
+    echo no field, and ``request_refusal`` matches the path, method and
+    content type exactly, so anything odd there is refused with a 4xx.
+    A repeated regular field counts once (its last value); the body's
+    length is still held to ``content-length`` by h2.
+    """
+    fields: dict[bytes, bytes] = {}
+    regular = False
+    for name, value in headers:
+        if name[:1] == b":":
+            if regular or name in fields or name not in _REQUEST_PSEUDO_FIELDS:
+                return None
+        else:
+            regular = True
+        fields[name] = value
+    if b":method" not in fields or b":scheme" not in fields or b":path" not in fields:
+        return None
+    return fields
+
+
+class _UnindexedEncoder(hpack.Encoder):
+    """HPACK for our responses with an empty dynamic table: each field encoded once, reused.
+
+    hpack's encoder looks every field up in its tables and encodes it again
+    for each response, which cost about as much as the rest of sending it.
+    With a dynamic table of size 0 (RFC 7541 section 4.2 lets an encoder
+    use less than the peer allows; the first block says so), a field's
+    encoding no longer depends on what was sent before, so the encoding of
+    each field is kept (a few content lengths and TTLs repeat). The price
+    is bytes: a repeated field costs its literal value (about 30 bytes a
+    response) instead of a one-byte index.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._encoded: dict[object, bytes] = {}
+        # hpack's own setter: size 0, and the update that says so, sent first.
+        hpack.Encoder.header_table_size.fset(self, 0)  # type: ignore[attr-defined]
+
+    @property
+    def header_table_size(self) -> int:
+        return 0
+
+    @header_table_size.setter
+    def header_table_size(self, value: int) -> None:
+        """The peer's SETTINGS_HEADER_TABLE_SIZE: we keep using none of it."""
+
+    def encode(self, headers: Iterable[hpack.HeaderTuple | tuple[bytes | str, bytes | str]
+                                       | tuple[bytes | str, bytes | str, bool | None]]
+               | dict[bytes | str, bytes | str], huffman: bool = True) -> bytes:
+        fields = list(headers.items()) if isinstance(headers, dict) else headers
+        # The pending table size update, if any, goes first (RFC 7541 section 4.2).
+        block = [super().encode((), huffman)] if self.header_table.resized else []
+        for pair in fields:
+            encoded = self._encoded.get(pair)
+            if encoded is None:
+                if len(self._encoded) >= _ENCODED_FIELDS:
+                    self._encoded.clear()
+                encoded = self._encoded[pair] = super().encode((pair,), huffman)
+            block.append(encoded)
+        return b"".join(block)
+
+
+class _RememberingDecoder(hpack.Decoder):
+    """HPACK decoding that remembers the last few header blocks while the table stays the same.
+
+    A DNS client sends the same header block again and again: nghttp2
+    (dnsperf, curl) indexes the fields that repeat and sends ``:path`` and
+    ``content-length`` as literals it never indexes, so a block changes only
+    with the query's length. Decoding it again in pure Python was the
+    largest cost left of a request. The result of decoding a block depends
+    only on its bytes, the dynamic table and the limits, so it is kept for
+    as long as none of them changes: a block that adds to or resizes the
+    table, or new limits from our SETTINGS, forget everything remembered.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._decoded: dict[tuple[bytes, bool], list[hpack.HeaderTuple]] = {}
+        self._state = self._table_state()
+
+    def _table_state(self) -> tuple[object, ...]:
+        """What a decoding depends on besides the block (the newest entry by identity)."""
+        table = self.header_table
+        newest = table.dynamic_entries[0] if table.dynamic_entries else None
+        return (id(newest), newest, len(table.dynamic_entries), table.maxsize,
+                self.max_header_list_size, self.max_allowed_table_size)
+
+    def decode(self, data: bytes, raw: bool = False) -> Iterable[hpack.HeaderTuple]:
+        key = (bytes(data), raw)
+        if self._table_state() == self._state:
+            known = self._decoded.get(key)
+            if known is not None:
+                return list(known)
+        else:
+            self._decoded.clear()
+        headers = list(super().decode(data, raw))
+        state = self._table_state()
+        if state != self._state:  # the block changed the table: what was known is stale
+            self._decoded.clear()
+            self._state = state
+        elif len(data) <= _DECODED_BLOCK_BYTES:
+            if len(self._decoded) >= _DECODED_BLOCKS:
+                self._decoded.clear()
+            self._decoded[key] = headers
+        return list(headers)

@@ -8,8 +8,11 @@ import dns.message
 import dns.rrset
 import h2.config
 import h2.connection
+import h2.errors
 import h2.events
+import h2.settings
 import h11
+import hpack
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,6 +22,8 @@ from resolver.doh import (
     DnsRequest,
     Http1Session,
     Http2Session,
+    _RememberingDecoder,
+    _UnindexedEncoder,
     cache_control,
 )
 
@@ -234,6 +239,109 @@ def test_http2_large_response_respects_flow_control() -> None:
         if len(received) == len(response):
             break
     assert received == response
+
+
+def _unchecked_client() -> h2.connection.H2Connection:
+    """A client whose h2 sends any header block it is given."""
+    client = h2.connection.H2Connection(h2.config.H2Configuration(
+        client_side=True, validate_outbound_headers=False, normalize_outbound_headers=False))
+    client.initiate_connection()
+    return client
+
+
+@pytest.mark.parametrize("headers", [
+    [(":method", "POST"), (":path", PATH), (":authority", "x")],  # no :scheme
+    [(":method", "GET"), (":scheme", "https"), (":authority", "x")],  # no :path
+    [(":method", "GET"), (":path", PATH), (":path", "/x"), (":scheme", "https")],  # twice
+    [(":method", "GET"), (":path", PATH), ("accept", "*/*"), (":scheme", "https")],  # late
+    [(":method", "GET"), (":path", PATH), (":scheme", "https"), (":protocol", "x")],  # unknown
+    [(":method", "GET"), (":path", PATH), (":scheme", "https"), (":status", "200")],  # response
+])
+def test_http2_malformed_request_is_reset_and_the_connection_goes_on(
+        headers: list[tuple[str, str]]) -> None:
+    """RFC 9113 section 8.1.1: a stream error (in place of h2's own checks, turned off)."""
+    session = Http2Session(PATH, max_streams=10)
+    client = _unchecked_client()
+    query = _query()
+    client.send_headers(1, headers, end_stream=True)
+    client.send_headers(3, _headers("GET", _get_target(query).decode()), end_stream=True)
+    assert _exchange(client, session) == [DnsRequest(3, query)]
+    events = _h2_events(client, session)
+    resets = [e for e in events if isinstance(e, h2.events.StreamReset)]
+    assert [(e.stream_id, e.error_code) for e in resets] == [
+        (1, h2.errors.ErrorCodes.PROTOCOL_ERROR)]
+    assert not session.closed
+
+
+def test_http2_fields_we_do_not_use_are_not_checked() -> None:
+    """Connection-specific fields and odd value characters harm proxies; we forward nothing."""
+    session = Http2Session(PATH, max_streams=10)
+    client = _unchecked_client()
+    query = _query()
+    client.send_headers(1, _headers("GET", _get_target(query).decode(), ("connection", "close"),
+                                    ("x-odd", "a\x00b")), end_stream=True)
+    assert _exchange(client, session) == [DnsRequest(1, query)]
+
+
+def test_http2_responses_leave_the_client_table_empty_whatever_its_settings() -> None:
+    """Fields encoded without the dynamic table, the same bytes each time; size 0 announced."""
+    session = Http2Session(PATH, max_streams=10)
+    client = _h2_client()
+    client.update_settings({h2.settings.SettingCodes.HEADER_TABLE_SIZE: 100})
+    blocks = []
+    for stream in (1, 3, 5):
+        query = _query(qid=stream)
+        client.send_headers(stream, _headers("GET", _get_target(query).decode()),
+                            end_stream=True)
+        [request] = _exchange(client, session)
+        session.respond(request.stream, _response(query))
+        data = session.data_to_send()
+        blocks.append(_header_blocks(data))
+        events = client.receive_data(data)
+        [head] = [e for e in events if isinstance(e, h2.events.ResponseReceived)]
+        assert dict(head.headers)[b"cache-control"] == b"max-age=60"
+        assert not client.decoder.header_table.dynamic_entries
+    assert blocks[0] == [b"\x20" + blocks[1][0]]  # RFC 7541 section 6.3: size 0, at first
+    assert blocks[1] == blocks[2]
+
+
+def _header_blocks(data: bytes) -> list[bytes]:
+    """The payloads of the HEADERS frames in ``data`` (RFC 9113 section 4.1)."""
+    blocks = []
+    while data:
+        length, kind = int.from_bytes(data[:3], "big"), data[3]
+        if kind == 0x1:
+            blocks.append(data[9:9 + length])
+        data = data[9 + length:]
+    return blocks
+
+
+def test_unindexed_encoder_remembers_a_bounded_number_of_fields() -> None:
+    encoder = _UnindexedEncoder()
+    decoder = hpack.Decoder()
+    for length in range(3000):
+        fields = [(b"content-length", b"%d" % length)]
+        assert decoder.decode(encoder.encode(fields), raw=True) == fields
+    assert len(encoder._encoded) <= 1024
+
+
+def _literal(name: bytes, value: bytes) -> bytes:
+    """An HPACK literal field with incremental indexing, new name, no Huffman (RFC 7541 6.2.1)."""
+    return b"\x40" + bytes([len(name)]) + name + bytes([len(value)]) + value
+
+
+def test_remembering_decoder_forgets_when_the_table_changes() -> None:
+    """The same block (dynamic index 62) means another field once the table changed."""
+    newest = b"\xbe"  # indexed field 62: the newest entry of the dynamic table
+    blocks = [
+        _literal(b"x-a", b"1"), newest, newest,
+        _literal(b"x-a", b"2"), newest,  # a new newest entry
+        b"\x3f\x0e",  # size update to 45 (one entry of this size): the table empties
+        _literal(b"x-a", b"3"), newest, _literal(b"x-a", b"4"), newest,  # evicts, same length
+    ]
+    ours, reference = _RememberingDecoder(), hpack.Decoder()
+    for block in blocks:
+        assert ours.decode(block, raw=True) == reference.decode(block, raw=True)
 
 
 def test_cache_control_of_a_response_without_records_is_0() -> None:

@@ -27,6 +27,7 @@ from resolver.config import Config
 from resolver.encrypted import EncryptedLimits, EncryptedServer
 from resolver.framing import frame
 from resolver.tls import CertificateError, TlsIdentity, identity_for, load_identity
+from resolver.tls_stream import TlsStream
 from tests.certificates import write_certificate
 
 Answer = Callable[[bytes, str, str], Awaitable[bytes | None]]
@@ -75,6 +76,15 @@ class Harness:
         if connection is None:
             return None
         ours, theirs = trio.testing.memory_stream_pair()
+        self.writes = 0  # the server's writes on its last connection
+        pump = theirs.send_stream.send_all_hook
+
+        async def count_and_pump() -> None:
+            self.writes += 1
+            if pump is not None:
+                await pump()
+
+        theirs.send_stream.send_all_hook = count_and_pump
         self.nursery.start_soon(self.server.serve_connection, kind, connection, theirs)
         return ours
 
@@ -337,9 +347,12 @@ def test_encrypted_connection_series(identity: TlsIdentity) -> None:
     }
 
 
-async def test_doh_ready_answers_go_out_one_record_each(
+async def test_doh_ready_answers_go_out_one_record_each_in_one_write(
         pem: tuple[Path, Path], identity: TlsIdentity, autojump_clock: trio.abc.Clock) -> None:
-    """Two requests read at once: two records back (dnsperf loses all but one of a record's)."""
+    """Two requests read at once: two records back (dnsperf loses all but one of a record's).
+
+    And both in one write: one system call for what one read brought in.
+    """
 
     def ready(wire: bytes, client: str, transport: str) -> bytes | None:
         return dns.message.make_response(dns.message.from_wire(wire)).to_wire()
@@ -357,6 +370,8 @@ async def test_doh_ready_answers_go_out_one_record_each(
                 (":authority", "localhost"), ("content-type", "application/dns-message"),
                 ("content-length", str(len(wire)))])
             client.send_data(stream, wire, end_stream=True)
+        await trio.testing.wait_all_tasks_blocked()  # the server's SETTINGS went out
+        writes_before = harness.writes
         await tls.send_all(client.data_to_send())
         ended: list[list[int]] = []
         with trio.fail_after(5):
@@ -365,6 +380,51 @@ async def test_doh_ready_answers_go_out_one_record_each(
                 events = client.receive_data(record)
                 ended.append([event.stream_id for event in events
                               if isinstance(event, h2.events.StreamEnded)])
+        writes = harness.writes - writes_before
         nursery.cancel_scope.cancel()
 
     assert [streams for streams in ended if streams] == [[1], [3]]
+    assert writes == 1
+
+
+async def test_doh_read_answered_with_nothing_is_acknowledged_at_once(
+        pem: tuple[Path, Path], identity: TlsIdentity, autojump_clock: trio.abc.Clock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request's HEADERS alone: the ACK goes now (dnsperf holds the DATA for it, Nagle)."""
+    acknowledged: list[float] = []
+    monkeypatch.setattr(TlsStream, "acknowledge",
+                        lambda self: acknowledged.append(trio.current_time()))
+
+    def ready(wire: bytes, client: str, transport: str) -> bytes | None:
+        return dns.message.make_response(dns.message.from_wire(wire)).to_wire()
+
+    async with trio.open_nursery() as nursery:
+        harness = Harness(pem, identity, nursery, EncryptedLimits())
+        harness.server = EncryptedServer([], [], _echo, identity, EncryptedLimits(), ready=ready)
+        tls = await harness.connect(alpn="h2")
+        client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+        client.initiate_connection()
+        await tls.send_all(client.data_to_send())
+        await trio.testing.wait_all_tasks_blocked()
+        client.receive_data(await tls.receive_some(65536))  # the server's SETTINGS
+        await tls.send_all(client.data_to_send())  # our SETTINGS ACK: answered with nothing
+        await trio.testing.wait_all_tasks_blocked()
+        wire = _query("www.example.", 5)
+        client.send_headers(1, [
+            (":method", "POST"), (":path", "/dns-query"), (":scheme", "https"),
+            (":authority", "localhost"), ("content-type", "application/dns-message"),
+            ("content-length", str(len(wire)))])
+        acknowledged.clear()
+        await tls.send_all(client.data_to_send())  # HEADERS alone: nothing to answer yet
+        await trio.testing.wait_all_tasks_blocked()
+        after_headers = len(acknowledged)
+        client.send_data(1, wire, end_stream=True)
+        await tls.send_all(client.data_to_send())  # the DATA: answered
+        events: list[h2.events.Event] = []
+        with trio.fail_after(5):
+            while not any(isinstance(event, h2.events.StreamEnded) for event in events):
+                events += client.receive_data(await tls.receive_some(65536))
+        nursery.cancel_scope.cancel()
+
+    assert after_headers == 1
+    assert len(acknowledged) == 1  # the answer carried the ACK of the DATA

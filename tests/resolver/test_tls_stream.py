@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -108,3 +109,48 @@ async def test_a_client_that_does_not_speak_tls_breaks_the_handshake(
 
     with pytest.raises(trio.BrokenResourceError, match="handshake"):
         await server.do_handshake()
+
+
+async def test_encrypted_records_leave_with_the_next_send_in_one_write(
+    contexts: tuple[ssl.SSLContext, ssl.SSLContext],
+) -> None:
+    """``encrypt`` makes records at once; ``send_all`` sends them, and its own, in one write."""
+    async with connected(contexts) as (server, client, _):
+        writes = 0
+        transport = server.transport_stream
+        assert isinstance(transport, trio.StapledStream)
+        send_stream = transport.send_stream
+        assert isinstance(send_stream, trio.testing.MemorySendStream)
+        pump = send_stream.send_all_hook
+
+        async def count_and_pump() -> None:
+            nonlocal writes
+            writes += 1
+            if pump is not None:
+                await pump()
+
+        send_stream.send_all_hook = count_and_pump
+        server.encrypt(b"first")
+        server.encrypt(b"second")
+        await server.send_all(b"third")
+
+        records = [await client.receive_some(100) for _ in range(3)]
+
+    assert writes == 1
+    assert records == [b"first", b"second", b"third"]  # trio.SSLStream: one record a read
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_QUICKACK"), reason="Linux only")
+async def test_acknowledge_leaves_delayed_ack_mode(
+    contexts: tuple[ssl.SSLContext, ssl.SSLContext],
+) -> None:
+    """TCP_QUICKACK set on the TCP socket under the TLS stream (a pending ACK goes at once)."""
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    async with listeners[0], await trio.open_tcp_stream(
+            *listeners[0].socket.getsockname()[:2]):
+        accepted = await listeners[0].accept()
+        async with accepted:
+            server = TlsStream(accepted, contexts[0])
+            accepted.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 0)  # delayed ACKs
+            server.acknowledge()
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK) == 1
