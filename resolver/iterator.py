@@ -35,7 +35,6 @@ import collections
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import dns.edns
 import dns.message
@@ -47,7 +46,18 @@ from cachetools import LRUCache
 
 from dnssec.errors import HoldfastError
 from dnssec.status import ExtendedError, Security
-from resolver import aggressive, forwarding, zonecuts
+from resolver import aggressive, assemble, forwarding, zonecuts
+from resolver.assemble import (
+    ALIAS_TYPES,
+    Chain,
+    Step,
+    below_dname,
+    covering,
+    follow_aliases,
+    least_ttl,
+    proof_of,
+)
+from resolver.assemble import ResolutionFailed as ResolutionFailed
 from resolver.cache import Cache, Rank
 from resolver.classify import Classified, ReplyKind, classify
 from resolver.errors import EgressRefused, NetworkError, UpstreamError, UpstreamTimeout
@@ -62,11 +72,10 @@ from resolver.question import Outcome, Question
 from resolver.routes import RouteTable
 from resolver.selection import ServerSelection
 from resolver.trace import NO_TRACE, Tracer
-from resolver.validation import Denied, Evidence, Reply, Validator, Verdict, with_ttl, worse
+from resolver.validation import Denied, Evidence, Reply, Validator
 from rootzone.hints import RootHints
 from rootzone.lifecycle import LocalRoot
 
-_ALIAS_TYPES = (dns.rdatatype.CNAME, dns.rdatatype.DNAME)
 #: Cached data with less than this share of its TTL left is refreshed in
 #: the background when asked for (Unbound's prefetch: the last 10%).
 PREFETCH_SHARE = 0.1
@@ -81,15 +90,6 @@ MAX_NS_PER_CUT = 32
 #: Servers whose DS/DNSKEY records the validator found bogus, remembered
 #: until a TCP re-ask confirms or clears them.
 MAX_SUSPECTS = 1024
-
-
-class ResolutionFailed(HoldfastError):
-    """Resolution cannot go on; the client gets SERVFAIL with this EDE."""
-
-    def __init__(self, code: int, text: str) -> None:
-        super().__init__(text)
-        self.code = code
-        self.text = text
 
 
 class _MinimisationRefused(HoldfastError):
@@ -153,93 +153,6 @@ class _Query(Budget):
             ],
         ] = {}
 
-
-@dataclass(frozen=True, slots=True)
-class _Step:
-    """What one name resolved to, before following its alias (if any).
-
-    ``signatures`` are the RRSIGs of ``records``; ``proof`` is what a
-    DNSSEC-aware client gets in the authority section besides the SOA: the
-    SOA's RRSIG and the NSEC/NSEC3 records with theirs.
-    """
-
-    rcode: dns.rcode.Rcode
-    records: tuple[dns.rrset.RRset, ...] = ()
-    soa: dns.rrset.RRset | None = None
-    next_name: dns.name.Name | None = None
-    security: Security = Security.INDETERMINATE
-    errors: tuple[ExtendedError, ...] = ()
-    signatures: tuple[dns.rrset.RRset, ...] = ()
-    proof: tuple[dns.rrset.RRset, ...] = ()
-    #: The server whose reply failed validation, when another may do better.
-    blame: str | None = None
-    #: From cached data past its TTL (serve-stale).
-    stale: bool = False
-    #: From cached data in the last ``PREFETCH_SHARE`` of its TTL.
-    expiring: bool = False
-
-
-class _Chain:
-    """The steps of one question's alias chain, gathered into an ``Outcome``.
-
-    Shared by fresh resolution and by the serve-stale reading of the cache,
-    so both bound and merge a chain the same way.
-    """
-
-    def __init__(self, question: Question, max_aliases: int) -> None:
-        self.question = question
-        self.max_aliases = max_aliases
-        self.records: list[dns.rrset.RRset] = []
-        self.signatures: list[dns.rrset.RRset] = []
-        self.security = Security.SECURE
-        self.errors: list[ExtendedError] = []
-        self.seen = {question.name}
-        self.stale = self.expiring = False
-
-    def follow(self, step: _Step) -> dns.name.Name | None:
-        """Add ``step``; return the next name to resolve, or None when the chain ends.
-
-        Raises:
-            ResolutionFailed: the chain is too long or loops.
-        """
-        # A DNAME that rewrites the name more than once (x. DNAME . for
-        # a.x.x.) is one record in the answer, with its RRSIG once, as in
-        # Unbound's and Knot's answers (Deckard val_dname): twice, it inflated
-        # the reply past the client's size and set TC.
-        self.records.extend(r for r in step.records if r not in self.records)
-        self.signatures.extend(s for s in step.signatures if s not in self.signatures)
-        self.security = worse(self.security, step.security)
-        self.errors.extend(error for error in step.errors if error not in self.errors)
-        self.stale |= step.stale
-        self.expiring |= step.expiring
-        aliases = sum(1 for r in self.records if r.rdtype in _ALIAS_TYPES)
-        if aliases > self.max_aliases:
-            raise ResolutionFailed(
-                dns.edns.EDECode.OTHER,
-                f"alias chain from {self.question.name} longer than {self.max_aliases}",
-            )
-        if step.next_name is None or self.security is Security.BOGUS:
-            return None
-        if step.next_name in self.seen:
-            raise ResolutionFailed(
-                dns.edns.EDECode.OTHER, f"alias loop at {step.next_name} from {self.question.name}"
-            )
-        self.seen.add(step.next_name)
-        return step.next_name
-
-    def outcome(self, last: _Step) -> Outcome:
-        """The chain as an ``Outcome``; ``last`` is the step that ended it."""
-        return Outcome(
-            rcode=last.rcode,
-            answer=tuple(self.records),
-            authority=(last.soa,) if last.soa is not None else (),
-            errors=tuple(self.errors),
-            security=self.security,
-            signatures=tuple(self.signatures),
-            proof=last.proof,
-            stale=self.stale,
-            expiring=self.expiring,
-        )
 
 
 class Iterator:
@@ -327,7 +240,7 @@ class Iterator:
         past its TTL (its records then have TTL 0). None when the cache
         cannot answer the whole chain.
         """
-        chain = _Chain(question, self.limits.max_cname_chain)
+        chain = Chain(question, self.limits.max_cname_chain)
         name = question.name
         try:
             while True:
@@ -355,7 +268,7 @@ class Iterator:
         refresh: bool = False,
     ) -> Exchange[Outcome]:
         """Resolve ``question``, following CNAME and DNAME aliases across zones."""
-        chain = _Chain(question, self.limits.max_cname_chain)
+        chain = Chain(question, self.limits.max_cname_chain)
         name = question.name
         while True:
             step = yield from self._resolve_name(name, question.rdtype, budget, stack, refresh)
@@ -371,14 +284,14 @@ class Iterator:
         budget: _Query,
         stack: tuple[Question, ...],
         refresh: bool = False,
-    ) -> Exchange[_Step]:
+    ) -> Exchange[Step]:
         cached = None if refresh else self._from_cache(name, rdtype)
         if cached is None and not refresh:
             cached = self._synthesised(name, rdtype)
         if cached is not None:
             budget.trace.from_cache(name, rdtype, cached.rcode, cached.security)
             return cached
-        bogus: _Step | None = None
+        bogus: Step | None = None
         held: set[str] = set()
         while True:
             try:
@@ -508,7 +421,7 @@ class Iterator:
 
     def _from_cache(
         self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType, *, allow_stale: bool = False
-    ) -> _Step | None:
+    ) -> Step | None:
         """Answer from validated, authoritative cached data only.
 
         Never from glue (RFC 2181 5.4.1), and never from records fetched for
@@ -520,13 +433,13 @@ class Iterator:
                 continue
             signatures = (hit.rrsigs,) if hit.rrsigs is not None else ()
             proof: tuple[dns.rrset.RRset, ...] | None = ()
-            if hit.security is Security.SECURE and _expanded([hit.rrset], signatures):
+            if hit.security is Security.SECURE and assemble.expanded([hit.rrset], signatures):
                 # A secure wildcard expansion goes out with its proof (RFC 4035
                 # 3.1.3.3); without it kept, it is resolved anew (fresh data only).
                 proof = self.wildcard_proofs.get((name, wanted))
                 if proof is None and not allow_stale:
                     continue
-            return _Step(
+            return Step(
                 dns.rcode.NOERROR,
                 (hit.rrset,),
                 next_name=hit.rrset[0].target if wanted != rdtype else None,
@@ -539,7 +452,7 @@ class Iterator:
             )
         negative = self.cache.lookup_negative(name, rdtype, allow_stale=allow_stale)
         if negative is not None and _judged(negative.security):
-            return _Step(
+            return Step(
                 dns.rcode.NXDOMAIN if negative.nxdomain else dns.rcode.NOERROR,
                 soa=negative.soa,
                 security=negative.security,
@@ -552,7 +465,7 @@ class Iterator:
 
     def _synthesised(
         self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType, *, allow_stale: bool = False
-    ) -> _Step | None:
+    ) -> Step | None:
         """The denial that cached SECURE NSEC records prove (RFC 8198), if on and any.
 
         Only for zones below a trust anchor now and under no negative trust
@@ -577,7 +490,7 @@ class Iterator:
         if found is None:
             return None
         self.synthesised += 1
-        return _Step(
+        return Step(
             dns.rcode.NXDOMAIN if found.nxdomain else dns.rcode.NOERROR,
             soa=found.soa,
             security=Security.SECURE,
@@ -650,14 +563,14 @@ class Iterator:
         reply, zone, address = heard.reply, heard.zone, heard.address
         data = next((r for r in reply.answer if (r.name, r.rdtype) == (name, rdtype)), None)
         if data is not None:
-            rrsigs = _covering(data, reply.signatures)
+            rrsigs = covering(data, reply.signatures)
             self.cache.store_rrset(data, Rank.ANSWER, source=address, rrsigs=rrsigs)
             return Evidence(zone, data, rrsigs, source=address)
         if reply.kind in (ReplyKind.NODATA, ReplyKind.NXDOMAIN):
             # Without its SOA a negative answer is not cached, but its NSEC/NSEC3
             # may still prove it to the validator (a DS NODATA, RFC 4035 5.2).
             nxdomain = reply.kind is ReplyKind.NXDOMAIN
-            proof = _proof(reply)
+            proof = proof_of(reply)
             if reply.soa is not None:
                 self.cache.store_negative(
                     name, rdtype, nxdomain=nxdomain, soa=reply.soa, proof=proof, source=address
@@ -823,7 +736,7 @@ class Iterator:
                 labels = len(cut.zone) + 1
                 continue
             if minimised:
-                plain = not any(r.rdtype in _ALIAS_TYPES for r in reply.answer)
+                plain = not any(r.rdtype in ALIAS_TYPES for r in reply.answer)
                 if reply.kind in (ReplyKind.ANSWER, ReplyKind.NODATA) and plain:
                     labels += 1
                 else:
@@ -1164,10 +1077,10 @@ class Iterator:
         assert reply.ns is not None
         assert reply.child is not None
         if not any(rrset.rdtype == dns.rdatatype.DS for rrset in reply.authority):
-            proof = _proof(reply)
+            proof = proof_of(reply)
             if proof:
                 evidence = Evidence(zone, proof=proof, source=address)
-                self.referral_denials.remember(reply.child, evidence, _least_ttl(proof))
+                self.referral_denials.remember(reply.child, evidence, least_ttl(proof))
         ns = _bounded_ns(reply.ns, reply.glue)
         self._store(ns, reply.signatures, Rank.REFERRAL, address)
         for glue in reply.glue:
@@ -1239,10 +1152,10 @@ class Iterator:
         rdtype: dns.rdatatype.RdataType,
         budget: _Query,
         stack: tuple[Question, ...],
-    ) -> Exchange[_Step]:
+    ) -> Exchange[Step]:
         """Judge an authoritative reply for the full name, cache it with its verdict."""
         reply, zone, address = heard.reply, heard.zone, heard.address
-        records, name, complete, yxdomain = _follow_aliases(
+        records, name, complete, yxdomain = follow_aliases(
             reply.answer, qname, rdtype, reply.signatures
         )
         recursive = heard.policy is not None and heard.policy.recursive
@@ -1265,7 +1178,7 @@ class Iterator:
                 name, complete = tail[0].name, False
                 records = records[: len(records) - len(tail)]
         synthesised = tuple(
-            r for r in records if r.rdtype == dns.rdatatype.CNAME and _below_dname(r, records)
+            r for r in records if r.rdtype == dns.rdatatype.CNAME and below_dname(r, records)
         )
         next_name = denied = None
         if not complete:
@@ -1300,7 +1213,7 @@ class Iterator:
         )
         budget.trace.judged(zone, address, verdict, reply.signatures, self.validator)
         error = verdict.errors[0] if verdict.errors else None
-        capped = {id(rrset): _capped(rrset, verdict) for rrset in answer}
+        capped = {id(rrset): assemble.capped(rrset, verdict) for rrset in answer}
         records = [capped.get(id(rrset), rrset) for rrset in records]
         for rrset in capped.values():
             self._store(rrset, reply.signatures, Rank.ANSWER, address, verdict.security, error)
@@ -1308,11 +1221,11 @@ class Iterator:
         # A positive answer carries a proof only for a wildcard expansion (RFC
         # 4035 3.1.3.3); NSECs a server adds to any other answer go no further,
         # as in Unbound's and Knot's answers (Deckard val_dname).
-        expanded = _expanded(records, reply.signatures)
-        proof = _proof(reply) if denied is not None or expanded else ()
+        expanded = assemble.expanded(records, reply.signatures)
+        proof = proof_of(reply) if denied is not None or expanded else ()
         if expanded and proof and verdict.security is Security.SECURE:
             for rrset in expanded:  # for the same answer from the cache (``proofs``)
-                self.wildcard_proofs.remember((rrset.name, rrset.rdtype), proof, _least_ttl(proof))
+                self.wildcard_proofs.remember((rrset.name, rrset.rdtype), proof, least_ttl(proof))
         if denied is not None and soa is not None:
             self.cache.store_negative(
                 name,
@@ -1326,7 +1239,7 @@ class Iterator:
             )
             budget.trace.cached_negative(name, rdtype, denied.nxdomain, verdict.security)
         signatures = tuple(
-            sig for record in records if (sig := _covering(record, reply.signatures)) is not None
+            sig for record in records if (sig := covering(record, reply.signatures)) is not None
         )
         if yxdomain:
             rcode = dns.rcode.YXDOMAIN
@@ -1334,7 +1247,7 @@ class Iterator:
             rcode = dns.rcode.NXDOMAIN
         else:
             rcode = dns.rcode.NOERROR
-        return _Step(
+        return Step(
             rcode,
             tuple(records),
             soa=soa,
@@ -1409,7 +1322,7 @@ class Iterator:
             rank,
             security=security,
             source=address,
-            rrsigs=_covering(rrset, signatures),
+            rrsigs=covering(rrset, signatures),
             error=error,
         )
 
@@ -1448,55 +1361,6 @@ def _work_spent(budget: Budget) -> bool:
     )
 
 
-def _capped(rrset: dns.rrset.RRset, verdict: Verdict) -> dns.rrset.RRset:
-    """``rrset`` with its TTL capped where its signature says (original TTL, expiration)."""
-    cap = verdict.ttls.get((rrset.name, rrset.rdtype))
-    return with_ttl(rrset, cap) if cap is not None and cap < rrset.ttl else rrset
-
-
-def _covering(
-    rrset: dns.rrset.RRset, signatures: tuple[dns.rrset.RRset, ...]
-) -> dns.rrset.RRset | None:
-    """The RRSIG RRset among ``signatures`` that covers ``rrset``."""
-    return next(
-        (s for s in signatures if s.name == rrset.name and s.covers == rrset.rdtype), None
-    )
-
-
-def _expanded(
-    records: list[dns.rrset.RRset], signatures: tuple[dns.rrset.RRset, ...]
-) -> list[dns.rrset.RRset]:
-    """Those of ``records`` expanded from a wildcard: their RRSIG's Labels field
-    counts fewer labels than their owner (RFC 4035 5.3.2)."""
-    expanded = []
-    for record in records:
-        sig = _covering(record, signatures)
-        labels = len(record.name) - 1  # without the root label
-        if (
-            sig is not None
-            and record.name.labels[0] != b"*"
-            and any(rrsig.labels < labels for rrsig in sig)
-        ):
-            expanded.append(record)
-    return expanded
-
-
-def _least_ttl(rrsets: tuple[dns.rrset.RRset, ...]) -> int:
-    return min(rrset.ttl for rrset in rrsets)
-
-
-def _proof(reply: Classified) -> tuple[dns.rrset.RRset, ...]:
-    """A reply's denial records (NSEC/NSEC3) and the RRSIGs of those and of its SOA."""
-    records = tuple(
-        r for r in reply.authority if r.rdtype in (dns.rdatatype.NSEC, dns.rdatatype.NSEC3)
-    )
-    covered = [*records, *((reply.soa,) if reply.soa is not None else ())]
-    signatures = tuple(
-        sig for rrset in covered if (sig := _covering(rrset, reply.signatures)) is not None
-    )
-    return (*records, *signatures)
-
-
 def _expiring(remaining: int, lifetime: int) -> bool:
     """Whether cached data is in the last ``PREFETCH_SHARE`` of its lifetime."""
     return remaining < lifetime * PREFETCH_SHARE
@@ -1505,93 +1369,6 @@ def _expiring(remaining: int, lifetime: int) -> bool:
 def _judged(security: Security) -> bool:
     """Whether the validator has given cached data its verdict."""
     return security is not Security.INDETERMINATE
-
-
-class _Aliases(NamedTuple):
-    """Where qname's CNAME/DNAME chain through one answer section led."""
-
-    #: The chain's records, ending with the data if present.
-    records: list[dns.rrset.RRset]
-    #: The name the chain stopped at.
-    name: dns.name.Name
-    #: Whether the data for that name was found (or the chain ended in YXDOMAIN).
-    complete: bool
-    #: A DNAME substitution made a name over 255 octets: YXDOMAIN (RFC 6672 2.2).
-    yxdomain: bool = False
-
-
-def _follow_aliases(
-    answer: tuple[dns.rrset.RRset, ...],
-    qname: dns.name.Name,
-    rdtype: dns.rdatatype.RdataType,
-    signatures: tuple[dns.rrset.RRset, ...] = (),
-) -> _Aliases:
-    """Walk qname's CNAME/DNAME chain through one answer section.
-
-    A DNAME (RFC 6672) is applied even when the server sent no synthesised
-    CNAME, and before anything owned by the name below it: a CNAME there is
-    the DNAME's unsigned synthesis (RFC 6672 5.3.1), also for a CNAME
-    question, so it is the signed DNAME that gets validated. A substitution
-    longer than 255 octets ends the chain in YXDOMAIN (RFC 6672 2.2), as a
-    server would answer. For QTYPE RRSIG the data are the RRSIG RRsets the
-    name owns, which the reply files among its ``signatures``. The chain is
-    bounded by the section's size.
-    """
-    by_key = {(r.name, r.rdtype): r for r in answer}
-    records: list[dns.rrset.RRset] = []
-    name = qname
-    for _ in range(len(answer) + 1):
-        cname = by_key.get((name, dns.rdatatype.CNAME))
-        dname = next(
-            (
-                r
-                for r in answer
-                if r.rdtype == dns.rdatatype.DNAME and name.is_subdomain(r.name) and name != r.name
-            ),
-            None,
-        )
-        if dname is not None:
-            records.append(dname)
-            try:
-                target = name.relativize(dname.name).derelativize(dname[0].target)
-            except dns.name.NameTooLong:
-                return _Aliases(records, name, True, yxdomain=True)
-            if cname is not None:
-                records.append(cname)
-                if rdtype == dns.rdatatype.CNAME:
-                    return _Aliases(records, name, True)
-            name = target
-            continue
-        data = _data_at(name, rdtype, by_key, signatures)
-        if data:
-            records.extend(data)
-            return _Aliases(records, name, True)
-        if cname is None:
-            break
-        records.append(cname)
-        name = cname[0].target
-    return _Aliases(records, name, False)
-
-
-def _data_at(
-    name: dns.name.Name,
-    rdtype: dns.rdatatype.RdataType,
-    by_key: dict[tuple[dns.name.Name, dns.rdatatype.RdataType], dns.rrset.RRset],
-    signatures: tuple[dns.rrset.RRset, ...],
-) -> list[dns.rrset.RRset]:
-    """The RRsets answering ``name``/``rdtype``: for RRSIG, every RRSIG RRset it owns."""
-    if rdtype == dns.rdatatype.RRSIG:
-        return [s for s in signatures if s.name == name]
-    data = by_key.get((name, rdtype))
-    return [data] if data is not None else []
-
-
-def _below_dname(cname: dns.rrset.RRset, records: list[dns.rrset.RRset]) -> bool:
-    """Whether ``cname`` was synthesised from a DNAME in the same chain."""
-    return any(
-        r.rdtype == dns.rdatatype.DNAME and cname.name.is_subdomain(r.name) and cname.name != r.name
-        for r in records
-    )
 
 
 def _no_server_left(zone: dns.name.Name, failures: list[UpstreamError]) -> ResolutionFailed:
