@@ -45,7 +45,7 @@ import dns.rrset
 from cachetools import LRUCache
 
 from dnssec.errors import HoldfastError
-from dnssec.status import ExtendedError, Security
+from dnssec.status import Security
 from resolver import aggressive, assemble, forwarding, zonecuts
 from resolver.assemble import (
     ALIAS_TYPES,
@@ -59,6 +59,7 @@ from resolver.assemble import (
 )
 from resolver.assemble import ResolutionFailed as ResolutionFailed
 from resolver.cache import Cache, Rank
+from resolver.cache_writes import CacheWrites, bounded_ns
 from resolver.classify import Classified, ReplyKind, classify
 from resolver.errors import EgressRefused, NetworkError, UpstreamError, UpstreamTimeout
 from resolver.exchange import Exchange, UpstreamQuery, UpstreamReply, ask, pause
@@ -82,11 +83,6 @@ PREFETCH_SHARE = 0.1
 #: The source that root replies from the local root copy (RFC 8806) are
 #: attributed to, in the cache and in the validator's verdicts.
 LOCAL_ROOT = "local-root"
-#: NS names of one delegation that Holdfast uses, those with glue first. Our
-#: own bound, not a peer's: a referral may list a thousand names (a 64 KB
-#: TCP reply), and every later step that touches the cut (cache, choice of
-#: server) would pay for all of them; no real zone has more than a few dozen.
-MAX_NS_PER_CUT = 32
 #: Servers whose DS/DNSKEY records the validator found bogus, remembered
 #: until a TCP re-ask confirms or clears them.
 MAX_SUSPECTS = 1024
@@ -193,6 +189,10 @@ class Iterator:
         self.referral_denials: ProofMemory[dns.name.Name, Evidence] = ProofMemory(
             validator.clock
         )
+        #: Referrals' glue addresses, asked when the child's own ones fail.
+        self.parent_glue = ParentSideGlue(validator.clock)
+        #: Every cache write of what replies teach (``resolver.cache_writes``).
+        self.writes = CacheWrites(cache, self.referral_denials, self.parent_glue)
         #: Wildcard answers' proofs, by the (owner, type) expanded (``proofs``).
         self.wildcard_proofs: ProofMemory[
             tuple[dns.name.Name, dns.rdatatype.RdataType], tuple[dns.rrset.RRset, ...]
@@ -208,8 +208,6 @@ class Iterator:
         self.synthesised = 0
         #: Unbound harden-glue: off, out-of-bailiwick glue is asked (never cached).
         self.harden_glue = harden_glue
-        #: Referrals' glue addresses, asked when the child's own ones fail.
-        self.parent_glue = ParentSideGlue(validator.clock)
         #: Stub and forward zones (``resolver.forwarding``), changed in place by ctl.
         self.forwarding = forwarding if forwarding is not None else ForwardingTable()
 
@@ -564,7 +562,7 @@ class Iterator:
         data = next((r for r in reply.answer if (r.name, r.rdtype) == (name, rdtype)), None)
         if data is not None:
             rrsigs = covering(data, reply.signatures)
-            self.cache.store_rrset(data, Rank.ANSWER, source=address, rrsigs=rrsigs)
+            self.writes.rrset(data, reply.signatures, Rank.ANSWER, address)
             return Evidence(zone, data, rrsigs, source=address)
         if reply.kind in (ReplyKind.NODATA, ReplyKind.NXDOMAIN):
             # Without its SOA a negative answer is not cached, but its NSEC/NSEC3
@@ -572,8 +570,8 @@ class Iterator:
             nxdomain = reply.kind is ReplyKind.NXDOMAIN
             proof = proof_of(reply)
             if reply.soa is not None:
-                self.cache.store_negative(
-                    name, rdtype, nxdomain=nxdomain, soa=reply.soa, proof=proof, source=address
+                self.writes.negative(
+                    name, rdtype, nxdomain=nxdomain, soa=reply.soa, proof=proof, address=address
                 )
             return Evidence(zone, soa=reply.soa, proof=proof, nxdomain=nxdomain, source=address)
         return Evidence(zone, source=address)
@@ -1072,22 +1070,9 @@ class Iterator:
     # -- what a reply teaches us -------------------------------------------
 
     def _follow_referral(self, reply: Classified, address: str, zone: dns.name.Name) -> ZoneCut:
-        """Cache a delegation (NS, glue, DS, or the proof there is no DS) and make
-        it the new zone cut."""
-        assert reply.ns is not None
+        """Cache a delegation (``CacheWrites.referral``) and make it the new zone cut."""
+        ns = self.writes.referral(reply, address, zone)
         assert reply.child is not None
-        if not any(rrset.rdtype == dns.rdatatype.DS for rrset in reply.authority):
-            proof = proof_of(reply)
-            if proof:
-                evidence = Evidence(zone, proof=proof, source=address)
-                self.referral_denials.remember(reply.child, evidence, least_ttl(proof))
-        ns = _bounded_ns(reply.ns, reply.glue)
-        self._store(ns, reply.signatures, Rank.REFERRAL, address)
-        for glue in reply.glue:
-            self._store(glue, (), Rank.ADDITIONAL, address)
-            self.parent_glue.remember(glue)
-        for rrset in reply.authority:
-            self._store(rrset, reply.signatures, Rank.AUTHORITY, address)
         cut = ZoneCut(reply.child, tuple(rdata.target for rdata in ns))
         for target in cut.ns:
             addresses = (
@@ -1139,7 +1124,7 @@ class Iterator:
                 return True
             if found.verdict is zonecuts.Verdict.SERVED:
                 assert found.ns is not None
-                self._store(_bounded_ns(found.ns, ()), probe.signatures, Rank.ANSWER, address)
+                self.writes.rrset(bounded_ns(found.ns, ()), probe.signatures, Rank.ANSWER, address)
                 return True
             if found.verdict is zonecuts.Verdict.STOP:
                 return False
@@ -1216,7 +1201,9 @@ class Iterator:
         capped = {id(rrset): assemble.capped(rrset, verdict) for rrset in answer}
         records = [capped.get(id(rrset), rrset) for rrset in records]
         for rrset in capped.values():
-            self._store(rrset, reply.signatures, Rank.ANSWER, address, verdict.security, error)
+            self.writes.rrset(
+                rrset, reply.signatures, Rank.ANSWER, address, verdict.security, error
+            )
             budget.trace.cached(rrset, verdict.security)
         # A positive answer carries a proof only for a wildcard expansion (RFC
         # 4035 3.1.3.3); NSECs a server adds to any other answer go no further,
@@ -1227,14 +1214,14 @@ class Iterator:
             for rrset in expanded:  # for the same answer from the cache (``proofs``)
                 self.wildcard_proofs.remember((rrset.name, rrset.rdtype), proof, least_ttl(proof))
         if denied is not None and soa is not None:
-            self.cache.store_negative(
+            self.writes.negative(
                 name,
                 rdtype,
                 nxdomain=denied.nxdomain,
                 soa=soa,
                 proof=proof,
+                address=address,
                 security=verdict.security,
-                source=address,
                 error=error,
             )
             budget.trace.cached_negative(name, rdtype, denied.nxdomain, verdict.security)
@@ -1307,25 +1294,6 @@ class Iterator:
         """Whether a server of ``zone`` is the one to say that ``name`` does not exist."""
         return name.is_subdomain(zone) and not self.cache.delegated_below(zone, name)
 
-    def _store(
-        self,
-        rrset: dns.rrset.RRset,
-        signatures: tuple[dns.rrset.RRset, ...],
-        rank: Rank,
-        address: str,
-        security: Security = Security.INDETERMINATE,
-        error: ExtendedError | None = None,
-    ) -> None:
-        """Cache ``rrset`` with its RRSIGs and, once it was judged, its verdict."""
-        self.cache.store_rrset(
-            rrset,
-            rank,
-            security=security,
-            source=address,
-            rrsigs=covering(rrset, signatures),
-            error=error,
-        )
-
 
 def _policy_cut(entry: ZonePolicy) -> ZoneCut:
     """A stub or forward zone as a cut: its servers, listed under the zone's own name."""
@@ -1335,15 +1303,6 @@ def _policy_cut(entry: ZonePolicy) -> ZoneCut:
 def _addresses_in(rrsets: tuple[dns.rrset.RRset, ...], name: dns.name.Name) -> tuple[str, ...]:
     """The addresses of ``name`` among the A/AAAA RRsets ``rrsets``."""
     return tuple(rdata.address for rrset in rrsets if rrset.name == name for rdata in rrset)
-
-
-def _bounded_ns(ns: dns.rrset.RRset, glue: tuple[dns.rrset.RRset, ...]) -> dns.rrset.RRset:
-    """``ns`` with at most ``MAX_NS_PER_CUT`` names, those that came with glue first."""
-    if len(ns) <= MAX_NS_PER_CUT:
-        return ns
-    glued = {rrset.name for rrset in glue}
-    kept = sorted(ns, key=lambda rdata: rdata.target not in glued)[:MAX_NS_PER_CUT]
-    return dns.rrset.from_rdata_list(ns.name, ns.ttl, kept)
 
 
 def _work_spent(budget: Budget) -> bool:
