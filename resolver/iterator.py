@@ -31,10 +31,8 @@ is resolved by a nested ``_resolve_chain`` before its server can be asked.
 
 from __future__ import annotations
 
-import collections
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import dns.edns
 import dns.message
@@ -44,7 +42,6 @@ import dns.rdatatype
 import dns.rrset
 from cachetools import LRUCache
 
-from dnssec.errors import HoldfastError
 from dnssec.status import Security
 from resolver import aggressive, assemble, forwarding, zonecuts
 from resolver.assemble import (
@@ -60,18 +57,20 @@ from resolver.assemble import (
 from resolver.assemble import ResolutionFailed as ResolutionFailed
 from resolver.cache import Cache, Rank
 from resolver.cache_writes import CacheWrites, bounded_ns
-from resolver.classify import Classified, ReplyKind, classify
-from resolver.errors import EgressRefused, NetworkError, UpstreamError, UpstreamTimeout
-from resolver.exchange import Exchange, UpstreamQuery, UpstreamReply, ask, pause
+from resolver.classify import Classified, ReplyKind
+from resolver.errors import UpstreamError
+from resolver.exchange import Exchange, pause
 from resolver.failures import FailureCache
 from resolver.forwarding import ForwardingTable, ZonePolicy
-from resolver.hedging import Race
 from resolver.limits import Budget, Limits, WorkLimitExceeded
 from resolver.parent_glue import ParentSideGlue
+from resolver.plan import Heard, QueryBudget, ZoneCut
 from resolver.proofs import ProofMemory
 from resolver.question import Outcome, Question
 from resolver.routes import RouteTable
 from resolver.selection import ServerSelection
+from resolver.servers import LOCAL_ROOT as LOCAL_ROOT
+from resolver.servers import MinimisationRefused, ZoneServers
 from resolver.trace import NO_TRACE, Tracer
 from resolver.validation import Denied, Evidence, Reply, Validator
 from rootzone.hints import RootHints
@@ -80,75 +79,9 @@ from rootzone.lifecycle import LocalRoot
 #: Cached data with less than this share of its TTL left is refreshed in
 #: the background when asked for (Unbound's prefetch: the last 10%).
 PREFETCH_SHARE = 0.1
-#: The source that root replies from the local root copy (RFC 8806) are
-#: attributed to, in the cache and in the validator's verdicts.
-LOCAL_ROOT = "local-root"
 #: Servers whose DS/DNSKEY records the validator found bogus, remembered
 #: until a TCP re-ask confirms or clears them.
 MAX_SUSPECTS = 1024
-
-
-class _MinimisationRefused(HoldfastError):
-    """A server mishandled a minimised query name; ask the full name instead."""
-
-
-@dataclass(slots=True)
-class ZoneCut:
-    """A zone and what we know of its servers.
-
-    ``addresses`` grows while the iterator resolves NS names without glue.
-    """
-
-    zone: dns.name.Name
-    ns: tuple[dns.name.Name, ...]
-    addresses: dict[dns.name.Name, tuple[str, ...]] = field(default_factory=dict)
-    #: A stub or forward zone (or an operator route's stub) standing in for
-    #: the delegation: its servers' ports, RD and fallback.
-    policy: ZonePolicy | None = None
-
-    def known_addresses(self) -> list[str]:
-        """Every server address known for the zone (in the order they became known)."""
-        return [a for found in self.addresses.values() for a in found]
-
-    def unresolved(self) -> list[dns.name.Name]:
-        """NS names whose addresses are not known yet."""
-        return [name for name in self.ns if name not in self.addresses]
-
-
-@dataclass(frozen=True, slots=True)
-class _Heard:
-    """A usable reply: what it says, which zone's server sent it, and how it came."""
-
-    reply: Classified
-    zone: dns.name.Name
-    address: str
-    tcp: bool = False
-    policy: ZonePolicy | None = None
-
-
-class _Query(Budget):
-    """One client query's budget, and what its key fetches heard over UDP.
-
-    ``udp_evidence`` keeps, per server, the last DS/DNSKEY answer it sent over
-    UDP (question, zone, records, stub or forward zone), so that when the validator finds it
-    bogus the same question can be asked again over TCP and the two compared.
-    ``trace`` is told each step (``resolver.trace``; ``NO_TRACE`` by default).
-    """
-
-    __slots__ = ("trace", "udp_evidence")
-
-    def __init__(
-        self, limits: Limits, timer: Callable[[], float], trace: Tracer = NO_TRACE
-    ) -> None:
-        super().__init__(limits, timer)
-        self.trace = trace
-        self.udp_evidence: dict[
-            str,
-            tuple[
-                dns.name.Name, dns.rdatatype.RdataType, dns.name.Name, Evidence, ZonePolicy | None
-            ],
-        ] = {}
-
 
 
 class Iterator:
@@ -172,7 +105,6 @@ class Iterator:
         forwarding: ForwardingTable | None = None,
     ) -> None:
         self.cache = cache
-        self.selection = selection
         self.hints = hints
         self.limits = limits
         self.validator = validator
@@ -200,8 +132,6 @@ class Iterator:
         #: (server, zone) whose DS/DNSKEY the validator found bogus, with why:
         #: held down only once a TCP re-ask proves the records are theirs.
         self._suspects: LRUCache[tuple[str, str], str] = LRUCache(maxsize=MAX_SUSPECTS)
-        #: Records the scrubbing stage dropped from replies, by reason (for metrics).
-        self.scrubbed: collections.Counter[str] = collections.Counter()
         #: RFC 8198: answer denials from cached SECURE NSEC records (``aggressive``).
         self.aggressive_nsec = aggressive_nsec
         #: Denials so answered without asking upstream (for metrics).
@@ -210,6 +140,26 @@ class Iterator:
         self.harden_glue = harden_glue
         #: Stub and forward zones (``resolver.forwarding``), changed in place by ctl.
         self.forwarding = forwarding if forwarding is not None else ForwardingTable()
+        #: The server loop of one zone cut (``resolver.servers``).
+        self.servers = ZoneServers(
+            cache=cache,
+            selection=selection,
+            routes=routes,
+            local_root=local_root,
+            parent_glue=self.parent_glue,
+            harden_glue=harden_glue,
+        )
+        #: Records the scrubbing stage dropped from replies, by reason (for metrics).
+        self.scrubbed = self.servers.scrubbed
+
+    @property
+    def selection(self) -> ServerSelection:
+        """The servers' RTTs and states, as the server loop (``resolver.servers``) uses them."""
+        return self.servers.selection
+
+    @selection.setter
+    def selection(self, selection: ServerSelection) -> None:
+        self.servers.selection = selection
 
     def resolve(
         self, question: Question, *, refresh: bool = False, trace: Tracer = NO_TRACE
@@ -220,7 +170,7 @@ class Iterator:
         are asked upstream even when the cache still holds them. ``trace``
         is told every step (``resolver.trace``).
         """
-        budget = _Query(self.limits, self.timer, trace)
+        budget = QueryBudget(self.limits, self.timer, trace)
         try:
             outcome = yield from self._resolve_chain(question, budget, (question,), refresh)
         except ResolutionFailed as exc:
@@ -261,7 +211,7 @@ class Iterator:
     def _resolve_chain(
         self,
         question: Question,
-        budget: _Query,
+        budget: QueryBudget,
         stack: tuple[Question, ...],
         refresh: bool = False,
     ) -> Exchange[Outcome]:
@@ -279,7 +229,7 @@ class Iterator:
         self,
         name: dns.name.Name,
         rdtype: dns.rdatatype.RdataType,
-        budget: _Query,
+        budget: QueryBudget,
         stack: tuple[Question, ...],
         refresh: bool = False,
     ) -> Exchange[Step]:
@@ -308,7 +258,7 @@ class Iterator:
                 # off-path spoofer may have won the port and ID race. Ask
                 # the same server the same question over TCP, which cannot
                 # be raced; only a TCP reply that is bogus too holds it down.
-                confirmed = yield from self._over_tcp(
+                confirmed = yield from self.servers.over_tcp(
                     heard.address, heard.zone, name, rdtype, budget, heard.policy
                 )
                 if confirmed is None:
@@ -327,72 +277,6 @@ class Iterator:
             reason = step.errors[0].text if step.errors else "bogus"
             self._hold_down(step.blame, str(heard.zone), reason)
             held.add(step.blame)
-
-    def _send(
-        self,
-        address: str,
-        name: dns.name.Name,
-        rdtype: dns.rdatatype.RdataType,
-        budget: _Query,
-        *,
-        tcp: bool = False,
-        policy: ZonePolicy | None = None,
-    ) -> Exchange[UpstreamReply | UpstreamError]:
-        """One upstream query (``_query``), counted in ``budget``."""
-        budget.spend_query()
-        query = self._query(address, name, rdtype, tcp=tcp, policy=policy)
-        result = yield from ask(query)
-        budget.trace.sent(query, result)
-        return result
-
-    def _query(
-        self,
-        address: str,
-        name: dns.name.Name,
-        rdtype: dns.rdatatype.RdataType,
-        *,
-        tcp: bool = False,
-        policy: ZonePolicy | None = None,
-        listen: float | None = None,
-    ) -> UpstreamQuery:
-        """The query for ``address`` as selection knows it, shaped by a stub or
-        forward zone's ``policy``: the server's port, RD=1 for a forwarder,
-        and DNS over TLS (a stream: TCP's exchange)."""
-        tls_name = policy.tls_name if policy is not None else None
-        return UpstreamQuery(
-            address=address,
-            qname=name,
-            rdtype=rdtype,
-            edns=self.selection.uses_edns(address),
-            timeout=self.selection.timeout_for(address),
-            tcp=tcp or tls_name is not None,
-            port=policy.port_of(address) if policy is not None else None,
-            recursion_desired=policy is not None and policy.recursive,
-            tls_name=tls_name,
-            tls_ca_file=policy.tls_ca_file if policy is not None else None,
-            listen=listen,
-        )
-
-    def _over_tcp(
-        self,
-        address: str,
-        zone: dns.name.Name,
-        name: dns.name.Name,
-        rdtype: dns.rdatatype.RdataType,
-        budget: _Query,
-        policy: ZonePolicy | None,
-    ) -> Exchange[_Heard | None]:
-        """Ask ``address`` (a server of ``zone``) over TCP; None without a usable reply."""
-        result = yield from self._send(address, name, rdtype, budget, tcp=True, policy=policy)
-        if isinstance(result, UpstreamError):
-            self._report_failure(result, zone)
-            return None
-        if result.message.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
-            return None
-        reply = self._classify(result.message, zone, name, rdtype, policy)
-        if reply.kind in (ReplyKind.LAME, ReplyKind.REFERRAL):
-            return None
-        return _Heard(reply, zone, address, tcp=True, policy=policy)
 
     def hold_down(self, address: str, zone: str, reason: str) -> None:
         """The validator's report of a server whose DS or DNSKEY records were bogus.
@@ -500,7 +384,7 @@ class Iterator:
         self,
         name: dns.name.Name,
         rdtype: dns.rdatatype.RdataType,
-        budget: _Query,
+        budget: QueryBudget,
         stack: tuple[Question, ...],
         avoid: frozenset[str],
     ) -> Exchange[Evidence]:
@@ -532,7 +416,7 @@ class Iterator:
             budget.udp_evidence[heard.address] = (name, rdtype, heard.zone, evidence, heard.policy)
         return evidence
 
-    def _confirm_suspects(self, avoid: frozenset[str], budget: _Query) -> Exchange[None]:
+    def _confirm_suspects(self, avoid: frozenset[str], budget: QueryBudget) -> Exchange[None]:
         """Hold down the suspects in ``avoid`` whose bogus records come over TCP too.
 
         The validator found the DS or DNSKEY records a server sent over UDP
@@ -550,12 +434,12 @@ class Iterator:
             reason = self._suspects.pop((address, str(zone)), None)
             if reason is None or _work_spent(budget):
                 continue
-            heard = yield from self._over_tcp(address, zone, name, rdtype, budget, policy)
+            heard = yield from self.servers.over_tcp(address, zone, name, rdtype, budget, policy)
             if heard is not None and self._evidence(heard, name, rdtype) == evidence:
                 self._hold_down(address, str(zone), f"{reason} (the same over TCP)")
 
     def _evidence(
-        self, heard: _Heard, name: dns.name.Name, rdtype: dns.rdatatype.RdataType
+        self, heard: Heard, name: dns.name.Name, rdtype: dns.rdatatype.RdataType
     ) -> Evidence:
         """What ``heard`` says of ``name``/``rdtype``, cached as not yet judged."""
         reply, zone, address = heard.reply, heard.zone, heard.address
@@ -627,10 +511,10 @@ class Iterator:
         self,
         name: dns.name.Name,
         rdtype: dns.rdatatype.RdataType,
-        budget: _Query,
+        budget: QueryBudget,
         stack: tuple[Question, ...],
         avoid: frozenset[str],
-    ) -> Exchange[_Heard]:
+    ) -> Exchange[Heard]:
         """``_iterate`` from the closest cut; a ``first`` stub or forward zone falls back.
 
         Unbound's ``forward-first``/``stub-first``: when every server of the
@@ -694,10 +578,10 @@ class Iterator:
         cut: ZoneCut,
         qname: dns.name.Name,
         rdtype: dns.rdatatype.RdataType,
-        budget: _Query,
+        budget: QueryBudget,
         stack: tuple[Question, ...],
         avoid: frozenset[str] = frozenset(),
-    ) -> Exchange[_Heard]:
+    ) -> Exchange[Heard]:
         """Ask the servers of ``cut``, following referrals down to an answer.
 
         Returns the final reply (an answer or a negative answer for the full
@@ -712,6 +596,11 @@ class Iterator:
         # towards authoritative servers).
         recursive = cut.policy is not None and cut.policy.recursive
         minimise = self.qname_minimisation and rdtype != dns.rdatatype.DS and not recursive
+
+        def lookup(target: dns.name.Name, zone: dns.name.Name) -> Exchange[tuple[str, ...]]:
+            """An NS name's addresses for ``ZoneServers.ask``, under this query's budget."""
+            return self._addresses_of(target, zone, budget, stack)
+
         labels = len(cut.zone) + 1
         while True:
             minimised = minimise and labels < len(qname)
@@ -720,10 +609,10 @@ class Iterator:
             else:
                 ask_name, ask_type = qname, rdtype
             try:
-                heard = yield from self._ask(
-                    cut, ask_name, ask_type, budget, stack, minimised=minimised, avoid=avoid
+                heard = yield from self.servers.ask(
+                    cut, ask_name, ask_type, budget, lookup, minimised=minimised, avoid=avoid
                 )
-            except _MinimisationRefused:
+            except MinimisationRefused:
                 minimise = False
                 continue
             reply = heard.reply
@@ -743,272 +632,11 @@ class Iterator:
                 continue
             return heard
 
-    def _ask(
-        self,
-        cut: ZoneCut,
-        name: dns.name.Name,
-        rdtype: dns.rdatatype.RdataType,
-        budget: _Query,
-        stack: tuple[Question, ...],
-        *,
-        minimised: bool,
-        avoid: frozenset[str] = frozenset(),
-    ) -> Exchange[_Heard]:
-        """Ask the zone's servers, staggered, until one answers usefully.
-
-        The next server is asked once those in flight are past their
-        stagger delay, without giving up on them; the first usable reply
-        wins and a late one from an earlier attempt counts
-        (``resolver.hedging``, which also says when a server is reported
-        as timed out). NS lookups, parent-side glue and new rounds wait
-        until every attempt in flight has reached its RTO, as when one
-        query at a time was in flight.
-
-        Servers that timed out are asked again in up to
-        ``Limits.timeout_rounds`` rounds, each with the RTO that selection
-        doubled after the timeout: a loaded server is slow, not gone, and
-        one round of short adaptive timeouts would turn a burst of load into
-        SERVFAILs (Unbound likewise retries a server several times with
-        back-off). The work budget and
-        the time budget still bound the whole resolution.
-
-        Every outcome is fed back into server selection. Servers whose NS
-        names have no known address are resolved only when the known ones
-        are used up, at most ``Limits.max_ns_lookups_per_zone`` of them
-        (Unbound's MAX_DP_TARGET_COUNT: a referral listing a thousand NS
-        names without glue must not cost a thousand lookups). An operator
-        route for the zone decides which addresses are asked, and in which
-        order (``_choose``).
-
-        Raises:
-            ResolutionFailed: no server gave a usable reply.
-            _MinimisationRefused: a server choked on a minimised name.
-        """
-        if cut.zone == dns.name.root and LOCAL_ROOT not in avoid:
-            local = self._ask_local_root(name, rdtype)
-            if local is not None:
-                budget.trace.heard(LOCAL_ROOT, local, local.reason)
-                return _Heard(local, cut.zone, LOCAL_ROOT)
-        tried: set[str] = set(avoid)
-        timed_out: set[str] = set()
-        rounds_left = budget.limits.timeout_rounds - 1
-        # A stub or forward zone with a fallback (``first``) gets one round,
-        # and no server marked down or held down: iteration needs the time.
-        fallback = cut.policy is not None and cut.policy.first
-        if fallback:
-            rounds_left = 0
-        failures: list[UpstreamError] = []
-        unresolved = cut.unresolved()[: budget.limits.max_ns_lookups_per_zone]
-        parent_side_tried = False
-        race = Race()
-        #: The query sent to each address in this race (for the trace).
-        sent: dict[str, UpstreamQuery] = {}
-        while True:
-            budget.check_time()
-            if race.may_hedge():
-                # A server held down or marked down is asked only when no NS name
-                # is left to resolve: another of the zone's servers may be healthy.
-                address = self._choose(cut, tried, usable_only=bool(unresolved) or fallback)
-                if address is not None:
-                    budget.trace.chose(cut, address, tried, self.selection, self.routes)
-                    tried.add(address)
-                    sent[address] = yield from self._launch(
-                        race, address, name, rdtype, budget, cut.policy
-                    )
-                    continue
-            if race.all_expired():
-                if unresolved:
-                    target = unresolved.pop(0)
-                    found = yield from self._addresses_of(target, cut.zone, budget, stack)
-                    if found:
-                        cut.addresses[target] = found
-                    continue
-                if not parent_side_tried:
-                    parent_side_tried = True
-                    if self._add_parent_side(cut):
-                        continue
-                if timed_out and rounds_left:
-                    rounds_left -= 1
-                    tried -= timed_out
-                    timed_out.clear()
-                    continue
-            if not race.in_flight or (race.all_expired() and race.waited_out()):
-                yield from race.abandon(self._late_reply)
-                if not failures and self.routes is not None and cut.known_addresses():
-                    raise ResolutionFailed(
-                        dns.edns.EDECode.NO_REACHABLE_AUTHORITY,
-                        f"no usable server for {cut.zone}: the operator route leaves none to ask",
-                    )
-                raise _no_server_left(cut.zone, failures)
-            ended = yield from race.wait(hedging=not race.may_hedge())
-            for address in race.expire():
-                self.selection.report_timeout(address)
-                timed_out.add(address)
-                failures.append(UpstreamTimeout(address, "no reply within its RTO"))
-            if ended is None:
-                continue
-            attempt, result = ended
-            address = attempt.address
-            budget.trace.sent(sent[address], result)
-            if isinstance(result, UpstreamError):
-                # A timeout already reported when its RTO passed is not reported
-                # twice. Another error ending the leg at its RTO (garbage with our
-                # ID: transport._upstream_failures) is the server's failure, which
-                # later rounds do not ask again (Deckard's iter_req_qname).
-                if not (attempt.timed_out and isinstance(result, UpstreamTimeout)):
-                    timed_out.discard(address)
-                    self._report_failure(result, cut.zone)
-                    failures.append(result)
-                    if isinstance(result, UpstreamTimeout):
-                        timed_out.add(address)
-                continue
-            self.selection.report_rtt(address, result.rtt)
-            if not result.edns:
-                self.selection.report_no_edns(address)
-            rcode = result.message.rcode()
-            reply = None
-            # YXDOMAIN: a DNAME substitution too long (RFC 6672 2.2), an answer.
-            if rcode in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN, dns.rcode.YXDOMAIN):
-                reply = self._classify(result.message, cut.zone, name, rdtype, cut.policy)
-                reason = reply.reason
-            else:
-                reason = f"answered {dns.rcode.to_text(rcode)}"
-            budget.trace.heard(address, reply, reason)
-            if reply is not None and reply.kind is not ReplyKind.LAME:
-                yield from race.abandon(self._late_reply)
-                return _Heard(reply, cut.zone, address, tcp=result.tcp, policy=cut.policy)
-            if minimised:
-                yield from race.abandon(self._late_reply)
-                raise _MinimisationRefused(f"{address} {reason} for minimised {name}")
-            self.selection.report_broken(address, str(cut.zone), reason)
-            failures.append(UpstreamError(address, reason))
-
-    def _launch(
-        self,
-        race: Race,
-        address: str,
-        name: dns.name.Name,
-        rdtype: dns.rdatatype.RdataType,
-        budget: _Query,
-        policy: ZonePolicy | None,
-    ) -> Exchange[UpstreamQuery]:
-        """Start one attempt of ``race`` (``_query``), counted in ``budget``; the query sent.
-
-        It listens for as long as the time budget lasts, not just its RTO:
-        a late reply still wins if nothing better came (``resolver.hedging``).
-        """
-        budget.spend_query()
-        query = self._query(
-            address, name, rdtype, policy=policy, listen=budget.deadline - budget.timer()
-        )
-        yield from race.launch(query, stagger=self.selection.stagger_for(address))
-        return query
-
-    def _late_reply(self, reply: UpstreamReply) -> None:
-        """A reply to an abandoned attempt: its RTT is news, its content is not used."""
-        self.selection.report_rtt(reply.address, reply.rtt)
-
-    def _add_parent_side(self, cut: ZoneCut) -> bool:
-        """Add the parent's glue addresses of ``cut``'s NS names that it lacks.
-
-        Asked once every known address of the zone failed: the child's own
-        A/AAAA replaced the parent's glue in the cache, and it may be the
-        one that is wrong (Unbound iterator.c ``processLastResort`` asks the
-        parent-side addresses then; Knot Resolver keeps both in its cut).
-        Each one asked is a query paid from the budget as any other.
-        Returns whether any address was added.
-        """
-        known = set(cut.known_addresses())
-        added = False
-        for target in cut.ns:
-            fresh = tuple(a for a in self.parent_glue.addresses(target) if a not in known)
-            if fresh:
-                cut.addresses[target] = (*cut.addresses.get(target, ()), *fresh)
-                known.update(fresh)
-                added = True
-        return added
-
-    def _ask_local_root(
-        self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType
-    ) -> Classified | None:
-        """The local root copy's reply, as a root server's would be, if a copy is in use.
-
-        RFC 8806: the copy answers exactly as the root servers would and is
-        validated the same way. None (ask the root servers) while there is
-        no copy, or it is retired or disabled: ``LocalRoot.answer`` decides
-        that at every question, for every path that reaches the root.
-        """
-        if self.local_root is None:
-            return None
-        message = self.local_root.answer(name, rdtype)
-        if message is None:
-            return None
-        reply = self._classify(message, dns.name.root, name, rdtype)
-        return None if reply.kind is ReplyKind.LAME else reply
-
-    def _classify(
-        self,
-        message: dns.message.Message,
-        zone: dns.name.Name,
-        name: dns.name.Name,
-        rdtype: dns.rdatatype.RdataType,
-        policy: ZonePolicy | None = None,
-    ) -> Classified:
-        """Scrub and classify a reply from a server of ``zone``; count what was dropped.
-
-        Names below a zone cut cached under ``zone`` are not that server's
-        to speak for (``resolver.scrub``, rule ``delegated``), unless it is
-        a forward zone's recursive server, which speaks for all of them.
-        """
-        recursive = policy is not None and policy.recursive
-        reply = classify(
-            message,
-            zone=zone,
-            qname=name,
-            rdtype=rdtype,
-            delegated=lambda owner: not recursive and self.cache.delegated_below(zone, owner),
-            harden_glue=self.harden_glue,
-            recursive=recursive,
-        )
-        self.scrubbed.update(reply.dropped)
-        return reply
-
-    def _choose(self, cut: ZoneCut, tried: set[str], *, usable_only: bool) -> str | None:
-        """The next server of ``cut`` to ask, following the operator's route if any.
-
-        A route's tiers are asked in order: a preferred server is chosen
-        while one is usable (not down, not held down); after that, the
-        choice is among every routed address, held-down ones as a last
-        resort (unless ``usable_only``), as without a route.
-        """
-        zone = str(cut.zone)
-        if self.routes is None:
-            return self.selection.choose(
-                cut.known_addresses(), exclude=tried, zone=zone, usable_only=usable_only
-            )
-        tiers = self.routes.plan(cut.zone, cut.known_addresses())
-        for tier in tiers[:-1]:
-            address = self.selection.choose(tier, exclude=tried, zone=zone, usable_only=True)
-            if address is not None:
-                return address
-        return self.selection.choose(
-            [address for tier in tiers for address in tier],
-            exclude=tried,
-            zone=zone,
-            usable_only=usable_only,
-        )
-
-    def _report_failure(self, error: UpstreamError, zone: dns.name.Name) -> None:
-        if isinstance(error, UpstreamTimeout):
-            self.selection.report_timeout(error.address)
-        elif not isinstance(error, EgressRefused):
-            self.selection.report_broken(error.address, str(zone), error.reason)
-
     def _addresses_of(
         self,
         target: dns.name.Name,
         zone: dns.name.Name,
-        budget: _Query,
+        budget: QueryBudget,
         stack: tuple[Question, ...],
     ) -> Exchange[tuple[str, ...]]:
         """Resolve the address of an NS name that came without glue.
@@ -1085,7 +713,7 @@ class Iterator:
         return cut
 
     def _found_lower_cut(
-        self, heard: _Heard, qname: dns.name.Name, budget: _Query, stack: tuple[Question, ...]
+        self, heard: Heard, qname: dns.name.Name, budget: QueryBudget, stack: tuple[Question, ...]
     ) -> Exchange[bool]:
         """Whether ``heard`` came from a child zone below ``heard.zone``, now a cached cut.
 
@@ -1110,13 +738,13 @@ class Iterator:
         for cut in zonecuts.candidates(reply, zone, qname, zone_secure=secure):
             if self.cache.delegated_below(zone, cut):
                 return False
-            result = yield from self._send(address, cut, dns.rdatatype.NS, budget)
+            result = yield from self.servers.send(address, cut, dns.rdatatype.NS, budget)
             if isinstance(result, UpstreamError):
-                self._report_failure(result, zone)
+                self.servers.report_failure(result, zone)
                 return False
             if result.message.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
                 return False
-            probe = self._classify(result.message, zone, cut, dns.rdatatype.NS)
+            probe = self.servers.classify(result.message, zone, cut, dns.rdatatype.NS)
             found = zonecuts.judge(probe, cut, address, self._known_addresses)
             if found.verdict is zonecuts.Verdict.REFERRED:
                 budget.spend_referral()
@@ -1132,10 +760,10 @@ class Iterator:
 
     def _conclude(
         self,
-        heard: _Heard,
+        heard: Heard,
         qname: dns.name.Name,
         rdtype: dns.rdatatype.RdataType,
-        budget: _Query,
+        budget: QueryBudget,
         stack: tuple[Question, ...],
     ) -> Exchange[Step]:
         """Judge an authoritative reply for the full name, cache it with its verdict."""
@@ -1248,9 +876,9 @@ class Iterator:
 
     def _forwarded_zone(
         self,
-        heard: _Heard,
+        heard: Heard,
         owner: dns.name.Name,
-        budget: _Query,
+        budget: QueryBudget,
         stack: tuple[Question, ...],
     ) -> Exchange[dns.name.Name]:
         """The zone whose keys judge a forwarder's records at ``owner`` (``resolver.forwarding``).
@@ -1274,7 +902,7 @@ class Iterator:
         return (yield from forwarding.unsigned_cut(owner, top, fetch))
 
     def _ds_or_nothing(
-        self, budget: _Query, stack: tuple[Question, ...]
+        self, budget: QueryBudget, stack: tuple[Question, ...]
     ) -> Callable[[dns.name.Name], Exchange[Evidence]]:
         """``_fetch`` of DS records for ``forwarding.unsigned_cut``; empty evidence on failure.
 
@@ -1328,13 +956,3 @@ def _expiring(remaining: int, lifetime: int) -> bool:
 def _judged(security: Security) -> bool:
     """Whether the validator has given cached data its verdict."""
     return security is not Security.INDETERMINATE
-
-
-def _no_server_left(zone: dns.name.Name, failures: list[UpstreamError]) -> ResolutionFailed:
-    """The SERVFAIL reason once every server of ``zone`` has failed."""
-    if any(isinstance(f, NetworkError) for f in failures):
-        code = dns.edns.EDECode.NETWORK_ERROR
-    else:
-        code = dns.edns.EDECode.NO_REACHABLE_AUTHORITY
-    detail = "; ".join(str(f) for f in failures[-4:]) or "no server address known"
-    return ResolutionFailed(code, f"no usable server for {zone}: {detail}")
