@@ -27,6 +27,12 @@ A worked example, ``www.example.com A`` with an empty cache:
 A CNAME in the answer makes ``_resolve_chain`` go round again with the
 target (at most ``Limits.max_cname_chain`` aliases); an NS name without glue
 is resolved by a nested ``_resolve_chain`` before its server can be asked.
+
+The iterator walks and decides; the jobs with one purpose each are stages
+of their own (issue 19, in the spirit of Knot Resolver's layers): a zone
+cut's servers are asked by ``servers.ZoneServers``, answers are assembled
+by ``assemble``, the cache is written only through ``cache_writes``, and
+the per-query data they share is in ``plan``.
 """
 
 from __future__ import annotations
