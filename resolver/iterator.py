@@ -27,15 +27,18 @@ A worked example, ``www.example.com A`` with an empty cache:
 A CNAME in the answer makes ``_resolve_chain`` go round again with the
 target (at most ``Limits.max_cname_chain`` aliases); an NS name without glue
 is resolved by a nested ``_resolve_chain`` before its server can be asked.
+
+The iterator walks and decides; the jobs with one purpose each are stages
+of their own (issue 19, in the spirit of Knot Resolver's layers): a zone
+cut's servers are asked by ``servers.ZoneServers``, answers are assembled
+by ``assemble``, the cache is written only through ``cache_writes``, and
+the per-query data they share is in ``plan``.
 """
 
 from __future__ import annotations
 
-import collections
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import dns.edns
 import dns.message
@@ -45,201 +48,46 @@ import dns.rdatatype
 import dns.rrset
 from cachetools import LRUCache
 
-from dnssec.errors import HoldfastError
-from dnssec.status import ExtendedError, Security
-from resolver import aggressive, forwarding, zonecuts
+from dnssec.status import Security
+from resolver import aggressive, assemble, forwarding, zonecuts
+from resolver.assemble import (
+    ALIAS_TYPES,
+    Chain,
+    Step,
+    below_dname,
+    covering,
+    follow_aliases,
+    least_ttl,
+    proof_of,
+)
+from resolver.assemble import ResolutionFailed as ResolutionFailed
 from resolver.cache import Cache, Rank
-from resolver.classify import Classified, ReplyKind, classify
-from resolver.errors import EgressRefused, NetworkError, UpstreamError, UpstreamTimeout
-from resolver.exchange import Exchange, UpstreamQuery, UpstreamReply, ask, pause
+from resolver.cache_writes import CacheWrites, bounded_ns
+from resolver.classify import Classified, ReplyKind
+from resolver.errors import UpstreamError
+from resolver.exchange import Exchange, pause
 from resolver.failures import FailureCache
 from resolver.forwarding import ForwardingTable, ZonePolicy
-from resolver.hedging import Race
 from resolver.limits import Budget, Limits, WorkLimitExceeded
 from resolver.parent_glue import ParentSideGlue
+from resolver.plan import Heard, QueryBudget, ZoneCut
 from resolver.proofs import ProofMemory
 from resolver.question import Outcome, Question
 from resolver.routes import RouteTable
 from resolver.selection import ServerSelection
+from resolver.servers import LOCAL_ROOT as LOCAL_ROOT
+from resolver.servers import MinimisationRefused, ZoneServers
 from resolver.trace import NO_TRACE, Tracer
-from resolver.validation import Denied, Evidence, Reply, Validator, Verdict, with_ttl, worse
+from resolver.validation import Denied, Evidence, Reply, Validator
 from rootzone.hints import RootHints
 from rootzone.lifecycle import LocalRoot
 
-_ALIAS_TYPES = (dns.rdatatype.CNAME, dns.rdatatype.DNAME)
 #: Cached data with less than this share of its TTL left is refreshed in
 #: the background when asked for (Unbound's prefetch: the last 10%).
 PREFETCH_SHARE = 0.1
-#: The source that root replies from the local root copy (RFC 8806) are
-#: attributed to, in the cache and in the validator's verdicts.
-LOCAL_ROOT = "local-root"
-#: NS names of one delegation that Holdfast uses, those with glue first. Our
-#: own bound, not a peer's: a referral may list a thousand names (a 64 KB
-#: TCP reply), and every later step that touches the cut (cache, choice of
-#: server) would pay for all of them; no real zone has more than a few dozen.
-MAX_NS_PER_CUT = 32
 #: Servers whose DS/DNSKEY records the validator found bogus, remembered
 #: until a TCP re-ask confirms or clears them.
 MAX_SUSPECTS = 1024
-
-
-class ResolutionFailed(HoldfastError):
-    """Resolution cannot go on; the client gets SERVFAIL with this EDE."""
-
-    def __init__(self, code: int, text: str) -> None:
-        super().__init__(text)
-        self.code = code
-        self.text = text
-
-
-class _MinimisationRefused(HoldfastError):
-    """A server mishandled a minimised query name; ask the full name instead."""
-
-
-@dataclass(slots=True)
-class ZoneCut:
-    """A zone and what we know of its servers.
-
-    ``addresses`` grows while the iterator resolves NS names without glue.
-    """
-
-    zone: dns.name.Name
-    ns: tuple[dns.name.Name, ...]
-    addresses: dict[dns.name.Name, tuple[str, ...]] = field(default_factory=dict)
-    #: A stub or forward zone (or an operator route's stub) standing in for
-    #: the delegation: its servers' ports, RD and fallback.
-    policy: ZonePolicy | None = None
-
-    def known_addresses(self) -> list[str]:
-        """Every server address known for the zone (in the order they became known)."""
-        return [a for found in self.addresses.values() for a in found]
-
-    def unresolved(self) -> list[dns.name.Name]:
-        """NS names whose addresses are not known yet."""
-        return [name for name in self.ns if name not in self.addresses]
-
-
-@dataclass(frozen=True, slots=True)
-class _Heard:
-    """A usable reply: what it says, which zone's server sent it, and how it came."""
-
-    reply: Classified
-    zone: dns.name.Name
-    address: str
-    tcp: bool = False
-    policy: ZonePolicy | None = None
-
-
-class _Query(Budget):
-    """One client query's budget, and what its key fetches heard over UDP.
-
-    ``udp_evidence`` keeps, per server, the last DS/DNSKEY answer it sent over
-    UDP (question, zone, records, stub or forward zone), so that when the validator finds it
-    bogus the same question can be asked again over TCP and the two compared.
-    ``trace`` is told each step (``resolver.trace``; ``NO_TRACE`` by default).
-    """
-
-    __slots__ = ("trace", "udp_evidence")
-
-    def __init__(
-        self, limits: Limits, timer: Callable[[], float], trace: Tracer = NO_TRACE
-    ) -> None:
-        super().__init__(limits, timer)
-        self.trace = trace
-        self.udp_evidence: dict[
-            str,
-            tuple[
-                dns.name.Name, dns.rdatatype.RdataType, dns.name.Name, Evidence, ZonePolicy | None
-            ],
-        ] = {}
-
-
-@dataclass(frozen=True, slots=True)
-class _Step:
-    """What one name resolved to, before following its alias (if any).
-
-    ``signatures`` are the RRSIGs of ``records``; ``proof`` is what a
-    DNSSEC-aware client gets in the authority section besides the SOA: the
-    SOA's RRSIG and the NSEC/NSEC3 records with theirs.
-    """
-
-    rcode: dns.rcode.Rcode
-    records: tuple[dns.rrset.RRset, ...] = ()
-    soa: dns.rrset.RRset | None = None
-    next_name: dns.name.Name | None = None
-    security: Security = Security.INDETERMINATE
-    errors: tuple[ExtendedError, ...] = ()
-    signatures: tuple[dns.rrset.RRset, ...] = ()
-    proof: tuple[dns.rrset.RRset, ...] = ()
-    #: The server whose reply failed validation, when another may do better.
-    blame: str | None = None
-    #: From cached data past its TTL (serve-stale).
-    stale: bool = False
-    #: From cached data in the last ``PREFETCH_SHARE`` of its TTL.
-    expiring: bool = False
-
-
-class _Chain:
-    """The steps of one question's alias chain, gathered into an ``Outcome``.
-
-    Shared by fresh resolution and by the serve-stale reading of the cache,
-    so both bound and merge a chain the same way.
-    """
-
-    def __init__(self, question: Question, max_aliases: int) -> None:
-        self.question = question
-        self.max_aliases = max_aliases
-        self.records: list[dns.rrset.RRset] = []
-        self.signatures: list[dns.rrset.RRset] = []
-        self.security = Security.SECURE
-        self.errors: list[ExtendedError] = []
-        self.seen = {question.name}
-        self.stale = self.expiring = False
-
-    def follow(self, step: _Step) -> dns.name.Name | None:
-        """Add ``step``; return the next name to resolve, or None when the chain ends.
-
-        Raises:
-            ResolutionFailed: the chain is too long or loops.
-        """
-        # A DNAME that rewrites the name more than once (x. DNAME . for
-        # a.x.x.) is one record in the answer, with its RRSIG once, as in
-        # Unbound's and Knot's answers (Deckard val_dname): twice, it inflated
-        # the reply past the client's size and set TC.
-        self.records.extend(r for r in step.records if r not in self.records)
-        self.signatures.extend(s for s in step.signatures if s not in self.signatures)
-        self.security = worse(self.security, step.security)
-        self.errors.extend(error for error in step.errors if error not in self.errors)
-        self.stale |= step.stale
-        self.expiring |= step.expiring
-        aliases = sum(1 for r in self.records if r.rdtype in _ALIAS_TYPES)
-        if aliases > self.max_aliases:
-            raise ResolutionFailed(
-                dns.edns.EDECode.OTHER,
-                f"alias chain from {self.question.name} longer than {self.max_aliases}",
-            )
-        if step.next_name is None or self.security is Security.BOGUS:
-            return None
-        if step.next_name in self.seen:
-            raise ResolutionFailed(
-                dns.edns.EDECode.OTHER, f"alias loop at {step.next_name} from {self.question.name}"
-            )
-        self.seen.add(step.next_name)
-        return step.next_name
-
-    def outcome(self, last: _Step) -> Outcome:
-        """The chain as an ``Outcome``; ``last`` is the step that ended it."""
-        return Outcome(
-            rcode=last.rcode,
-            answer=tuple(self.records),
-            authority=(last.soa,) if last.soa is not None else (),
-            errors=tuple(self.errors),
-            security=self.security,
-            signatures=tuple(self.signatures),
-            proof=last.proof,
-            stale=self.stale,
-            expiring=self.expiring,
-        )
 
 
 class Iterator:
@@ -263,7 +111,6 @@ class Iterator:
         forwarding: ForwardingTable | None = None,
     ) -> None:
         self.cache = cache
-        self.selection = selection
         self.hints = hints
         self.limits = limits
         self.validator = validator
@@ -280,6 +127,10 @@ class Iterator:
         self.referral_denials: ProofMemory[dns.name.Name, Evidence] = ProofMemory(
             validator.clock
         )
+        #: Referrals' glue addresses, asked when the child's own ones fail.
+        self.parent_glue = ParentSideGlue(validator.clock)
+        #: Every cache write of what replies teach (``resolver.cache_writes``).
+        self.writes = CacheWrites(cache, self.referral_denials, self.parent_glue)
         #: Wildcard answers' proofs, by the (owner, type) expanded (``proofs``).
         self.wildcard_proofs: ProofMemory[
             tuple[dns.name.Name, dns.rdatatype.RdataType], tuple[dns.rrset.RRset, ...]
@@ -287,18 +138,34 @@ class Iterator:
         #: (server, zone) whose DS/DNSKEY the validator found bogus, with why:
         #: held down only once a TCP re-ask proves the records are theirs.
         self._suspects: LRUCache[tuple[str, str], str] = LRUCache(maxsize=MAX_SUSPECTS)
-        #: Records the scrubbing stage dropped from replies, by reason (for metrics).
-        self.scrubbed: collections.Counter[str] = collections.Counter()
         #: RFC 8198: answer denials from cached SECURE NSEC records (``aggressive``).
         self.aggressive_nsec = aggressive_nsec
         #: Denials so answered without asking upstream (for metrics).
         self.synthesised = 0
         #: Unbound harden-glue: off, out-of-bailiwick glue is asked (never cached).
         self.harden_glue = harden_glue
-        #: Referrals' glue addresses, asked when the child's own ones fail.
-        self.parent_glue = ParentSideGlue(validator.clock)
         #: Stub and forward zones (``resolver.forwarding``), changed in place by ctl.
         self.forwarding = forwarding if forwarding is not None else ForwardingTable()
+        #: The server loop of one zone cut (``resolver.servers``).
+        self.servers = ZoneServers(
+            cache=cache,
+            selection=selection,
+            routes=routes,
+            local_root=local_root,
+            parent_glue=self.parent_glue,
+            harden_glue=harden_glue,
+        )
+        #: Records the scrubbing stage dropped from replies, by reason (for metrics).
+        self.scrubbed = self.servers.scrubbed
+
+    @property
+    def selection(self) -> ServerSelection:
+        """The servers' RTTs and states, as the server loop (``resolver.servers``) uses them."""
+        return self.servers.selection
+
+    @selection.setter
+    def selection(self, selection: ServerSelection) -> None:
+        self.servers.selection = selection
 
     def resolve(
         self, question: Question, *, refresh: bool = False, trace: Tracer = NO_TRACE
@@ -309,7 +176,7 @@ class Iterator:
         are asked upstream even when the cache still holds them. ``trace``
         is told every step (``resolver.trace``).
         """
-        budget = _Query(self.limits, self.timer, trace)
+        budget = QueryBudget(self.limits, self.timer, trace)
         try:
             outcome = yield from self._resolve_chain(question, budget, (question,), refresh)
         except ResolutionFailed as exc:
@@ -327,7 +194,7 @@ class Iterator:
         past its TTL (its records then have TTL 0). None when the cache
         cannot answer the whole chain.
         """
-        chain = _Chain(question, self.limits.max_cname_chain)
+        chain = Chain(question, self.limits.max_cname_chain)
         name = question.name
         try:
             while True:
@@ -350,12 +217,12 @@ class Iterator:
     def _resolve_chain(
         self,
         question: Question,
-        budget: _Query,
+        budget: QueryBudget,
         stack: tuple[Question, ...],
         refresh: bool = False,
     ) -> Exchange[Outcome]:
         """Resolve ``question``, following CNAME and DNAME aliases across zones."""
-        chain = _Chain(question, self.limits.max_cname_chain)
+        chain = Chain(question, self.limits.max_cname_chain)
         name = question.name
         while True:
             step = yield from self._resolve_name(name, question.rdtype, budget, stack, refresh)
@@ -368,17 +235,17 @@ class Iterator:
         self,
         name: dns.name.Name,
         rdtype: dns.rdatatype.RdataType,
-        budget: _Query,
+        budget: QueryBudget,
         stack: tuple[Question, ...],
         refresh: bool = False,
-    ) -> Exchange[_Step]:
+    ) -> Exchange[Step]:
         cached = None if refresh else self._from_cache(name, rdtype)
         if cached is None and not refresh:
             cached = self._synthesised(name, rdtype)
         if cached is not None:
             budget.trace.from_cache(name, rdtype, cached.rcode, cached.security)
             return cached
-        bogus: _Step | None = None
+        bogus: Step | None = None
         held: set[str] = set()
         while True:
             try:
@@ -397,7 +264,7 @@ class Iterator:
                 # off-path spoofer may have won the port and ID race. Ask
                 # the same server the same question over TCP, which cannot
                 # be raced; only a TCP reply that is bogus too holds it down.
-                confirmed = yield from self._over_tcp(
+                confirmed = yield from self.servers.over_tcp(
                     heard.address, heard.zone, name, rdtype, budget, heard.policy
                 )
                 if confirmed is None:
@@ -416,72 +283,6 @@ class Iterator:
             reason = step.errors[0].text if step.errors else "bogus"
             self._hold_down(step.blame, str(heard.zone), reason)
             held.add(step.blame)
-
-    def _send(
-        self,
-        address: str,
-        name: dns.name.Name,
-        rdtype: dns.rdatatype.RdataType,
-        budget: _Query,
-        *,
-        tcp: bool = False,
-        policy: ZonePolicy | None = None,
-    ) -> Exchange[UpstreamReply | UpstreamError]:
-        """One upstream query (``_query``), counted in ``budget``."""
-        budget.spend_query()
-        query = self._query(address, name, rdtype, tcp=tcp, policy=policy)
-        result = yield from ask(query)
-        budget.trace.sent(query, result)
-        return result
-
-    def _query(
-        self,
-        address: str,
-        name: dns.name.Name,
-        rdtype: dns.rdatatype.RdataType,
-        *,
-        tcp: bool = False,
-        policy: ZonePolicy | None = None,
-        listen: float | None = None,
-    ) -> UpstreamQuery:
-        """The query for ``address`` as selection knows it, shaped by a stub or
-        forward zone's ``policy``: the server's port, RD=1 for a forwarder,
-        and DNS over TLS (a stream: TCP's exchange)."""
-        tls_name = policy.tls_name if policy is not None else None
-        return UpstreamQuery(
-            address=address,
-            qname=name,
-            rdtype=rdtype,
-            edns=self.selection.uses_edns(address),
-            timeout=self.selection.timeout_for(address),
-            tcp=tcp or tls_name is not None,
-            port=policy.port_of(address) if policy is not None else None,
-            recursion_desired=policy is not None and policy.recursive,
-            tls_name=tls_name,
-            tls_ca_file=policy.tls_ca_file if policy is not None else None,
-            listen=listen,
-        )
-
-    def _over_tcp(
-        self,
-        address: str,
-        zone: dns.name.Name,
-        name: dns.name.Name,
-        rdtype: dns.rdatatype.RdataType,
-        budget: _Query,
-        policy: ZonePolicy | None,
-    ) -> Exchange[_Heard | None]:
-        """Ask ``address`` (a server of ``zone``) over TCP; None without a usable reply."""
-        result = yield from self._send(address, name, rdtype, budget, tcp=True, policy=policy)
-        if isinstance(result, UpstreamError):
-            self._report_failure(result, zone)
-            return None
-        if result.message.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
-            return None
-        reply = self._classify(result.message, zone, name, rdtype, policy)
-        if reply.kind in (ReplyKind.LAME, ReplyKind.REFERRAL):
-            return None
-        return _Heard(reply, zone, address, tcp=True, policy=policy)
 
     def hold_down(self, address: str, zone: str, reason: str) -> None:
         """The validator's report of a server whose DS or DNSKEY records were bogus.
@@ -508,7 +309,7 @@ class Iterator:
 
     def _from_cache(
         self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType, *, allow_stale: bool = False
-    ) -> _Step | None:
+    ) -> Step | None:
         """Answer from validated, authoritative cached data only.
 
         Never from glue (RFC 2181 5.4.1), and never from records fetched for
@@ -520,13 +321,13 @@ class Iterator:
                 continue
             signatures = (hit.rrsigs,) if hit.rrsigs is not None else ()
             proof: tuple[dns.rrset.RRset, ...] | None = ()
-            if hit.security is Security.SECURE and _expanded([hit.rrset], signatures):
+            if hit.security is Security.SECURE and assemble.expanded([hit.rrset], signatures):
                 # A secure wildcard expansion goes out with its proof (RFC 4035
                 # 3.1.3.3); without it kept, it is resolved anew (fresh data only).
                 proof = self.wildcard_proofs.get((name, wanted))
                 if proof is None and not allow_stale:
                     continue
-            return _Step(
+            return Step(
                 dns.rcode.NOERROR,
                 (hit.rrset,),
                 next_name=hit.rrset[0].target if wanted != rdtype else None,
@@ -539,7 +340,7 @@ class Iterator:
             )
         negative = self.cache.lookup_negative(name, rdtype, allow_stale=allow_stale)
         if negative is not None and _judged(negative.security):
-            return _Step(
+            return Step(
                 dns.rcode.NXDOMAIN if negative.nxdomain else dns.rcode.NOERROR,
                 soa=negative.soa,
                 security=negative.security,
@@ -552,7 +353,7 @@ class Iterator:
 
     def _synthesised(
         self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType, *, allow_stale: bool = False
-    ) -> _Step | None:
+    ) -> Step | None:
         """The denial that cached SECURE NSEC records prove (RFC 8198), if on and any.
 
         Only for zones below a trust anchor now and under no negative trust
@@ -577,7 +378,7 @@ class Iterator:
         if found is None:
             return None
         self.synthesised += 1
-        return _Step(
+        return Step(
             dns.rcode.NXDOMAIN if found.nxdomain else dns.rcode.NOERROR,
             soa=found.soa,
             security=Security.SECURE,
@@ -589,7 +390,7 @@ class Iterator:
         self,
         name: dns.name.Name,
         rdtype: dns.rdatatype.RdataType,
-        budget: _Query,
+        budget: QueryBudget,
         stack: tuple[Question, ...],
         avoid: frozenset[str],
     ) -> Exchange[Evidence]:
@@ -621,7 +422,7 @@ class Iterator:
             budget.udp_evidence[heard.address] = (name, rdtype, heard.zone, evidence, heard.policy)
         return evidence
 
-    def _confirm_suspects(self, avoid: frozenset[str], budget: _Query) -> Exchange[None]:
+    def _confirm_suspects(self, avoid: frozenset[str], budget: QueryBudget) -> Exchange[None]:
         """Hold down the suspects in ``avoid`` whose bogus records come over TCP too.
 
         The validator found the DS or DNSKEY records a server sent over UDP
@@ -639,28 +440,28 @@ class Iterator:
             reason = self._suspects.pop((address, str(zone)), None)
             if reason is None or _work_spent(budget):
                 continue
-            heard = yield from self._over_tcp(address, zone, name, rdtype, budget, policy)
+            heard = yield from self.servers.over_tcp(address, zone, name, rdtype, budget, policy)
             if heard is not None and self._evidence(heard, name, rdtype) == evidence:
                 self._hold_down(address, str(zone), f"{reason} (the same over TCP)")
 
     def _evidence(
-        self, heard: _Heard, name: dns.name.Name, rdtype: dns.rdatatype.RdataType
+        self, heard: Heard, name: dns.name.Name, rdtype: dns.rdatatype.RdataType
     ) -> Evidence:
         """What ``heard`` says of ``name``/``rdtype``, cached as not yet judged."""
         reply, zone, address = heard.reply, heard.zone, heard.address
         data = next((r for r in reply.answer if (r.name, r.rdtype) == (name, rdtype)), None)
         if data is not None:
-            rrsigs = _covering(data, reply.signatures)
-            self.cache.store_rrset(data, Rank.ANSWER, source=address, rrsigs=rrsigs)
+            rrsigs = covering(data, reply.signatures)
+            self.writes.rrset(data, reply.signatures, Rank.ANSWER, address)
             return Evidence(zone, data, rrsigs, source=address)
         if reply.kind in (ReplyKind.NODATA, ReplyKind.NXDOMAIN):
             # Without its SOA a negative answer is not cached, but its NSEC/NSEC3
             # may still prove it to the validator (a DS NODATA, RFC 4035 5.2).
             nxdomain = reply.kind is ReplyKind.NXDOMAIN
-            proof = _proof(reply)
+            proof = proof_of(reply)
             if reply.soa is not None:
-                self.cache.store_negative(
-                    name, rdtype, nxdomain=nxdomain, soa=reply.soa, proof=proof, source=address
+                self.writes.negative(
+                    name, rdtype, nxdomain=nxdomain, soa=reply.soa, proof=proof, address=address
                 )
             return Evidence(zone, soa=reply.soa, proof=proof, nxdomain=nxdomain, source=address)
         return Evidence(zone, source=address)
@@ -716,10 +517,10 @@ class Iterator:
         self,
         name: dns.name.Name,
         rdtype: dns.rdatatype.RdataType,
-        budget: _Query,
+        budget: QueryBudget,
         stack: tuple[Question, ...],
         avoid: frozenset[str],
-    ) -> Exchange[_Heard]:
+    ) -> Exchange[Heard]:
         """``_iterate`` from the closest cut; a ``first`` stub or forward zone falls back.
 
         Unbound's ``forward-first``/``stub-first``: when every server of the
@@ -783,10 +584,10 @@ class Iterator:
         cut: ZoneCut,
         qname: dns.name.Name,
         rdtype: dns.rdatatype.RdataType,
-        budget: _Query,
+        budget: QueryBudget,
         stack: tuple[Question, ...],
         avoid: frozenset[str] = frozenset(),
-    ) -> Exchange[_Heard]:
+    ) -> Exchange[Heard]:
         """Ask the servers of ``cut``, following referrals down to an answer.
 
         Returns the final reply (an answer or a negative answer for the full
@@ -801,6 +602,11 @@ class Iterator:
         # towards authoritative servers).
         recursive = cut.policy is not None and cut.policy.recursive
         minimise = self.qname_minimisation and rdtype != dns.rdatatype.DS and not recursive
+
+        def lookup(target: dns.name.Name, zone: dns.name.Name) -> Exchange[tuple[str, ...]]:
+            """An NS name's addresses for ``ZoneServers.ask``, under this query's budget."""
+            return self._addresses_of(target, zone, budget, stack)
+
         labels = len(cut.zone) + 1
         while True:
             minimised = minimise and labels < len(qname)
@@ -809,10 +615,10 @@ class Iterator:
             else:
                 ask_name, ask_type = qname, rdtype
             try:
-                heard = yield from self._ask(
-                    cut, ask_name, ask_type, budget, stack, minimised=minimised, avoid=avoid
+                heard = yield from self.servers.ask(
+                    cut, ask_name, ask_type, budget, lookup, minimised=minimised, avoid=avoid
                 )
-            except _MinimisationRefused:
+            except MinimisationRefused:
                 minimise = False
                 continue
             reply = heard.reply
@@ -823,7 +629,7 @@ class Iterator:
                 labels = len(cut.zone) + 1
                 continue
             if minimised:
-                plain = not any(r.rdtype in _ALIAS_TYPES for r in reply.answer)
+                plain = not any(r.rdtype in ALIAS_TYPES for r in reply.answer)
                 if reply.kind in (ReplyKind.ANSWER, ReplyKind.NODATA) and plain:
                     labels += 1
                 else:
@@ -832,272 +638,11 @@ class Iterator:
                 continue
             return heard
 
-    def _ask(
-        self,
-        cut: ZoneCut,
-        name: dns.name.Name,
-        rdtype: dns.rdatatype.RdataType,
-        budget: _Query,
-        stack: tuple[Question, ...],
-        *,
-        minimised: bool,
-        avoid: frozenset[str] = frozenset(),
-    ) -> Exchange[_Heard]:
-        """Ask the zone's servers, staggered, until one answers usefully.
-
-        The next server is asked once those in flight are past their
-        stagger delay, without giving up on them; the first usable reply
-        wins and a late one from an earlier attempt counts
-        (``resolver.hedging``, which also says when a server is reported
-        as timed out). NS lookups, parent-side glue and new rounds wait
-        until every attempt in flight has reached its RTO, as when one
-        query at a time was in flight.
-
-        Servers that timed out are asked again in up to
-        ``Limits.timeout_rounds`` rounds, each with the RTO that selection
-        doubled after the timeout: a loaded server is slow, not gone, and
-        one round of short adaptive timeouts would turn a burst of load into
-        SERVFAILs (Unbound likewise retries a server several times with
-        back-off). The work budget and
-        the time budget still bound the whole resolution.
-
-        Every outcome is fed back into server selection. Servers whose NS
-        names have no known address are resolved only when the known ones
-        are used up, at most ``Limits.max_ns_lookups_per_zone`` of them
-        (Unbound's MAX_DP_TARGET_COUNT: a referral listing a thousand NS
-        names without glue must not cost a thousand lookups). An operator
-        route for the zone decides which addresses are asked, and in which
-        order (``_choose``).
-
-        Raises:
-            ResolutionFailed: no server gave a usable reply.
-            _MinimisationRefused: a server choked on a minimised name.
-        """
-        if cut.zone == dns.name.root and LOCAL_ROOT not in avoid:
-            local = self._ask_local_root(name, rdtype)
-            if local is not None:
-                budget.trace.heard(LOCAL_ROOT, local, local.reason)
-                return _Heard(local, cut.zone, LOCAL_ROOT)
-        tried: set[str] = set(avoid)
-        timed_out: set[str] = set()
-        rounds_left = budget.limits.timeout_rounds - 1
-        # A stub or forward zone with a fallback (``first``) gets one round,
-        # and no server marked down or held down: iteration needs the time.
-        fallback = cut.policy is not None and cut.policy.first
-        if fallback:
-            rounds_left = 0
-        failures: list[UpstreamError] = []
-        unresolved = cut.unresolved()[: budget.limits.max_ns_lookups_per_zone]
-        parent_side_tried = False
-        race = Race()
-        #: The query sent to each address in this race (for the trace).
-        sent: dict[str, UpstreamQuery] = {}
-        while True:
-            budget.check_time()
-            if race.may_hedge():
-                # A server held down or marked down is asked only when no NS name
-                # is left to resolve: another of the zone's servers may be healthy.
-                address = self._choose(cut, tried, usable_only=bool(unresolved) or fallback)
-                if address is not None:
-                    budget.trace.chose(cut, address, tried, self.selection, self.routes)
-                    tried.add(address)
-                    sent[address] = yield from self._launch(
-                        race, address, name, rdtype, budget, cut.policy
-                    )
-                    continue
-            if race.all_expired():
-                if unresolved:
-                    target = unresolved.pop(0)
-                    found = yield from self._addresses_of(target, cut.zone, budget, stack)
-                    if found:
-                        cut.addresses[target] = found
-                    continue
-                if not parent_side_tried:
-                    parent_side_tried = True
-                    if self._add_parent_side(cut):
-                        continue
-                if timed_out and rounds_left:
-                    rounds_left -= 1
-                    tried -= timed_out
-                    timed_out.clear()
-                    continue
-            if not race.in_flight or (race.all_expired() and race.waited_out()):
-                yield from race.abandon(self._late_reply)
-                if not failures and self.routes is not None and cut.known_addresses():
-                    raise ResolutionFailed(
-                        dns.edns.EDECode.NO_REACHABLE_AUTHORITY,
-                        f"no usable server for {cut.zone}: the operator route leaves none to ask",
-                    )
-                raise _no_server_left(cut.zone, failures)
-            ended = yield from race.wait(hedging=not race.may_hedge())
-            for address in race.expire():
-                self.selection.report_timeout(address)
-                timed_out.add(address)
-                failures.append(UpstreamTimeout(address, "no reply within its RTO"))
-            if ended is None:
-                continue
-            attempt, result = ended
-            address = attempt.address
-            budget.trace.sent(sent[address], result)
-            if isinstance(result, UpstreamError):
-                # A timeout already reported when its RTO passed is not reported
-                # twice. Another error ending the leg at its RTO (garbage with our
-                # ID: transport._upstream_failures) is the server's failure, which
-                # later rounds do not ask again (Deckard's iter_req_qname).
-                if not (attempt.timed_out and isinstance(result, UpstreamTimeout)):
-                    timed_out.discard(address)
-                    self._report_failure(result, cut.zone)
-                    failures.append(result)
-                    if isinstance(result, UpstreamTimeout):
-                        timed_out.add(address)
-                continue
-            self.selection.report_rtt(address, result.rtt)
-            if not result.edns:
-                self.selection.report_no_edns(address)
-            rcode = result.message.rcode()
-            reply = None
-            # YXDOMAIN: a DNAME substitution too long (RFC 6672 2.2), an answer.
-            if rcode in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN, dns.rcode.YXDOMAIN):
-                reply = self._classify(result.message, cut.zone, name, rdtype, cut.policy)
-                reason = reply.reason
-            else:
-                reason = f"answered {dns.rcode.to_text(rcode)}"
-            budget.trace.heard(address, reply, reason)
-            if reply is not None and reply.kind is not ReplyKind.LAME:
-                yield from race.abandon(self._late_reply)
-                return _Heard(reply, cut.zone, address, tcp=result.tcp, policy=cut.policy)
-            if minimised:
-                yield from race.abandon(self._late_reply)
-                raise _MinimisationRefused(f"{address} {reason} for minimised {name}")
-            self.selection.report_broken(address, str(cut.zone), reason)
-            failures.append(UpstreamError(address, reason))
-
-    def _launch(
-        self,
-        race: Race,
-        address: str,
-        name: dns.name.Name,
-        rdtype: dns.rdatatype.RdataType,
-        budget: _Query,
-        policy: ZonePolicy | None,
-    ) -> Exchange[UpstreamQuery]:
-        """Start one attempt of ``race`` (``_query``), counted in ``budget``; the query sent.
-
-        It listens for as long as the time budget lasts, not just its RTO:
-        a late reply still wins if nothing better came (``resolver.hedging``).
-        """
-        budget.spend_query()
-        query = self._query(
-            address, name, rdtype, policy=policy, listen=budget.deadline - budget.timer()
-        )
-        yield from race.launch(query, stagger=self.selection.stagger_for(address))
-        return query
-
-    def _late_reply(self, reply: UpstreamReply) -> None:
-        """A reply to an abandoned attempt: its RTT is news, its content is not used."""
-        self.selection.report_rtt(reply.address, reply.rtt)
-
-    def _add_parent_side(self, cut: ZoneCut) -> bool:
-        """Add the parent's glue addresses of ``cut``'s NS names that it lacks.
-
-        Asked once every known address of the zone failed: the child's own
-        A/AAAA replaced the parent's glue in the cache, and it may be the
-        one that is wrong (Unbound iterator.c ``processLastResort`` asks the
-        parent-side addresses then; Knot Resolver keeps both in its cut).
-        Each one asked is a query paid from the budget as any other.
-        Returns whether any address was added.
-        """
-        known = set(cut.known_addresses())
-        added = False
-        for target in cut.ns:
-            fresh = tuple(a for a in self.parent_glue.addresses(target) if a not in known)
-            if fresh:
-                cut.addresses[target] = (*cut.addresses.get(target, ()), *fresh)
-                known.update(fresh)
-                added = True
-        return added
-
-    def _ask_local_root(
-        self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType
-    ) -> Classified | None:
-        """The local root copy's reply, as a root server's would be, if a copy is in use.
-
-        RFC 8806: the copy answers exactly as the root servers would and is
-        validated the same way. None (ask the root servers) while there is
-        no copy, or it is retired or disabled: ``LocalRoot.answer`` decides
-        that at every question, for every path that reaches the root.
-        """
-        if self.local_root is None:
-            return None
-        message = self.local_root.answer(name, rdtype)
-        if message is None:
-            return None
-        reply = self._classify(message, dns.name.root, name, rdtype)
-        return None if reply.kind is ReplyKind.LAME else reply
-
-    def _classify(
-        self,
-        message: dns.message.Message,
-        zone: dns.name.Name,
-        name: dns.name.Name,
-        rdtype: dns.rdatatype.RdataType,
-        policy: ZonePolicy | None = None,
-    ) -> Classified:
-        """Scrub and classify a reply from a server of ``zone``; count what was dropped.
-
-        Names below a zone cut cached under ``zone`` are not that server's
-        to speak for (``resolver.scrub``, rule ``delegated``), unless it is
-        a forward zone's recursive server, which speaks for all of them.
-        """
-        recursive = policy is not None and policy.recursive
-        reply = classify(
-            message,
-            zone=zone,
-            qname=name,
-            rdtype=rdtype,
-            delegated=lambda owner: not recursive and self.cache.delegated_below(zone, owner),
-            harden_glue=self.harden_glue,
-            recursive=recursive,
-        )
-        self.scrubbed.update(reply.dropped)
-        return reply
-
-    def _choose(self, cut: ZoneCut, tried: set[str], *, usable_only: bool) -> str | None:
-        """The next server of ``cut`` to ask, following the operator's route if any.
-
-        A route's tiers are asked in order: a preferred server is chosen
-        while one is usable (not down, not held down); after that, the
-        choice is among every routed address, held-down ones as a last
-        resort (unless ``usable_only``), as without a route.
-        """
-        zone = str(cut.zone)
-        if self.routes is None:
-            return self.selection.choose(
-                cut.known_addresses(), exclude=tried, zone=zone, usable_only=usable_only
-            )
-        tiers = self.routes.plan(cut.zone, cut.known_addresses())
-        for tier in tiers[:-1]:
-            address = self.selection.choose(tier, exclude=tried, zone=zone, usable_only=True)
-            if address is not None:
-                return address
-        return self.selection.choose(
-            [address for tier in tiers for address in tier],
-            exclude=tried,
-            zone=zone,
-            usable_only=usable_only,
-        )
-
-    def _report_failure(self, error: UpstreamError, zone: dns.name.Name) -> None:
-        if isinstance(error, UpstreamTimeout):
-            self.selection.report_timeout(error.address)
-        elif not isinstance(error, EgressRefused):
-            self.selection.report_broken(error.address, str(zone), error.reason)
-
     def _addresses_of(
         self,
         target: dns.name.Name,
         zone: dns.name.Name,
-        budget: _Query,
+        budget: QueryBudget,
         stack: tuple[Question, ...],
     ) -> Exchange[tuple[str, ...]]:
         """Resolve the address of an NS name that came without glue.
@@ -1159,22 +704,9 @@ class Iterator:
     # -- what a reply teaches us -------------------------------------------
 
     def _follow_referral(self, reply: Classified, address: str, zone: dns.name.Name) -> ZoneCut:
-        """Cache a delegation (NS, glue, DS, or the proof there is no DS) and make
-        it the new zone cut."""
-        assert reply.ns is not None
+        """Cache a delegation (``CacheWrites.referral``) and make it the new zone cut."""
+        ns = self.writes.referral(reply, address, zone)
         assert reply.child is not None
-        if not any(rrset.rdtype == dns.rdatatype.DS for rrset in reply.authority):
-            proof = _proof(reply)
-            if proof:
-                evidence = Evidence(zone, proof=proof, source=address)
-                self.referral_denials.remember(reply.child, evidence, _least_ttl(proof))
-        ns = _bounded_ns(reply.ns, reply.glue)
-        self._store(ns, reply.signatures, Rank.REFERRAL, address)
-        for glue in reply.glue:
-            self._store(glue, (), Rank.ADDITIONAL, address)
-            self.parent_glue.remember(glue)
-        for rrset in reply.authority:
-            self._store(rrset, reply.signatures, Rank.AUTHORITY, address)
         cut = ZoneCut(reply.child, tuple(rdata.target for rdata in ns))
         for target in cut.ns:
             addresses = (
@@ -1187,7 +719,7 @@ class Iterator:
         return cut
 
     def _found_lower_cut(
-        self, heard: _Heard, qname: dns.name.Name, budget: _Query, stack: tuple[Question, ...]
+        self, heard: Heard, qname: dns.name.Name, budget: QueryBudget, stack: tuple[Question, ...]
     ) -> Exchange[bool]:
         """Whether ``heard`` came from a child zone below ``heard.zone``, now a cached cut.
 
@@ -1212,13 +744,13 @@ class Iterator:
         for cut in zonecuts.candidates(reply, zone, qname, zone_secure=secure):
             if self.cache.delegated_below(zone, cut):
                 return False
-            result = yield from self._send(address, cut, dns.rdatatype.NS, budget)
+            result = yield from self.servers.send(address, cut, dns.rdatatype.NS, budget)
             if isinstance(result, UpstreamError):
-                self._report_failure(result, zone)
+                self.servers.report_failure(result, zone)
                 return False
             if result.message.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
                 return False
-            probe = self._classify(result.message, zone, cut, dns.rdatatype.NS)
+            probe = self.servers.classify(result.message, zone, cut, dns.rdatatype.NS)
             found = zonecuts.judge(probe, cut, address, self._known_addresses)
             if found.verdict is zonecuts.Verdict.REFERRED:
                 budget.spend_referral()
@@ -1226,7 +758,7 @@ class Iterator:
                 return True
             if found.verdict is zonecuts.Verdict.SERVED:
                 assert found.ns is not None
-                self._store(_bounded_ns(found.ns, ()), probe.signatures, Rank.ANSWER, address)
+                self.writes.rrset(bounded_ns(found.ns, ()), probe.signatures, Rank.ANSWER, address)
                 return True
             if found.verdict is zonecuts.Verdict.STOP:
                 return False
@@ -1234,15 +766,15 @@ class Iterator:
 
     def _conclude(
         self,
-        heard: _Heard,
+        heard: Heard,
         qname: dns.name.Name,
         rdtype: dns.rdatatype.RdataType,
-        budget: _Query,
+        budget: QueryBudget,
         stack: tuple[Question, ...],
-    ) -> Exchange[_Step]:
+    ) -> Exchange[Step]:
         """Judge an authoritative reply for the full name, cache it with its verdict."""
         reply, zone, address = heard.reply, heard.zone, heard.address
-        records, name, complete, yxdomain = _follow_aliases(
+        records, name, complete, yxdomain = follow_aliases(
             reply.answer, qname, rdtype, reply.signatures
         )
         recursive = heard.policy is not None and heard.policy.recursive
@@ -1265,7 +797,7 @@ class Iterator:
                 name, complete = tail[0].name, False
                 records = records[: len(records) - len(tail)]
         synthesised = tuple(
-            r for r in records if r.rdtype == dns.rdatatype.CNAME and _below_dname(r, records)
+            r for r in records if r.rdtype == dns.rdatatype.CNAME and below_dname(r, records)
         )
         next_name = denied = None
         if not complete:
@@ -1300,33 +832,35 @@ class Iterator:
         )
         budget.trace.judged(zone, address, verdict, reply.signatures, self.validator)
         error = verdict.errors[0] if verdict.errors else None
-        capped = {id(rrset): _capped(rrset, verdict) for rrset in answer}
+        capped = {id(rrset): assemble.capped(rrset, verdict) for rrset in answer}
         records = [capped.get(id(rrset), rrset) for rrset in records]
         for rrset in capped.values():
-            self._store(rrset, reply.signatures, Rank.ANSWER, address, verdict.security, error)
+            self.writes.rrset(
+                rrset, reply.signatures, Rank.ANSWER, address, verdict.security, error
+            )
             budget.trace.cached(rrset, verdict.security)
         # A positive answer carries a proof only for a wildcard expansion (RFC
         # 4035 3.1.3.3); NSECs a server adds to any other answer go no further,
         # as in Unbound's and Knot's answers (Deckard val_dname).
-        expanded = _expanded(records, reply.signatures)
-        proof = _proof(reply) if denied is not None or expanded else ()
+        expanded = assemble.expanded(records, reply.signatures)
+        proof = proof_of(reply) if denied is not None or expanded else ()
         if expanded and proof and verdict.security is Security.SECURE:
             for rrset in expanded:  # for the same answer from the cache (``proofs``)
-                self.wildcard_proofs.remember((rrset.name, rrset.rdtype), proof, _least_ttl(proof))
+                self.wildcard_proofs.remember((rrset.name, rrset.rdtype), proof, least_ttl(proof))
         if denied is not None and soa is not None:
-            self.cache.store_negative(
+            self.writes.negative(
                 name,
                 rdtype,
                 nxdomain=denied.nxdomain,
                 soa=soa,
                 proof=proof,
+                address=address,
                 security=verdict.security,
-                source=address,
                 error=error,
             )
             budget.trace.cached_negative(name, rdtype, denied.nxdomain, verdict.security)
         signatures = tuple(
-            sig for record in records if (sig := _covering(record, reply.signatures)) is not None
+            sig for record in records if (sig := covering(record, reply.signatures)) is not None
         )
         if yxdomain:
             rcode = dns.rcode.YXDOMAIN
@@ -1334,7 +868,7 @@ class Iterator:
             rcode = dns.rcode.NXDOMAIN
         else:
             rcode = dns.rcode.NOERROR
-        return _Step(
+        return Step(
             rcode,
             tuple(records),
             soa=soa,
@@ -1348,9 +882,9 @@ class Iterator:
 
     def _forwarded_zone(
         self,
-        heard: _Heard,
+        heard: Heard,
         owner: dns.name.Name,
-        budget: _Query,
+        budget: QueryBudget,
         stack: tuple[Question, ...],
     ) -> Exchange[dns.name.Name]:
         """The zone whose keys judge a forwarder's records at ``owner`` (``resolver.forwarding``).
@@ -1374,7 +908,7 @@ class Iterator:
         return (yield from forwarding.unsigned_cut(owner, top, fetch))
 
     def _ds_or_nothing(
-        self, budget: _Query, stack: tuple[Question, ...]
+        self, budget: QueryBudget, stack: tuple[Question, ...]
     ) -> Callable[[dns.name.Name], Exchange[Evidence]]:
         """``_fetch`` of DS records for ``forwarding.unsigned_cut``; empty evidence on failure.
 
@@ -1394,25 +928,6 @@ class Iterator:
         """Whether a server of ``zone`` is the one to say that ``name`` does not exist."""
         return name.is_subdomain(zone) and not self.cache.delegated_below(zone, name)
 
-    def _store(
-        self,
-        rrset: dns.rrset.RRset,
-        signatures: tuple[dns.rrset.RRset, ...],
-        rank: Rank,
-        address: str,
-        security: Security = Security.INDETERMINATE,
-        error: ExtendedError | None = None,
-    ) -> None:
-        """Cache ``rrset`` with its RRSIGs and, once it was judged, its verdict."""
-        self.cache.store_rrset(
-            rrset,
-            rank,
-            security=security,
-            source=address,
-            rrsigs=_covering(rrset, signatures),
-            error=error,
-        )
-
 
 def _policy_cut(entry: ZonePolicy) -> ZoneCut:
     """A stub or forward zone as a cut: its servers, listed under the zone's own name."""
@@ -1422,15 +937,6 @@ def _policy_cut(entry: ZonePolicy) -> ZoneCut:
 def _addresses_in(rrsets: tuple[dns.rrset.RRset, ...], name: dns.name.Name) -> tuple[str, ...]:
     """The addresses of ``name`` among the A/AAAA RRsets ``rrsets``."""
     return tuple(rdata.address for rrset in rrsets if rrset.name == name for rdata in rrset)
-
-
-def _bounded_ns(ns: dns.rrset.RRset, glue: tuple[dns.rrset.RRset, ...]) -> dns.rrset.RRset:
-    """``ns`` with at most ``MAX_NS_PER_CUT`` names, those that came with glue first."""
-    if len(ns) <= MAX_NS_PER_CUT:
-        return ns
-    glued = {rrset.name for rrset in glue}
-    kept = sorted(ns, key=lambda rdata: rdata.target not in glued)[:MAX_NS_PER_CUT]
-    return dns.rrset.from_rdata_list(ns.name, ns.ttl, kept)
 
 
 def _work_spent(budget: Budget) -> bool:
@@ -1448,55 +954,6 @@ def _work_spent(budget: Budget) -> bool:
     )
 
 
-def _capped(rrset: dns.rrset.RRset, verdict: Verdict) -> dns.rrset.RRset:
-    """``rrset`` with its TTL capped where its signature says (original TTL, expiration)."""
-    cap = verdict.ttls.get((rrset.name, rrset.rdtype))
-    return with_ttl(rrset, cap) if cap is not None and cap < rrset.ttl else rrset
-
-
-def _covering(
-    rrset: dns.rrset.RRset, signatures: tuple[dns.rrset.RRset, ...]
-) -> dns.rrset.RRset | None:
-    """The RRSIG RRset among ``signatures`` that covers ``rrset``."""
-    return next(
-        (s for s in signatures if s.name == rrset.name and s.covers == rrset.rdtype), None
-    )
-
-
-def _expanded(
-    records: list[dns.rrset.RRset], signatures: tuple[dns.rrset.RRset, ...]
-) -> list[dns.rrset.RRset]:
-    """Those of ``records`` expanded from a wildcard: their RRSIG's Labels field
-    counts fewer labels than their owner (RFC 4035 5.3.2)."""
-    expanded = []
-    for record in records:
-        sig = _covering(record, signatures)
-        labels = len(record.name) - 1  # without the root label
-        if (
-            sig is not None
-            and record.name.labels[0] != b"*"
-            and any(rrsig.labels < labels for rrsig in sig)
-        ):
-            expanded.append(record)
-    return expanded
-
-
-def _least_ttl(rrsets: tuple[dns.rrset.RRset, ...]) -> int:
-    return min(rrset.ttl for rrset in rrsets)
-
-
-def _proof(reply: Classified) -> tuple[dns.rrset.RRset, ...]:
-    """A reply's denial records (NSEC/NSEC3) and the RRSIGs of those and of its SOA."""
-    records = tuple(
-        r for r in reply.authority if r.rdtype in (dns.rdatatype.NSEC, dns.rdatatype.NSEC3)
-    )
-    covered = [*records, *((reply.soa,) if reply.soa is not None else ())]
-    signatures = tuple(
-        sig for rrset in covered if (sig := _covering(rrset, reply.signatures)) is not None
-    )
-    return (*records, *signatures)
-
-
 def _expiring(remaining: int, lifetime: int) -> bool:
     """Whether cached data is in the last ``PREFETCH_SHARE`` of its lifetime."""
     return remaining < lifetime * PREFETCH_SHARE
@@ -1505,100 +962,3 @@ def _expiring(remaining: int, lifetime: int) -> bool:
 def _judged(security: Security) -> bool:
     """Whether the validator has given cached data its verdict."""
     return security is not Security.INDETERMINATE
-
-
-class _Aliases(NamedTuple):
-    """Where qname's CNAME/DNAME chain through one answer section led."""
-
-    #: The chain's records, ending with the data if present.
-    records: list[dns.rrset.RRset]
-    #: The name the chain stopped at.
-    name: dns.name.Name
-    #: Whether the data for that name was found (or the chain ended in YXDOMAIN).
-    complete: bool
-    #: A DNAME substitution made a name over 255 octets: YXDOMAIN (RFC 6672 2.2).
-    yxdomain: bool = False
-
-
-def _follow_aliases(
-    answer: tuple[dns.rrset.RRset, ...],
-    qname: dns.name.Name,
-    rdtype: dns.rdatatype.RdataType,
-    signatures: tuple[dns.rrset.RRset, ...] = (),
-) -> _Aliases:
-    """Walk qname's CNAME/DNAME chain through one answer section.
-
-    A DNAME (RFC 6672) is applied even when the server sent no synthesised
-    CNAME, and before anything owned by the name below it: a CNAME there is
-    the DNAME's unsigned synthesis (RFC 6672 5.3.1), also for a CNAME
-    question, so it is the signed DNAME that gets validated. A substitution
-    longer than 255 octets ends the chain in YXDOMAIN (RFC 6672 2.2), as a
-    server would answer. For QTYPE RRSIG the data are the RRSIG RRsets the
-    name owns, which the reply files among its ``signatures``. The chain is
-    bounded by the section's size.
-    """
-    by_key = {(r.name, r.rdtype): r for r in answer}
-    records: list[dns.rrset.RRset] = []
-    name = qname
-    for _ in range(len(answer) + 1):
-        cname = by_key.get((name, dns.rdatatype.CNAME))
-        dname = next(
-            (
-                r
-                for r in answer
-                if r.rdtype == dns.rdatatype.DNAME and name.is_subdomain(r.name) and name != r.name
-            ),
-            None,
-        )
-        if dname is not None:
-            records.append(dname)
-            try:
-                target = name.relativize(dname.name).derelativize(dname[0].target)
-            except dns.name.NameTooLong:
-                return _Aliases(records, name, True, yxdomain=True)
-            if cname is not None:
-                records.append(cname)
-                if rdtype == dns.rdatatype.CNAME:
-                    return _Aliases(records, name, True)
-            name = target
-            continue
-        data = _data_at(name, rdtype, by_key, signatures)
-        if data:
-            records.extend(data)
-            return _Aliases(records, name, True)
-        if cname is None:
-            break
-        records.append(cname)
-        name = cname[0].target
-    return _Aliases(records, name, False)
-
-
-def _data_at(
-    name: dns.name.Name,
-    rdtype: dns.rdatatype.RdataType,
-    by_key: dict[tuple[dns.name.Name, dns.rdatatype.RdataType], dns.rrset.RRset],
-    signatures: tuple[dns.rrset.RRset, ...],
-) -> list[dns.rrset.RRset]:
-    """The RRsets answering ``name``/``rdtype``: for RRSIG, every RRSIG RRset it owns."""
-    if rdtype == dns.rdatatype.RRSIG:
-        return [s for s in signatures if s.name == name]
-    data = by_key.get((name, rdtype))
-    return [data] if data is not None else []
-
-
-def _below_dname(cname: dns.rrset.RRset, records: list[dns.rrset.RRset]) -> bool:
-    """Whether ``cname`` was synthesised from a DNAME in the same chain."""
-    return any(
-        r.rdtype == dns.rdatatype.DNAME and cname.name.is_subdomain(r.name) and cname.name != r.name
-        for r in records
-    )
-
-
-def _no_server_left(zone: dns.name.Name, failures: list[UpstreamError]) -> ResolutionFailed:
-    """The SERVFAIL reason once every server of ``zone`` has failed."""
-    if any(isinstance(f, NetworkError) for f in failures):
-        code = dns.edns.EDECode.NETWORK_ERROR
-    else:
-        code = dns.edns.EDECode.NO_REACHABLE_AUTHORITY
-    detail = "; ".join(str(f) for f in failures[-4:]) or "no server address known"
-    return ResolutionFailed(code, f"no usable server for {zone}: {detail}")

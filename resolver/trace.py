@@ -56,7 +56,7 @@ SHOWN_NS = 3
 
 
 class Cut(Protocol):
-    """A zone cut as the iterator holds it (``iterator.ZoneCut``)."""
+    """A zone cut as the iterator holds it (``plan.ZoneCut``)."""
 
     zone: dns.name.Name
     ns: tuple[dns.name.Name, ...]

@@ -68,3 +68,31 @@ def test_imports_follow_the_layers(path: Path) -> None:
     assert not imports & FORBIDDEN[package], f"{relative} imports upwards"
     if "trio" in imports:
         assert relative in TRIO_SHELL, f"{relative} imports trio outside the I/O shell"
+
+
+#: The stages of resolution (issue 19): the iterator uses them, never the other way round.
+STAGES = (
+    "resolver/plan.py",
+    "resolver/assemble.py",
+    "resolver/cache_writes.py",
+    "resolver/servers.py",
+)
+
+
+def _resolver_modules(path: Path) -> set[str]:
+    """The ``resolver.*`` modules ``path`` imports, by dotted name."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return {name for name in found if name.startswith("resolver.")}
+
+
+@pytest.mark.parametrize("relative", STAGES)
+def test_stages_do_not_reach_back_into_the_iterator(relative: str) -> None:
+    imports = _resolver_modules(ROOT / relative)
+    assert "resolver.iterator" not in imports, f"{relative} imports the iterator"
+    assert "trio" not in _imports(ROOT / relative), f"{relative} is sans-I/O"

@@ -1,4 +1,4 @@
-"""How an alias chain's steps merge into one answer (``iterator._Chain``)."""
+"""How an alias chain's steps merge into one answer (``iterator.Chain``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import dns.rdatatype
 import dns.rrset
 
 from dnssec.status import Security
-from resolver.iterator import _Chain, _Step
+from resolver.assemble import Chain, Step
 from resolver.question import Question
 
 DNAME = dns.rrset.from_text("x.", 3600, "IN", "DNAME", ".")
@@ -25,9 +25,9 @@ def test_a_dname_applied_twice_is_in_the_answer_once() -> None:
     """shortloop.x.x. -> shortloop.x. -> shortloop. through ``x. DNAME .`` (Deckard
     val_dname): the DNAME and its RRSIG once each, or the reply outgrows the client's
     buffer and goes out truncated."""
-    chain = _Chain(Question(dns.name.from_text("shortloop.x.x."), dns.rdatatype.TXT), 8)
+    chain = Chain(Question(dns.name.from_text("shortloop.x.x."), dns.rdatatype.TXT), 8)
     for owner, target in (("shortloop.x.x.", "shortloop.x."), ("shortloop.x.", "shortloop.")):
-        step = _Step(
+        step = Step(
             rcode=dns.rcode.NOERROR,
             records=(DNAME, _cname(owner, target)),
             next_name=dns.name.from_text(target),
@@ -35,7 +35,7 @@ def test_a_dname_applied_twice_is_in_the_answer_once() -> None:
             signatures=(SIG,),
         )
         assert chain.follow(step) == dns.name.from_text(target)
-    outcome = chain.outcome(_Step(rcode=dns.rcode.NOERROR, security=Security.SECURE))
+    outcome = chain.outcome(Step(rcode=dns.rcode.NOERROR, security=Security.SECURE))
     assert [r.rdtype for r in outcome.answer] == [
         dns.rdatatype.DNAME,
         dns.rdatatype.CNAME,

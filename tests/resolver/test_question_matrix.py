@@ -16,9 +16,9 @@ import dns.rrset
 import pytest
 
 from dnssec.status import Security
+from resolver.assemble import follow_aliases
 from resolver.clock import FakeClock
 from resolver.exchange import UpstreamQuery, UpstreamReply
-from resolver.iterator import _follow_aliases
 from resolver.lab import Lab
 from resolver.lab.catalogue import plans
 from resolver.messages import parse_query, render_any_response
@@ -130,7 +130,7 @@ def test_a_dname_substitution_over_255_octets_is_yxdomain_rfc6672_2_2() -> None:
     target = dns.name.from_text(".".join(["t" * 60] * 3) + ".")
     dname = dns.rrset.from_text(owner, 300, "IN", "DNAME", target.to_text())
     qname = dns.name.from_text(".".join(["q" * 60] * 2) + ".d.example.")
-    walk = _follow_aliases((dname,), qname, dns.rdatatype.A)
+    walk = follow_aliases((dname,), qname, dns.rdatatype.A)
     assert walk.yxdomain
     assert walk.complete
     assert walk.records == [dname]

@@ -1,0 +1,119 @@
+"""The one writer of what upstream replies teach the cache.
+
+Every record the iterator learns goes into the cache through here: a
+referral's delegation (NS, glue, DS, and the proof of no DS kept for the
+validator), records fetched for the validator before it judged them, and
+answers and negative answers with their verdicts. One owner of cache
+writes, as Unbound's iterator stores only through ``iter_dns_store`` and
+Knot Resolver only through its cache layer (``lib/cache/api.c``
+``cache_stash``), so the ranks and the RRSIGs a record is stored with are
+decided in one place and a new stage reads the cache without writing it.
+The validator's own verdicts on keys (``validation.Validator``) are its
+business. Pure: no I/O, the cache and proof memories carry the clocks.
+"""
+
+from __future__ import annotations
+
+import dns.name
+import dns.rdatatype
+import dns.rrset
+
+from dnssec.status import ExtendedError, Security
+from resolver.assemble import covering, least_ttl, proof_of
+from resolver.cache import Cache, Rank
+from resolver.classify import Classified
+from resolver.parent_glue import ParentSideGlue
+from resolver.proofs import ProofMemory
+from resolver.validation import Evidence
+
+#: NS names of one delegation that Holdfast uses, those with glue first. Our
+#: own bound, not a peer's: a referral may list a thousand names (a 64 KB
+#: TCP reply), and every later step that touches the cut (cache, choice of
+#: server) would pay for all of them; no real zone has more than a few dozen.
+MAX_NS_PER_CUT = 32
+
+
+class CacheWrites:
+    """Stores replies' records in ``cache`` with their rank, RRSIGs and verdict."""
+
+    def __init__(
+        self,
+        cache: Cache,
+        referral_denials: ProofMemory[dns.name.Name, Evidence],
+        parent_glue: ParentSideGlue,
+    ) -> None:
+        self.cache = cache
+        #: Referrals' proofs that a child has no DS, for the validator (``proofs``).
+        self.referral_denials = referral_denials
+        #: Referrals' glue addresses, asked when the child's own ones fail.
+        self.parent_glue = parent_glue
+
+    def referral(self, reply: Classified, address: str, zone: dns.name.Name) -> dns.rrset.RRset:
+        """Cache a delegation (NS, glue, DS, or the proof there is no DS); its NS RRset as kept."""
+        assert reply.ns is not None
+        assert reply.child is not None
+        if not any(rrset.rdtype == dns.rdatatype.DS for rrset in reply.authority):
+            proof = proof_of(reply)
+            if proof:
+                evidence = Evidence(zone, proof=proof, source=address)
+                self.referral_denials.remember(reply.child, evidence, least_ttl(proof))
+        ns = bounded_ns(reply.ns, reply.glue)
+        self.rrset(ns, reply.signatures, Rank.REFERRAL, address)
+        for glue in reply.glue:
+            self.rrset(glue, (), Rank.ADDITIONAL, address)
+            self.parent_glue.remember(glue)
+        for rrset in reply.authority:
+            self.rrset(rrset, reply.signatures, Rank.AUTHORITY, address)
+        return ns
+
+    def rrset(
+        self,
+        rrset: dns.rrset.RRset,
+        signatures: tuple[dns.rrset.RRset, ...],
+        rank: Rank,
+        address: str,
+        security: Security = Security.INDETERMINATE,
+        error: ExtendedError | None = None,
+    ) -> None:
+        """Cache ``rrset`` with its RRSIGs and, once it was judged, its verdict."""
+        self.cache.store_rrset(
+            rrset,
+            rank,
+            security=security,
+            source=address,
+            rrsigs=covering(rrset, signatures),
+            error=error,
+        )
+
+    def negative(
+        self,
+        name: dns.name.Name,
+        rdtype: dns.rdatatype.RdataType,
+        *,
+        nxdomain: bool,
+        soa: dns.rrset.RRset,
+        proof: tuple[dns.rrset.RRset, ...],
+        address: str,
+        security: Security = Security.INDETERMINATE,
+        error: ExtendedError | None = None,
+    ) -> None:
+        """Cache a negative answer (RFC 2308) with its proof and, once judged, its verdict."""
+        self.cache.store_negative(
+            name,
+            rdtype,
+            nxdomain=nxdomain,
+            soa=soa,
+            proof=proof,
+            security=security,
+            source=address,
+            error=error,
+        )
+
+
+def bounded_ns(ns: dns.rrset.RRset, glue: tuple[dns.rrset.RRset, ...]) -> dns.rrset.RRset:
+    """``ns`` with at most ``MAX_NS_PER_CUT`` names, those that came with glue first."""
+    if len(ns) <= MAX_NS_PER_CUT:
+        return ns
+    glued = {rrset.name for rrset in glue}
+    kept = sorted(ns, key=lambda rdata: rdata.target not in glued)[:MAX_NS_PER_CUT]
+    return dns.rrset.from_rdata_list(ns.name, ns.ttl, kept)

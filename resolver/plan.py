@@ -1,0 +1,80 @@
+"""The plan of one client query: its budget, the zone cuts it walks, what it heard.
+
+Data shared by the resolution stages (``resolver.iterator`` walks the
+cuts, ``resolver.servers`` asks a cut's servers, ``resolver.assemble``
+gathers the answer), in the spirit of Knot Resolver's ``kr_rplan`` and
+``kr_zonecut``: plain values the stages pass to one another instead of
+reaching into the iterator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import dns.name
+import dns.rdatatype
+
+from resolver.classify import Classified
+from resolver.forwarding import ZonePolicy
+from resolver.limits import Budget, Limits
+from resolver.trace import NO_TRACE, Tracer
+from resolver.validation import Evidence
+
+
+@dataclass(slots=True)
+class ZoneCut:
+    """A zone and what we know of its servers.
+
+    ``addresses`` grows while the iterator resolves NS names without glue.
+    """
+
+    zone: dns.name.Name
+    ns: tuple[dns.name.Name, ...]
+    addresses: dict[dns.name.Name, tuple[str, ...]] = field(default_factory=dict)
+    #: A stub or forward zone (or an operator route's stub) standing in for
+    #: the delegation: its servers' ports, RD and fallback.
+    policy: ZonePolicy | None = None
+
+    def known_addresses(self) -> list[str]:
+        """Every server address known for the zone (in the order they became known)."""
+        return [a for found in self.addresses.values() for a in found]
+
+    def unresolved(self) -> list[dns.name.Name]:
+        """NS names whose addresses are not known yet."""
+        return [name for name in self.ns if name not in self.addresses]
+
+
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """A usable reply: what it says, which zone's server sent it, and how it came."""
+
+    reply: Classified
+    zone: dns.name.Name
+    address: str
+    tcp: bool = False
+    policy: ZonePolicy | None = None
+
+
+class QueryBudget(Budget):
+    """One client query's budget, and what its key fetches heard over UDP.
+
+    ``udp_evidence`` keeps, per server, the last DS/DNSKEY answer it sent over
+    UDP (question, zone, records, stub or forward zone), so that when the validator finds it
+    bogus the same question can be asked again over TCP and the two compared.
+    ``trace`` is told each step (``resolver.trace``; ``NO_TRACE`` by default).
+    """
+
+    __slots__ = ("trace", "udp_evidence")
+
+    def __init__(
+        self, limits: Limits, timer: Callable[[], float], trace: Tracer = NO_TRACE
+    ) -> None:
+        super().__init__(limits, timer)
+        self.trace = trace
+        self.udp_evidence: dict[
+            str,
+            tuple[
+                dns.name.Name, dns.rdatatype.RdataType, dns.name.Name, Evidence, ZonePolicy | None
+            ],
+        ] = {}
