@@ -83,7 +83,7 @@ class HostCache:
         """The shared tier of one worker over this map."""
         keys = TierKeys(self.secret, "host")
         return SharedTier(cache, keys, LmdbStore(Path(self.path), self.map_size), clock,
-                          timeout=_TIMEOUT, retry_after=1.0)
+                          timeout=_TIMEOUT, retry_after=1.0, kind="host")
 
 
 @contextlib.contextmanager

@@ -203,8 +203,14 @@ def _unavailable() -> Iterator[None]:
 class TierStats:
     """Counters for ``holdfast ctl status`` and the metrics."""
 
-    #: Questions the tier was asked about (local misses).
+    #: Questions the tier was asked about (local misses), and how each went:
+    #: adopted something (hit), found nothing usable (miss), not asked
+    #: because the breaker was open (skipped), or a call failed (failed).
     lookups: int = 0
+    hits: int = 0
+    misses: int = 0
+    skipped: int = 0
+    failed: int = 0
     #: Entries taken from the tier into the cache.
     adopted: int = 0
     #: Records ignored: malformed, another deployment's or forged.
@@ -215,8 +221,9 @@ class TierStats:
     #: Entries not published: the queue was full or the store unavailable.
     dropped: int = 0
     #: Calls on the query or publishing path that failed or ran out of time
-    #: (not the background probes).
+    #: (not the background probes); ``timeouts`` of them ran out of time.
     failures: int = 0
+    timeouts: int = 0
 
 
 class SharedTier:
@@ -230,6 +237,8 @@ class SharedTier:
         retry_after: Seconds between probes while the store is unavailable.
         queue: Entries waiting to be published at most.
         clock: The wall clock the cache's expiries count against.
+        kind: What the store is, for the metrics: "redis" (``[shared_cache]``)
+            or "host" (the workers' map, ``resolver.host_cache``).
     """
 
     def __init__(
@@ -242,7 +251,9 @@ class SharedTier:
         timeout: float = 0.05,
         retry_after: float = 5.0,
         queue: int = 10_000,
+        kind: str = "redis",
     ) -> None:
+        self.kind = kind
         self._cache = cache
         self._keys = keys
         self._store = store
@@ -271,6 +282,20 @@ class SharedTier:
         round trip otherwise.
         """
         self.stats.lookups += 1
+        if not self.breaker.allows():
+            self.stats.skipped += 1
+            return
+        adopted = self.stats.adopted
+        outcome = await self._follow(name, rdtype)
+        if self.stats.adopted > adopted:
+            self.stats.hits += 1
+        elif outcome:
+            self.stats.misses += 1
+        else:
+            self.stats.failed += 1
+
+    async def _follow(self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> bool:
+        """Adopt along the CNAME chain; False if a call to the store failed."""
         for _ in range(_MAX_CHAIN):
             keys = list(dict.fromkeys(
                 _key(name, kind) for kind in (rdtype, dns.rdatatype.CNAME, _NXDOMAIN_TYPE)
@@ -279,7 +304,7 @@ class SharedTier:
                 self._store.get_many, [self._keys.store_key(key) for key in keys]
             )
             if found is None:
-                return
+                return False
             target = None
             for key, record in zip(keys, found[0], strict=True):
                 entry = self._open(key, record)
@@ -289,8 +314,9 @@ class SharedTier:
                     self.stats.adopted += 1
                 target = cname_target(entry, int.from_bytes(key[-2:], "big")) or target
             if target is None or rdtype == dns.rdatatype.CNAME:
-                return
+                return True
             name = target
+        return True
 
     def _open(self, key: bytes, record: bytes | None) -> Entry | None:
         if record is None:
@@ -368,6 +394,7 @@ class SharedTier:
 
     def _failed(self, error: Exception) -> None:
         self.stats.failures += 1
+        self.stats.timeouts += isinstance(error, trio.TooSlowError)
         if self.breaker.closed:
             log.warning("shared cache store unavailable, skipped until it answers again: %s",
                         str(error) or "no answer within the deadline")
