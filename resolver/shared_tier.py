@@ -51,7 +51,7 @@ from dnssec.errors import HoldfastError
 from dnssec.files import FileRefused, read_text
 from dnssec.status import Security
 from resolver.breaker import CircuitBreaker
-from resolver.cache import _NXDOMAIN_TYPE, Cache, _key
+from resolver.cache import _NXDOMAIN_TYPE, Cache, _is_at_or_below, _key
 from resolver.clock import Clock
 from resolver.config import Config, parse_endpoint
 from resolver.errors import ConfigError
@@ -91,6 +91,14 @@ class Store(Protocol):
 
     async def ping(self) -> None:
         """Check that the store answers."""
+        ...
+
+    def forget(self, selects: Callable[[bytes], bool] | None) -> int | None:
+        """Remove the records whose store key ``selects`` accepts (every one when None).
+
+        Synchronous: ``holdfast ctl flush`` runs it. Returns how many were
+        removed, or None when the store cannot find records by name.
+        """
         ...
 
 
@@ -165,6 +173,17 @@ class RedisStore:
     async def ping(self) -> None:
         with _unavailable():
             await self._client.ping()
+
+    def forget(self, selects: Callable[[bytes], bool] | None) -> None:
+        """Nothing: the keys are HMACs that hide the names (``tier_format``).
+
+        So a flush cannot find a name's records, and a FLUSHDB or a SCAN of
+        the namespace would empty the tier of every host of the deployment.
+        Unbound's cachedb does not flush Redis either (NLnetLabs/unbound#452;
+        its later ``flush +c`` deletes only the copies of what the local cache
+        held, #1071), and other hosts would publish their copies again.
+        """
+        return None
 
 
 class _NamedContext(ssl.SSLContext):
@@ -317,6 +336,31 @@ class SharedTier:
                 return True
             name = target
         return True
+
+    def forget(self, name: dns.name.Name | None, *, below: bool = False) -> int | str:
+        """Remove the store's records for ``name`` (and below it with ``below``; all if None).
+
+        ``holdfast ctl flush`` and the negative trust anchor commands call
+        it after flushing the local cache: without it a worker would adopt
+        from the workers' map, at its next miss, what the operator has just
+        flushed (or data judged insecure under an anchor just deleted).
+
+        Returns:
+            How many records were removed, or why none could be.
+        """
+        selects: Callable[[bytes], bool] | None = None
+        if name is not None:
+            owner = name.to_digestable()
+            selects = ((lambda key: _is_at_or_below(key[:-2], owner)) if below
+                       else (lambda key: key[:-2] == owner))
+        try:
+            removed = self._store.forget(selects)
+        except TierUnavailable as error:
+            return f"not flushed: {error}"
+        if removed is None:
+            return ("not flushed: Redis keys hide the names; the records expire on their own "
+                    "(as in Unbound's cachedb)")
+        return removed
 
     def _open(self, key: bytes, record: bytes | None) -> Entry | None:
         if record is None:
