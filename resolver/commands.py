@@ -17,6 +17,10 @@ socket so the commands are tested as plain calls.
   reason, the time left and the strikes.
 * ``holddown clear [ADDRESS|ZONE]...``: lift hold-downs (all of them, or
   those of the given addresses and/or zones) and forget their strikes.
+* ``holddown add ADDRESS ZONE --expires DURATION [--strikes N] [--reason
+  TEXT]``: hold a server down for a zone without a strike of its own; a
+  ``--workers`` supervisor gives it to the workers that lack a hold-down
+  another one learned (``holddown_sharing``).
 * ``local-root status | refresh | disable | enable``: the local root copy
   (RFC 8806): its state, serial, ZONEMD verdict, retirement time and last
   refusal; try the sources now; stop or resume using it on every path.
@@ -77,6 +81,7 @@ from resolver.cache import Cache
 from resolver.clock import Clock
 from resolver.control import ControlError
 from resolver.forwarding import ForwardingError, ForwardingTable, Kind, policy_from_words
+from resolver.holddown_sharing import HoldDownOrderError, parse_order
 from resolver.localzones import LocalDataError, LocalZones, parse_record, parse_zone
 from resolver.question import Question
 from resolver.routes import (
@@ -97,7 +102,8 @@ _USAGE = {
     "stats": "stats",
     "route": "route add ZONE (--only|--prefer|--avoid) ADDR... [--expires DURATION] | "
     "route del ZONE | route list",
-    "holddown": "holddown list | holddown clear [ADDRESS|ZONE]...",
+    "holddown": "holddown list | holddown clear [ADDRESS|ZONE]... | "
+                "holddown add ADDRESS ZONE --expires DURATION [--strikes N] [--reason TEXT]",
     "local-root": "local-root status | refresh | disable | enable",
     "flush": "flush NAME | flush zone ZONE | flush all "
     "(Unbound: flush, flush_zone; for flush_infra see holddown clear)",
@@ -294,6 +300,17 @@ class Commands:
                 for zone in zones or [None]
             )
             return {"cleared": lifted}
+        if action == "add":
+            try:
+                order = parse_order(rest)
+                _zone(order.zone)
+            except HoldDownOrderError as error:
+                raise ControlError(str(error)) from None
+            if not _is_address(order.address):
+                raise ControlError(f"{order.address!r} is not an IP address")
+            imposed = self.selection.impose_holddown(
+                order.address, order.zone, order.reason, order.seconds, order.strikes)
+            return {"added": int(imposed)}
         raise ControlError(f"usage: {_USAGE['holddown']}")
 
     def _local_root(self, words: Sequence[str]) -> Any:
