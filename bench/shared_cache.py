@@ -6,7 +6,11 @@ Three measurements over the lab, each in a private network namespace:
   ``--workers 1, 2, 4``, with the workers' shared cache map on and off; the
   figure is the upstream queries per client query (from ``ctl stats``). Each
   query comes from a fresh UDP port, so SO_REUSEPORT spreads them over the
-  workers as it spreads real clients.
+  workers as it spreads real clients. With the mix asked (the caches
+  warm), the memory of the whole service: the resident set (RSS) of the
+  supervisor and its workers added up, and their proportional set (PSS,
+  ``/proc/PID/smaps_rollup``), which counts the pages they share (the map
+  on ``/dev/shm``, the code) once rather than once per process.
 * **Second host.** Two resolvers share one ``redis-server``; the first is
   warmed with a list of names, then the second asks the same names: the
   share of its questions answered from the tier (entries adopted, upstream
@@ -40,7 +44,14 @@ import dns.message
 import dns.query
 
 from bench import workloads
-from bench.processes import LOOPBACK, Started, isolate, start_holdfast, start_lab
+from bench.processes import (
+    LOOPBACK,
+    Started,
+    isolate,
+    resident_bytes,
+    start_holdfast,
+    start_lab,
+)
 from resolver.control import request
 
 REDIS_PORT = 6390
@@ -70,6 +81,22 @@ def tier_stats(workdir: Path) -> dict[str, Any]:
     return dict(status["shared_cache"])
 
 
+def service_pids(workdir: Path, server: Started) -> list[int]:
+    """The supervisor and its workers (or the one process without ``--workers``)."""
+    status: dict[str, Any] = request(workdir / "holdfast.sock", {"command": ["status"]},
+                                     timeout=10)
+    workers = [int(w["pid"]) for w in status.get("worker_processes", []) if w.get("pid")]
+    return [server.popen.pid, *workers]
+
+
+def proportional_bytes(pid: int) -> int:
+    """A process's PSS: its private pages, and its share of the pages it shares."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text(encoding="ascii").splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no Pss in /proc/{pid}/smaps_rollup")
+
+
 @contextmanager
 def holdfast(workdir: Path, *extra: str, port: int = 5300) -> Iterator[Started]:
     workdir.mkdir()
@@ -94,9 +121,14 @@ def workers_figure(root: Path, queries: int) -> list[dict[str, Any]]:
                 for name, rdtype in mix:
                     ask(server, name, rdtype)
                 sent = upstream_queries(workdir) - before
+                pids = service_pids(workdir, server)
+                rss = sum(resident_bytes(pid) for pid in pids)
+                pss = sum(proportional_bytes(pid) for pid in pids)
             rows.append({"workers": count, "shared_cache": shared, "client_queries": len(mix),
                          "upstream_queries": sent,
-                         "upstream_per_client_query": round(sent / len(mix), 3)})
+                         "upstream_per_client_query": round(sent / len(mix), 3),
+                         "processes": len(pids), "rss_mib": round(rss / 2**20, 1),
+                         "pss_mib": round(pss / 2**20, 1)})
     return rows
 
 
@@ -149,6 +181,9 @@ def hosts_figures(root: Path, names: int, queries: int) -> dict[str, Any]:
             "second_host_upstream_queries": second_sent,
             "second_host_lookups": tier["lookups"],
             "second_host_adopted": tier["adopted"],
+            "second_host_lookup_results": {key: tier[key] for key in
+                                           ("hits", "misses", "skipped", "failed")},
+            "second_host_call_timeouts": tier["timeouts"],
         }
         cached = [name for name, _ in listed[:100]]
         fresh = iter(range(start + names, start + names + 10 * queries))
@@ -173,10 +208,12 @@ def markdown(workers: list[dict[str, Any]], hosts: dict[str, Any] | None) -> str
     lines = ["## `python -m bench.shared_cache`: one cache for workers and hosts (issue 22)", "",
              f"Upstream queries per client query, {workers[0]['client_queries']} queries of "
              "the Zipf mix (`bench.workloads.mixed`), each from a fresh source port:", "",
-             "| workers | shared map | upstream queries | per client query |", "|---|---|---|---|"]
+             "| workers | shared map | upstream queries | per client query | processes "
+             "| RSS MiB | PSS MiB |", "|---|---|---|---|---|---|---|"]
     for row in workers:
         lines.append(f"| {row['workers']} | {'yes' if row['shared_cache'] else 'no'} | "
-                     f"{row['upstream_queries']} | {row['upstream_per_client_query']} |")
+                     f"{row['upstream_queries']} | {row['upstream_per_client_query']} | "
+                     f"{row['processes']} | {row['rss_mib']} | {row['pss_mib']} |")
     if hosts is None:
         lines += ["", "redis-server is not installed: the two-host figures were skipped."]
         return "\n".join(lines) + "\n"
@@ -190,7 +227,9 @@ def markdown(workers: list[dict[str, Any]], hosts: dict[str, Any] | None) -> str
         f"| second host (from the tier) | {hosts['second_host_upstream_queries']} | "
         f"{second['p50_ms']} | {second['p99_ms']} |",
         "", f"The second host asked the tier {hosts['second_host_lookups']} times and adopted "
-        f"{hosts['second_host_adopted']} entries.", "",
+        f"{hosts['second_host_adopted']} entries (lookups: "
+        + ", ".join(f"{count} {key}" for key, count in hosts["second_host_lookup_results"].items())
+        + f"; calls out of time: {hosts['second_host_call_timeouts']}).", "",
         f"Cached answers ({hosts['cached_queries']} queries, one uncached name every 10th):", "",
         "| Redis | p50 ms | p99 ms |", "|---|---|---|",
         f"| running | {hosts['cached_redis_running']['p50_ms']} | "

@@ -184,6 +184,7 @@ def make_parser() -> argparse.ArgumentParser:
                      help="status | stats | route add ZONE (--only|--prefer|--avoid) ADDR... "
                           "[--expires DURATION] | route del ZONE | route list | "
                           "holddown list | holddown clear [ADDRESS|ZONE]... | "
+                          "holddown add ADDRESS ZONE --expires DURATION | "
                           "local-root status|refresh|disable|enable | "
                           "flush NAME | flush zone ZONE | flush all | "
                           "cache dump [ZONE] [--limit N] | "

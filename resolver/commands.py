@@ -17,12 +17,18 @@ socket so the commands are tested as plain calls.
   reason, the time left and the strikes.
 * ``holddown clear [ADDRESS|ZONE]...``: lift hold-downs (all of them, or
   those of the given addresses and/or zones) and forget their strikes.
+* ``holddown add ADDRESS ZONE --expires DURATION [--strikes N] [--reason
+  TEXT]``: hold a server down for a zone without a strike of its own; a
+  ``--workers`` supervisor gives it to the workers that lack a hold-down
+  another one learned (``holddown_sharing``).
 * ``local-root status | refresh | disable | enable``: the local root copy
   (RFC 8806): its state, serial, ZONEMD verdict, retirement time and last
   refusal; try the sources now; stop or resume using it on every path.
 * ``flush NAME``, ``flush zone ZONE``, ``flush all``: forget what the cache
   holds for that name (every type, negative answers too), for the zone and
-  every name below it, or everything; ready-made responses go with it.
+  every name below it, or everything; ready-made responses go with it, and
+  so do the records of the workers' shared map (``shared_cache_removed``);
+  a Redis tier's are not (its keys hide the names), and the reply says so.
   Unbound's ``flush`` and ``flush_zone``; for ``flush_infra``, ``holddown
   clear`` lifts what we keep against servers.
 * ``cache dump [ZONE] [--limit N]``: the cache as zone-file text, sorted,
@@ -75,6 +81,7 @@ from resolver.cache import Cache
 from resolver.clock import Clock
 from resolver.control import ControlError
 from resolver.forwarding import ForwardingError, ForwardingTable, Kind, policy_from_words
+from resolver.holddown_sharing import HoldDownOrderError, parse_order
 from resolver.localzones import LocalDataError, LocalZones, parse_record, parse_zone
 from resolver.question import Question
 from resolver.routes import (
@@ -86,6 +93,7 @@ from resolver.routes import (
     route_from_words,
 )
 from resolver.selection import ServerSelection
+from resolver.shared_tier import SharedTier
 from rootzone.lifecycle import LocalRoot
 from rootzone.service import RootService
 
@@ -94,7 +102,8 @@ _USAGE = {
     "stats": "stats",
     "route": "route add ZONE (--only|--prefer|--avoid) ADDR... [--expires DURATION] | "
     "route del ZONE | route list",
-    "holddown": "holddown list | holddown clear [ADDRESS|ZONE]...",
+    "holddown": "holddown list | holddown clear [ADDRESS|ZONE]... | "
+                "holddown add ADDRESS ZONE --expires DURATION [--strikes N] [--reason TEXT]",
     "local-root": "local-root status | refresh | disable | enable",
     "flush": "flush NAME | flush zone ZONE | flush all "
     "(Unbound: flush, flush_zone; for flush_infra see holddown clear)",
@@ -141,6 +150,7 @@ class Commands:
             DNSSEC records or not (None: this instance cannot).
         forwarding: The stub and forward zones the iterator follows.
         negative_anchors: The negative trust anchors (None: not kept here).
+        shared_tier: The shared cache tier now, which flushes reach too.
     """
 
     status: Callable[[], dict[str, Any]]
@@ -157,6 +167,7 @@ class Commands:
     trace: Callable[[Question, bool], Awaitable[str]] | None = None
     forwarding: ForwardingTable | None = None
     negative_anchors: nta.NegativeTrustAnchors | None = None
+    shared_tier: Callable[[], SharedTier | None] | None = None
 
     def __call__(self, request: dict[str, Any]) -> Any:
         """Run the command in ``request`` (``{"command": [words]}``)."""
@@ -289,6 +300,17 @@ class Commands:
                 for zone in zones or [None]
             )
             return {"cleared": lifted}
+        if action == "add":
+            try:
+                order = parse_order(rest)
+                _zone(order.zone)
+            except HoldDownOrderError as error:
+                raise ControlError(str(error)) from None
+            if not _is_address(order.address):
+                raise ControlError(f"{order.address!r} is not an IP address")
+            imposed = self.selection.impose_holddown(
+                order.address, order.zone, order.reason, order.seconds, order.strikes)
+            return {"added": int(imposed)}
         raise ControlError(f"usage: {_USAGE['holddown']}")
 
     def _local_root(self, words: Sequence[str]) -> Any:
@@ -328,7 +350,9 @@ class Commands:
                 anchor = anchors.add(_zone(rest[0]), lifetime)
             except (RouteError, nta.NtaError) as exc:
                 raise ControlError(str(exc)) from exc
-            return {"added": anchor.describe(now), "flushed": self.cache.flush_zone(anchor.zone)}
+            flushed = self.cache.flush_zone(anchor.zone)
+            return {"added": anchor.describe(now), "flushed": flushed,
+                    **self._flush_shared(anchor.zone, below=True)}
         if action == "del" and len(rest) == 1:
             removed = anchors.delete(_zone(rest[0]))
             if removed is None:
@@ -336,7 +360,8 @@ class Commands:
                     f"no negative trust anchor for {rest[0]!r}; see: holdfast ctl nta list"
                 )
             flushed = self.cache.flush_zone(removed.zone)
-            return {"deleted": removed.describe(now), "flushed": flushed}
+            return {"deleted": removed.describe(now), "flushed": flushed,
+                    **self._flush_shared(removed.zone, below=True)}
         if action == "list" and not rest:
             return [anchor.describe(now) for anchor in anchors.anchors()]
         raise ControlError(f"usage: {_USAGE['nta']}")
@@ -344,14 +369,21 @@ class Commands:
     def _flush(self, words: Sequence[str]) -> Any:
         cache = self.cache
         if words == ["all"]:
-            return {"flushed": "all", "removed": cache.flush_all()}
+            return {"flushed": "all", "removed": cache.flush_all(), **self._flush_shared(None)}
         if len(words) == 2 and words[0] == "zone":
             zone = _zone(words[1])
-            return {"flushed_zone": zone.to_text(), "removed": cache.flush_zone(zone)}
+            return {"flushed_zone": zone.to_text(), "removed": cache.flush_zone(zone),
+                    **self._flush_shared(zone, below=True)}
         if len(words) == 1 and words[0] != "zone":
             name = _zone(words[0], "domain name")
-            return {"flushed": name.to_text(), "removed": cache.flush_name(name)}
+            return {"flushed": name.to_text(), "removed": cache.flush_name(name),
+                    **self._flush_shared(name)}
         raise ControlError(f"usage: {_USAGE['flush']}")
+
+    def _flush_shared(self, name: dns.name.Name | None, *, below: bool = False) -> dict[str, Any]:
+        """The same flush in the shared cache tier, if any (``SharedTier.forget``)."""
+        tier = self.shared_tier() if self.shared_tier is not None else None
+        return {} if tier is None else {"shared_cache_removed": tier.forget(name, below=below)}
 
     def _local_data(self, words: Sequence[str]) -> Any:
         action, *rest = words or [""]

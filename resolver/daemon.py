@@ -388,6 +388,7 @@ def commands(resolver: Resolver) -> Commands:
         trace=lambda question, dnssec: trace_command.run(resolver.recursor, question, dnssec),
         forwarding=resolver.iterator.forwarding,
         negative_anchors=resolver.iterator.validator.negative_anchors,
+        shared_tier=lambda: resolver.recursor.tier,
     )
 
 

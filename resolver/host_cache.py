@@ -26,12 +26,15 @@ Why LMDB, and not the supervisor as the owner or a local Redis:
   Knot Resolver's workers share one LMDB cache (``../shared/anchors-2026-12.md``
   section 1.15), and the ``lmdb`` binding is well kept.
 
-The records are the tier's sealed records (``resolver.tier_format``), keyed
-with a secret the supervisor draws at start, so the rules of the tier hold
-here too: absolute expiry, verdict and source travel with each entry, a
-local BOGUS verdict is never overridden, a BOGUS verdict deletes the shared
-copy. Expired records are not swept: ``Cache.adopt`` refuses them, a newer
-record overwrites them, and a full map is emptied at once, as Knot
+The records are the tier's sealed records (``resolver.tier_format``),
+sealed with a secret the supervisor draws at start and stored under the
+cache key in clear (``_PlainKeys``), so the rules of the tier hold here too:
+absolute expiry, verdict and source travel with each entry, a local BOGUS
+verdict is never overridden, a BOGUS verdict deletes the shared copy, and
+``holdfast ctl flush`` (and a negative trust anchor's flush) removes the
+map's records as well as the local ones (``LmdbStore.forget``). Expired
+records are not swept: ``Cache.adopt`` refuses them, a newer record
+overwrites them, and a full map is emptied at once, as Knot
 Resolver's ``cdb_clear`` does (``mdb_drop``) when a write finds no room.
 The data file is allocated in full when made (``posix_fallocate``, as Knot
 does), so a full filesystem refuses the cache at start instead of killing
@@ -46,7 +49,7 @@ import logging
 import os
 import secrets
 import tempfile
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,9 +84,22 @@ class HostCache:
 
     def tier(self, cache: Cache, clock: Clock) -> SharedTier:
         """The shared tier of one worker over this map."""
-        keys = TierKeys(self.secret, "host")
+        keys = _PlainKeys(self.secret, "host")
         return SharedTier(cache, keys, LmdbStore(Path(self.path), self.map_size), clock,
-                          timeout=_TIMEOUT, retry_after=1.0)
+                          timeout=_TIMEOUT, retry_after=1.0, kind="host")
+
+
+class _PlainKeys(TierKeys):
+    """The map's keys are the cache keys themselves (records stay sealed).
+
+    A Redis tier hides the names behind an HMAC from whoever else can read
+    the store; this map is readable only by the user the workers run as (a
+    0700 directory), who reads their memory anyway. Names in clear are what
+    lets ``holdfast ctl flush`` find a name's or a zone's records here.
+    """
+
+    def store_key(self, cache_key: bytes) -> bytes:
+        return cache_key
 
 
 @contextlib.contextmanager
@@ -186,3 +202,25 @@ class LmdbStore:
 
     async def ping(self) -> None:
         self._open()
+
+    def forget(self, selects: Callable[[bytes], bool] | None) -> int:
+        """Remove the records whose key ``selects`` accepts; every record when None.
+
+        The keys are found in a read snapshot (no lock), then deleted in one
+        short write transaction: the writer mutex is never held across the
+        scan, which would stall the other workers' publishing.
+        """
+        env = self._open()
+        try:
+            if selects is None:
+                with env.begin(write=True) as txn:
+                    removed = int(txn.stat(env.open_db())["entries"])
+                    txn.drop(env.open_db(), delete=False)
+                return removed
+            with env.begin() as txn:
+                doomed = [bytes(key) for key in txn.cursor().iternext(keys=True, values=False)
+                          if selects(bytes(key))]
+            with env.begin(write=True) as txn:
+                return sum(txn.delete(key) for key in doomed)
+        except lmdb.Error as error:
+            raise TierUnavailable(str(error)) from None

@@ -23,7 +23,9 @@ union of their keys, a key missing from a worker counts as nothing):
   tables, histogram ``counts`` and ``sum``): added up;
 * ``workers``, ``cache.*.entries``, ``holddowns.current``,
   ``tcp_connections.open``, ``tls_connections.open``, ``local_root.state``
-  (workers per state): added up too, since each worker has its own cache, hold-downs and sockets;
+  (workers per state), ``shared_cache.store`` (workers per kind of store),
+  ``shared_cache.breaker_open`` (workers whose breaker is open): added up
+  too, since each worker has its own cache, hold-downs, sockets and breaker;
 * ``uptime_seconds``, ``local_root.age_seconds``,
   ``local_root.refresh_age_seconds``, ``local_root.stale``,
   ``local_root.configured``, ``negative_trust_anchors.current`` (each worker
@@ -157,6 +159,35 @@ def collect(resolver: Resolver) -> Snapshot:
         "negative_trust_anchors": _negative_anchors(resolver),
         "local_root": _local_root(resolver),
         "dnstap": _dnstap(resolver),
+        "shared_cache": _shared_cache(resolver),
+    }
+
+
+def _shared_cache(resolver: Resolver) -> dict[str, Any]:
+    """The shared cache tier's counters (``shared_tier.TierStats``); zeros without one.
+
+    ``store`` counts the workers using each kind of store, ``breaker_open``
+    the workers whose breaker is open (the tier skipped), as
+    ``local_root.state`` counts workers per state.
+    """
+    tier = resolver.recursor.tier
+    if tier is None:
+        return {"store": {}, "breaker_open": 0, "breaker_openings": 0,
+                "lookups": {}, "adopted": 0, "rejected": 0, "published": 0, "deleted": 0,
+                "dropped": 0, "call_failures": {}}
+    stats = tier.stats
+    return {
+        "store": {tier.kind: 1},
+        "breaker_open": int(not tier.breaker.closed),
+        "breaker_openings": tier.breaker.trips,
+        "lookups": {"hit": stats.hits, "miss": stats.misses, "skipped": stats.skipped,
+                    "failed": stats.failed},
+        "adopted": stats.adopted,
+        "rejected": stats.rejected,
+        "published": stats.published,
+        "deleted": stats.deleted,
+        "dropped": stats.dropped,
+        "call_failures": {"timeout": stats.timeouts, "error": stats.failures - stats.timeouts},
     }
 
 
@@ -317,6 +348,8 @@ def _families(snap: Snapshot) -> Iterator[Metric]:
     yield _counter("holdfast_dnstap_capped_total",
                    "Exchanges not sent as dnstap because of [dnstap] max_rate.",
                    dnstap.get("capped", 0))
+    if "shared_cache" in snap:
+        yield from _shared_cache_families(snap["shared_cache"])
     if "worker_restarts" in snap:
         yield _counter("holdfast_worker_restarts_total",
                        "Worker processes that died and were started again.",
@@ -478,6 +511,41 @@ def _resolution_families(snap: Snapshot) -> Iterator[Metric]:
     yield _counter("holdfast_negative_trust_anchor_lookups_total",
                    "Zone key lookups answered insecure because of a negative trust anchor.",
                    anchors.get("applied", 0))
+
+
+def _shared_cache_families(shared: Mapping[str, Any]) -> Iterator[Metric]:
+    """The shared cache tier's series (``resolver.shared_tier``): Redis or the workers' map."""
+    yield _by("holdfast_shared_cache_store",
+              "Workers whose cache misses go to a shared store, by kind: redis "
+              "([shared_cache]) or host (the workers' map).",
+              "store", shared["store"], ("redis", "host"), gauge=True)
+    yield _gauge("holdfast_shared_cache_breaker_open",
+                 "Workers whose circuit breaker to the shared store is open (the store is "
+                 "skipped until a probe sees it back).", shared["breaker_open"])
+    yield _counter("holdfast_shared_cache_breaker_openings_total",
+                   "Times the circuit breaker to the shared store opened.",
+                   shared["breaker_openings"])
+    yield _by("holdfast_shared_cache_lookups_total",
+              "Local cache misses looked up in the shared store, by result: hit (an entry "
+              "adopted), miss, skipped (breaker open) or failed (error or deadline).",
+              "result", shared["lookups"], ("hit", "miss", "skipped", "failed"))
+    for key, name, doc in (
+        ("adopted", "holdfast_shared_cache_adopted_total",
+         "Entries taken from the shared store into the cache."),
+        ("rejected", "holdfast_shared_cache_rejected_total",
+         "Records from the shared store refused: malformed, another deployment's or forged."),
+        ("published", "holdfast_shared_cache_published_total",
+         "Entries written to the shared store."),
+        ("deleted", "holdfast_shared_cache_deleted_total",
+         "Shared copies deleted after a local BOGUS verdict."),
+        ("dropped", "holdfast_shared_cache_dropped_total",
+         "Entries not written to the shared store: queue full, breaker open or call failed."),
+    ):
+        yield _counter(name, doc, shared[key])
+    yield _by("holdfast_shared_cache_call_failures_total",
+              "Calls to the shared store on the query or publishing path that failed, by "
+              "reason: timeout (no answer within the deadline) or error.",
+              "reason", shared["call_failures"], ("timeout", "error"))
 
 
 def _local_root_families(local_root: Mapping[str, Any]) -> Iterator[Metric]:

@@ -367,6 +367,34 @@ class ServerSelection:
         )
         return duration
 
+    def impose_holddown(
+        self, address: str, zone: str, reason: str, seconds: float, strikes: int = 1
+    ) -> bool:
+        """Hold ``address`` down for ``zone`` for ``seconds``, as decided elsewhere.
+
+        Another worker learned it (``resolver.holddown_sharing``) or the
+        operator said so: no strike is added and no hold-down is counted as
+        started here, but the strikes given are kept, so the next bogus
+        reply doubles the hold-down as it would in the worker that learned
+        it. A longer hold-down in force is kept.
+
+        Returns:
+            Whether the hold-down was imposed.
+        """
+        host = self._host(address)
+        key = _zone_key(zone)
+        now = self._clock.wall()
+        current = host.broken.get(key)
+        if seconds <= 0 or (current is not None and current.holddown
+                            and current.until >= now + seconds):
+            return False
+        known = host.bogus.pop(key, (0, now))[0]
+        host.bogus[key] = (max(known, strikes), now + seconds)
+        while len(host.bogus) > MAX_BROKEN_ZONES:
+            del host.bogus[next(iter(host.bogus))]
+        self._mark(host, key, reason, seconds, holddown=True)
+        return True
+
     def holddowns(self) -> list[HoldDown]:
         """Every hold-down in force, by address then zone."""
         now = self._clock.wall()

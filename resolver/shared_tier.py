@@ -51,7 +51,7 @@ from dnssec.errors import HoldfastError
 from dnssec.files import FileRefused, read_text
 from dnssec.status import Security
 from resolver.breaker import CircuitBreaker
-from resolver.cache import _NXDOMAIN_TYPE, Cache, _key
+from resolver.cache import _NXDOMAIN_TYPE, Cache, _is_at_or_below, _key
 from resolver.clock import Clock
 from resolver.config import Config, parse_endpoint
 from resolver.errors import ConfigError
@@ -91,6 +91,14 @@ class Store(Protocol):
 
     async def ping(self) -> None:
         """Check that the store answers."""
+        ...
+
+    def forget(self, selects: Callable[[bytes], bool] | None) -> int | None:
+        """Remove the records whose store key ``selects`` accepts (every one when None).
+
+        Synchronous: ``holdfast ctl flush`` runs it. Returns how many were
+        removed, or None when the store cannot find records by name.
+        """
         ...
 
 
@@ -166,6 +174,17 @@ class RedisStore:
         with _unavailable():
             await self._client.ping()
 
+    def forget(self, selects: Callable[[bytes], bool] | None) -> None:
+        """Nothing: the keys are HMACs that hide the names (``tier_format``).
+
+        So a flush cannot find a name's records, and a FLUSHDB or a SCAN of
+        the namespace would empty the tier of every host of the deployment.
+        Unbound's cachedb does not flush Redis either (NLnetLabs/unbound#452;
+        its later ``flush +c`` deletes only the copies of what the local cache
+        held, #1071), and other hosts would publish their copies again.
+        """
+        return None
+
 
 class _NamedContext(ssl.SSLContext):
     """A client TLS context that checks the certificate against a configured name.
@@ -203,8 +222,14 @@ def _unavailable() -> Iterator[None]:
 class TierStats:
     """Counters for ``holdfast ctl status`` and the metrics."""
 
-    #: Questions the tier was asked about (local misses).
+    #: Questions the tier was asked about (local misses), and how each went:
+    #: adopted something (hit), found nothing usable (miss), not asked
+    #: because the breaker was open (skipped), or a call failed (failed).
     lookups: int = 0
+    hits: int = 0
+    misses: int = 0
+    skipped: int = 0
+    failed: int = 0
     #: Entries taken from the tier into the cache.
     adopted: int = 0
     #: Records ignored: malformed, another deployment's or forged.
@@ -215,8 +240,9 @@ class TierStats:
     #: Entries not published: the queue was full or the store unavailable.
     dropped: int = 0
     #: Calls on the query or publishing path that failed or ran out of time
-    #: (not the background probes).
+    #: (not the background probes); ``timeouts`` of them ran out of time.
     failures: int = 0
+    timeouts: int = 0
 
 
 class SharedTier:
@@ -230,6 +256,8 @@ class SharedTier:
         retry_after: Seconds between probes while the store is unavailable.
         queue: Entries waiting to be published at most.
         clock: The wall clock the cache's expiries count against.
+        kind: What the store is, for the metrics: "redis" (``[shared_cache]``)
+            or "host" (the workers' map, ``resolver.host_cache``).
     """
 
     def __init__(
@@ -242,7 +270,9 @@ class SharedTier:
         timeout: float = 0.05,
         retry_after: float = 5.0,
         queue: int = 10_000,
+        kind: str = "redis",
     ) -> None:
+        self.kind = kind
         self._cache = cache
         self._keys = keys
         self._store = store
@@ -271,6 +301,20 @@ class SharedTier:
         round trip otherwise.
         """
         self.stats.lookups += 1
+        if not self.breaker.allows():
+            self.stats.skipped += 1
+            return
+        adopted = self.stats.adopted
+        outcome = await self._follow(name, rdtype)
+        if self.stats.adopted > adopted:
+            self.stats.hits += 1
+        elif outcome:
+            self.stats.misses += 1
+        else:
+            self.stats.failed += 1
+
+    async def _follow(self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> bool:
+        """Adopt along the CNAME chain; False if a call to the store failed."""
         for _ in range(_MAX_CHAIN):
             keys = list(dict.fromkeys(
                 _key(name, kind) for kind in (rdtype, dns.rdatatype.CNAME, _NXDOMAIN_TYPE)
@@ -279,7 +323,7 @@ class SharedTier:
                 self._store.get_many, [self._keys.store_key(key) for key in keys]
             )
             if found is None:
-                return
+                return False
             target = None
             for key, record in zip(keys, found[0], strict=True):
                 entry = self._open(key, record)
@@ -289,8 +333,34 @@ class SharedTier:
                     self.stats.adopted += 1
                 target = cname_target(entry, int.from_bytes(key[-2:], "big")) or target
             if target is None or rdtype == dns.rdatatype.CNAME:
-                return
+                return True
             name = target
+        return True
+
+    def forget(self, name: dns.name.Name | None, *, below: bool = False) -> int | str:
+        """Remove the store's records for ``name`` (and below it with ``below``; all if None).
+
+        ``holdfast ctl flush`` and the negative trust anchor commands call
+        it after flushing the local cache: without it a worker would adopt
+        from the workers' map, at its next miss, what the operator has just
+        flushed (or data judged insecure under an anchor just deleted).
+
+        Returns:
+            How many records were removed, or why none could be.
+        """
+        selects: Callable[[bytes], bool] | None = None
+        if name is not None:
+            owner = name.to_digestable()
+            selects = ((lambda key: _is_at_or_below(key[:-2], owner)) if below
+                       else (lambda key: key[:-2] == owner))
+        try:
+            removed = self._store.forget(selects)
+        except TierUnavailable as error:
+            return f"not flushed: {error}"
+        if removed is None:
+            return ("not flushed: Redis keys hide the names; the records expire on their own "
+                    "(as in Unbound's cachedb)")
+        return removed
 
     def _open(self, key: bytes, record: bytes | None) -> Entry | None:
         if record is None:
@@ -368,6 +438,7 @@ class SharedTier:
 
     def _failed(self, error: Exception) -> None:
         self.stats.failures += 1
+        self.stats.timeouts += isinstance(error, trio.TooSlowError)
         if self.breaker.closed:
             log.warning("shared cache store unavailable, skipped until it answers again: %s",
                         str(error) or "no answer within the deadline")

@@ -27,6 +27,10 @@ cores is several processes, each a whole resolver with its own cache. With
   or an error naming the workers that failed, with the others' results.
   ``status`` adds the supervisor's own view. ``reload`` is checked by the
   supervisor first: a bad file is refused before any worker is touched.
+* Hold-downs are shared: every second the supervisor gives each worker
+  the hold-downs another one learned (``holddown_sharing``), so a bad
+  server is learned once per host, and a restarted worker gets those in
+  force.
 * Route, local-root and local-data/local-zone overrides the operator gave
   are kept in a bounded ``ReplayLog`` and applied by a restarted worker
   before it serves, so an override reaches every process, including one
@@ -74,7 +78,7 @@ from typing import Any, Literal
 
 import trio
 
-from resolver import __version__, daemon, logs, nta
+from resolver import __version__, daemon, holddown_sharing, logs, nta
 from resolver.clock import SystemClock
 from resolver.commands import command_words
 from resolver.config import Config, parse_endpoint
@@ -492,6 +496,8 @@ class Supervisor:
         self.workers: list[Worker] = []
         self.started = time.time()
         self.host_cache: HostCache | None = None
+        #: Held by a round of ``share_holddowns`` and by ``holddown clear``.
+        self._holddowns_lock = trio.Lock()
 
     async def run(self) -> None:
         """Bind, drop privileges, start the workers, and serve until SIGTERM or SIGINT.
@@ -528,6 +534,7 @@ class Supervisor:
                     nursery.start_soon(self._keep, worker)
                 for worker in self.workers:
                     await worker.ready.wait()
+                nursery.start_soon(self.share_holddowns)
                 serving = [f"{host}:{port}" for host, port in bound]
                 serving += [f"{kind} on {show(endpoint)}" for kind, endpoint in bound_encrypted]
                 log.info(
@@ -682,6 +689,9 @@ class Supervisor:
             return combine(await self.reload())
         if words == ["stats"]:
             return await self.snapshot()
+        if words[:2] == ["holddown", "clear"]:
+            async with self._holddowns_lock:  # no round brings back what is lifted
+                return combine(await self.forward(words))
         if self.replay.full(words):
             raise ControlError(
                 f"{MAX_LOCAL_CHANGES} local-data/local-zone changes since the last reload are "
@@ -691,6 +701,24 @@ class Supervisor:
         if any(reply.ok for reply in replies.values()):
             self.replay.record(words, time.time(), configured_zones(self.config))
         return combine(replies)
+
+    async def share_holddowns(self) -> None:
+        """Give every worker the hold-downs another one learned (``holddown_sharing``)."""
+        while True:
+            await trio.sleep(holddown_sharing.SYNC_INTERVAL)
+            async with self._holddowns_lock:
+                listed = await self.forward(["holddown", "list"])
+                wanted = holddown_sharing.orders(
+                    {i: reply.value for i, reply in listed.items()
+                     if reply.ok and isinstance(reply.value, list)})
+                for index, orders in wanted.items():
+                    for order in orders:
+                        channel = self.workers[index].channel
+                        if channel is None:
+                            break  # it died: the round after its restart gives it them
+                        with trio.move_on_after(FORWARD_TIMEOUT), \
+                                contextlib.suppress(ControlError):
+                            await channel.request({"command": order.words()})
 
     async def forward(self, words: Sequence[str]) -> dict[int, Reply]:
         """Send ``words`` to every worker at once; each one's reply by index."""

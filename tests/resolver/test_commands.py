@@ -344,7 +344,8 @@ def test_a_holddown_command_without_a_known_action_shows_the_usage(
     ctl: Ctl, words: list[str]
 ) -> None:
     assert ctl.refused("holddown", *words) == (
-        "usage: holddown list | holddown clear [ADDRESS|ZONE]..."
+        "usage: holddown list | holddown clear [ADDRESS|ZONE]... | "
+        "holddown add ADDRESS ZONE --expires DURATION [--strikes N] [--reason TEXT]"
     )
 
 

@@ -12,7 +12,12 @@ import trio
 from dnssec.status import Security
 from resolver.cache import Cache, Lifetimes, Rank
 from resolver.clock import FakeClock
+from resolver.daemon import commands
 from resolver.host_cache import LmdbStore, host_cache
+from resolver.lab import Lab
+from resolver.lab.drill import lab_resolver
+from resolver.shared_tier import RedisSettings, RedisStore, SharedTier
+from resolver.tier_format import TierKeys
 
 WWW = dns.name.from_text("www.example.")
 
@@ -69,3 +74,40 @@ def test_the_map_is_private_and_removed_afterwards() -> None:
         assert shared is not None
         assert Path(shared.path).stat().st_mode & 0o077 == 0
     assert not Path(shared.path).exists()
+
+
+async def test_ctl_flush_removes_the_maps_records_as_well(
+    lab: Lab, clock: FakeClock, tmp_path: Path, autojump_clock: trio.abc.Clock
+) -> None:
+    """Else the next miss adopts from the map what the operator just flushed."""
+    with host_cache(1 << 20) as shared:
+        assert shared is not None
+        resolver = lab_resolver(lab, clock, tmp_path)
+        tier = resolver.recursor.tier = shared.tier(resolver.cache, clock)
+        handle = commands(resolver)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(tier.run)
+            await trio.sleep(1)
+            for owner in ("www.example.", "a.b.example.", "www.example.org."):
+                resolver.cache.store_rrset(
+                    dns.rrset.from_text(owner, 300, "IN", "A", "192.0.2.1"), Rank.ANSWER)
+            await trio.sleep(0.1)
+            assert handle({"command": ["flush", "www.example."]})["shared_cache_removed"] == 1
+            await tier.fill(WWW, dns.rdatatype.A)
+            assert resolver.cache.lookup_rrset(WWW, dns.rdatatype.A) is None
+            reply = handle({"command": ["flush", "zone", "example."]})
+            assert reply["shared_cache_removed"] == 1  # a.b.example., not www.example.org.
+            assert handle({"command": ["flush", "all"]})["shared_cache_removed"] == 1
+            nursery.cancel_scope.cancel()
+
+
+async def test_a_redis_tier_says_it_was_not_flushed(
+    lab: Lab, clock: FakeClock, tmp_path: Path
+) -> None:
+    resolver = lab_resolver(lab, clock, tmp_path)
+    assert "shared_cache_removed" not in commands(resolver)({"command": ["flush", "all"]})
+    resolver.recursor.tier = SharedTier(resolver.cache, TierKeys(b"s" * 16, "t"),
+                                        RedisStore(RedisSettings((("127.0.0.1", 9),)), 0.05),
+                                        clock)
+    reply = commands(resolver)({"command": ["flush", "www.example."]})
+    assert reply["shared_cache_removed"].startswith("not flushed")

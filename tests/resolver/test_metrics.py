@@ -95,6 +95,16 @@ PROMISED = {
     "holdfast_localroot_rejections": "counter",
     "holdfast_dnstap_frames": "counter",
     "holdfast_dnstap_capped": "counter",
+    "holdfast_shared_cache_store": "gauge",
+    "holdfast_shared_cache_breaker_open": "gauge",
+    "holdfast_shared_cache_breaker_openings": "counter",
+    "holdfast_shared_cache_lookups": "counter",
+    "holdfast_shared_cache_adopted": "counter",
+    "holdfast_shared_cache_rejected": "counter",
+    "holdfast_shared_cache_published": "counter",
+    "holdfast_shared_cache_deleted": "counter",
+    "holdfast_shared_cache_dropped": "counter",
+    "holdfast_shared_cache_call_failures": "counter",
 }
 #: Present only while a local root copy is loaded.
 LOCAL_ROOT_COPY = {

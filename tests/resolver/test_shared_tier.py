@@ -7,7 +7,8 @@ exercised with a real ``redis-server`` in tests/scenarios/test_shared_cache.py.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
 
 import dns.name
 import dns.rdatatype
@@ -15,11 +16,15 @@ import dns.rrset
 import pytest
 import trio
 import trio.testing
+from prometheus_client.parser import text_string_to_metric_families
 
 from dnssec.status import ExtendedError, Security
 from resolver.breaker import CircuitBreaker
 from resolver.cache import Cache, Lifetimes, Rank, _key
 from resolver.clock import FakeClock
+from resolver.lab import Lab
+from resolver.lab.drill import lab_resolver
+from resolver.metrics import collect, exposition, merge
 from resolver.shared_tier import SharedTier
 from resolver.tier_format import TierFormatError, TierKeys
 
@@ -77,6 +82,9 @@ class DictStore:
 
     async def ping(self) -> None:
         await self._enter()
+
+    def forget(self, selects: Callable[[bytes], bool] | None) -> None:
+        return None  # as Redis: the keys hide the names
 
 
 @pytest.fixture
@@ -299,3 +307,56 @@ def test_the_breaker_probes_once_per_interval() -> None:
     assert breaker.closed
     assert breaker.allows()
 
+
+
+# --- the metrics ----------------------------------------------------------------------
+
+
+async def test_the_metrics_show_lookups_by_result_publishes_and_the_breaker(
+    lab: Lab, clock: FakeClock, tmp_path: Path, autojump_clock: trio.abc.Clock
+) -> None:
+    resolver = lab_resolver(lab, clock, tmp_path)
+    store = DictStore()
+    keys = TierKeys(SECRET, "test")
+    tier = resolver.recursor.tier = SharedTier(resolver.cache, keys, store, clock, timeout=0.05)
+    writer = cache_on(clock)
+    async with trio.open_nursery() as nursery:
+        await started(SharedTier(writer, keys, store, clock), nursery)
+        await started(tier, nursery)
+        writer.store_rrset(a_rrset(), Rank.ANSWER, security=Security.SECURE)
+        await trio.sleep(0.1)
+        await tier.fill(dns.name.from_text("www.example."), A)  # hit
+        await tier.fill(dns.name.from_text("absent.example."), A)  # miss
+        store.hang = True
+        await tier.fill(dns.name.from_text("other.example."), A)  # failed: the deadline
+        await tier.fill(dns.name.from_text("other.example."), A)  # skipped: the breaker
+        nursery.cancel_scope.cancel()
+    snapshot = collect(resolver)
+    assert snapshot["shared_cache"]["lookups"] == {"hit": 1, "miss": 1, "failed": 1,
+                                                   "skipped": 1}
+    shown = {family.name: family for family in
+             text_string_to_metric_families(exposition(merge([snapshot, snapshot])).decode())}
+
+    def value(name: str, **labels: str) -> float:
+        [found] = [s.value for s in shown[name].samples if s.labels == labels]
+        return found
+
+    assert value("holdfast_shared_cache_lookups", result="hit") == 2
+    assert value("holdfast_shared_cache_lookups", result="skipped") == 2
+    assert value("holdfast_shared_cache_store", store="redis") == 2  # workers using it
+    assert value("holdfast_shared_cache_store", store="host") == 0
+    assert value("holdfast_shared_cache_breaker_open") == 2
+    assert value("holdfast_shared_cache_breaker_openings") == 2
+    assert value("holdfast_shared_cache_adopted") == 2
+    assert value("holdfast_shared_cache_call_failures", reason="timeout") == 2
+    assert value("holdfast_shared_cache_call_failures", reason="error") == 0
+
+
+def test_without_a_tier_the_shared_cache_series_are_zero(
+    lab: Lab, clock: FakeClock, tmp_path: Path
+) -> None:
+    shown = {family.name: family for family in
+             text_string_to_metric_families(exposition(collect(
+                 lab_resolver(lab, clock, tmp_path))).decode())}
+    assert {sample.value for sample in shown["holdfast_shared_cache_store"].samples} == {0}
+    assert [sample.value for sample in shown["holdfast_shared_cache_lookups"].samples] == [0] * 4
