@@ -441,7 +441,7 @@ class Cache:
             and entry.security is Security.SECURE
             and entry.rrsigs is not None
         ):
-            owner = dns.name.from_wire(key, 0)[0]
+            owner = owner_of(key)
             rrsigs = _unpack((owner, dns.rdatatype.RRSIG, entry.rrsigs), entry.ttl)
             self._index_nsec(key, owner, rrsigs, entry.rank)
         return True
@@ -783,7 +783,7 @@ class Cache:
         zone = self._nsec_zone_of.pop(key, None)
         if zone is not None:
             owners = self._nsec_owners[zone]
-            owner = dns.name.from_wire(key, 0)[0]
+            owner = owner_of(key)
             del owners[bisect.bisect_left(owners, owner)]
             if not owners:
                 del self._nsec_owners[zone]
@@ -930,6 +930,12 @@ def _key(name: dns.name.Name, rdtype: int) -> bytes:
     return name.to_digestable() + rdtype.to_bytes(2, "big")
 
 
+def owner_of(key: bytes) -> dns.name.Name:
+    """The owner name (lowercase) of the cache key ``key`` (``_key``)."""
+    name: dns.name.Name = dns.name.from_wire(key, 0)[0]
+    return name
+
+
 def _shared(source: str | None) -> str | None:
     """Return one shared copy of a server address, so entries don't repeat it."""
     return None if source is None else sys.intern(source)
@@ -1000,7 +1006,7 @@ def _dns_order(key: bytes) -> tuple[list[bytes], bytes]:
 
 def _dump_lines(key: bytes, entry: _Positive | _Negative, now: float) -> list[str]:
     """One cache entry as ``Cache.prepare_dump`` shows it."""
-    owner = dns.name.from_wire(key, 0)[0].to_text()
+    owner = owner_of(key).to_text()
     rdtype = dns.rdatatype.RdataType.make(int.from_bytes(key[-2:], "big"))
     stale = now >= entry.expires_at
     ttl = 0 if stale else int(entry.expires_at - now)

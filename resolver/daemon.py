@@ -193,14 +193,15 @@ def build(
         max_holddown=config["upstream.max_holddown"],
         max_rto=config["upstream.max_timeout"],
     )
+    negative_anchors = nta.NegativeTrustAnchors(
+        clock, nta.zone_names(config["dnssec.negative_trust_anchors"])
+    )
     validator = Validator(
         anchors=anchors,
         cache=cache,
         clock=clock,
         bogus_ttl=config["dnssec.bogus_ttl"],
-        negative_anchors=nta.NegativeTrustAnchors(
-            clock, nta.zone_names(config["dnssec.negative_trust_anchors"])
-        ),
+        negative_anchors=negative_anchors,
         # Bound late: the iterator, built next, tells bogus data from the
         # local root copy apart from a server's.
         hold_down=lambda address, zone, reason: iterator.hold_down(address, zone, reason),
@@ -253,7 +254,7 @@ def build(
         StaleAnswers(policy),
         failures=FailureCache(clock, failure_policy(config)),
         root_key_sentinel=config["dnssec.root_key_sentinel"],
-        tier=shared_tier_for(config, cache, clock),
+        tier=shared_tier_for(config, cache, clock, withheld=negative_anchors.covering),
     )
     recursor.trace_sample.rate = config["logging.trace_sample"]
     answers = None

@@ -53,6 +53,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import dns.name
 import lmdb
 
 from resolver.cache import Cache
@@ -82,11 +83,16 @@ class HostCache:
     secret: bytes
     map_size: int
 
-    def tier(self, cache: Cache, clock: Clock) -> SharedTier:
-        """The shared tier of one worker over this map."""
+    def tier(
+        self,
+        cache: Cache,
+        clock: Clock,
+        withheld: Callable[[dns.name.Name], object] | None = None,
+    ) -> SharedTier:
+        """The shared tier of one worker over this map (``withheld``: see ``SharedTier``)."""
         keys = _PlainKeys(self.secret, "host")
         return SharedTier(cache, keys, LmdbStore(Path(self.path), self.map_size), clock,
-                          timeout=_TIMEOUT, retry_after=1.0, kind="host")
+                          timeout=_TIMEOUT, retry_after=1.0, kind="host", withheld=withheld)
 
 
 class _PlainKeys(TierKeys):

@@ -51,7 +51,7 @@ from dnssec.errors import HoldfastError
 from dnssec.files import FileRefused, read_text
 from dnssec.status import Security
 from resolver.breaker import CircuitBreaker
-from resolver.cache import _NXDOMAIN_TYPE, Cache, _is_at_or_below, _key
+from resolver.cache import _NXDOMAIN_TYPE, Cache, _is_at_or_below, _key, owner_of
 from resolver.clock import Clock
 from resolver.config import Config, parse_endpoint
 from resolver.errors import ConfigError
@@ -239,6 +239,8 @@ class TierStats:
     deleted: int = 0
     #: Entries not published: the queue was full or the store unavailable.
     dropped: int = 0
+    #: Entries not published: their owner is under a negative trust anchor.
+    withheld: int = 0
     #: Calls on the query or publishing path that failed or ran out of time
     #: (not the background probes); ``timeouts`` of them ran out of time.
     failures: int = 0
@@ -258,6 +260,10 @@ class SharedTier:
         clock: The wall clock the cache's expiries count against.
         kind: What the store is, for the metrics: "redis" (``[shared_cache]``)
             or "host" (the workers' map, ``resolver.host_cache``).
+        withheld: Whether an owner name is under a negative trust anchor
+            here (``Validator.negative_anchors``): what this resolver judged
+            insecure only because of its own NTA is not published, so a
+            resolver without that NTA never adopts it as insecure.
     """
 
     def __init__(
@@ -271,8 +277,10 @@ class SharedTier:
         retry_after: float = 5.0,
         queue: int = 10_000,
         kind: str = "redis",
+        withheld: Callable[[dns.name.Name], object] | None = None,
     ) -> None:
         self.kind = kind
+        self._withheld = withheld
         self._cache = cache
         self._keys = keys
         self._store = store
@@ -286,6 +294,9 @@ class SharedTier:
 
     def published(self, key: bytes, entry: Entry) -> None:
         """Queue ``entry``, just stored under ``key``, for the tier (never blocks)."""
+        if self._withheld is not None and self._withheld(owner_of(key)):
+            self.stats.withheld += 1
+            return
         if not self.breaker.closed:
             self.stats.dropped += 1
             return
@@ -489,7 +500,12 @@ def _secret(config: Config, option: str) -> str:
     return text.strip()
 
 
-def shared_tier_for(config: Config, cache: Cache, clock: Clock) -> SharedTier | None:
+def shared_tier_for(
+    config: Config,
+    cache: Cache,
+    clock: Clock,
+    withheld: Callable[[dns.name.Name], object] | None = None,
+) -> SharedTier | None:
     """The shared tier ``[shared_cache]`` describes, publishing from ``cache``; None if none.
 
     Raises:
@@ -505,4 +521,5 @@ def shared_tier_for(config: Config, cache: Cache, clock: Clock) -> SharedTier | 
         timeout=timeout,
         retry_after=config["shared_cache.retry_after"],
         queue=config["shared_cache.queue"],
+        withheld=withheld,
     )

@@ -385,7 +385,9 @@ def worker_main(channel_fd: int) -> None:
     resolver = daemon.build(start.config, clock)
     if start.host_cache is not None and resolver.recursor.tier is None:
         # A Redis tier, when configured, is shared more widely: it wins.
-        resolver.recursor.tier = start.host_cache.tier(resolver.cache, clock)
+        anchors = resolver.iterator.validator.negative_anchors
+        withheld = anchors.covering if anchors is not None else None
+        resolver.recursor.tier = start.host_cache.tier(resolver.cache, clock, withheld=withheld)
     handler = daemon.commands(resolver)
     for words in start.replay:
         try:

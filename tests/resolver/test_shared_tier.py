@@ -244,6 +244,30 @@ async def test_a_second_resolver_adopts_what_the_first_published(
         nursery.cancel_scope.cancel()
 
 
+async def test_data_under_a_negative_trust_anchor_is_not_published(
+    clock: FakeClock, autojump_clock: trio.abc.Clock
+) -> None:
+    """Insecure only because of this resolver's own NTA: another resolver,
+    without that NTA, must validate the zone itself, not adopt the verdict."""
+    store = DictStore()
+    cache = cache_on(clock)
+    keys = TierKeys(SECRET, "test")
+    under = dns.name.from_text("example.")
+    async with trio.open_nursery() as nursery:
+        tier = SharedTier(
+            cache, keys, store, clock, withheld=lambda name: name.is_subdomain(under)
+        )
+        await started(tier, nursery)
+        cache.store_rrset(a_rrset("www.example."), Rank.ANSWER, security=Security.INSECURE)
+        cache.store_rrset(a_rrset("www.other."), Rank.ANSWER, security=Security.INSECURE)
+        await trio.sleep(0.1)
+        published = set(store.data)
+        assert keys.store_key(_key(dns.name.from_text("www.example."), A)) not in published
+        assert keys.store_key(_key(dns.name.from_text("www.other."), A)) in published
+        assert tier.stats.withheld == 1
+        nursery.cancel_scope.cancel()
+
+
 async def test_a_bogus_verdict_deletes_the_tiers_copy(
     clock: FakeClock, autojump_clock: trio.abc.Clock
 ) -> None:
