@@ -48,6 +48,7 @@ from cachetools import LRUCache
 
 from dnssec.status import ExtendedError
 from resolver.clock import Clock
+from resolver.errors import ConfigError
 
 #: RFC 9520 section 3.2: failures are cached for at least this long, seconds.
 MIN_HOLD = 1.0
@@ -63,14 +64,25 @@ class FailurePolicy:
 
     Attributes:
         initial: Seconds the first failure of a key is held (RFC 9520's example: 5).
-        cap: Longest hold, seconds, however often the failure repeats; a cap
-            below ``initial`` is raised to it.
+        cap: Longest hold, seconds, however often the failure repeats.
         max_entries: Keys remembered at most (the least recently failed go first).
+
+    Raises:
+        ConfigError: ``cap`` is below ``initial``: the first hold would
+            already exceed the longest, so one of them is a mistake (refused
+            as ``Lifetimes`` refuses a min_ttl above max_ttl).
     """
 
     initial: float = 5.0
     cap: float = MAX_HOLD
     max_entries: int = 10_000
+
+    def __post_init__(self) -> None:
+        if self.cap < self.initial:
+            raise ConfigError(
+                f"cache max_failure_ttl ({self.cap:g}) must not be below failure_ttl "
+                f"({self.initial:g}), the first hold of a failure"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +122,7 @@ class FailureCache(Generic[K]):
                 not feed the back-off.
         """
         now = self._clock.wall()
-        initial = self.policy.initial
-        cap = max(self.policy.cap, initial)
+        initial, cap = self.policy.initial, self.policy.cap
         previous = self._failures.get(key)
         if previous is None or now - previous.until > cap:
             hold = initial

@@ -64,7 +64,11 @@ def stale_policy(config: Config) -> StalePolicy:
 
 
 def failure_policy(config: Config) -> FailurePolicy:
-    """RFC 9520 failure caching: ``[cache] failure_ttl``, ``max_failure_ttl``, ``max_failures``."""
+    """RFC 9520 failure caching: ``[cache] failure_ttl``, ``max_failure_ttl``, ``max_failures``.
+
+    Raises:
+        ConfigError: max_failure_ttl is below failure_ttl.
+    """
     return FailurePolicy(
         initial=config["cache.failure_ttl"],
         cap=config["cache.max_failure_ttl"],
@@ -228,11 +232,12 @@ def check_files(config: Config) -> TrustAnchors:
 
     Raises:
         HoldfastError: a hints or anchor file is unusable, the user is unknown,
-            or the cache bounds contradict each other.
+            or the cache bounds (TTLs, failure holds) contradict each other.
     """
     read_hints(config)
     anchors = read_anchors(config)
     cache_lifetimes(config)
+    failure_policy(config)
     identity_for(config)  # the TLS certificate and key, if DoT or DoH is served
     shared_settings(config)  # the shared cache's secret and password files
     problem = query_target_problem(config["logging.query_log_target"])

@@ -157,7 +157,11 @@ class ResolverProcess:
     log: Path
 
     @classmethod
-    def start(cls, lab: LabProcess, workdir: Path, *extra: str) -> ResolverProcess:
+    def start(
+        cls, lab: LabProcess, workdir: Path, *extra: str, lab_anchor: bool = True
+    ) -> ResolverProcess:
+        """``serve`` over ``lab``; ``lab_anchor=False`` leaves out ``--trust-anchor`` (for a
+        configuration that anchors the lab root itself, e.g. in ``trust_anchor_file``)."""
         port = free_port()
         control = workdir / "control.sock"
         log = workdir / "resolver.log"
@@ -165,7 +169,7 @@ class ResolverProcess:
             "serve",
             "--listen", f"127.0.0.1:{port}",
             "--root-hints", str(lab.directory / "root.hints"),
-            "--trust-anchor", str(lab.directory / "trust-anchor.ds"),
+            *(["--trust-anchor", str(lab.directory / "trust-anchor.ds")] if lab_anchor else []),
             "--upstream-allow", "127.0.0.0/8",
             "--upstream-port", str(lab.port),
             "--control", str(control),
