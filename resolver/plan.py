@@ -78,3 +78,18 @@ class QueryBudget(Budget):
                 dns.name.Name, dns.rdatatype.RdataType, dns.name.Name, Evidence, ZonePolicy | None
             ],
         ] = {}
+
+
+def work_spent(budget: Budget) -> bool:
+    """Whether validation work hit one of our limits (``ValidationWorkExceeded``).
+
+    A verdict then says nothing about the server: its reply was judged
+    bogus because we stopped checking, so no one is held down for it.
+    """
+    work = budget.validation
+    limits = work.limits
+    return (
+        work.signatures >= limits.max_signatures_per_query
+        or work.response_signatures >= limits.max_signatures_per_response
+        or work.hashes >= limits.max_nsec3_hashes_per_response
+    )
