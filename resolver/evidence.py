@@ -28,7 +28,7 @@ from resolver.cache import Cache, Rank
 from resolver.cache_writes import CacheWrites
 from resolver.classify import ReplyKind
 from resolver.exchange import Exchange
-from resolver.plan import Heard, QueryBudget, work_spent
+from resolver.plan import Heard, Purpose, QueryBudget, work_spent
 from resolver.proofs import ProofMemory
 from resolver.question import Question
 from resolver.servers import ZoneServers
@@ -105,7 +105,8 @@ class EvidenceStage:
                 budget.trace.evidence(name, rdtype, cached, cached=True)
                 return cached
         try:
-            heard = yield from self._walk(name, rdtype, budget, stack, avoid)
+            with budget.asking(name, rdtype, Purpose.EVIDENCE):
+                heard = yield from self._walk(name, rdtype, budget, stack, avoid)
         except ResolutionFailed:
             if not avoid:
                 raise

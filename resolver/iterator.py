@@ -72,7 +72,7 @@ from resolver.failures import FailureCache
 from resolver.forwarding import ForwardingTable, ZonePolicy
 from resolver.limits import Limits, WorkLimitExceeded
 from resolver.parent_glue import ParentSideGlue
-from resolver.plan import Heard, QueryBudget, ZoneCut, work_spent
+from resolver.plan import Heard, Purpose, QueryBudget, ZoneCut, work_spent
 from resolver.proofs import ProofMemory
 from resolver.question import Outcome, Question
 from resolver.routes import RouteTable
@@ -184,11 +184,13 @@ class Iterator:
         """
         budget = QueryBudget(self.limits, self.timer, trace)
         try:
-            outcome = yield from self._resolve_chain(question, budget, (question,), refresh)
+            with budget.asking(question.name, question.rdtype, Purpose.CLIENT):
+                outcome = yield from self._resolve_chain(question, budget, (question,), refresh)
         except ResolutionFailed as exc:
             outcome = Outcome.servfail(exc.code, exc.text)
         except WorkLimitExceeded as exc:
             outcome = Outcome.servfail(WorkLimitExceeded.ede_code, str(exc))
+        trace.planned(budget)
         trace.finished(outcome)
         return outcome
 
@@ -229,13 +231,11 @@ class Iterator:
     ) -> Exchange[Outcome]:
         """Resolve ``question``, following CNAME and DNAME aliases across zones."""
         chain = Chain(question, self.limits.max_cname_chain)
-        name = question.name
-        while True:
-            step = yield from self._resolve_name(name, question.rdtype, budget, stack, refresh)
-            next_name = chain.follow(step)
-            if next_name is None:
-                return chain.outcome(step)
-            name = next_name
+        step = yield from self._resolve_name(question.name, question.rdtype, budget, stack, refresh)
+        while (name := chain.follow(step)) is not None:
+            with budget.asking(name, question.rdtype, Purpose.ALIAS):
+                step = yield from self._resolve_name(name, question.rdtype, budget, stack, refresh)
+        return chain.outcome(step)
 
     def _resolve_name(
         self,
@@ -589,7 +589,8 @@ class Iterator:
             if question in stack:
                 continue
             try:
-                outcome = yield from self._resolve_chain(question, budget, (*stack, question))
+                with budget.asking(target, rdtype, Purpose.NS_ADDRESS):
+                    outcome = yield from self._resolve_chain(question, budget, (*stack, question))
             except ResolutionFailed:
                 continue
             found = tuple(
