@@ -21,8 +21,9 @@ A worked example, ``www.example.com A`` with an empty cache:
    keys of ``example.com.``, vouched for by the DS that came with the
    referral, signed by ``com.``, whose keys the root's DS vouches for, whose
    keys the trust anchor vouches for; the three DNSKEY RRsets are fetched
-   through ``_fetch``. The answer is cached with its verdict and returned
-   as the ``Outcome`` (BOGUS outcomes keep their data for CD=1 clients).
+   through the evidence stage (``resolver.evidence``). The answer is cached
+   with its verdict and returned as the ``Outcome`` (BOGUS outcomes keep
+   their data for CD=1 clients).
 
 A CNAME in the answer makes ``_resolve_chain`` go round again with the
 target (at most ``Limits.max_cname_chain`` aliases); an NS name without glue
@@ -31,8 +32,9 @@ is resolved by a nested ``_resolve_chain`` before its server can be asked.
 The iterator walks and decides; the jobs with one purpose each are stages
 of their own (issue 19, in the spirit of Knot Resolver's layers): a zone
 cut's servers are asked by ``servers.ZoneServers``, answers are assembled
-by ``assemble``, the cache is written only through ``cache_writes``, and
-the per-query data they share is in ``plan``.
+by ``assemble``, the cache is written only through ``cache_writes``, the
+validator's DS/DNSKEY requests are answered by ``evidence``, and the
+per-query data they share is in ``plan``.
 """
 
 from __future__ import annotations
@@ -46,7 +48,6 @@ import dns.name
 import dns.rcode
 import dns.rdatatype
 import dns.rrset
-from cachetools import LRUCache
 
 from dnssec.status import Security
 from resolver import aggressive, assemble, forwarding, zonecuts
@@ -65,12 +66,13 @@ from resolver.cache import Cache, Rank
 from resolver.cache_writes import CacheWrites, bounded_ns
 from resolver.classify import Classified, ReplyKind
 from resolver.errors import UpstreamError
+from resolver.evidence import EvidenceStage
 from resolver.exchange import Exchange, pause
 from resolver.failures import FailureCache
 from resolver.forwarding import ForwardingTable, ZonePolicy
-from resolver.limits import Budget, Limits, WorkLimitExceeded
+from resolver.limits import Limits, WorkLimitExceeded
 from resolver.parent_glue import ParentSideGlue
-from resolver.plan import Heard, QueryBudget, ZoneCut
+from resolver.plan import Heard, Purpose, QueryBudget, ZoneCut, work_spent
 from resolver.proofs import ProofMemory
 from resolver.question import Outcome, Question
 from resolver.routes import RouteTable
@@ -85,9 +87,6 @@ from rootzone.lifecycle import LocalRoot
 #: Cached data with less than this share of its TTL left is refreshed in
 #: the background when asked for (Unbound's prefetch: the last 10%).
 PREFETCH_SHARE = 0.1
-#: Servers whose DS/DNSKEY records the validator found bogus, remembered
-#: until a TCP re-ask confirms or clears them.
-MAX_SUSPECTS = 1024
 
 
 class Iterator:
@@ -135,9 +134,6 @@ class Iterator:
         self.wildcard_proofs: ProofMemory[
             tuple[dns.name.Name, dns.rdatatype.RdataType], tuple[dns.rrset.RRset, ...]
         ] = ProofMemory(validator.clock)
-        #: (server, zone) whose DS/DNSKEY the validator found bogus, with why:
-        #: held down only once a TCP re-ask proves the records are theirs.
-        self._suspects: LRUCache[tuple[str, str], str] = LRUCache(maxsize=MAX_SUSPECTS)
         #: RFC 8198: answer denials from cached SECURE NSEC records (``aggressive``).
         self.aggressive_nsec = aggressive_nsec
         #: Denials so answered without asking upstream (for metrics).
@@ -157,6 +153,16 @@ class Iterator:
         )
         #: Records the scrubbing stage dropped from replies, by reason (for metrics).
         self.scrubbed = self.servers.scrubbed
+        #: The DS/DNSKEY records the validator asks for (``resolver.evidence``).
+        self.evidence = EvidenceStage(
+            cache=cache,
+            writes=self.writes,
+            referral_denials=self.referral_denials,
+            servers=self.servers,
+            walk=self._walk,
+            zone_of=lambda name, rdtype: self._closest_cut(name, rdtype).zone,
+            hold_down=self._hold_down,
+        )
 
     @property
     def selection(self) -> ServerSelection:
@@ -178,11 +184,13 @@ class Iterator:
         """
         budget = QueryBudget(self.limits, self.timer, trace)
         try:
-            outcome = yield from self._resolve_chain(question, budget, (question,), refresh)
+            with budget.asking(question.name, question.rdtype, Purpose.CLIENT):
+                outcome = yield from self._resolve_chain(question, budget, (question,), refresh)
         except ResolutionFailed as exc:
             outcome = Outcome.servfail(exc.code, exc.text)
         except WorkLimitExceeded as exc:
             outcome = Outcome.servfail(WorkLimitExceeded.ede_code, str(exc))
+        trace.planned(budget)
         trace.finished(outcome)
         return outcome
 
@@ -223,13 +231,11 @@ class Iterator:
     ) -> Exchange[Outcome]:
         """Resolve ``question``, following CNAME and DNAME aliases across zones."""
         chain = Chain(question, self.limits.max_cname_chain)
-        name = question.name
-        while True:
-            step = yield from self._resolve_name(name, question.rdtype, budget, stack, refresh)
-            next_name = chain.follow(step)
-            if next_name is None:
-                return chain.outcome(step)
-            name = next_name
+        step = yield from self._resolve_name(question.name, question.rdtype, budget, stack, refresh)
+        while (name := chain.follow(step)) is not None:
+            with budget.asking(name, question.rdtype, Purpose.ALIAS):
+                step = yield from self._resolve_name(name, question.rdtype, budget, stack, refresh)
+        return chain.outcome(step)
 
     def _resolve_name(
         self,
@@ -257,7 +263,7 @@ class Iterator:
             if (yield from self._found_lower_cut(heard, name, budget, stack)):
                 continue  # the child's cut is cached now: its servers are asked
             step = yield from self._conclude(heard, name, rdtype, budget, stack)
-            if step.blame is not None and _work_spent(budget):
+            if step.blame is not None and work_spent(budget):
                 return step  # our limit made it bogus, not the server: blame no one
             if step.blame is not None and step.blame != LOCAL_ROOT and not heard.tcp:
                 # A bogus UDP reply proves nothing about its server: an
@@ -273,7 +279,7 @@ class Iterator:
                     continue
                 heard = confirmed
                 step = yield from self._conclude(heard, name, rdtype, budget, stack)
-                if step.blame is not None and _work_spent(budget):
+                if step.blame is not None and work_spent(budget):
                     return step
             if step.blame is None:
                 return step
@@ -289,13 +295,13 @@ class Iterator:
 
         Bogus data from the local root copy is reported to it (the root
         servers are asked instead for this question). A server is only
-        suspected here: ``_fetch`` holds it down once the same records came
-        over TCP as well (``_confirm_suspects``).
+        suspected here: the evidence stage holds it down once the same records
+        came over TCP as well (``EvidenceStage.suspect``).
         """
         if address == LOCAL_ROOT:
             self._hold_down(address, zone, reason)
         else:
-            self._suspects[(address, zone)] = reason
+            self.evidence.suspect(address, zone, reason)
 
     def _hold_down(self, address: str, zone: str, reason: str) -> None:
         """Stop asking ``address`` for ``zone``: it proved to send bogus data."""
@@ -385,107 +391,6 @@ class Iterator:
             proof=found.proof,
             stale=found.stale,
         )
-
-    def _fetch(
-        self,
-        name: dns.name.Name,
-        rdtype: dns.rdatatype.RdataType,
-        budget: QueryBudget,
-        stack: tuple[Question, ...],
-        avoid: frozenset[str],
-    ) -> Exchange[Evidence]:
-        """Find DNSKEY or DS records for the validator, which judges them itself.
-
-        Cached records are used whatever their status; fresh ones are cached
-        as INDETERMINATE until the validator stores its verdict. With servers
-        to ``avoid`` (they sent bogus records), the cache is bypassed and the
-        others are asked; when none is left the ``Evidence`` is empty.
-        Servers to avoid that the validator suspects are first asked over
-        TCP (``_confirm_suspects``).
-        """
-        if avoid:
-            yield from self._confirm_suspects(avoid, budget)
-        else:
-            cached = self._cached_evidence(name, rdtype)
-            if cached is not None:
-                budget.trace.evidence(name, rdtype, cached, cached=True)
-                return cached
-        try:
-            heard = yield from self._walk(name, rdtype, budget, stack, avoid)
-        except ResolutionFailed:
-            if not avoid:
-                raise
-            return Evidence(self._closest_cut(name, rdtype).zone)
-        evidence = self._evidence(heard, name, rdtype)
-        budget.trace.evidence(name, rdtype, evidence, cached=False)
-        if not heard.tcp:
-            budget.udp_evidence[heard.address] = (name, rdtype, heard.zone, evidence, heard.policy)
-        return evidence
-
-    def _confirm_suspects(self, avoid: frozenset[str], budget: QueryBudget) -> Exchange[None]:
-        """Hold down the suspects in ``avoid`` whose bogus records come over TCP too.
-
-        The validator found the DS or DNSKEY records a server sent over UDP
-        bogus (``hold_down``). A spoofer may have sent them, so the same
-        question goes to the same server over TCP: the same records again
-        prove they are the server's, and it is held down; different ones
-        mean the UDP reply was forged, and the server is not blamed. A
-        verdict our own work limits caused blames no one.
-        """
-        for address in sorted(avoid):
-            sent = budget.udp_evidence.pop(address, None)
-            if sent is None:
-                continue
-            name, rdtype, zone, evidence, policy = sent
-            reason = self._suspects.pop((address, str(zone)), None)
-            if reason is None or _work_spent(budget):
-                continue
-            heard = yield from self.servers.over_tcp(address, zone, name, rdtype, budget, policy)
-            if heard is not None and self._evidence(heard, name, rdtype) == evidence:
-                self._hold_down(address, str(zone), f"{reason} (the same over TCP)")
-
-    def _evidence(
-        self, heard: Heard, name: dns.name.Name, rdtype: dns.rdatatype.RdataType
-    ) -> Evidence:
-        """What ``heard`` says of ``name``/``rdtype``, cached as not yet judged."""
-        reply, zone, address = heard.reply, heard.zone, heard.address
-        data = next((r for r in reply.answer if (r.name, r.rdtype) == (name, rdtype)), None)
-        if data is not None:
-            rrsigs = covering(data, reply.signatures)
-            self.writes.rrset(data, reply.signatures, Rank.ANSWER, address)
-            return Evidence(zone, data, rrsigs, source=address)
-        if reply.kind in (ReplyKind.NODATA, ReplyKind.NXDOMAIN):
-            # Without its SOA a negative answer is not cached, but its NSEC/NSEC3
-            # may still prove it to the validator (a DS NODATA, RFC 4035 5.2).
-            nxdomain = reply.kind is ReplyKind.NXDOMAIN
-            proof = proof_of(reply)
-            if reply.soa is not None:
-                self.writes.negative(
-                    name, rdtype, nxdomain=nxdomain, soa=reply.soa, proof=proof, address=address
-                )
-            return Evidence(zone, soa=reply.soa, proof=proof, nxdomain=nxdomain, source=address)
-        return Evidence(zone, source=address)
-
-    def _cached_evidence(
-        self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType
-    ) -> Evidence | None:
-        """``_fetch``'s answer from the cache, judged or not."""
-        hit = self.cache.lookup_rrset(name, rdtype)
-        if hit is not None and hit.rank >= Rank.AUTHORITY:
-            zone = self._closest_cut(name, rdtype).zone
-            return Evidence(zone, hit.rrset, hit.rrsigs, source=hit.source)
-        negative = self.cache.lookup_negative(name, rdtype)
-        if negative is not None:
-            return Evidence(
-                negative.soa.name,
-                soa=negative.soa,
-                proof=negative.proof,
-                nxdomain=negative.nxdomain,
-                source=negative.source,
-            )
-        if rdtype == dns.rdatatype.DS:
-            return self.referral_denials.get(name)
-        return None
 
     def _closest_cut(
         self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType, *, policy: bool = True
@@ -684,7 +589,8 @@ class Iterator:
             if question in stack:
                 continue
             try:
-                outcome = yield from self._resolve_chain(question, budget, (*stack, question))
+                with budget.asking(target, rdtype, Purpose.NS_ADDRESS):
+                    outcome = yield from self._resolve_chain(question, budget, (*stack, question))
             except ResolutionFailed:
                 continue
             found = tuple(
@@ -736,9 +642,7 @@ class Iterator:
         secure = False
         if zonecuts.needs_keys(reply, zone, qname):
             keys = yield from self.validator.zone_keys(
-                zone,
-                budget.validation,
-                lambda name, rdtype, avoid: self._fetch(name, rdtype, budget, stack, avoid),
+                zone, budget.validation, self.evidence.for_query(budget, stack)
             )
             secure = keys.security is Security.SECURE
         for cut in zonecuts.candidates(reply, zone, qname, zone_secure=secure):
@@ -828,7 +732,7 @@ class Iterator:
                 unvalidatable=tuple(r for r in records if r.rdtype == dns.rdatatype.RRSIG),
             ),
             budget.validation,
-            lambda name, rdtype, avoid: self._fetch(name, rdtype, budget, stack, avoid),
+            self.evidence.for_query(budget, stack),
         )
         budget.trace.judged(zone, address, verdict, reply.signatures, self.validator)
         error = verdict.errors[0] if verdict.errors else None
@@ -904,25 +808,8 @@ class Iterator:
         signer = forwarding.signer_zone(owner, heard.reply.signatures, top)
         if signer is not None:
             return signer
-        fetch = self._ds_or_nothing(budget, stack)
+        fetch = self.evidence.ds_or_nothing(budget, stack)
         return (yield from forwarding.unsigned_cut(owner, top, fetch))
-
-    def _ds_or_nothing(
-        self, budget: QueryBudget, stack: tuple[Question, ...]
-    ) -> Callable[[dns.name.Name], Exchange[Evidence]]:
-        """``_fetch`` of DS records for ``forwarding.unsigned_cut``; empty evidence on failure.
-
-        A DS the forwarder cannot give ends the walk there (the validator
-        judges the data in the zone found so far) rather than the resolution.
-        """
-
-        def fetch(name: dns.name.Name) -> Exchange[Evidence]:
-            try:
-                return (yield from self._fetch(name, dns.rdatatype.DS, budget, stack, frozenset()))
-            except ResolutionFailed:
-                return Evidence(name)
-
-        return fetch
 
     def _speaks_for(self, zone: dns.name.Name, name: dns.name.Name) -> bool:
         """Whether a server of ``zone`` is the one to say that ``name`` does not exist."""
@@ -937,21 +824,6 @@ def _policy_cut(entry: ZonePolicy) -> ZoneCut:
 def _addresses_in(rrsets: tuple[dns.rrset.RRset, ...], name: dns.name.Name) -> tuple[str, ...]:
     """The addresses of ``name`` among the A/AAAA RRsets ``rrsets``."""
     return tuple(rdata.address for rrset in rrsets if rrset.name == name for rdata in rrset)
-
-
-def _work_spent(budget: Budget) -> bool:
-    """Whether validation work hit one of our limits (``ValidationWorkExceeded``).
-
-    A verdict then says nothing about the server: its reply was judged
-    bogus because we stopped checking, so no one is held down for it.
-    """
-    work = budget.validation
-    limits = work.limits
-    return (
-        work.signatures >= limits.max_signatures_per_query
-        or work.response_signatures >= limits.max_signatures_per_response
-        or work.hashes >= limits.max_nsec3_hashes_per_response
-    )
 
 
 def _expiring(remaining: int, lifetime: int) -> bool:

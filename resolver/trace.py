@@ -64,6 +64,12 @@ class Cut(Protocol):
     def known_addresses(self) -> list[str]: ...
 
 
+class Plan(Protocol):
+    """What the trace needs of a query's plan (``plan.QueryBudget``): its printable state."""
+
+    def describe(self) -> list[str]: ...
+
+
 class Tracer(Protocol):
     """The hooks the iterator calls; see ``Recorder`` for what each one means."""
 
@@ -97,6 +103,7 @@ class Tracer(Protocol):
     def cached_negative(
         self, name: dns.name.Name, rdtype: int, nxdomain: bool, security: Security
     ) -> None: ...
+    def planned(self, plan: Plan) -> None: ...
     def finished(self, outcome: Outcome) -> None: ...
 
 
@@ -153,6 +160,9 @@ class NoTrace:
     def cached_negative(
         self, name: dns.name.Name, rdtype: int, nxdomain: bool, security: Security
     ) -> None:
+        pass
+
+    def planned(self, plan: Plan) -> None:
         pass
 
     def finished(self, outcome: Outcome) -> None:
@@ -429,6 +439,8 @@ class Recorder:
 
     def __init__(self, echo: Callable[[Event], None] | None = None) -> None:
         self.events: list[Event] = []
+        #: The plan's final state (``plan.QueryBudget.describe``): questions and budget.
+        self.plan: list[str] = []
         self._echo = echo
 
     def lines(self) -> list[str]:
@@ -549,6 +561,9 @@ class Recorder:
         self, name: dns.name.Name, rdtype: int, nxdomain: bool, security: Security
     ) -> None:
         self._emit(Cached(name, rdtype, security, "NXDOMAIN" if nxdomain else "NODATA"))
+
+    def planned(self, plan: Plan) -> None:
+        self.plan = plan.describe()
 
     def finished(self, outcome: Outcome) -> None:
         self._emit(Finished(outcome.rcode, outcome.security, outcome.errors, len(outcome.answer)))

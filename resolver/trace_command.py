@@ -116,6 +116,7 @@ def render(question: Question, outcome: Outcome, recorder: Recorder, dnssec: boo
     """The trace lines, numbered, then the answer a client would get."""
     lines = [f";; trace of {question} (cache bypassed: neither read nor written)"]
     lines += [f"{number:3d}. {line}" for number, line in enumerate(recorder.lines(), 1)]
+    lines += [f";; {line}" for line in recorder.plan]
     lines.append(
         f";; {dns.rcode.to_text(outcome.rcode)}, {outcome.security.value}"
         + "".join(f", EDE {error.code}: {error.text}" for error in outcome.errors)

@@ -12,8 +12,9 @@ need, walking the chain of trust down from the closest trust anchor:
 
 A zone's parent is read from its DS RRset (the RRSIG's signer), or from the
 SOA of the proof that there is no DS, so the walk needs no map of zone cuts.
-DNSKEY and DS records are fetched through ``Fetch``, an iterator resolution
-that does not validate: the validator judges them itself (a DNSKEY RRset is
+DNSKEY and DS records are asked for as an ``EvidenceRequest`` through
+``Fetch``, which ``resolver.evidence`` answers with a resolution that does
+not validate: the validator judges them itself (a DNSKEY RRset is
 trusted through the DS, not through its own zone) and caches them with their
 verdict. Each zone's verdict (``ZoneKeys``) is kept in the ``KeyCache`` for
 the DNSKEY/DS TTL, a bogus one for ``bogus_ttl`` seconds, so that a broken
@@ -97,10 +98,23 @@ class Evidence:
     source: str | None = None
 
 
-#: How the validator gets DNSKEY and DS records: a resolution it judges itself.
-#: The addresses given are not asked (they sent bogus data); with any given,
-#: the cache is bypassed, and no server left gives empty ``Evidence``.
-Fetch = Callable[[dns.name.Name, dns.rdatatype.RdataType, frozenset[str]], Exchange[Evidence]]
+@dataclass(frozen=True, slots=True)
+class EvidenceRequest:
+    """The DS or DNSKEY records the validator needs, as it asks the evidence stage.
+
+    The servers in ``avoid`` are not asked (they sent bogus data); with any
+    given, the cache is bypassed, and no server left gives empty ``Evidence``
+    (``resolver.evidence``, which answers the request, says how).
+    """
+
+    name: dns.name.Name
+    rdtype: dns.rdatatype.RdataType
+    avoid: frozenset[str] = frozenset()
+
+
+#: How the validator gets DNSKEY and DS records: a resolution it judges itself,
+#: asked for as data so that the validator never calls back into the iterator.
+Fetch = Callable[[EvidenceRequest], Exchange[Evidence]]
 #: Told of a server that sent bogus data: (address, zone, reason).
 HoldDown = Callable[[str, str, str], object]
 
@@ -439,7 +453,7 @@ class Validator:
             _SentBogus: the DS (or its denial), or the DNSKEY RRset, failed.
             Bogus: nothing usable was fetched.
         """
-        evidence = yield from fetch(zone, dns.rdatatype.DS, avoid)
+        evidence = yield from fetch(EvidenceRequest(zone, dns.rdatatype.DS, avoid))
         if evidence.rrset is not None:
             parent = _parent_of(zone, evidence.rrsigs, evidence.zone, anchor)
             parent_keys = yield from self.zone_keys(parent, work, fetch)
@@ -497,7 +511,7 @@ class Validator:
             _SentBogus: the DNSKEY RRset failed.
             BogusNoKey: there is none.
         """
-        evidence = yield from fetch(zone, dns.rdatatype.DNSKEY, avoid)
+        evidence = yield from fetch(EvidenceRequest(zone, dns.rdatatype.DNSKEY, avoid))
         if evidence.rrset is None:
             raise BogusNoKey(
                 f"{zone}: no DNSKEY RRset (from {evidence.source or 'cache'}), but it is signed"

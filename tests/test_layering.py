@@ -76,6 +76,7 @@ STAGES = (
     "resolver/assemble.py",
     "resolver/cache_writes.py",
     "resolver/servers.py",
+    "resolver/evidence.py",
 )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 from typing import TypeVar
 
 import dns.name
@@ -26,6 +27,8 @@ from resolver.driver import run_exchange
 from resolver.errors import UpstreamError
 from resolver.exchange import UpstreamQuery, UpstreamReply
 from resolver.lab import Lab, LabTransport
+from resolver.limits import Limits
+from resolver.plan import MAX_PLANNED, Purpose, QueryBudget
 from resolver.question import Outcome, Question
 from resolver.trace import (
     NO_TRACE,
@@ -119,6 +122,62 @@ async def test_a_cname_into_another_zone_shows_both_zones(harness: Harness) -> N
         (name("www.example.net."), A),
     ]
     assert recorder.events[-1] == Finished(dns.rcode.NOERROR, Security.SECURE, (), 2)
+
+
+async def test_the_plan_of_a_cname_into_another_zone_lists_its_alias_and_key_fetches(
+    harness: Harness,
+) -> None:
+    _, recorder = await traced(harness, "alias.example.com.")
+    plan = recorder.plan
+    assert plan[0].endswith("questions, 0 pending")
+    assert plan[1] == "  1. client question: alias.example.com. A"
+    asked = [line.split(". ", 1)[1] for line in plan[1:-1]]
+    assert asked.index("alias target: www.example.net. A") > asked.index(
+        "key material for the validator: example.com. DNSKEY"
+    )
+    assert "key material for the validator: example.net. DNSKEY" in asked
+    assert not any(a.startswith("NS address") for a in asked)
+    assert plan[-1].startswith("budget: ")
+    queries = sum(1 for event in recorder.events if isinstance(event, QuerySent))
+    assert f"budget: {queries}/" in plan[-1]
+
+
+async def test_the_plan_of_a_glueless_delegation_lists_the_ns_address_lookups(
+    harness: Harness,
+) -> None:
+    outcome, recorder = await traced(harness, "www.noglue.com.")
+    assert outcome.rcode == dns.rcode.NOERROR
+    asked = [line.split(". ", 1)[1] for line in recorder.plan[1:-1]]
+    assert asked[0] == "client question: www.noglue.com. A"
+    lookups = [a for a in asked if a.startswith("NS address")]
+    assert lookups[0] in (
+        "NS address: ns1-noglue.example.net. A",
+        "NS address: ns2-noglue.example.net. A",
+    )
+    assert "(pending)" not in "".join(asked)
+    spent = re.search(r"(\d+)/\d+ NS lookups", recorder.plan[-1])
+    assert spent is not None
+    assert int(spent.group(1)) >= 1
+
+
+def test_a_plan_marks_what_is_still_pending_and_bounds_its_list() -> None:
+    budget = QueryBudget(Limits(), lambda: 0.0)
+    with budget.asking(name("a.example."), A, Purpose.CLIENT):
+        with budget.asking(name("ns.example."), A, Purpose.NS_ADDRESS):
+            pass
+        inside = budget.describe()
+    assert inside[:3] == [
+        "plan: 2 questions, 1 pending",
+        "  1. client question: a.example. A (pending)",
+        "  2. NS address: ns.example. A",
+    ]
+    for _ in range(MAX_PLANNED):
+        with budget.asking(name("x.example."), A, Purpose.EVIDENCE):
+            pass
+    described = budget.describe()
+    assert described[0] == f"plan: {MAX_PLANNED + 2} questions, 0 pending"
+    assert described[-2] == "  ... and 2 more"
+    assert budget.pending == []
 
 
 async def test_a_bogus_answer_shows_the_verdict_the_blame_and_the_hold_down(

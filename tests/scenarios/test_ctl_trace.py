@@ -49,6 +49,12 @@ def test_ctl_trace_prints_every_step_and_leaves_the_cache_alone(
         assert step in text, step
     assert any("(example.com.): secure; RRSIG key tags" in line for line in lines)
     assert ";; NOERROR, secure" in lines
+    # The plan's final state follows the steps: the questions and the budget.
+    plan = lines.index(next(line for line in lines if line.startswith(";; plan: ")))
+    assert lines[plan + 1] == ";;   1. client question: www.example.com. A"
+    assert ";;   2. key material for the validator: . DNSKEY" in lines
+    assert lines[plan:].index(";; NOERROR, secure") > 1
+    assert any(line.startswith(";; budget: ") for line in lines[plan:])
     assert any(line.endswith("IN A 192.0.2.1") for line in lines)
     assert any(" IN RRSIG A " in line for line in lines)  # --dnssec: the signatures too
     dump = resolver.ctl("cache", "dump", "example.com")
