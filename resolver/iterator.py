@@ -164,6 +164,33 @@ class Iterator:
             hold_down=self._hold_down,
         )
 
+    def with_cache(self, cache: Cache) -> Iterator:
+        """An iterator like this one over ``cache``, with a key cache, failure
+        memory and proofs of its own; selection, routes, root hints, the local
+        root copy, limits, trust anchors and stub/forward zones are shared.
+
+        For ``holdfast ctl trace`` (``trace_command``). Kept beside
+        ``__init__`` so that a new parameter is passed on here too.
+        """
+        forked = Iterator(
+            cache=cache,
+            selection=self.selection,
+            hints=self.hints,
+            limits=self.limits,
+            validator=self.validator.with_cache(
+                cache, lambda address, zone, reason: forked.hold_down(address, zone, reason)
+            ),
+            qname_minimisation=self.qname_minimisation,
+            routes=self.routes,
+            local_root=self.local_root,
+            timer=self.timer,
+            failed_targets=FailureCache(self.validator.clock, self.failed_targets.policy),
+            aggressive_nsec=self.aggressive_nsec,
+            harden_glue=self.harden_glue,
+            forwarding=self.forwarding,
+        )
+        return forked
+
     @property
     def selection(self) -> ServerSelection:
         """The servers' RTTs and states, as the server loop (``resolver.servers``) uses them."""

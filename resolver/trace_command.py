@@ -33,12 +33,10 @@ import dns.rrset
 
 from dnssec.errors import HoldfastError
 from resolver.cache import Cache
-from resolver.failures import FailureCache
 from resolver.iterator import Iterator
 from resolver.question import Outcome, Question
 from resolver.recursor import Recursor
 from resolver.trace import Recorder
-from resolver.validation import Validator
 
 USAGE = "trace NAME [TYPE] [--dnssec]"
 #: Entries of the private cache: one resolution with its sub-queries
@@ -74,35 +72,15 @@ def private_iterator(shared: Iterator) -> Iterator:
     """An iterator like ``shared`` with an empty cache, key cache and failure memory of its own.
 
     Selection, routes, root hints, the local root copy, limits and trust
-    anchors are ``shared``'s (module docstring).
+    anchors are ``shared``'s (module docstring; ``Iterator.with_cache``).
     """
-    validator = shared.validator
-    cache = Cache(
-        validator.clock, max_entries=PRIVATE_CACHE_ENTRIES, lifetimes=shared.cache.lifetimes
+    return shared.with_cache(
+        Cache(
+            shared.validator.clock,
+            max_entries=PRIVATE_CACHE_ENTRIES,
+            lifetimes=shared.cache.lifetimes,
+        )
     )
-    private = Iterator(
-        cache=cache,
-        selection=shared.selection,
-        hints=shared.hints,
-        limits=shared.limits,
-        validator=Validator(
-            anchors=validator.anchors,
-            cache=cache,
-            clock=validator.clock,
-            bogus_ttl=validator.bogus_ttl,
-            negative_anchors=validator.negative_anchors,
-            hold_down=lambda address, zone, reason: private.hold_down(address, zone, reason),
-        ),
-        qname_minimisation=shared.qname_minimisation,
-        routes=shared.routes,
-        local_root=shared.local_root,
-        timer=shared.timer,
-        failed_targets=FailureCache(validator.clock, shared.failed_targets.policy),
-        aggressive_nsec=shared.aggressive_nsec,
-        harden_glue=shared.harden_glue,
-        forwarding=shared.forwarding,
-    )
-    return private
 
 
 async def run(recursor: Recursor, question: Question, dnssec: bool) -> str:

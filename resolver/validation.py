@@ -261,6 +261,19 @@ class Validator:
         #: Replies (and DS/DNSKEY records) that failed validation, per server.
         self.bogus_servers = ServerTable(("bogus",))
 
+    def with_cache(self, cache: Cache, hold_down: HoldDown | None) -> Validator:
+        """A validator like this one (anchors, negative anchors, clock, bogus
+        TTL) over ``cache``, holding down through ``hold_down``
+        (``Iterator.with_cache``). Kept beside ``__init__`` for the same reason."""
+        return Validator(
+            anchors=self.anchors,
+            cache=cache,
+            clock=self.clock,
+            bogus_ttl=self.bogus_ttl,
+            hold_down=hold_down,
+            negative_anchors=self.negative_anchors,
+        )
+
     def now(self) -> int:
         """The validation time: the wall clock, in whole seconds."""
         return int(self.clock.wall())
