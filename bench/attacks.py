@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import overload
-from bench.processes import isolate, start_holdfast, start_lab
+from bench.processes import LOAD_CPU, RESOLVER_CPU, isolate, start_holdfast, start_lab
 from resolver.lab.fanout import cut_label
 
 #: Queries per second of each attack (the issue's figures: 10 and 50 q/s for the RSA zones).
@@ -87,7 +87,7 @@ def beside(command: list[str] | None, args: argparse.Namespace) -> dict[str, Any
     attacker = None
     if command is not None:
         attacker = subprocess.Popen(
-            ["taskset", "-c", str(overload.LOAD_CPU), sys.executable, "-m", *command,
+            ["taskset", "-c", str(LOAD_CPU), sys.executable, "-m", *command,
              "--seconds", str(args.seconds)],
             stdout=subprocess.PIPE, cwd=REPO,
         )
@@ -105,9 +105,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     overload.pin_to_load_cpu()
     with tempfile.TemporaryDirectory(prefix="holdfast-attacks-") as temporary:
         workdir = Path(temporary)
-        lab = start_lab(workdir, overload.LOAD_CPU)
+        lab = start_lab(workdir, LOAD_CPU)
         try:
-            holdfast = start_holdfast(workdir, overload.RESOLVER_CPU)
+            holdfast = start_holdfast(workdir, RESOLVER_CPU)
             try:
                 overload.warm()
                 fanout = time_fanout()

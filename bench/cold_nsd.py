@@ -40,6 +40,8 @@ from bench.dnsperf import run as dnsperf
 from bench.figures import Spread, latency_spreads
 from bench.nsd import NsdProcesses, nsd_available, start_nsd
 from bench.processes import (
+    LOAD_CPU,
+    RESOLVER_CPU,
     ProcessError,
     Started,
     isolate,
@@ -51,8 +53,6 @@ from bench.processes import (
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "cold-nsd.md"
-RESOLVER_CPU = 0
-LOAD_CPU = 1
 #: Queries in flight: enough that the resolver, not the round trips, sets the pace.
 OUTSTANDING = 100
 

@@ -39,7 +39,9 @@ import h2.events
 from bench import dnsperf
 from bench.processes import (
     HOLDFAST_PORT,
+    LOAD_CPU,
     LOOPBACK,
+    RESOLVER_CPU,
     UNBOUND_PORT,
     Started,
     start_holdfast,
@@ -57,8 +59,6 @@ _PORTS = {
     "Holdfast": {"udp": HOLDFAST_PORT, "dot": 8531, "doh": 4431},
     "Unbound": {"udp": UNBOUND_PORT, "dot": 8532, "doh": 4432},
 }
-RESOLVER_CPU = 0
-LOAD_CPU = 1
 
 
 def encode(name: str, qid: int) -> bytes:

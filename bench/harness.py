@@ -53,6 +53,8 @@ from bench.dnsperf import run as dnsperf
 from bench.figures import Spread, latency_spreads
 from bench.plot import write_cdf_svg
 from bench.processes import (
+    LOAD_CPU,
+    RESOLVER_CPU,
     ProcessError,
     Started,
     isolate,
@@ -66,8 +68,6 @@ from bench.report import write_report
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
-RESOLVER_CPU = 0
-LOAD_CPU = 1
 #: Queries in flight for throughput runs (enough to keep one resolver CPU busy).
 THROUGHPUT_OUTSTANDING = 200
 #: Queries in flight for cold runs: each waits for the lab.

@@ -37,6 +37,8 @@ from bench.dnsperf import DnsperfRun
 from bench.dnsperf import run as dnsperf
 from bench.figures import latency_spreads, percentile
 from bench.processes import (
+    LOAD_CPU,
+    RESOLVER_CPU,
     Started,
     isolate,
     start_holdfast,
@@ -47,8 +49,6 @@ from bench.processes import (
 from resolver.lab.catalogue import plans
 from resolver.lab.control import send_lab_command
 
-RESOLVER_CPU = 0
-LOAD_CPU = 1
 ZONE = "bench.com."
 #: Queries in flight: fewer than the harness's cold runs (100), so that on
 #: a shared machine admission control (``resolver.admission``) does not

@@ -46,7 +46,7 @@ import dns.name
 import dns.query
 
 from bench import overload
-from bench.processes import isolate, start_holdfast, start_lab
+from bench.processes import LOAD_CPU, RESOLVER_CPU, isolate, start_holdfast, start_lab
 from dnssec.signatures import key_tag as key_tag_of
 from resolver.control import request
 from resolver.lab.control import send_lab_command
@@ -160,7 +160,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     holddowns: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="holdfast-kaminsky-") as temporary:
         workdir = Path(temporary)
-        lab = start_lab(workdir, overload.LOAD_CPU)
+        lab = start_lab(workdir, LOAD_CPU)
         try:
             addresses = servers(workdir / "lab")
             for address in (a for zone in ZONES.values() for a in addresses[zone]):
@@ -169,7 +169,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for case in (False, True):
                 config = workdir / f"case-{case}.toml"
                 config.write_text(f"[upstream]\nqname_case_randomisation = {str(case).lower()}\n")
-                holdfast = start_holdfast(workdir, overload.RESOLVER_CPU, ["--config", str(config)])
+                holdfast = start_holdfast(workdir, RESOLVER_CPU, ["--config", str(config)])
                 try:  # the zones' keys and delegations cached: the spoofer races one query
                     for name in ("www.bench.com.", "www.insecure.com."):
                         ask(name)

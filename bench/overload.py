@@ -48,7 +48,9 @@ from typing import Any
 from bench import workloads
 from bench.processes import (
     HOLDFAST_PORT,
+    LOAD_CPU,
     LOOPBACK,
+    RESOLVER_CPU,
     Started,
     isolate,
     start_holdfast,
@@ -58,8 +60,6 @@ from bench.processes import (
 )
 from resolver.control import request
 
-RESOLVER_CPU = 0
-LOAD_CPU = 1
 #: Cold queries outstanding while the capacity is measured (as ``bench.harness``).
 COLD_WINDOW = 100
 #: Seconds the cold capacity is measured for.

@@ -28,6 +28,11 @@ import dns.query
 HOLDFAST_PORT = 5300
 UNBOUND_PORT = 5301
 LOOPBACK = "127.0.0.1"
+#: The benches' split of a 2-core machine: the resolver measured (Holdfast or
+#: Unbound) on one core, the lab, the authority and the load generators on
+#: the other, so that neither steals the other's CPU.
+RESOLVER_CPU = 0
+LOAD_CPU = 1
 
 _READY_TIMEOUT = 30.0
 _STOP_TIMEOUT = 10.0
