@@ -13,15 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from resolver import cli
 from resolver.errors import ConfigError
 from resolver.failures import FailurePolicy
-
-
-def check(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    status = cli.main(["check-config", str(path)])
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
+from tests.resolver.test_check_config import check
 
 
 @pytest.mark.parametrize(
