@@ -316,15 +316,9 @@ class Commands:
     def _local_root(self, words: Sequence[str]) -> Any:
         action = words[0] if len(words) == 1 else ""
         if action == "status":
-            status = self.local_root.status()
-            status["sources"] = (
-                [source.name for source in self.root_service.sources]
-                if self.root_service is not None
-                else []
-            )
-            if self.root_service is not None and self.root_service.unavailable is not None:
-                status["unavailable"] = self.root_service.unavailable  # the worker cannot start
-            return status
+            if self.root_service is not None:
+                return self.root_service.status()
+            return {**self.local_root.status(), "sources": []}
         if action == "refresh":
             if self.root_service is None:
                 raise ControlError("no local root sources are configured ([local_root] sources)")

@@ -16,7 +16,7 @@ import logging
 import signal
 import socket
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from resolver.cache import Cache
 from resolver.clock import Clock
 from resolver.commands import Commands
 from resolver.config import FORWARD_ZONE, STUB_ZONE, Config, parse_endpoint
-from resolver.control import default_socket_path, serve_control, serve_stream
+from resolver.control import Handler, default_socket_path, serve_control, serve_stream
 from resolver.dnstap_output import DnstapOutput, TappedTransport
 from resolver.encrypted import EncryptedListening, EncryptedServer, encrypted_server_for
 from resolver.errors import ConfigError
@@ -47,6 +47,7 @@ from resolver.metrics_endpoint import serve_metrics
 from resolver.privileges import drop_privileges
 from resolver.recursor import Recursor
 from resolver.reload import apply, read_candidate
+from resolver.root_sharing import RootFollower
 from resolver.routes import RouteTable
 from resolver.selection import ServerSelection
 from resolver.server import DnsServer, Listening, ServerLimits
@@ -207,14 +208,7 @@ def build(
         hold_down=lambda address, zone, reason: iterator.hold_down(address, zone, reason),
     )
     routes = RouteTable(clock, config["routes"])
-    local_root = LocalRoot(
-        clock.wall,
-        LifetimePolicy(
-            safety_margin=config["local_root.safety_margin"],
-            max_age=config["local_root.max_age"] or None,
-        ),
-    )
-    local_root.enabled = config["local_root.enabled"]
+    local_root = local_root_for(config, clock.wall)
     local_root.on_withdrawn = lambda: cache.flush_source(LOCAL_ROOT)
     iterator = Iterator(
         cache=cache,
@@ -326,6 +320,19 @@ def without_missing_ipv6(config: Config) -> Config:
     return config
 
 
+def local_root_for(config: Config, wall: Callable[[], float]) -> LocalRoot:
+    """The holder of the ``[local_root]`` copy, with the operator's bounds on its life."""
+    local_root = LocalRoot(
+        wall,
+        LifetimePolicy(
+            safety_margin=config["local_root.safety_margin"],
+            max_age=config["local_root.max_age"] or None,
+        ),
+    )
+    local_root.enabled = config["local_root.enabled"]
+    return local_root
+
+
 def root_service_for(
     config: Config,
     local_root: LocalRoot,
@@ -407,6 +414,9 @@ class Handover:
     channel: trio.abc.Stream
     #: Its own DNS over TLS and HTTPS sockets, if any are configured.
     encrypted: Sequence[EncryptedListening] = ()
+    #: Adopts the local root the supervisor checked (``root_sharing``); with
+    #: it, this worker runs no refresh task of its own.
+    local_root: RootFollower | None = None
 
 
 async def run(
@@ -438,7 +448,10 @@ async def run(
             if handover is None:
                 await nursery.start(serve_control, control_path, commands(resolver))
             else:
-                nursery.start_soon(_serve_supervisor, handover.channel, commands(resolver))
+                handler: Handler = commands(resolver)
+                if handover.local_root is not None:
+                    handler = handover.local_root.handler(handler)
+                nursery.start_soon(_serve_supervisor, handover.channel, handler)
             if resolver.config["metrics.listen"]:
 
                 async def snapshot() -> Snapshot:
@@ -447,7 +460,8 @@ async def run(
                 metrics = parse_endpoint(resolver.config["metrics.listen"])
                 await nursery.start(serve_metrics, metrics, snapshot)
             drop_privileges(resolver.config["server.user"])
-            if resolver.root_service is not None:
+            if resolver.root_service is not None and (handover is None
+                                                      or handover.local_root is None):
                 await nursery.start(resolver.root_service.run)
             if resolver.maintainer is not None:  # writes its file as [server] user too
                 await nursery.start(resolver.maintainer.run, resolver)
@@ -512,7 +526,7 @@ def reopen_query_log() -> None:
                   extra={"event": "query_log_reopen_failed"})
 
 
-async def _serve_supervisor(channel: trio.abc.Stream, handler: Commands) -> None:
+async def _serve_supervisor(channel: trio.abc.Stream, handler: Handler) -> None:
     """A worker's control channel; its end means the supervisor is gone: stop as on SIGTERM."""
     await serve_stream(channel, handler)
     log.warning("the supervisor closed the control channel: stopping",

@@ -114,8 +114,7 @@ def host_cache(map_size: int) -> Iterator[HostCache | None]:
 
     The directory is private to the user we run as and removed afterwards.
     """
-    parent = _SHM if _SHM.is_dir() and os.access(_SHM, os.W_OK) else None
-    with tempfile.TemporaryDirectory(prefix="holdfast-cache-", dir=parent) as directory:
+    with private_directory("holdfast-cache-") as directory:
         try:
             with _open_map(directory, map_size) as env, env.begin(write=True):
                 pass
@@ -127,6 +126,20 @@ def host_cache(map_size: int) -> Iterator[HostCache | None]:
             yield None
             return
         yield HostCache(directory, secrets.token_bytes(32), map_size)
+
+
+def private_directory(prefix: str) -> tempfile.TemporaryDirectory[str]:
+    """A new directory only this user may enter (0700), removed when its block ends.
+
+    On ``/dev/shm`` when the host has one we may write (tmpfs: no disk
+    writes), else in the temporary directory. Made after the privilege
+    drop, it belongs to the user the workers run as.
+
+    Raises:
+        OSError: it cannot be made.
+    """
+    parent = _SHM if _SHM.is_dir() and os.access(_SHM, os.W_OK) else None
+    return tempfile.TemporaryDirectory(prefix=prefix, dir=parent)
 
 
 def _open_map(path: str, map_size: int) -> lmdb.Environment:

@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import ipaddress
 import json
 import logging
 import math
@@ -93,13 +94,16 @@ from resolver.control import (
 from resolver.encrypted import EncryptedListening, bind_encrypted, encrypted_endpoints
 from resolver.errors import ConfigError, HoldfastError
 from resolver.heap import freeze_startup_heap
-from resolver.host_cache import HostCache, host_cache
+from resolver.host_cache import HostCache, host_cache, private_directory
 from resolver.metrics import Snapshot, merge
 from resolver.metrics_endpoint import serve_metrics
 from resolver.privileges import drop_privileges
 from resolver.reload import LOCAL_ZONE_OPTIONS, effective, read_candidate
+from resolver.root_sharing import Handoff, RootFollower, RootPublisher
 from resolver.routes import Route, RouteError, parse_duration, route_from_words, zone_from_text
 from resolver.server import Listening, bind_all
+from resolver.settings import read_anchors
+from rootzone.service import in_process
 
 log = logging.getLogger("holdfast.workers")
 
@@ -110,6 +114,9 @@ START_DEADLINE = 30.0
 FORWARD_TIMEOUT = 4.0
 #: Bytes of the length that comes before a worker's start message.
 _LENGTH_BYTES = 8
+#: Seconds a worker gets to adopt a local root copy (read ~2 MB, rebuild it
+#: in parts); under the heartbeat timeout, as the channel waits meanwhile.
+ROOT_HANDOFF_TIMEOUT = 8.0
 
 
 class WorkerFailed(HoldfastError):
@@ -366,6 +373,11 @@ class WorkerStart:
     encrypted: tuple[tuple[str, int], ...] = ()
     #: The cache map shared by the workers (``host_cache``), if there is one.
     host_cache: HostCache | None = None
+    #: Where the supervisor puts the local root copies it checked
+    #: (``root_sharing``); None: this worker fetches its own, if any.
+    root_directory: str | None = None
+    #: The local root copy in force when the worker was started.
+    root_handoff: Handoff | None = None
 
 
 def worker_main(channel_fd: int) -> None:
@@ -394,10 +406,14 @@ def worker_main(channel_fd: int) -> None:
             handler({"command": list(words)})
         except HoldfastError as error:
             log.warning("worker %d: replaying %r failed: %s", start.index, " ".join(words), error)
+    follower = None
+    if start.root_directory is not None:
+        follower = RootFollower(resolver.local_root, Path(start.root_directory))
+        follower.adopt_at_start(start.root_handoff)
     listening = [_adopt(udp, tcp) for udp, tcp in start.sockets]
     encrypted = [_adopt_stream(kind, fd) for kind, fd in start.encrypted]
     freeze_startup_heap()
-    trio.run(_serve_worker, resolver, listening, encrypted, channel)
+    trio.run(_serve_worker, resolver, listening, encrypted, channel, follower)
 
 
 def _receive_start(channel: socket.socket) -> bytes:
@@ -444,9 +460,10 @@ async def _serve_worker(
     listening: list[Listening],
     encrypted: list[EncryptedListening],
     channel: socket.socket,
+    follower: RootFollower | None,
 ) -> None:
     stream = trio.SocketStream(trio.socket.from_stdlib_socket(channel))
-    await daemon.run(resolver, handover=daemon.Handover(listening, stream, encrypted))
+    await daemon.run(resolver, handover=daemon.Handover(listening, stream, encrypted, follower))
 
 
 # --- The supervisor ----------------------------------------------------------------------
@@ -472,6 +489,8 @@ class Worker:
     retry_at: float = 0.0
     #: Set once the current process answers; replaced at each start.
     ready: trio.Event = field(default_factory=trio.Event)
+    #: The local root copy last handed to the current process (``root_sharing``).
+    root: Handoff | None = None
 
     def view(self) -> dict[str, Any]:
         """This worker for ``status``."""
@@ -498,6 +517,8 @@ class Supervisor:
         self.workers: list[Worker] = []
         self.started = time.time()
         self.host_cache: HostCache | None = None
+        #: The host's one local root refresh task, with ``[local_root] sources``.
+        self.root: RootPublisher | None = None
         #: Held by a round of ``share_holddowns`` and by ``holddown clear``.
         self._holddowns_lock = trio.Lock()
 
@@ -532,6 +553,10 @@ class Supervisor:
                 if config["workers.shared_cache"] and not config["shared_cache.servers"]:
                     self.host_cache = held.enter_context(
                         host_cache(config["workers.shared_cache_bytes"]))
+                self.root = self._root_publisher(held)
+                if self.root is not None:
+                    nursery.start_soon(self.root.service.run)
+                    nursery.start_soon(self.share_root, self.root)
                 for worker in self.workers:
                     nursery.start_soon(self._keep, worker)
                 for worker in self.workers:
@@ -598,7 +623,10 @@ class Supervisor:
             replay=tuple(tuple(words) for words in replay),
             encrypted=tuple((kind, sock.fileno()) for kind, _, sock in worker.encrypted),
             host_cache=self.host_cache,
+            root_directory=None if self.root is None else str(self.root.directory),
+            root_handoff=None if self.root is None else self.root.current,
         )
+        worker.root = start.root_handoff
         argv = [sys.executable, "-m", "resolver", "worker", "--channel", str(theirs.fileno())]
         fds = [theirs.fileno(), *(fd for pair in start.sockets for fd in pair),
                *(fd for _, fd in start.encrypted)]
@@ -675,6 +703,68 @@ class Supervisor:
             return f"stopped answering for {timeout:g} s, so was killed"
         return _ended(status)
 
+    def _root_publisher(self, held: contextlib.ExitStack) -> RootPublisher | None:
+        """The local root refresh task of the host, run here (``root_sharing``), or None.
+
+        Made after the privilege drop: its directory and the checking
+        process belong to the user the workers run as. If the directory
+        cannot be made, each worker fetches its own copy, as without this.
+        """
+        config = self.config
+        if not config["local_root.sources"]:
+            return None
+        try:
+            directory = held.enter_context(private_directory("holdfast-root-"))
+        except OSError as error:
+            log.warning("each worker fetches its own local root: %s", error)
+            return None
+        allow = [ipaddress.ip_network(text) for text in config["upstream.allow"]]
+        service = daemon.root_service_for(
+            config, daemon.local_root_for(config, time.time), read_anchors(config), allow,
+            in_process)
+        assert service is not None  # there are sources
+        return RootPublisher(service, Path(directory))
+
+    async def share_root(self, publisher: RootPublisher) -> None:
+        """Hand the local root copy in force to every worker that lacks it (``root_sharing``).
+
+        After each round of the refresh task, and every second (a worker
+        just started, a handoff that failed and is due again).
+        """
+        failure = ""
+        while True:
+            with trio.move_on_after(holddown_sharing.SYNC_INTERVAL):
+                await publisher.changed()
+            try:
+                current = await publisher.publish()
+            except OSError as error:
+                if str(error) != failure:  # once per cause, not every second
+                    log.error("cannot hand the local root copy to the workers: %s", error,
+                              extra={"event": "local_root_handoff_failed"})
+                failure = str(error)
+                continue
+            failure = ""
+            if current is None:
+                continue
+            async with trio.open_nursery() as nursery:
+                for worker in self.workers:
+                    if worker.root != current and worker.state == "running":
+                        nursery.start_soon(self._hand_root, worker, current)
+
+    async def _hand_root(self, worker: Worker, handoff: Handoff) -> None:
+        """Give ``worker`` the copy in force; a failure is logged and tried at the next change."""
+        channel = worker.channel
+        if channel is None:
+            return
+        worker.root = handoff
+        try:
+            with trio.fail_after(ROOT_HANDOFF_TIMEOUT):
+                await channel.request(handoff.message())
+        except (ControlError, trio.TooSlowError) as error:
+            log.error("worker %d did not adopt local root serial %d: %s",
+                      worker.index, handoff.serial, str(error) or "no reply in time",
+                      extra={"event": "local_root_handoff_failed", "worker": worker.index})
+
     def _worker_config(self) -> Config:
         """The configuration a worker runs: the supervisor's, without its metrics endpoint."""
         config = self.config.with_overrides({"metrics.listen": ""}, source="worker")
@@ -691,6 +781,12 @@ class Supervisor:
             return combine(await self.reload())
         if words == ["stats"]:
             return await self.snapshot()
+        if self.root is not None and words == ["local-root", "refresh"]:
+            self.root.service.request_refresh()  # the host's one refresh task is here
+            return {"refresh": "requested; see: holdfast ctl local-root status"}
+        if self.root is not None and words == ["local-root", "status"]:
+            # The workers' copies, and the refresh task's sources and refusals.
+            return {**combine(await self.forward(words)), "refresh": self.root.service.status()}
         if words[:2] == ["holddown", "clear"]:
             async with self._holddowns_lock:  # no round brings back what is lifted
                 return combine(await self.forward(words))
@@ -764,6 +860,8 @@ class Supervisor:
             "worker_processes": [worker.view() for worker in self.workers],
             "results": {str(i): reply.value for i, reply in sorted(replies.items()) if reply.ok},
         }
+        if self.root is not None:
+            view["local_root"] = self.root.summary()
         errors = {str(i): reply.value for i, reply in sorted(replies.items()) if not reply.ok}
         if errors:
             view["errors"] = errors
@@ -781,10 +879,13 @@ class Supervisor:
         """
         running = self.config
         # Read in a thread: the supervisor's loop keeps the workers' channels going.
-        fresh = (await trio.to_thread.run_sync(read_candidate, running)).config
+        candidate = await trio.to_thread.run_sync(read_candidate, running)
+        fresh = candidate.config
         replies = await self.forward(["reload"])
         if any(reply.ok for reply in replies.values()):
             self.config = effective(running, fresh)
+            if self.root is not None:  # the next candidate is checked with the new anchors
+                self.root.service.anchors = candidate.anchors
             logs.set_level(self.config["logging.level"])
             if any(running[name] != fresh[name] for name in LOCAL_ZONE_OPTIONS):
                 self.replay.forget_local()  # the workers rebuilt them from the file
@@ -820,6 +921,8 @@ class Supervisor:
         replies = await self.forward(["stats"])
         snapshot = merge([reply.value for reply in replies.values() if reply.ok])
         snapshot["worker_restarts"] = sum(worker.restarts for worker in self.workers)
+        if self.root is not None:  # candidates are refused here, not by the workers
+            snapshot["local_root"]["rejections"] = dict(self.root.service.local_root.rejections)
         snapshot["worker_hung"] = sum(worker.hangs for worker in self.workers)
         return snapshot
 

@@ -200,16 +200,20 @@ class LocalRoot:
     # -- what the refresh task tells it ------------------------------------
 
     def install(
-        self, copy: RootCopy, *, refreshed_at: float | None = None
+        self, copy: RootCopy, *, refreshed_at: float | None = None, loaded_at: float | None = None
     ) -> None:
         """Start using ``copy`` (one assignment: queries see the old copy or this one).
 
         ``refreshed_at`` is its last successful refresh when that is older
         than now (a copy saved by a previous run); by default now.
+        ``loaded_at`` is when it was first loaded, when that was earlier (a
+        worker adopting the copy its supervisor loaded: ``max_age`` counts
+        from the supervisor's load); by default now.
         """
         now = self._now()
         refreshed = now if refreshed_at is None else min(refreshed_at, now)
-        self._installed = self._with_times(copy, loaded_at=now, refreshed_at=refreshed)
+        loaded = now if loaded_at is None else min(loaded_at, now)
+        self._installed = self._with_times(copy, loaded_at=loaded, refreshed_at=refreshed)
         self._retired = None
         self._stale_logged = False
         self._attempted(failed=False)
@@ -224,14 +228,19 @@ class LocalRoot:
             extra={"event": "local_root_loaded", "serial": copy.serial, "retire_at": retire_at},
         )
 
-    def confirm(self) -> None:
-        """A source was reached and has nothing newer: a successful refresh (RFC 1996)."""
+    def confirm(self, *, refreshed_at: float | None = None) -> None:
+        """A source was reached and has nothing newer: a successful refresh (RFC 1996).
+
+        ``refreshed_at``: when, if not now (a worker told by its supervisor).
+        """
         self._attempted(failed=False)
         installed = self._current()
         if installed is None:
             return
+        now = self._now()
+        refreshed = now if refreshed_at is None else min(refreshed_at, now)
         self._installed = self._with_times(
-            installed.copy, loaded_at=installed.loaded_at, refreshed_at=self._now()
+            installed.copy, loaded_at=installed.loaded_at, refreshed_at=refreshed
         )
         self._stale_logged = False
 

@@ -99,7 +99,7 @@ def process_offload(start_pool: Callable[[], Executor] = idle_pool) -> Offload:
         pickled = await trio.to_thread.run_sync(
             functools.partial(_run_in_pool, start_pool, work), abandon_on_cancel=True
         )
-        return None if pickled is None else await _restore(pickled)
+        return None if pickled is None else await restore_in_parts(pickled)
 
     return offload
 
@@ -151,8 +151,12 @@ def _interrupts_blocked() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
-async def _restore(pickled: PickledCopy) -> RootCopy:
-    """Rebuild the copy a part at a time, with the event loop running in between."""
+async def restore_in_parts(pickled: PickledCopy) -> RootCopy:
+    """Rebuild the copy a part at a time, with the event loop running in between.
+
+    Also how a ``--workers`` worker adopts the copy its supervisor checked
+    (``resolver.root_sharing``).
+    """
     # Rebuilding allocates some 60,000 objects (the real root): collected
     # as they come, they would set off a full collection halfway, one
     # pause as long as the one the parts avoid. They are long-lived; the
@@ -185,7 +189,7 @@ def _in_parts(work: Callable[[], RootCopy | None]) -> PickledCopy | None:
 #: stalls the event loop by as much. A fresh process per candidate (the
 #: root changes about twice a day) costs about half a second to start and
 #: leaves nothing running between loads. The copy comes back pickled in
-#: parts (``PickledCopy``) and is rebuilt a part at a time (``_restore``).
+#: parts (``PickledCopy``) and is rebuilt a part at a time (``restore_in_parts``).
 in_process = process_offload()
 
 
@@ -239,6 +243,9 @@ class RootService:
         self.unavailable: str | None = None
         #: Candidates fetched, by source name, that no worker could check.
         self._unchecked: dict[str, Fetched] = {}
+        #: Called after every round (the saved copy's load, each refresh), whatever
+        #: came of it: a ``--workers`` supervisor hands the outcome to its workers.
+        self.on_round: Callable[[], object] | None = None
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Load the saved copy, then refresh on the SOA timers until cancelled.
@@ -251,12 +258,15 @@ class RootService:
             await self.load_saved()
         except WorkerUnavailable as error:
             await self._until_asked(error)
+        else:
+            self._round_done()
         while True:
             try:
                 await self.refresh()
             except WorkerUnavailable as error:
                 await self._until_asked(error)
                 continue
+            self._round_done()
             self.local_root.state()  # logs the stale alarm when it is due
             delay = self.local_root.next_check() - self.local_root.now()
             with trio.move_on_after(max(delay, 0.0)):
@@ -267,6 +277,7 @@ class RootService:
         """Mark the local root unavailable (the root servers are asked) until a refresh request."""
         self.unavailable = str(error)
         self.local_root.attempt_failed()
+        self._round_done()
         log.error("local root unavailable, resolving through the root servers: %s; "
                   "fix it, then: holdfast ctl local-root refresh", error,
                   extra={"event": "local_root_unavailable"})
@@ -277,6 +288,18 @@ class RootService:
     def request_refresh(self) -> None:
         """Wake the task now (``ctl local-root refresh``)."""
         self._wake.set()
+
+    def status(self) -> dict[str, object]:
+        """``ctl local-root status``: the holder's view, the sources, why none can be checked."""
+        status = self.local_root.status()
+        status["sources"] = [source.name for source in self.sources]
+        if self.unavailable is not None:
+            status["unavailable"] = self.unavailable  # the worker cannot start
+        return status
+
+    def _round_done(self) -> None:
+        if self.on_round is not None:
+            self.on_round()
 
     async def load_saved(self) -> None:
         """Load the copy a previous run saved, if any, dated by the file's mtime."""
@@ -402,7 +425,7 @@ class RootService:
         """Write ``copy`` to the zonefile atomically (temporary file, then rename)."""
         assert self.zonefile is not None
         path = self.zonefile
-        # One name per process: with --workers, each worker saves its own copy.
+        # One name per process: a file another process is still writing is never replaced.
         temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
 
         now = self.local_root.now()
