@@ -6,8 +6,8 @@ workers would ask upstream up to N times for the same names. Each worker's
 is configured, a store that all workers of the supervisor map into memory:
 an LMDB environment in a private directory the supervisor makes. A miss in
 one worker's cache is looked up there before going upstream; every entry a
-worker learns is written there. Hold-downs and the local root stay per
-worker for now.
+worker learns is written there. Hold-downs (``holddown_sharing``) and the
+local root (``root_sharing``) are shared over the supervisor's channels.
 
 Why LMDB, and not the supervisor as the owner or a local Redis:
 

@@ -31,6 +31,13 @@ cores is several processes, each a whole resolver with its own cache. With
   the hold-downs another one learned (``holddown_sharing``), so a bad
   server is learned once per host, and a restarted worker gets those in
   force.
+* The local root is fetched, checked and parsed once per host: with
+  ``[local_root] sources`` the supervisor runs the one refresh task
+  (its checking process, the saved zonefile, ``ctl local-root refresh``)
+  and hands each copy it installs, and each successful refresh, to every
+  worker (``root_sharing``); a restarted worker gets the copy in force
+  before it serves. ``ctl local-root status`` adds the supervisor's view
+  (sources, refusals) as ``refresh``.
 * Route, local-root and local-data/local-zone overrides the operator gave
   are kept in a bounded ``ReplayLog`` and applied by a restarted worker
   before it serves, so an override reaches every process, including one

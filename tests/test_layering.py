@@ -30,6 +30,7 @@ TRIO_SHELL = {
     "resolver/commands.py",
     "resolver/daemon.py",
     "resolver/workers.py",
+    "resolver/root_sharing.py",
     "resolver/metrics_endpoint.py",
     "resolver/dnstap_output.py",
     "resolver/anchor_refresh.py",
