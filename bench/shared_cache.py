@@ -8,7 +8,7 @@ Three measurements over the lab, each in a private network namespace:
   query comes from a fresh UDP port, so SO_REUSEPORT spreads them over the
   workers as it spreads real clients. With the mix asked (the caches
   warm), the memory of the whole service: the resident set (RSS) of the
-  supervisor and its workers added up, and their proportional set (PSS,
+  supervisor, its zygote and its workers added up, and their proportional set (PSS,
   ``/proc/PID/smaps_rollup``), which counts the pages they share (the map
   on ``/dev/shm``, the code) once rather than once per process.
 * **Second host.** Two resolvers share one ``redis-server``; the first is
@@ -82,11 +82,12 @@ def tier_stats(workdir: Path) -> dict[str, Any]:
 
 
 def service_pids(workdir: Path, server: Started) -> list[int]:
-    """The supervisor and its workers (or the one process without ``--workers``)."""
+    """The supervisor, the zygote and the workers (or the one process without ``--workers``)."""
     status: dict[str, Any] = request(workdir / "holdfast.sock", {"command": ["status"]},
                                      timeout=10)
     workers = [int(w["pid"]) for w in status.get("worker_processes", []) if w.get("pid")]
-    return [server.popen.pid, *workers]
+    zygote = [int(status["zygote_pid"])] if status.get("zygote_pid") else []
+    return [server.popen.pid, *zygote, *workers]
 
 
 def proportional_bytes(pid: int) -> int:

@@ -67,7 +67,6 @@ processes; ``tests/scenarios/test_workers.py`` runs the real thing.
 from __future__ import annotations
 
 import contextlib
-import functools
 import ipaddress
 import json
 import logging
@@ -82,7 +81,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import trio
 
@@ -110,6 +109,7 @@ from resolver.root_sharing import Handoff, RootFollower, RootPublisher
 from resolver.routes import Route, RouteError, parse_duration, route_from_words, zone_from_text
 from resolver.server import Listening, bind_all
 from resolver.settings import read_anchors
+from resolver.zygote import Zygote, ZygoteGone, run_forked, start_zygote
 from rootzone.service import in_process
 
 log = logging.getLogger("holdfast.workers")
@@ -387,12 +387,15 @@ class WorkerStart:
     root_handoff: Handoff | None = None
 
 
-def worker_main(channel_fd: int) -> None:
+def worker_main(channel_fd: int, fds: Mapping[int, int] | None = None) -> None:
     """A worker process (``holdfast worker --channel FD``): serve until told to stop.
 
     Reads its ``WorkerStart`` from the channel, builds its resolver from the
     configuration in it, applies the replayed overrides, then serves on the
-    inherited sockets with the channel as its control socket.
+    inherited sockets with the channel as its control socket. ``fds`` maps
+    the descriptor numbers the start message names (the supervisor's) to
+    this process's, in a worker forked by the zygote (``zygote``); an
+    exec'd worker inherited them under the same numbers.
     """
     channel = socket.socket(fileno=channel_fd)
     start: WorkerStart = pickle.loads(_receive_start(channel))
@@ -417,8 +420,9 @@ def worker_main(channel_fd: int) -> None:
     if start.root_directory is not None:
         follower = RootFollower(resolver.local_root, Path(start.root_directory))
         follower.adopt_at_start(start.root_handoff)
-    listening = [_adopt(udp, tcp) for udp, tcp in start.sockets]
-    encrypted = [_adopt_stream(kind, fd) for kind, fd in start.encrypted]
+    mine = dict(fds or {})
+    listening = [_adopt(mine.get(udp, udp), mine.get(tcp, tcp)) for udp, tcp in start.sockets]
+    encrypted = [_adopt_stream(kind, mine.get(fd, fd)) for kind, fd in start.encrypted]
     freeze_startup_heap()
     trio.run(_serve_worker, resolver, listening, encrypted, channel, follower)
 
@@ -476,6 +480,17 @@ async def _serve_worker(
 # --- The supervisor ----------------------------------------------------------------------
 
 
+class WorkerProcess(Protocol):
+    """A worker's process: exec'd (``trio.Process``) or forked by the zygote (``ForkedWorker``)."""
+
+    @property
+    def pid(self) -> int: ...
+
+    async def wait(self) -> int | None: ...
+
+    def kill(self) -> None: ...
+
+
 @dataclass(eq=False)
 class Worker:
     """The supervisor's record of one worker slot: its sockets outlive its processes."""
@@ -518,8 +533,10 @@ class Worker:
 class Supervisor:
     """Runs ``config["workers.count"]`` workers on shared ports, as described above."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, zygote: Zygote | None = None) -> None:
         self.config = config
+        #: Forks the workers (``zygote``); None: each is exec'd afresh.
+        self.zygote = zygote
         self.replay = ReplayLog()
         self.workers: list[Worker] = []
         self.started = time.time()
@@ -551,6 +568,8 @@ class Supervisor:
                 for index in range(1, config["workers.count"])
             ]
             async with trio.open_nursery() as nursery:
+                if self.zygote is not None:
+                    await nursery.start(self.zygote.run)
                 await nursery.start(serve_control, control_path, self.handle)
                 if config["metrics.listen"]:
                     metrics = parse_endpoint(config["metrics.listen"])
@@ -639,9 +658,7 @@ class Supervisor:
                *(fd for _, fd in start.encrypted)]
         async with stream, trio.open_nursery() as nursery:
             try:
-                process: trio.Process = await nursery.start(functools.partial(
-                    trio.run_process, argv, check=False, pass_fds=fds, stdin=subprocess.DEVNULL,
-                    start_new_session=True))  # signals from a terminal reach the supervisor only
+                process: WorkerProcess = await nursery.start(self._start_process, argv, fds)
             except OSError as error:
                 worker.pid = None
                 return f"could not be run: {error}"
@@ -672,7 +689,26 @@ class Supervisor:
             finally:
                 worker.channel = None
 
-    async def _watch(self, worker: Worker, process: trio.Process, channel: Channel) -> str:
+    async def _start_process(
+        self, argv: list[str], fds: list[int], *, task_status: trio.TaskStatus[WorkerProcess]
+    ) -> None:
+        """Run one worker process until it ends: forked by the zygote, else exec'd (``argv``).
+
+        Raises:
+            OSError: it could not be exec'd.
+        """
+        if self.zygote is not None and not self.zygote.gone:
+            try:
+                await run_forked(self.zygote, fds, task_status=task_status)
+                return
+            except ZygoteGone as error:  # raised before the start: exec it instead
+                log.warning("worker started afresh: %s", error)
+        await trio.run_process(
+            argv, check=False, pass_fds=fds, stdin=subprocess.DEVNULL,
+            start_new_session=True,  # signals from a terminal reach the supervisor only
+            task_status=task_status)
+
+    async def _watch(self, worker: Worker, process: WorkerProcess, channel: Channel) -> str:
         """Wait for a running worker's process to end, killing it if it stops answering.
 
         Returns how it ended, as ``_run_once`` does.
@@ -862,6 +898,7 @@ class Supervisor:
             "listen": self.config["server.listen"],
             "metrics": self.config["metrics.listen"] or "off",
             "supervisor_pid": os.getpid(),
+            "zygote_pid": None if self.zygote is None or self.zygote.gone else self.zygote.pid,
             "workers": len(self.workers),
             "applied": sum(reply.ok for reply in replies.values()),
             "worker_processes": [worker.view() for worker in self.workers],
@@ -934,13 +971,24 @@ class Supervisor:
         return snapshot
 
 
-def _ended(status: int) -> str:
+def _ended(status: int | None) -> str:
     """How a process ended, from its exit status (negative: the signal that killed it)."""
+    if status is None:
+        return "exited (how is unknown: the zygote that forked it is gone)"
     if status < 0:
         return f"was killed by {signal.Signals(-status).name}"
     return f"exited with status {status}"
 
 
 def serve(config: Config) -> None:
-    """``holdfast serve`` with ``[workers] count`` above 1: the supervisor, until stopped."""
-    trio.run(Supervisor(config).run)
+    """``holdfast serve`` with ``[workers] count`` above 1: the supervisor, until stopped.
+
+    The zygote the workers are forked from is forked first, before the
+    supervisor's Trio loop runs (``zygote``).
+    """
+    zygote = start_zygote(config["server.user"], worker_main)
+    try:
+        trio.run(Supervisor(config, zygote).run)
+    finally:
+        if zygote is not None:
+            zygote.close()

@@ -31,6 +31,7 @@ TRIO_SHELL = {
     "resolver/daemon.py",
     "resolver/workers.py",
     "resolver/root_sharing.py",
+    "resolver/zygote.py",
     "resolver/metrics_endpoint.py",
     "resolver/dnstap_output.py",
     "resolver/anchor_refresh.py",
