@@ -9,9 +9,12 @@ cores is several processes, each a whole resolver with its own cache. With
   ``listen_https``), all with SO_REUSEPORT (the kernel spreads clients
   across the sockets by their address and port), the public control socket
   and the metrics endpoint;
-  then it drops privileges; only then does it start the workers
-  (``holdfast worker``, hidden), each with its socket set and one end of a
-  socket pair as its private control channel. Workers never bind and never
+  then it drops privileges; only then does it start the workers, each with
+  its socket set and one end of a socket pair as its private control
+  channel: forked by the zygote (``zygote``: a process forked before the
+  supervisor's loop runs, with the code imported and the start-up heap
+  frozen, so the workers share those pages), or, without one, exec'd
+  (``holdfast worker``, hidden). Workers never bind and never
   change user: they run as whoever the supervisor became (so the files the
   configuration names must be readable by ``[server] user``, as a reload
   needs anyway). The supervisor keeps every worker's sockets open, so a

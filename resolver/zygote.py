@@ -45,7 +45,8 @@ import socket
 import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from typing import NoReturn
+from types import FrameType
+from typing import Any, NoReturn
 
 import trio
 import trio.lowlevel
@@ -66,6 +67,13 @@ MAX_FDS = 253
 _REQUEST_BYTES = 8 * (MAX_FDS + 1)
 #: Seconds to wait for the exit status of a worker whose pidfd said it ended.
 _STATUS_WAIT = 2.0
+
+#: The signals that stop a process, with what a fresh Python does on each.
+_STOPPING: dict[signal.Signals, Callable[[int, FrameType | None], Any] | int] = {
+    signal.SIGTERM: signal.SIG_DFL,
+    signal.SIGINT: signal.default_int_handler,
+    signal.SIGHUP: signal.SIG_DFL,
+}
 
 #: A forked worker's body: ``worker_main(channel_fd, fds)``, ``fds`` mapping the
 #: supervisor's descriptor numbers to the child's.
@@ -120,6 +128,10 @@ def _exit_with(body: Callable[[], None]) -> NoReturn:
 def _zygote(sock: socket.socket, user: str, run_worker: RunWorker) -> None:
     """The zygote's loop: fork a worker per request, report pids and exits, until EOF."""
     os.setsid()  # a terminal's Ctrl-C reaches the supervisor only
+    # Its life is the supervisor's socket: a SIGTERM to the whole group
+    # (systemd's KillMode=control-group) must not end it before the workers.
+    for signum in _STOPPING:
+        signal.signal(signum, signal.SIG_IGN)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
@@ -139,6 +151,8 @@ def _zygote(sock: socket.socket, user: str, run_worker: RunWorker) -> None:
             pid = -1
         if pid == 0:
             sock.close()
+            for signum, handler in _STOPPING.items():  # a worker stops on them, as when exec'd
+                signal.signal(signum, handler)
             _exit_with(functools.partial(run_worker, fds[0], dict(zip(numbers, fds, strict=True))))
         for fd in fds:
             os.close(fd)
