@@ -80,6 +80,10 @@ _STOPPING: dict[signal.Signals, Callable[[int, FrameType | None], Any] | int] = 
 RunWorker = Callable[[int, Mapping[int, int]], None]
 
 
+class ZygoteRefused(HoldfastError):
+    """A zygote was asked for where none may be forked (a Trio loop runs here)."""
+
+
 class ZygoteGone(HoldfastError):
     """The zygote is not there (never started, or exited): exec the worker instead."""
 
@@ -91,7 +95,13 @@ def start_zygote(user: str, run_worker: RunWorker) -> Zygote | None:
     """Fork the zygote now (no Trio loop may be running); None if it cannot be forked.
 
     ``run_worker`` is what each forked child runs.
+
+    Raises:
+        ZygoteRefused: a Trio loop runs in this process.
     """
+    if trio.lowlevel.in_trio_run():
+        raise ZygoteRefused("the zygote must be forked before any Trio loop runs: a child "
+                            "would inherit the loop's wakeup descriptors and signal state")
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     freeze_startup_heap()  # before the fork: the supervisor and the zygote share these pages
     try:
