@@ -632,8 +632,7 @@ class Cache:
         Returns:
             How many entries were removed.
         """
-        owner = name.to_digestable()
-        return self._remove(key for key in self._keys() if key[:-2] == owner)
+        return self._remove(self.keys_at(name))
 
     def flush_zone(self, zone: dns.name.Name) -> int:
         """Forget everything cached for ``zone`` and every name below it.
@@ -641,8 +640,18 @@ class Cache:
         Returns:
             How many entries were removed.
         """
-        apex = zone.to_digestable()
-        return self._remove(key for key in self._keys() if _is_at_or_below(key[:-2], apex))
+        return self._remove(self.keys_at(zone, below=True))
+
+    def keys_at(self, name: dns.name.Name, *, below: bool = False) -> list[bytes]:
+        """The keys cached for exactly ``name`` (and every name below it with ``below``).
+
+        What a flush removes; ``ctl flush`` also deletes the shared tier's
+        copies of them (``SharedTier.forget``).
+        """
+        owner = name.to_digestable()
+        if below:
+            return [key for key in self._keys() if _is_at_or_below(key[:-2], owner)]
+        return [key for key in self._keys() if key[:-2] == owner]
 
     def flush_source(self, source: str) -> int:
         """Forget everything that came from ``source`` (e.g. the local root copy, once withdrawn).

@@ -366,18 +366,27 @@ class Commands:
             return {"flushed": "all", "removed": cache.flush_all(), **self._flush_shared(None)}
         if len(words) == 2 and words[0] == "zone":
             zone = _zone(words[1])
+            held = cache.keys_at(zone, below=True)
             return {"flushed_zone": zone.to_text(), "removed": cache.flush_zone(zone),
-                    **self._flush_shared(zone, below=True)}
+                    **self._flush_shared(zone, below=True, held=held)}
         if len(words) == 1 and words[0] != "zone":
             name = _zone(words[0], "domain name")
+            held = cache.keys_at(name)
             return {"flushed": name.to_text(), "removed": cache.flush_name(name),
-                    **self._flush_shared(name)}
+                    **self._flush_shared(name, held=held)}
         raise ControlError(f"usage: {_USAGE['flush']}")
 
-    def _flush_shared(self, name: dns.name.Name | None, *, below: bool = False) -> dict[str, Any]:
-        """The same flush in the shared cache tier, if any (``SharedTier.forget``)."""
+    def _flush_shared(
+        self, name: dns.name.Name | None, *, below: bool = False, held: Sequence[bytes] = ()
+    ) -> dict[str, Any]:
+        """The same flush in the shared cache tier, if any (``SharedTier.forget``).
+
+        ``held``: the keys the local cache held there, before the flush.
+        """
         tier = self.shared_tier() if self.shared_tier is not None else None
-        return {} if tier is None else {"shared_cache_removed": tier.forget(name, below=below)}
+        if tier is None:
+            return {}
+        return {"shared_cache_removed": tier.forget(name, below=below, held=held)}
 
     def _local_data(self, words: Sequence[str]) -> Any:
         action, *rest = words or [""]

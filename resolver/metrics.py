@@ -174,7 +174,7 @@ def _shared_cache(resolver: Resolver) -> dict[str, Any]:
     if tier is None:
         return {"store": {}, "breaker_open": 0, "breaker_openings": 0,
                 "lookups": {}, "adopted": 0, "rejected": 0, "published": 0, "deleted": 0,
-                "dropped": 0, "call_failures": {}}
+                "flushed": 0, "dropped": 0, "call_failures": {}}
     stats = tier.stats
     return {
         "store": {tier.kind: 1},
@@ -186,6 +186,7 @@ def _shared_cache(resolver: Resolver) -> dict[str, Any]:
         "rejected": stats.rejected,
         "published": stats.published,
         "deleted": stats.deleted,
+        "flushed": stats.flushed,
         "dropped": stats.dropped,
         "call_failures": {"timeout": stats.timeouts, "error": stats.failures - stats.timeouts},
     }
@@ -538,6 +539,8 @@ def _shared_cache_families(shared: Mapping[str, Any]) -> Iterator[Metric]:
          "Entries written to the shared store."),
         ("deleted", "holdfast_shared_cache_deleted_total",
          "Shared copies deleted after a local BOGUS verdict."),
+        ("flushed", "holdfast_shared_cache_flushed_total",
+         "Deletions sent to the shared store by holdfast ctl flush."),
         ("dropped", "holdfast_shared_cache_dropped_total",
          "Entries not written to the shared store: queue full, breaker open or call failed."),
     ):

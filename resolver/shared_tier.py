@@ -26,6 +26,17 @@ The rules, after what users of Unbound's cachedb suffered
 * **Records live in Redis until their stale window ends**, with
   ``PX`` set from the absolute expiry, so serve-stale works from the tier
   and Redis never grows without bound (Unbound#836).
+* **A flush reaches the tier.** ``holdfast ctl flush NAME`` and ``flush
+  zone ZONE`` delete the tier's copies too. Its keys are HMACs that hide the
+  names, so the copies are found by computing their keys: those of every
+  entry the local cache held there before the flush, and, at the name (a
+  zone's apex), those of the types resolvers cache most (``FLUSHED_TYPES``)
+  whether held here or not. Unbound's cachedb cannot flush Redis at all (NLnetLabs/unbound#452),
+  and its later ``flush +c`` deletes only the copies of what the local
+  cache held (#1071); the common types go further because another host may
+  have published a name this one never asked. ``flush all`` leaves Redis
+  alone: it is every host's tier, the entries expire on their own, and a
+  SCAN of the namespace would be a long stall behind the deadline.
 * **Cluster and TLS** come from coredis (``RedisCluster``, anyio-based, so
   it runs under Trio): Unbound has neither (Unbound#1311, #1267).
 """
@@ -63,6 +74,13 @@ log = logging.getLogger("holdfast.shared_tier")
 _MAX_SECRET_FILE = 4_096
 #: CNAME links followed through the tier for one question.
 _MAX_CHAIN = 8
+#: The types whose copies ``ctl flush NAME`` deletes from Redis even when the
+#: local cache did not hold them (``_NXDOMAIN_TYPE``: a name's NXDOMAIN).
+FLUSHED_TYPES = (
+    _NXDOMAIN_TYPE, *(dns.rdatatype.RdataType.make(text) for text in (
+        "A", "AAAA", "CNAME", "DNAME", "NS", "SOA", "DS", "DNSKEY", "MX", "TXT", "PTR",
+        "SRV", "NAPTR", "CAA", "TLSA", "SVCB", "HTTPS", "NSEC", "NSEC3")),
+)
 _T = TypeVar("_T")
 
 
@@ -237,6 +255,9 @@ class TierStats:
     #: Entries written to the tier, and BOGUS verdicts that deleted its copy.
     published: int = 0
     deleted: int = 0
+    #: Deletions sent to the store by ``ctl flush`` (Redis: one per computed
+    #: key, ``FLUSHED_TYPES``, whether a copy was there or not).
+    flushed: int = 0
     #: Entries not published: the queue was full or the store unavailable.
     dropped: int = 0
     #: Entries not published: their owner is under a negative trust anchor.
@@ -289,7 +310,8 @@ class SharedTier:
         # Open until the first probe: nothing waits on a store not yet reached.
         self.breaker = CircuitBreaker(retry_after, opened_at=0.0)
         self.stats = TierStats()
-        self._outbox, self._inbox = trio.open_memory_channel[tuple[bytes, Entry]](queue)
+        #: Entries to publish, or None: a copy to delete (``ctl flush``).
+        self._outbox, self._inbox = trio.open_memory_channel[tuple[bytes, Entry | None]](queue)
         cache.on_store = self.published
 
     def published(self, key: bytes, entry: Entry) -> None:
@@ -348,16 +370,21 @@ class SharedTier:
             name = target
         return True
 
-    def forget(self, name: dns.name.Name | None, *, below: bool = False) -> int | str:
+    def forget(
+        self, name: dns.name.Name | None, *, below: bool = False, held: Sequence[bytes] = ()
+    ) -> int | str:
         """Remove the store's records for ``name`` (and below it with ``below``; all if None).
 
         ``holdfast ctl flush`` and the negative trust anchor commands call
         it after flushing the local cache: without it a worker would adopt
         from the workers' map, at its next miss, what the operator has just
-        flushed (or data judged insecure under an anchor just deleted).
+        flushed (or data judged insecure under an anchor just deleted). A
+        store that cannot find records by name (Redis) gets deletions of the
+        copies of ``held`` (the cache keys the local cache held there) and of
+        ``FLUSHED_TYPES`` at ``name``, queued like publications.
 
         Returns:
-            How many records were removed, or why none could be.
+            How many records were removed, or what was done instead.
         """
         selects: Callable[[bytes], bool] | None = None
         if name is not None:
@@ -369,9 +396,24 @@ class SharedTier:
         except TierUnavailable as error:
             return f"not flushed: {error}"
         if removed is None:
-            return ("not flushed: Redis keys hide the names; the records expire on their own "
-                    "(as in Unbound's cachedb)")
+            return self._delete_copies(name, held)
         return removed
+
+    def _delete_copies(self, name: dns.name.Name | None, held: Sequence[bytes]) -> str:
+        """Queue deletions of the copies of ``held`` and of ``name``'s common types."""
+        if name is None:
+            return ("not flushed: flush all leaves Redis (every host's tier; the records "
+                    "expire on their own)")
+        doomed = dict.fromkeys([*held, *(_key(name, rdtype) for rdtype in FLUSHED_TYPES)])
+        queued = 0
+        for key in doomed:
+            try:
+                self._outbox.send_nowait((key, None))
+            except trio.WouldBlock:
+                self.stats.dropped += 1
+            else:
+                queued += 1
+        return f"{queued} copies queued for deletion in Redis (Redis keys hide the names)"
 
     def _open(self, key: bytes, record: bytes | None) -> Entry | None:
         if record is None:
@@ -417,6 +459,10 @@ class SharedTier:
     async def _publish(self) -> None:
         async for key, entry in self._inbox:
             store_key = self._keys.store_key(key)
+            if entry is None:  # flushed
+                if await self._call(self._store.delete, store_key) is not None:
+                    self.stats.flushed += 1
+                continue
             if entry.security is Security.BOGUS:
                 if await self._call(self._store.delete, store_key) is not None:
                     self.stats.deleted += 1

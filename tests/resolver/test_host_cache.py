@@ -16,7 +16,7 @@ from resolver.daemon import commands
 from resolver.host_cache import LmdbStore, host_cache
 from resolver.lab import Lab
 from resolver.lab.drill import lab_resolver
-from resolver.shared_tier import RedisSettings, RedisStore, SharedTier
+from resolver.shared_tier import FLUSHED_TYPES, RedisSettings, RedisStore, SharedTier
 from resolver.tier_format import TierKeys
 
 WWW = dns.name.from_text("www.example.")
@@ -101,7 +101,7 @@ async def test_ctl_flush_removes_the_maps_records_as_well(
             nursery.cancel_scope.cancel()
 
 
-async def test_a_redis_tier_says_it_was_not_flushed(
+async def test_a_redis_tier_is_flushed_by_computed_keys_but_not_emptied(
     lab: Lab, clock: FakeClock, tmp_path: Path
 ) -> None:
     resolver = lab_resolver(lab, clock, tmp_path)
@@ -110,4 +110,6 @@ async def test_a_redis_tier_says_it_was_not_flushed(
                                         RedisStore(RedisSettings((("127.0.0.1", 9),)), 0.05),
                                         clock)
     reply = commands(resolver)({"command": ["flush", "www.example."]})
+    assert reply["shared_cache_removed"].startswith(f"{len(FLUSHED_TYPES)} copies queued")
+    reply = commands(resolver)({"command": ["flush", "all"]})
     assert reply["shared_cache_removed"].startswith("not flushed")

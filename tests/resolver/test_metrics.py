@@ -103,6 +103,7 @@ PROMISED = {
     "holdfast_shared_cache_rejected": "counter",
     "holdfast_shared_cache_published": "counter",
     "holdfast_shared_cache_deleted": "counter",
+    "holdfast_shared_cache_flushed": "counter",
     "holdfast_shared_cache_dropped": "counter",
     "holdfast_shared_cache_call_failures": "counter",
 }

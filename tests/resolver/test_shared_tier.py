@@ -22,11 +22,15 @@ from dnssec.status import ExtendedError, Security
 from resolver.breaker import CircuitBreaker
 from resolver.cache import Cache, Lifetimes, Rank, _key
 from resolver.clock import FakeClock
+from resolver.commands import Commands
 from resolver.lab import Lab
 from resolver.lab.drill import lab_resolver
 from resolver.metrics import collect, exposition, merge
-from resolver.shared_tier import SharedTier
+from resolver.routes import RouteTable
+from resolver.selection import ServerSelection
+from resolver.shared_tier import FLUSHED_TYPES, SharedTier
 from resolver.tier_format import TierFormatError, TierKeys
+from rootzone.lifecycle import LocalRoot
 
 A = dns.rdatatype.A
 SECRET = b"sixteen byte secret, at least"
@@ -285,6 +289,49 @@ async def test_a_bogus_verdict_deletes_the_tiers_copy(
         await trio.sleep(0.1)
         assert keys.store_key(KEY) not in store.data
         assert tier.stats.deleted == 1
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_flush_deletes_the_copies_whose_keys_can_be_computed(
+    clock: FakeClock, autojump_clock: trio.abc.Clock
+) -> None:
+    """Redis keys hide the names: a flush deletes the copies of what this cache held
+    there and, for a name, of its common types (another host's AAAA here)."""
+    store = DictStore()
+    ours, theirs = cache_on(clock), cache_on(clock)
+    keys = TierKeys(SECRET, "test")
+    www, deep, far = (dns.name.from_text(text) for text in
+                      ("www.example.", "a.b.example.", "c.example."))
+    async with trio.open_nursery() as nursery:
+        tier = SharedTier(ours, keys, store, clock)
+        await started(tier, nursery)
+        await started(SharedTier(theirs, keys, store, clock), nursery)
+        for cache, owner in ((ours, "www.example."), (ours, "a.b.example."),
+                             (theirs, "c.example.")):
+            cache.store_rrset(a_rrset(owner), Rank.ANSWER, security=Security.SECURE)
+        theirs.store_rrset(dns.rrset.from_text("www.example.", 300, "IN", "AAAA", "2001:db8::1"),
+                           Rank.ANSWER, security=Security.SECURE)
+        await trio.sleep(0.1)
+        assert len(store.data) == 4
+        handle = Commands(lambda: {}, RouteTable(clock, []), ServerSelection(clock), clock,
+                          LocalRoot(clock.wall), ours, shared_tier=lambda: tier)
+
+        reply = handle({"command": ["flush", "www.example."]})
+        assert reply["shared_cache_removed"].endswith("queued for deletion in Redis "
+                                                      "(Redis keys hide the names)")
+        await trio.sleep(0.1)
+        assert keys.store_key(_key(www, A)) not in store.data  # held here
+        assert keys.store_key(_key(www, dns.rdatatype.AAAA)) not in store.data  # a common type
+        handle({"command": ["flush", "zone", "example."]})
+        await trio.sleep(0.1)
+        assert keys.store_key(_key(deep, A)) not in store.data  # held here
+        assert keys.store_key(_key(far, A)) in store.data  # below the zone, never held here
+        # Deletions sent: the common types at www and at the apex, and a.b.example.'s A.
+        assert tier.stats.flushed == 2 * len(FLUSHED_TYPES) + 1
+        assert handle({"command": ["flush", "all"]})["shared_cache_removed"].startswith(
+            "not flushed")
+        await trio.sleep(0.1)
+        assert keys.store_key(_key(far, A)) in store.data
         nursery.cancel_scope.cancel()
 
 
