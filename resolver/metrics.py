@@ -60,7 +60,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from dnssec.status import Security
 from resolver import __version__
-from resolver.counters import ServerTable
+from resolver.counters import Histogram, ServerTable
 from resolver.errors import HoldfastError
 from resolver.scrub import REASONS
 from rootzone.lifecycle import RootState
@@ -174,7 +174,8 @@ def _shared_cache(resolver: Resolver) -> dict[str, Any]:
     if tier is None:
         return {"store": {}, "breaker_open": 0, "breaker_openings": 0,
                 "lookups": {}, "adopted": 0, "rejected": 0, "published": 0, "deleted": 0,
-                "flushed": 0, "dropped": 0, "call_failures": {}}
+                "flushed": 0, "dropped": 0, "call_failures": {},
+                "call_latency": {label: Histogram().snapshot() for label in _TIER_CALLS}}
     stats = tier.stats
     return {
         "store": {tier.kind: 1},
@@ -189,6 +190,8 @@ def _shared_cache(resolver: Resolver) -> dict[str, Any]:
         "flushed": stats.flushed,
         "dropped": stats.dropped,
         "call_failures": {"timeout": stats.timeouts, "error": stats.failures - stats.timeouts},
+        "call_latency": {label: histogram.snapshot()
+                         for label, histogram in tier.call_latency.items()},
     }
 
 
@@ -262,6 +265,9 @@ def _same(values: Sequence[Any]) -> Any:
     return values[0]
 
 
+#: The calls to the shared store timed (``shared_tier.TIMED_CALLS``), by label.
+_TIER_CALLS = ("get", "put", "delete")
+
 _RULES: dict[str, Callable[[Sequence[Any]], Any]] = {
     "format": _same,
     "build": _same,
@@ -275,6 +281,7 @@ _RULES: dict[str, Callable[[Sequence[Any]], Any]] = {
     "local_root.serial": min,
     "local_root.seconds_to_retirement": min,
     "negative_trust_anchors.current": max,
+    **{f"shared_cache.call_latency.{label}.bounds": _same for label in _TIER_CALLS},
 }
 
 
@@ -401,13 +408,19 @@ def _server_families(snap: Snapshot) -> Iterator[Metric]:
         labels=["path"],
     )
     for path in ("cached", "resolved"):
-        histogram = snap["latency"][path]
-        cumulative, buckets = 0, []
-        for bound, count in zip([*histogram["bounds"], "+Inf"], histogram["counts"], strict=True):
-            cumulative += count
-            buckets.append((str(bound), cumulative))
-        latency.add_metric([path], buckets, histogram["sum"])
+        _add_histogram(latency, path, snap["latency"][path])
     yield latency
+
+
+def _add_histogram(
+    family: HistogramMetricFamily, label: str, histogram: Mapping[str, Any]
+) -> None:
+    """One labelled histogram (a ``counters.Histogram`` snapshot) into ``family``."""
+    cumulative, buckets = 0, []
+    for bound, count in zip([*histogram["bounds"], "+Inf"], histogram["counts"], strict=True):
+        cumulative += count
+        buckets.append((str(bound), cumulative))
+    family.add_metric([label], buckets, histogram["sum"])
 
 
 def _tls_families(tls: Mapping[str, Any] | None) -> Iterator[Metric]:
@@ -545,6 +558,16 @@ def _shared_cache_families(shared: Mapping[str, Any]) -> Iterator[Metric]:
          "Entries not written to the shared store: queue full, breaker open or call failed."),
     ):
         yield _counter(name, doc, shared[key])
+    calls = HistogramMetricFamily(
+        "holdfast_shared_cache_call_duration_seconds",
+        "Time each call to the shared store took, by call: get (a cache miss looked "
+        "up), put (publishing), delete (a BOGUS verdict or a flush); failed and timed-out "
+        "calls included.",
+        labels=["call"],
+    )
+    for label in _TIER_CALLS:
+        _add_histogram(calls, label, shared["call_latency"].get(label, Histogram().snapshot()))
+    yield calls
     yield _by("holdfast_shared_cache_call_failures_total",
               "Calls to the shared store on the query or publishing path that failed, by "
               "reason: timeout (no answer within the deadline) or error.",

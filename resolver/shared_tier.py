@@ -65,6 +65,7 @@ from resolver.breaker import CircuitBreaker
 from resolver.cache import _NXDOMAIN_TYPE, Cache, _is_at_or_below, _key, owner_of
 from resolver.clock import Clock
 from resolver.config import Config, parse_endpoint
+from resolver.counters import Histogram
 from resolver.errors import ConfigError
 from resolver.tier_format import Entry, TierFormatError, TierKeys, cname_target
 
@@ -74,6 +75,8 @@ log = logging.getLogger("holdfast.shared_tier")
 _MAX_SECRET_FILE = 4_096
 #: CNAME links followed through the tier for one question.
 _MAX_CHAIN = 8
+#: The store's calls timed for the metrics, by method, with their label.
+TIMED_CALLS = {"get_many": "get", "put": "put", "delete": "delete"}
 #: The types whose copies ``ctl flush NAME`` deletes from Redis even when the
 #: local cache did not hold them (``_NXDOMAIN_TYPE``: a name's NXDOMAIN).
 FLUSHED_TYPES = (
@@ -310,6 +313,8 @@ class SharedTier:
         # Open until the first probe: nothing waits on a store not yet reached.
         self.breaker = CircuitBreaker(retry_after, opened_at=0.0)
         self.stats = TierStats()
+        #: How long each call to the store took (failed and timed-out ones too), by label.
+        self.call_latency = {label: Histogram() for label in TIMED_CALLS.values()}
         #: Entries to publish, or None: a copy to delete (``ctl flush``).
         self._outbox, self._inbox = trio.open_memory_channel[tuple[bytes, Entry | None]](queue)
         cache.on_store = self.published
@@ -485,12 +490,15 @@ class SharedTier:
         """
         if not self.breaker.allows():
             return None
+        began = trio.current_time()
         try:
             with trio.fail_after(self.timeout):
                 result = await call(*args)
         except (TierUnavailable, trio.TooSlowError) as error:
             self._failed(error)
             return None
+        finally:
+            self.call_latency[TIMED_CALLS[call.__name__]].observe(trio.current_time() - began)
         return (result,)
 
     def _failed(self, error: Exception) -> None:

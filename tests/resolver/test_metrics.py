@@ -104,6 +104,7 @@ PROMISED = {
     "holdfast_shared_cache_published": "counter",
     "holdfast_shared_cache_deleted": "counter",
     "holdfast_shared_cache_flushed": "counter",
+    "holdfast_shared_cache_call_duration_seconds": "histogram",
     "holdfast_shared_cache_dropped": "counter",
     "holdfast_shared_cache_call_failures": "counter",
 }

@@ -421,6 +421,19 @@ async def test_the_metrics_show_lookups_by_result_publishes_and_the_breaker(
     assert value("holdfast_shared_cache_adopted") == 2
     assert value("holdfast_shared_cache_call_failures", reason="timeout") == 2
     assert value("holdfast_shared_cache_call_failures", reason="error") == 0
+    # Each call that ran is timed, the one out of time too (the skipped one never ran).
+    durations = "holdfast_shared_cache_call_duration_seconds"
+
+    def timed(suffix: str, **labels: str) -> float:
+        [found] = [s.value for s in shown[durations].samples
+                   if s.name == durations + suffix and s.labels == labels]
+        return found
+
+    assert timed("_count", call="get") == 2 * 3
+    assert timed("_bucket", call="get", le="0.025") == 2 * 2  # at once (a dict)
+    assert timed("_bucket", call="get", le="0.05") == 2 * 3  # the deadline, 50 ms
+    assert timed("_sum", call="get") == pytest.approx(2 * 0.05)
+    assert timed("_count", call="put") == 0  # this tier published nothing
 
 
 def test_without_a_tier_the_shared_cache_series_are_zero(
