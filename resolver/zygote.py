@@ -129,7 +129,10 @@ def _exit_with(body: Callable[[], None]) -> NoReturn:
         traceback.print_exc()
         code = 1
     finally:
+        # What a normal interpreter exit does and ``os._exit`` skips: the
+        # log handlers (a query log file among them) flushed and closed.
         with contextlib.suppress(Exception):
+            logging.shutdown()
             sys.stdout.flush()
             sys.stderr.flush()
     os._exit(code)
