@@ -241,6 +241,36 @@ def test_http2_large_response_respects_flow_control() -> None:
     assert received == response
 
 
+class _TraceRecorder:
+    """An h2 logger that keeps what h2 formats for its trace level."""
+
+    def __init__(self) -> None:
+        self.traced: list[str] = []
+
+    def debug(self, *args: object) -> None:
+        pass
+
+    def trace(self, message: str, *args: object) -> None:
+        self.traced.append(message % args)
+
+
+def test_http2_frames_are_logged_without_their_data() -> None:
+    """h2 formats every frame it receives; a request's frames format no data (``_quiet``)."""
+    session = Http2Session(PATH, max_streams=10)
+    recorder = _TraceRecorder()
+    session._h2.config.logger = recorder
+    client = _h2_client()
+    query = _query() + b"\x00" * 3000  # trailing bytes, to make a DATA frame of weight
+    client.send_headers(1, _headers("POST", PATH, ("content-type", "application/dns-message"),
+                                    ("content-length", str(len(query)))))
+    client.send_data(1, query, end_stream=True)
+    assert _exchange(client, session) == [DnsRequest(1, query)]
+    request = [line for line in recorder.traced if line.startswith("Received frame")][-2:]
+    assert [line.split("(")[0] for line in request] == [
+        "Received frame: HeadersFrame", "Received frame: DataFrame"]
+    assert all(len(line) < 80 for line in request)
+
+
 def _unchecked_client() -> h2.connection.H2Connection:
     """A client whose h2 sends any header block it is given."""
     client = h2.connection.H2Connection(h2.config.H2Configuration(
