@@ -88,6 +88,23 @@ def test_http1_get_with_id_0_and_cache_control_from_the_smallest_ttl() -> None:
     assert not session.closed  # keep-alive
 
 
+def test_http1_remembered_heads_follow_the_ttls_whatever_the_id() -> None:
+    """A remembered head (``_RememberedHeads``) is the head of those very bytes, ID aside."""
+    query = _query(qid=0)
+    ages = []
+    for qid, ttls in ((0, (300,)), (7, (300,)), (0, (299,)), (0, (300, 5))):
+        session = Http1Session(PATH)
+        client, requests = _h1(session, h11.Request(method="GET", target=_get_target(query),
+                                                    headers=[("Host", "x")]), h11.EndOfMessage())
+        response = bytearray(_response(query, ttls))
+        response[:2] = qid.to_bytes(2, "big")
+        session.respond(requests[0].stream, bytes(response))
+        head, body = _h1_response(client, session)
+        assert body == response
+        ages.append(dict(head.headers)[b"cache-control"])
+    assert ages == [b"max-age=300", b"max-age=300", b"max-age=299", b"max-age=5"]
+
+
 def test_http1_post_and_pipelining() -> None:
     first, second = _query("a.example.com"), _query("b.example.com")
 
