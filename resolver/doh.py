@@ -530,8 +530,8 @@ class _QuietFrameBuffer(h2.frame_buffer.FrameBuffer):
     h2 logs every frame it receives at its trace level, and formats the
     argument before its logger can decline it (``repr(frame)`` in
     ``H2Connection._receive_frame``, whatever the logger): the frame's
-    flags, sorted, and its data in hex, all of it. For the two frames of a
-    DNS request that was about a sixth of h2's cost of taking it in. The
+    flags, sorted, and all of its data in hex. For the two frames of a DNS
+    request that was 2-3 µs of the 35 h2 took to take it in. The
     frames are h2's own, parsed and checked by h2 (a subclass passes every
     ``isinstance`` check h2 makes); only their class changes, to one that
     formats less.
@@ -551,9 +551,8 @@ def _quieten_frames(connection: h2.connection.H2Connection) -> None:
     h2 dispatches a received frame by its exact class, so the quiet classes
     are entered in its dispatch table beside the ones they stand for.
     """
-    quiet = _QuietFrameBuffer(server=not connection.config.client_side)
-    quiet.__dict__.update(connection.incoming_buffer.__dict__)  # nothing read yet: the preface
-    connection.incoming_buffer = quiet
+    # Before anything is read: the new buffer still expects the preface.
+    connection.incoming_buffer = _QuietFrameBuffer(server=not connection.config.client_side)
     table = connection._frame_dispatch_table
     for frame, twin in _QUIET_FRAMES.items():
         table[twin] = table[frame]
