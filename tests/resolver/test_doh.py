@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from urllib.parse import parse_qs, urlsplit
 
 import dns.message
 import dns.rrset
@@ -14,7 +15,7 @@ import h2.settings
 import h11
 import hpack
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from resolver.doh import (
@@ -22,6 +23,7 @@ from resolver.doh import (
     DnsRequest,
     Http1Session,
     Http2Session,
+    _dns_parameter,
     _RememberingDecoder,
     _UnindexedEncoder,
     cache_control,
@@ -103,6 +105,22 @@ def test_http1_remembered_heads_follow_the_ttls_whatever_the_id() -> None:
         assert body == response
         ages.append(dict(head.headers)[b"cache-control"])
     assert ages == [b"max-age=300", b"max-age=300", b"max-age=299", b"max-age=5"]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text("dns=?&#%+;/-_aAzZ09", max_size=24))
+@example("?dns=AAAA")
+@example("?x?dns=AAAA")
+@example("#x?dns=AAAA")
+@example("?dns=AAAA&dns=BBBB")
+@example("?dns=AA%2BA")
+@example("?dns=")
+@example("?dns=AAAA==")
+def test_dns_parameter_is_what_urllib_reads(rest: str) -> None:
+    """The read of a plain ``?dns=`` target (``_dns_parameter``) agrees with urllib's."""
+    target = PATH + rest
+    values = parse_qs(urlsplit(target).query).get("dns")
+    assert (_dns_parameter(target.encode()) or None) == (values[0] if values else None)
 
 
 def test_http1_post_and_pipelining() -> None:
