@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from urllib.parse import parse_qs, urlsplit
 
 import dns.message
 import dns.rrset
@@ -14,7 +15,7 @@ import h2.settings
 import h11
 import hpack
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from resolver.doh import (
@@ -22,6 +23,7 @@ from resolver.doh import (
     DnsRequest,
     Http1Session,
     Http2Session,
+    _dns_parameter,
     _RememberingDecoder,
     _UnindexedEncoder,
     cache_control,
@@ -86,6 +88,39 @@ def test_http1_get_with_id_0_and_cache_control_from_the_smallest_ttl() -> None:
     assert headers[b"cache-control"] == b"max-age=60"
     assert dns.message.from_wire(body).id == 0
     assert not session.closed  # keep-alive
+
+
+def test_http1_remembered_heads_follow_the_ttls_whatever_the_id() -> None:
+    """A remembered head (``_RememberedHeads``) is the head of those very bytes, ID aside."""
+    query = _query(qid=0)
+    ages = []
+    for qid, ttls in ((0, (300,)), (7, (300,)), (0, (299,)), (0, (300, 5))):
+        session = Http1Session(PATH)
+        client, requests = _h1(session, h11.Request(method="GET", target=_get_target(query),
+                                                    headers=[("Host", "x")]), h11.EndOfMessage())
+        response = bytearray(_response(query, ttls))
+        response[:2] = qid.to_bytes(2, "big")
+        session.respond(requests[0].stream, bytes(response))
+        head, body = _h1_response(client, session)
+        assert body == response
+        ages.append(dict(head.headers)[b"cache-control"])
+    assert ages == [b"max-age=300", b"max-age=300", b"max-age=299", b"max-age=5"]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text("dns=?&#%+;/-_aAzZ09", max_size=24))
+@example("?dns=AAAA")
+@example("?x?dns=AAAA")
+@example("#x?dns=AAAA")
+@example("?dns=AAAA&dns=BBBB")
+@example("?dns=AA%2BA")
+@example("?dns=")
+@example("?dns=AAAA==")
+def test_dns_parameter_is_what_urllib_reads(rest: str) -> None:
+    """The read of a plain ``?dns=`` target (``_dns_parameter``) agrees with urllib's."""
+    target = PATH + rest
+    values = parse_qs(urlsplit(target).query).get("dns")
+    assert (_dns_parameter(target.encode()) or None) == (values[0] if values else None)
 
 
 def test_http1_post_and_pipelining() -> None:
@@ -239,6 +274,36 @@ def test_http2_large_response_respects_flow_control() -> None:
         if len(received) == len(response):
             break
     assert received == response
+
+
+class _TraceRecorder:
+    """An h2 logger that keeps what h2 formats for its trace level."""
+
+    def __init__(self) -> None:
+        self.traced: list[str] = []
+
+    def debug(self, *args: object) -> None:
+        pass
+
+    def trace(self, message: str, *args: object) -> None:
+        self.traced.append(message % args)
+
+
+def test_http2_frames_are_logged_without_their_data() -> None:
+    """h2 formats every frame it receives; a request's frames format no data (``_quiet``)."""
+    session = Http2Session(PATH, max_streams=10)
+    recorder = _TraceRecorder()
+    session._h2.config.logger = recorder
+    client = _h2_client()
+    query = _query() + b"\x00" * 3000  # trailing bytes, to make a DATA frame of weight
+    client.send_headers(1, _headers("POST", PATH, ("content-type", "application/dns-message"),
+                                    ("content-length", str(len(query)))))
+    client.send_data(1, query, end_stream=True)
+    assert _exchange(client, session) == [DnsRequest(1, query)]
+    request = [line for line in recorder.traced if line.startswith("Received frame")][-2:]
+    assert [line.split("(")[0] for line in request] == [
+        "Received frame: HeadersFrame", "Received frame: DataFrame"]
+    assert all(len(line) < 80 for line in request)
 
 
 def _unchecked_client() -> h2.connection.H2Connection:
