@@ -675,6 +675,8 @@ class Iterator:
         for cut in zonecuts.candidates(reply, zone, qname, zone_secure=secure):
             if self.cache.delegated_below(zone, cut):
                 return False
+            if (yield from self._signer_secure(reply, cut, budget, stack)):
+                return False
             result = yield from self.servers.send(address, cut, dns.rdatatype.NS, budget)
             if isinstance(result, UpstreamError):
                 self.servers.report_failure(result, zone)
@@ -694,6 +696,21 @@ class Iterator:
             if found.verdict is zonecuts.Verdict.STOP:
                 return False
         return False
+
+    def _signer_secure(
+        self,
+        reply: Classified,
+        cut: dns.name.Name,
+        budget: QueryBudget,
+        stack: tuple[Question, ...],
+    ) -> Exchange[bool]:
+        """Whether ``cut`` signed ``reply`` with secure keys: no probe (``resolver.zonecuts``)."""
+        if not zonecuts.signed_by(reply, cut):
+            return False
+        keys = yield from self.validator.zone_keys(
+            cut, budget.validation, self.evidence.for_query(budget, stack)
+        )
+        return keys.security is Security.SECURE
 
     def _conclude(
         self,
