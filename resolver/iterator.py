@@ -53,6 +53,7 @@ from dnssec.status import Security
 from resolver import aggressive, assemble, forwarding, zonecuts
 from resolver.assemble import (
     ALIAS_TYPES,
+    AliasLoop,
     Chain,
     Step,
     below_dname,
@@ -213,6 +214,8 @@ class Iterator:
         try:
             with budget.asking(question.name, question.rdtype, Purpose.CLIENT):
                 outcome = yield from self._resolve_chain(question, budget, (question,), refresh)
+        except AliasLoop as exc:  # nested chains (NS addresses) catch their own
+            outcome = exc.outcome()
         except ResolutionFailed as exc:
             outcome = Outcome.servfail(exc.code, exc.text)
         except WorkLimitExceeded as exc:
