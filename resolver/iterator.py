@@ -64,7 +64,7 @@ from resolver.assemble import (
 )
 from resolver.assemble import ResolutionFailed as ResolutionFailed
 from resolver.cache import Cache, Rank
-from resolver.cache_writes import CacheWrites, bounded_ns
+from resolver.cache_writes import CacheWrites, SoaLessDenials, bounded_ns
 from resolver.classify import Classified, ReplyKind
 from resolver.errors import UpstreamError
 from resolver.evidence import EvidenceStage
@@ -129,8 +129,10 @@ class Iterator:
         )
         #: Referrals' glue addresses, asked when the child's own ones fail.
         self.parent_glue = ParentSideGlue(validator.clock)
+        #: Denials that came without SOA, a few seconds (``cache_writes.NO_SOA_TTL``).
+        self.soa_less: SoaLessDenials = ProofMemory(validator.clock)
         #: Every cache write of what replies teach (``resolver.cache_writes``).
-        self.writes = CacheWrites(cache, self.referral_denials, self.parent_glue)
+        self.writes = CacheWrites(cache, self.referral_denials, self.parent_glue, self.soa_less)
         #: Wildcard answers' proofs, by the (owner, type) expanded (``proofs``).
         self.wildcard_proofs: ProofMemory[
             tuple[dns.name.Name, dns.rdatatype.RdataType], tuple[dns.rrset.RRset, ...]
@@ -385,7 +387,7 @@ class Iterator:
                 stale=negative.stale,
                 expiring=_expiring(negative.soa.ttl, negative.lifetime),
             )
-        return None
+        return self.soa_less.get((name, rdtype))
 
     def _synthesised(
         self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType, *, allow_stale: bool = False
@@ -819,7 +821,7 @@ class Iterator:
             rcode = dns.rcode.NXDOMAIN
         else:
             rcode = dns.rcode.NOERROR
-        return Step(
+        step = Step(
             rcode,
             tuple(records),
             soa=soa,
@@ -830,6 +832,9 @@ class Iterator:
             proof=proof,
             blame=verdict.blame,
         )
+        if denied is not None and soa is None:
+            self.writes.denial_without_soa(qname, rdtype, step)
+        return step
 
     def _forwarded_zone(
         self,
