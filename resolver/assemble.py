@@ -40,6 +40,30 @@ class ResolutionFailed(HoldfastError):
         self.text = text
 
 
+class AliasLoop(ResolutionFailed):
+    """A chain that comes back to a name it passed: SERVFAIL with the looping records.
+
+    RFC 1034 3.6.2 asks that a CNAME loop be signalled as an error; Knot
+    Resolver answers SERVFAIL and keeps the chain it gathered in the answer
+    section, so the client (and its operator) can see the loop (Deckard
+    iter_dname_insec). Only the records of a chain that was not bogus.
+    """
+
+    def __init__(self, code: int, text: str, chain: Chain) -> None:
+        super().__init__(code, text)
+        self.answer = tuple(chain.records)
+        self.signatures = tuple(chain.signatures)
+
+    def outcome(self) -> Outcome:
+        """The SERVFAIL for the chain's question, with the records that loop."""
+        return Outcome(
+            rcode=dns.rcode.SERVFAIL,
+            answer=self.answer,
+            signatures=self.signatures,
+            errors=(ExtendedError(self.code, self.text),),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Step:
     """What one name resolved to, before following its alias (if any).
@@ -86,7 +110,7 @@ class Chain:
         """Add ``step``; return the next name to resolve, or None when the chain ends.
 
         Raises:
-            ResolutionFailed: the chain is too long or loops.
+            ResolutionFailed: the chain is too long (``AliasLoop``: it loops).
         """
         # A DNAME that rewrites the name more than once (x. DNAME . for
         # a.x.x.) is one record in the answer, with its RRSIG once, as in
@@ -107,8 +131,10 @@ class Chain:
         if step.next_name is None or self.security is Security.BOGUS:
             return None
         if step.next_name in self.seen:
-            raise ResolutionFailed(
-                dns.edns.EDECode.OTHER, f"alias loop at {step.next_name} from {self.question.name}"
+            raise AliasLoop(
+                dns.edns.EDECode.OTHER,
+                f"alias loop at {step.next_name} from {self.question.name}",
+                self,
             )
         self.seen.add(step.next_name)
         return step.next_name

@@ -19,7 +19,7 @@ import dns.rdatatype
 import dns.rrset
 
 from dnssec.status import ExtendedError, Security
-from resolver.assemble import covering, least_ttl, proof_of
+from resolver.assemble import Step, covering, least_ttl, proof_of
 from resolver.cache import Cache, Rank
 from resolver.classify import Classified
 from resolver.parent_glue import ParentSideGlue
@@ -32,6 +32,18 @@ from resolver.validation import Evidence
 #: server) would pay for all of them; no real zone has more than a few dozen.
 MAX_NS_PER_CUT = 32
 
+#: Seconds a denial that came without an SOA is kept (Deckard iter_nottl).
+#: RFC 2308 section 5 says not to cache it at all: with no SOA nothing bounds
+#: its TTL. Unbound still keeps a reply without records for NORR_TTL, 5 s
+#: (``util/data/msgreply.c``), and Knot Resolver for ``cache.min_ttl`` (5 s by
+#: default); without it every client query for such a name goes upstream. It
+#: is kept beside the cache (``CacheWrites.denial_without_soa``), so a cached
+#: negative entry always has its SOA and this one never outlives 5 s.
+NO_SOA_TTL = 5
+
+#: A denial without SOA by the (name, type) asked, as the iterator concluded it.
+SoaLessDenials = ProofMemory[tuple[dns.name.Name, dns.rdatatype.RdataType], Step]
+
 
 class CacheWrites:
     """Stores replies' records in ``cache`` with their rank, RRSIGs and verdict."""
@@ -41,12 +53,15 @@ class CacheWrites:
         cache: Cache,
         referral_denials: ProofMemory[dns.name.Name, Evidence],
         parent_glue: ParentSideGlue,
+        soa_less: SoaLessDenials,
     ) -> None:
         self.cache = cache
         #: Referrals' proofs that a child has no DS, for the validator (``proofs``).
         self.referral_denials = referral_denials
         #: Referrals' glue addresses, asked when the child's own ones fail.
         self.parent_glue = parent_glue
+        #: Denials that came without SOA, for ``NO_SOA_TTL``.
+        self.soa_less = soa_less
 
     def referral(self, reply: Classified, address: str, zone: dns.name.Name) -> dns.rrset.RRset:
         """Cache a delegation (NS, glue, DS, or the proof there is no DS); its NS RRset as kept."""
@@ -108,6 +123,17 @@ class CacheWrites:
             source=address,
             error=error,
         )
+
+
+    def denial_without_soa(
+        self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType, step: Step
+    ) -> None:
+        """Keep ``step``, a denial without SOA for ``name``/``rdtype``, for ``NO_SOA_TTL``.
+
+        Not a bogus one: it is asked again, of another server (``Iterator``).
+        """
+        if step.security is not Security.BOGUS:
+            self.soa_less.remember((name, rdtype), step, NO_SOA_TTL)
 
 
 def bounded_ns(ns: dns.rrset.RRset, glue: tuple[dns.rrset.RRset, ...]) -> dns.rrset.RRset:

@@ -53,6 +53,7 @@ from dnssec.status import Security
 from resolver import aggressive, assemble, forwarding, zonecuts
 from resolver.assemble import (
     ALIAS_TYPES,
+    AliasLoop,
     Chain,
     Step,
     below_dname,
@@ -63,7 +64,7 @@ from resolver.assemble import (
 )
 from resolver.assemble import ResolutionFailed as ResolutionFailed
 from resolver.cache import Cache, Rank
-from resolver.cache_writes import CacheWrites, bounded_ns
+from resolver.cache_writes import CacheWrites, SoaLessDenials, bounded_ns
 from resolver.classify import Classified, ReplyKind
 from resolver.errors import UpstreamError
 from resolver.evidence import EvidenceStage
@@ -128,8 +129,10 @@ class Iterator:
         )
         #: Referrals' glue addresses, asked when the child's own ones fail.
         self.parent_glue = ParentSideGlue(validator.clock)
+        #: Denials that came without SOA, a few seconds (``cache_writes.NO_SOA_TTL``).
+        self.soa_less: SoaLessDenials = ProofMemory(validator.clock)
         #: Every cache write of what replies teach (``resolver.cache_writes``).
-        self.writes = CacheWrites(cache, self.referral_denials, self.parent_glue)
+        self.writes = CacheWrites(cache, self.referral_denials, self.parent_glue, self.soa_less)
         #: Wildcard answers' proofs, by the (owner, type) expanded (``proofs``).
         self.wildcard_proofs: ProofMemory[
             tuple[dns.name.Name, dns.rdatatype.RdataType], tuple[dns.rrset.RRset, ...]
@@ -213,6 +216,8 @@ class Iterator:
         try:
             with budget.asking(question.name, question.rdtype, Purpose.CLIENT):
                 outcome = yield from self._resolve_chain(question, budget, (question,), refresh)
+        except AliasLoop as exc:  # nested chains (NS addresses) catch their own
+            outcome = exc.outcome()
         except ResolutionFailed as exc:
             outcome = Outcome.servfail(exc.code, exc.text)
         except WorkLimitExceeded as exc:
@@ -382,7 +387,7 @@ class Iterator:
                 stale=negative.stale,
                 expiring=_expiring(negative.soa.ttl, negative.lifetime),
             )
-        return None
+        return self.soa_less.get((name, rdtype))
 
     def _synthesised(
         self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType, *, allow_stale: bool = False
@@ -675,6 +680,8 @@ class Iterator:
         for cut in zonecuts.candidates(reply, zone, qname, zone_secure=secure):
             if self.cache.delegated_below(zone, cut):
                 return False
+            if (yield from self._signer_secure(reply, cut, budget, stack)):
+                return False
             result = yield from self.servers.send(address, cut, dns.rdatatype.NS, budget)
             if isinstance(result, UpstreamError):
                 self.servers.report_failure(result, zone)
@@ -694,6 +701,21 @@ class Iterator:
             if found.verdict is zonecuts.Verdict.STOP:
                 return False
         return False
+
+    def _signer_secure(
+        self,
+        reply: Classified,
+        cut: dns.name.Name,
+        budget: QueryBudget,
+        stack: tuple[Question, ...],
+    ) -> Exchange[bool]:
+        """Whether ``cut`` signed ``reply`` with secure keys: no probe (``resolver.zonecuts``)."""
+        if not zonecuts.signed_by(reply, cut):
+            return False
+        keys = yield from self.validator.zone_keys(
+            cut, budget.validation, self.evidence.for_query(budget, stack)
+        )
+        return keys.security is Security.SECURE
 
     def _conclude(
         self,
@@ -799,7 +821,7 @@ class Iterator:
             rcode = dns.rcode.NXDOMAIN
         else:
             rcode = dns.rcode.NOERROR
-        return Step(
+        step = Step(
             rcode,
             tuple(records),
             soa=soa,
@@ -810,6 +832,9 @@ class Iterator:
             proof=proof,
             blame=verdict.blame,
         )
+        if denied is not None and soa is None:
+            self.writes.denial_without_soa(qname, rdtype, step)
+        return step
 
     def _forwarded_zone(
         self,

@@ -27,6 +27,16 @@ only if the server's own address is among those of C's NS names (known
 from glue or the cache), so a server cannot make itself the server of a
 cut it does not serve. Anything else (NODATA, NXDOMAIN) means C is no apex.
 
+A signer below Z whose keys are secure (through its DS, signed by Z) needs
+no probe: those keys judge the reply as it is, as Knot Resolver's validator
+moves its cut to the signer and Unbound's walks DS down to it, neither
+asking NS (``validate.c``: "Key signer is below current cut, advance and
+refetch keys"; ``validator.c`` ``processFindKey``; Deckard
+iter_validate_child_zone_noaddr). An unsigned reply, or a signer whose keys
+are not secure, is still probed: the validator does not let a signer's
+claim make data insecure (``Validator._signer_keys``), so such a child's
+data is judged only once its cut is found.
+
 Moving the cut changes whose keys judge the data, never how: C's keys come
 through C's DS, signed by Z (or Z's signed proof that C has no DS, which
 also proves C is a delegation, RFC 4035 5.2), so a claimed cut cannot make
@@ -120,6 +130,11 @@ def signed_below(
         if any(_strictly_below(signer, zone) for signer in signers):
             return chain[index:]
     return []
+
+
+def signed_by(reply: Classified, signer: dns.name.Name) -> bool:
+    """Whether one of ``reply``'s RRSIGs names ``signer``."""
+    return any(rdata.signer == signer for rrsigs in reply.signatures for rdata in rrsigs)
 
 
 def needs_keys(reply: Classified, zone: dns.name.Name, qname: dns.name.Name) -> bool:

@@ -16,6 +16,7 @@ import pkgutil
 import types
 
 import dns.name
+import dns.rdatatype
 import pytest
 
 import dnssec
@@ -24,8 +25,10 @@ import rootzone
 from dnssec.errors import Bogus, HoldfastError, RecordFileError
 from dnssec.rfc5011 import TrustPoint
 from dnssec.status import ExtendedError
+from resolver.assemble import Chain
 from resolver.errors import ConfigError, QueryError, UpstreamError
 from resolver.messages import Echo, QueryRejected
+from resolver.question import Question
 from rootzone.errors import CandidateRejected
 from rootzone.zonefile import ZoneFileError
 
@@ -69,6 +72,9 @@ def _own_init_sample(cls: type[HoldfastError]) -> HoldfastError:
     name = cls.__qualname__
     if name == "ResolutionFailed":
         return cls(22, "no reachable authority")  # type: ignore[call-arg]
+    if name == "AliasLoop":
+        chain = Chain(Question(dns.name.from_text("a.loop."), dns.rdatatype.A), 8)
+        return cls(0, "alias loop at a.loop.", chain)  # type: ignore[call-arg]
     if name == "FileRefused":
         return cls("/etc/holdfast/holdfast.toml", "not a regular file")  # type: ignore[call-arg]
     if name == "_SentBogus":

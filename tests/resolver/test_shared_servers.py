@@ -116,21 +116,24 @@ class Impostor:
         return await self.inner.exchange(query)
 
 
-async def test_a_child_signed_answer_from_its_parents_server_is_asked_again_of_the_child(
+async def test_a_childs_secure_answer_from_its_parents_server_is_used_without_a_probe(
     lab: Lab, clock: FakeClock
 ) -> None:
-    """A com server answers for example.com. (signed by example.com.), but refers
-    example.com. NS to example.com.'s own servers: the referral is followed and
-    they are asked; com's servers do not become example.com.'s."""
+    """A com server answers for example.com. (signed by example.com.): example.com.'s
+    keys are secure through com.'s DS, so they judge it and no ``example.com. NS``
+    probe is sent (Knot Resolver moves its cut to the signer and refetches keys,
+    Unbound's validator walks DS to the signer; neither asks NS: Deckard
+    iter_validate_child_zone_noaddr). Before, the probe's referral was followed
+    and example.com.'s own servers asked again."""
     harness = Harness(lab, clock, minimise=False)
     impostor = Impostor(harness, ("www.example.com.", A))
     outcome = await resolve(harness, impostor, "www.example.com.")
     assert addresses(outcome) == {"192.0.2.1"}
     assert outcome.security is Security.SECURE
-    assert ns_targets(harness, "example.com.") == {"ns1.example.com.", "ns2.example.com."}
-    hit = harness.cache.lookup_rrset(name("www.example.com."), A)
-    assert hit is not None
-    assert hit.source in {"127.53.3.1", "127.53.3.2"}
+    probes = [
+        q for q in harness.sent if q.address in COM_SERVERS and q.rdtype == dns.rdatatype.NS
+    ]
+    assert probes == []
     assert harness.selection.holddowns() == []
 
 
