@@ -241,7 +241,7 @@ def _changed(
 ) -> set[str]:
     """Names of the options (and ``routes``) whose value differs; anchors by content too."""
     changed = {option.name for option in OPTIONS if running[option.name] != config[option.name]}
-    tables = (ROUTES, LOCAL_ZONE, LOCAL_DATA, STUB_ZONE, FORWARD_ZONE)
+    tables = (ROUTES, LOCAL_ZONE, LOCAL_DATA, STUB_ZONE, FORWARD_ZONE, POLICY)
     changed.update(name for name in tables if running[name] != config[name])
     if _anchor_text(anchors_in_use) != _anchor_text(anchors):
         changed.add("dnssec.trust_anchors")
