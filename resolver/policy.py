@@ -45,8 +45,9 @@ backreferences and those whose estimated worst case exceeds
 Pure: ``Policy.verdict`` takes a question and the transport and returns an
 ``Outcome``, ``TRUNCATE`` or None; the server calls it before local zones,
 the cache and recursion. Its answers are never kept as ready-made
-responses (they carry an EDE, or TC), so a reload that changes the rules
-takes effect at once.
+responses (they carry an EDE, or TC), nor are the answers to names a
+``tc`` rule truncates (``allows_ready_answer``); a reload that changes the
+rules drops the ready-made responses.
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ class Rule:
     action: Action
     suffixes: frozenset[dns.name.Name] = frozenset()
     pattern: re.Pattern[str] | None = None
-    #: Its place in the file, counted from 1, for the EDE text and logs.
+    #: Its place in the file, counted from 1, for the EDE text.
     number: int = 0
 
     def matches(self, ancestors: frozenset[dns.name.Name], text: str) -> bool:
@@ -127,11 +128,25 @@ class Policy:
         if not self.rules:
             return None
         name = question.name
+        rule = self._first_match(name)
+        return None if rule is None else _answer(rule, name, tcp=tcp)
+
+    def allows_ready_answer(self, question: Question) -> bool:
+        """Whether a response to ``question`` may be kept as a ready-made answer.
+
+        Not when a ``tc`` rule decides for it: answered in full over TCP,
+        the ready-made path (which sees no rules) would then give UDP
+        clients the whole answer instead of TC=1.
+        """
+        rule = self._first_match(question.name) if self.rules else None
+        return rule is None or rule.action is not Action.TC
+
+    def _first_match(self, name: dns.name.Name) -> Rule | None:
         ancestors = frozenset(name.split(depth)[1] for depth in range(1, len(name) + 1))
         text = "" if name == dns.name.root else name.to_text(omit_final_dot=True).lower()
         for rule in self.rules:
             if rule.matches(ancestors, text):
-                return _answer(rule, name, tcp=tcp)
+                return rule
         return None
 
 

@@ -450,7 +450,9 @@ class DnsServer:
         except Exception:
             logger.exception("cannot render the outcome for %s", query.question)
             return self._reject(query.reject(dns.rcode.SERVFAIL, "unrenderable"), tcp=tcp)
-        if self._answers is not None and not outcome.errors:
+        if self._answers is not None and not outcome.errors and (
+            self.policy is None or self.policy.allows_ready_answer(query.question)
+        ):
             self._answers.remember(wire, response)
         # The rendered rcode: a bogus outcome became SERVFAIL unless CD was set.
         return response, response[3] & 0x0F

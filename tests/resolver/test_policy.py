@@ -16,6 +16,8 @@ import pytest
 import trio
 
 from resolver import cli
+from resolver.answers import AnswerCache
+from resolver.clock import FakeClock
 from resolver.config import POLICY, load_config
 from resolver.messages import ClientQuery
 from resolver.policy import (
@@ -223,8 +225,11 @@ async def _resolved(query: ClientQuery) -> Outcome:
     return Outcome(rcode=dns.rcode.NOERROR, answer=(rrset,))
 
 
-def exchange(rules: Policy, name: str, *, tcp: bool = False) -> dns.message.Message:
-    server = DnsServer([], _resolved)
+def exchange(
+    rules: Policy, name: str, *, tcp: bool = False, server: DnsServer | None = None
+) -> dns.message.Message:
+    if server is None:
+        server = DnsServer([], _resolved)
     server.policy = rules
     query = dns.message.make_query(name, "A", use_edns=0)
     wire = trio.run(lambda: server.answer(query.to_wire(), "127.0.0.1", tcp=tcp))
@@ -253,3 +258,18 @@ def test_server_renders_deny_with_aa_and_tc_only_over_udp() -> None:
     passed = exchange(rules, "www.example")
     assert not passed.flags & dns.flags.AA
     assert passed.answer[0][0].to_text() == "192.0.2.1"
+
+
+def test_a_name_tc_truncates_is_never_a_ready_made_answer() -> None:
+    rules = policy({"action": "tc", "suffix": ["tc.example"]})
+    server = DnsServer([], _resolved, answers=AnswerCache(FakeClock(), udp_payload=1232))
+    assert exchange(rules, "www.tc.example", tcp=True, server=server).answer
+    # Asked again over UDP: TC=1, not the TCP answer from the ready-made path.
+    again = exchange(rules, "www.tc.example", server=server)
+    assert again.flags & dns.flags.TC
+    assert again.answer == []
+    # Other names are kept as usual.
+    exchange(rules, "www.example", tcp=True, server=server)
+    assert server.answer_ready(
+        dns.message.make_query("www.example", "A", use_edns=0).to_wire(), "127.0.0.1",
+        tcp=False) is not None
