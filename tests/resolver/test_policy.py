@@ -75,6 +75,14 @@ def test_pattern_searches_the_lower_case_name_without_its_final_dot() -> None:
     assert rcode(verdict(policy({"action": "refuse", "pattern": "^$"}), ".")) == "REFUSED"
 
 
+def test_a_name_of_unprintable_bytes_is_one_character_per_byte() -> None:
+    # Written with \DDD escapes it would be about 1000 characters: four times
+    # the length the pattern checks bound the matching time for.
+    name = dns.name.Name([b"\x00" * 63] * 3 + [b"\x00" * 61, b""])
+    rules = policy({"action": "deny", "pattern": "^[^x]{253}$"})
+    assert rules.verdict(Question(name, dns.rdatatype.A), tcp=False) is not None
+
+
 def test_the_first_matching_rule_decides() -> None:
     # kresd's module_policy_pass_deny: PASS for one name, then DENY for its zone.
     rules = policy(
