@@ -39,6 +39,7 @@ from resolver.localzones import (
     zones_from_tables,
 )
 from resolver.logs import query_target_error
+from resolver.policy import PolicyError, rules_from_tables
 from resolver.routes import Route, RouteError, route_from_table
 from rootzone.errors import SourceError
 from rootzone.sources import source_from_text
@@ -548,6 +549,7 @@ def _default_values() -> dict[str, Any]:
     values[LOCAL_DATA] = ()
     values[STUB_ZONE] = ()
     values[FORWARD_ZONE] = ()
+    values[POLICY] = ()
     return values
 
 
@@ -579,7 +581,7 @@ def load_config(path: Path, *, now: float | None = None) -> Config:
         if section in _TABLES:
             try:
                 values[section] = _TABLES[section](table)
-            except (LocalDataError, ForwardingError) as exc:
+            except (LocalDataError, ForwardingError, PolicyError) as exc:
                 raise ConfigError(str(exc), source=source) from exc
             continue
         if section not in sections:
@@ -611,10 +613,13 @@ _LOCAL_TABLES: dict[str, Callable[[Any], tuple[Any, ...]]] = {
 #: ``[[stub_zone]]`` and ``[[forward_zone]]`` (``forwarding.py``), kept under these names.
 STUB_ZONE = "stub_zone"
 FORWARD_ZONE = "forward_zone"
+#: ``[[policy]]`` (``policy.py``): the rules, in order, as a tuple of ``Rule``.
+POLICY = "policy"
 _TABLES: dict[str, Callable[[Any], tuple[Any, ...]]] = {
     **_LOCAL_TABLES,
     STUB_ZONE: lambda tables: policies_from_tables(tables, Kind.STUB),
     FORWARD_ZONE: lambda tables: policies_from_tables(tables, Kind.FORWARD),
+    POLICY: rules_from_tables,
 }
 
 

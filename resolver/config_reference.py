@@ -240,6 +240,47 @@ stub_first = true
 """
 
 
+_POLICY = """\
+## `[[policy]]`
+
+Rules that block names, tried in the order written before local zones, the
+cache and recursion; the first that matches decides (`resolver/policy.py`,
+Knot Resolver's `policy.add` chain and action names). A rule matches the
+question name only. Applied by a reload.
+
+| key | type | meaning |
+|---|---|---|
+| `action` | string | `deny`: NXDOMAIN with AA and an SOA (Knot `policy.DENY`); `refuse`: \
+REFUSED (`policy.REFUSE`); `drop`: SERVFAIL (`policy.DROP`; Unbound `rpz-drop` and local-zone \
+`deny` send nothing instead); `tc`: TC=1 over UDP, so the client asks over TCP, and as `pass` \
+over TCP (`policy.TC`, Unbound `rpz-tcp-only`); `pass`: answer as usual, no later rule is \
+tried (`policy.PASS`, Unbound `rpz-passthru`). Blocking answers carry EDE 15 Blocked |
+| `all` | boolean | `true`: every name (`policy.all`) |
+| `suffix` | list of strings | these names and every name below them (`policy.suffix`) |
+| `pattern` | string | a regular expression (Python syntax, case-insensitive) searched \
+in the name written without its final dot, e.g. `(^\\|\\.)ads[0-9]*\\.` (`policy.pattern`, \
+which takes a Lua pattern on the wire form); at most 256 characters, and refused if it could \
+backtrack for long on a crafted name (a repeat inside a repeat, a repeated alternation, a \
+backreference, several unbounded repeats) |
+
+Each rule has `action` and exactly one of `all`, `suffix`, `pattern`.
+
+```toml
+[[policy]]
+action = "pass"
+suffix = ["good.ads.example"]
+
+[[policy]]
+action = "deny"
+suffix = ["ads.example", "tracker.example"]
+
+[[policy]]
+action = "deny"
+pattern = '(^|\\.)ad[0-9]{1,3}\\.'  # a TOML literal string: backslashes as they are
+```
+"""
+
+
 def _value(value: Any) -> str:
     return f"`{json.dumps(value)}`"
 
@@ -281,6 +322,7 @@ def markdown() -> str:
     parts.append(_ROUTES)
     parts.append(_FORWARDING)
     parts.append(_LOCAL)
+    parts.append(_POLICY)
     return "\n".join(parts)
 
 

@@ -31,7 +31,7 @@ from resolver.answers import AnswerCache
 from resolver.cache import Cache
 from resolver.clock import Clock
 from resolver.commands import Commands
-from resolver.config import FORWARD_ZONE, STUB_ZONE, Config, parse_endpoint
+from resolver.config import FORWARD_ZONE, POLICY, STUB_ZONE, Config, parse_endpoint
 from resolver.control import Handler, default_socket_path, serve_control, serve_stream
 from resolver.dnstap_output import DnstapOutput, TappedTransport
 from resolver.encrypted import EncryptedListening, EncryptedServer, encrypted_server_for
@@ -44,6 +44,7 @@ from resolver.logs import QueryLogError
 from resolver.messages import OUR_UDP_PAYLOAD
 from resolver.metrics import Snapshot, collect
 from resolver.metrics_endpoint import serve_metrics
+from resolver.policy import Policy
 from resolver.privileges import drop_privileges
 from resolver.recursor import Recursor
 from resolver.reload import apply, read_candidate
@@ -272,6 +273,7 @@ def build(
     )
     server.query_log = config["logging.query_log"]
     server.local_zones = local_zones(config)
+    server.policy = Policy(config[POLICY])
     server.identity = chaos_identity(config)
     server.dnstap = dnstap
     return Resolver(

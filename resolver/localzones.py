@@ -207,6 +207,15 @@ def _tables(tables: Any, key: str) -> list[dict[str, Any]]:
     return tables
 
 
+def negative_soa(owner: dns.name.Name) -> dns.rrset.RRset:
+    """The SOA of a negative answer made up here for ``owner``: the default zones' SOA.
+
+    Knot Resolver's policy answers carry much the same (``mkauth_soa`` in
+    modules/policy/policy.lua: ``nobody.invalid.``, serial 1, the same timers).
+    """
+    return dns.rrset.from_text(owner, _DEFAULT_ZONE_TTL, "IN", "SOA", _DEFAULT_SOA)
+
+
 def _default_zones() -> tuple[tuple[LocalZone, tuple[str, ...]], ...]:
     """The default zones and their records (module docstring); AS112 ones get SOA and NS."""
     as112 = [

@@ -270,8 +270,9 @@ def udp_size_limit(query: ClientQuery) -> int:
 def render_response(query: ClientQuery, outcome: Outcome, *, max_size: int) -> bytes:
     """Render ``outcome`` as the response to ``query``.
 
-    RA is always set and AA never; RD and CD are copied; AD is set only for a
-    SECURE outcome asked with AD or DO (RFC 6840 5.7). A BOGUS outcome is a
+    RA is always set, AA only for an ``authoritative`` outcome; RD and CD
+    are copied; AD is set only for a SECURE outcome asked with AD or DO
+    (RFC 6840 5.7). A BOGUS outcome is a
     SERVFAIL with its Extended DNS Errors, unless the client set CD: then it
     gets the data, without AD (RFC 4035 3.2.2). With DO the RRSIGs and the
     denial proof are included (RFC 4035 3.2.1). The OPT record (and with it
@@ -293,6 +294,7 @@ def render_response(query: ClientQuery, outcome: Outcome, *, max_size: int) -> b
         outcome.errors,
         max_size=max_size,
         ad=ad,
+        aa=outcome.authoritative,
         answer=answer,
         authority=authority,
     )
@@ -309,6 +311,12 @@ def _with_signatures(
             sig for sig in signatures if sig.name == rrset.name and sig.covers == rrset.rdtype
         )
     return ordered
+
+
+def render_truncated(query: ClientQuery) -> bytes:
+    """An empty NOERROR response with TC=1: the client is to ask again over TCP
+    (a policy's ``tc`` action, ``policy.py``)."""
+    return _truncated(query.echo, dns.rcode.NOERROR, ad=False, max_size=MIN_UDP_SIZE)
 
 
 def render_error(error: QueryRejected, *, max_size: int) -> bytes:
@@ -339,27 +347,35 @@ def _render(
     *,
     max_size: int,
     ad: bool = False,
+    aa: bool = False,
     answer: Iterable[dns.rrset.RRset] = (),
     authority: Iterable[dns.rrset.RRset] = (),
 ) -> bytes:
     """Build and render a response; if it exceeds ``max_size``, the TC=1 stand-in."""
-    message = _message(echo, rcode, errors, ad=ad)
+    message = _message(echo, rcode, errors, ad=ad, aa=aa)
     message.answer.extend(answer)
     message.authority.extend(authority)
     try:
         return message.to_wire(max_size=max_size)
     except dns.exception.TooBig:
-        truncated = _message(echo, rcode, (), ad=ad)
-        truncated.flags |= dns.flags.TC
-        return truncated.to_wire(max_size=max_size)
+        return _truncated(echo, rcode, ad=ad, max_size=max_size)
+
+
+def _truncated(echo: Echo, rcode: int, *, ad: bool, max_size: int) -> bytes:
+    """The header and question only, with TC=1."""
+    truncated = _message(echo, rcode, (), ad=ad)
+    truncated.flags |= dns.flags.TC
+    return truncated.to_wire(max_size=max_size)
 
 
 def _message(
-    echo: Echo, rcode: int, errors: Iterable[ExtendedError], *, ad: bool
+    echo: Echo, rcode: int, errors: Iterable[ExtendedError], *, ad: bool, aa: bool = False
 ) -> dns.message.Message:
     """A response header, question and OPT record for ``echo``, sections empty."""
     message = dns.message.Message(id=echo.id)
     flags = dns.flags.QR | dns.flags.RA | dns.opcode.to_flags(echo.opcode)
+    if aa:
+        flags |= dns.flags.AA
     if echo.rd:
         flags |= dns.flags.RD
     if echo.cd:

@@ -44,6 +44,8 @@ class Outcome:
     ``stale`` marks an answer served from expired data (RFC 8767);
     ``expiring`` one answered from cached data in the last part of its
     lifetime, which the recursor refreshes in the background (prefetch).
+    ``authoritative`` sets AA: only on answers this resolver makes up as the
+    authority for them (a policy ``deny``, as Knot Resolver sets it).
     """
 
     rcode: dns.rcode.Rcode
@@ -55,6 +57,7 @@ class Outcome:
     proof: tuple[dns.rrset.RRset, ...] = ()
     stale: bool = False
     expiring: bool = False
+    authoritative: bool = False
 
     @property
     def failed(self) -> bool:

@@ -39,6 +39,9 @@ What a reload applies (every option with ``Option.reload``, and routes):
   ready-made responses with them. A reload that leaves them as they were
   keeps what ``ctl`` changed.
 * ``server.identity``, ``version``, ``hide_identity``, ``hide_version``.
+* ``[[policy]]``: the rules are replaced. Their answers are never kept as
+  ready-made responses, but what a newly blocked name was answered before
+  is: the ready-made responses are dropped too.
 * ``[[route]]``: the configured routes are replaced; routes added with
   ``ctl route`` stay and win for their zone. A duration (``expires =
   "2h"``) counts from the reload, since the file is read anew.
@@ -73,9 +76,18 @@ from dnssec.anchors import TrustAnchors
 from dnssec.errors import HoldfastError
 from resolver import logs, nta
 from resolver.access import AccessList
-from resolver.config import FORWARD_ZONE, LOCAL_DATA, LOCAL_ZONE, OPTIONS, STUB_ZONE, Config
+from resolver.config import (
+    FORWARD_ZONE,
+    LOCAL_DATA,
+    LOCAL_ZONE,
+    OPTIONS,
+    POLICY,
+    STUB_ZONE,
+    Config,
+)
 from resolver.errors import ConfigError
 from resolver.forwarding import configured_table
+from resolver.policy import Policy
 from resolver.routes import RouteTable
 from resolver.settings import (
     cache_lifetimes,
@@ -229,7 +241,7 @@ def _changed(
 ) -> set[str]:
     """Names of the options (and ``routes``) whose value differs; anchors by content too."""
     changed = {option.name for option in OPTIONS if running[option.name] != config[option.name]}
-    tables = (ROUTES, LOCAL_ZONE, LOCAL_DATA, STUB_ZONE, FORWARD_ZONE)
+    tables = (ROUTES, LOCAL_ZONE, LOCAL_DATA, STUB_ZONE, FORWARD_ZONE, POLICY)
     changed.update(name for name in tables if running[name] != config[name])
     if _anchor_text(anchors_in_use) != _anchor_text(anchors):
         changed.add("dnssec.trust_anchors")
@@ -431,6 +443,18 @@ def _local_zones(resolver: Resolver, candidate: Candidate) -> Commit:
 
     def commit() -> None:
         resolver.server.local_zones = zones
+        if resolver.answers is not None:
+            resolver.answers.clear()
+
+    return commit
+
+
+@_applies(POLICY)
+def _policy(resolver: Resolver, candidate: Candidate) -> Commit:
+    rules = Policy(candidate.config[POLICY])
+
+    def commit() -> None:
+        resolver.server.policy = rules
         if resolver.answers is not None:
             resolver.answers.clear()
 

@@ -88,8 +88,10 @@ from resolver.messages import (
     render_echo_answer,
     render_error,
     render_response,
+    render_truncated,
     udp_size_limit,
 )
+from resolver.policy import TRUNCATE, Policy
 from resolver.question import ExtendedError, Outcome
 
 logger = logging.getLogger("holdfast.server")
@@ -239,6 +241,8 @@ class DnsServer:
         #: and the CHAOS identity names (``identity``); a reload replaces them.
         self.local_zones: LocalZones | None = None
         self.identity: Identity | None = None
+        #: The ``[[policy]]`` rules, tried before the local zones; a reload replaces them.
+        self.policy: Policy | None = None
         #: Where answered client exchanges are copied as dnstap; None: nowhere.
         self.dnstap: DnstapOutput | None = None
         self._admission: Admission[tuple[socket.socket, bytes, tuple[Any, ...]]] = Admission(
@@ -428,7 +432,11 @@ class DnsServer:
             return self._reject(rejected if allowed else self._refuse(rejected.echo), tcp=tcp)
         if not allowed:
             return self._reject(self._refuse(query.echo), tcp=tcp)
-        local = None if self.local_zones is None else self.local_zones.answer(query.question)
+        local = None if self.policy is None else self.policy.verdict(query.question, tcp=tcp)
+        if local is TRUNCATE:
+            return render_truncated(query), dns.rcode.NOERROR
+        if local is None and self.local_zones is not None:
+            local = self.local_zones.answer(query.question)
         if local is DENIED:
             return None
         if query.is_any and local is None:
@@ -442,7 +450,9 @@ class DnsServer:
         except Exception:
             logger.exception("cannot render the outcome for %s", query.question)
             return self._reject(query.reject(dns.rcode.SERVFAIL, "unrenderable"), tcp=tcp)
-        if self._answers is not None and not outcome.errors:
+        if self._answers is not None and not outcome.errors and (
+            self.policy is None or self.policy.allows_ready_answer(query.question)
+        ):
             self._answers.remember(wire, response)
         # The rendered rcode: a bogus outcome became SERVFAIL unless CD was set.
         return response, response[3] & 0x0F

@@ -37,6 +37,7 @@ from resolver.config import (
     LOCAL_ZONE,
     MAX_CONFIG_BYTES,
     OPTIONS,
+    POLICY,
     STUB_ZONE,
     Option,
     load_config,
@@ -294,7 +295,7 @@ def harness(lab: Lab, clock: FakeClock, tmp_path: Path) -> Reloading:
 
 
 def test_what_a_reload_applies_is_what_the_options_say() -> None:
-    tables = {ROUTES, LOCAL_ZONE, LOCAL_DATA, STUB_ZONE, FORWARD_ZONE}
+    tables = {ROUTES, LOCAL_ZONE, LOCAL_DATA, STUB_ZONE, FORWARD_ZONE, POLICY}
     assert {option.name for option in RELOAD_OPTIONS} | tables == RELOADABLE
 
 
@@ -411,6 +412,19 @@ def test_configured_routes_are_replaced_and_operator_routes_stay(harness: Reload
 
     listed = {(r["zone"], r["origin"]) for r in harness.ctl({"command": ["route", "list"]})}
     assert listed == {("example.com.", "config"), ("net.", "control"), ("org.", "control")}
+
+
+async def test_reloaded_policy_rules_apply_at_once_even_to_ready_answers(
+    harness: Reloading, nursery: trio.Nursery
+) -> None:
+    await nursery.start(harness.resolver.recursor.run)
+    assert (await ask(harness.resolver, "www.example.com.")).rcode() == dns.rcode.NOERROR
+    harness.write({}, '[[policy]]\naction = "refuse"\nsuffix = ["example.com"]\n')
+
+    assert harness.reload()["applied"] == [POLICY]
+
+    # Refused although the answer was ready-made: the reload dropped those.
+    assert (await ask(harness.resolver, "www.example.com.")).rcode() == dns.rcode.REFUSED
 
 
 async def test_a_reloaded_access_list_refuses_at_once(
