@@ -13,6 +13,16 @@ Unbound does with such an anchor (validator/val_sigcrypt.c,
 ds_digest_match_dnskey: a digest of the wrong size matches no key). One
 broken anchor must not stop the resolver from serving every other zone;
 failing closed under it keeps it safe.
+
+An anchor whose every DS or DNSKEY uses an algorithm or digest type we do
+not validate (DSA, RFC 8624: MUST NOT; an unknown one) vouches for no key:
+its zone is insecure, exactly as under a parent's DS set of only such
+records (RFC 4035 5.2, RFC 6840 5.2; ``dnssec.validator.zone_keys``). That
+is kept, with a warning naming the zone when the anchor is read, because
+the operator configured it to be signed: Unbound does the same
+(validator/val_anchor.c anchors_assemble_rrsets: "trust anchor ... has no
+supported algorithms, the anchor is ignored"), and Knot Resolver goes
+insecure under it (lib/layer/validate.c, kr_ds_algo_support).
 """
 
 from __future__ import annotations
@@ -33,6 +43,8 @@ import dns.rrset
 from dnssec.errors import RecordFileError
 from dnssec.files import MAX_RECORD_FILE_BYTES, read_text
 from dnssec.records import DEFAULT_TTL, read_records
+from dnssec.signatures import MalformedData
+from dnssec.validator import usable_vouchers
 
 log = logging.getLogger("holdfast.anchors")
 
@@ -83,6 +95,9 @@ class TrustAnchors:
                 )
         if not rrsets:
             raise RecordFileError("no DS or DNSKEY record in the file", source=source)
+        for zone in _zones_without_usable_anchor(rrsets):
+            log.warning("%s: trust anchor %s has no supported algorithm or digest type; "
+                        "names under it are answered insecure", source, zone)
         return cls(tuple(rrsets))
 
     @classmethod
@@ -158,6 +173,25 @@ def _unusable_ds(record: str) -> dns.rrset.RRset | None:
     rrset.add(dns.rdata.GenericRdata(dns.rdataclass.IN, dns.rdatatype.DS, wire),
               int(ttl[1]) if ttl else DEFAULT_TTL)
     return rrset
+
+
+def _zones_without_usable_anchor(rrsets: Iterable[dns.rrset.RRset]) -> list[dns.name.Name]:
+    """The anchored zones none of whose records the validator can use.
+
+    A zone with a malformed DS is left out: the validator judges it bogus.
+    """
+    by_zone: dict[dns.name.Name, list[dns.rrset.RRset]] = {}
+    for rrset in rrsets:
+        by_zone.setdefault(rrset.name, []).append(rrset)
+    unusable = []
+    for zone, vouchers in by_zone.items():
+        try:
+            ds_records, key_anchors, _ = usable_vouchers(vouchers)
+        except MalformedData:
+            continue
+        if not ds_records and not key_anchors:
+            unusable.append(zone)
+    return unusable
 
 
 def _add(rrsets: list[dns.rrset.RRset], extra: dns.rrset.RRset) -> None:

@@ -222,7 +222,7 @@ def zone_keys(
         ValidationWorkExceeded: the work meter ran out.
     """
     try:
-        ds_records, key_anchors, unsupported = _usable_vouchers(vouchers)
+        ds_records, key_anchors, unsupported = usable_vouchers(vouchers)
     except MalformedData as error:
         raise Bogus(f"{zone}: DS: {error}") from None
     ttl = dnskeys.ttl if dnskeys is not None else 0
@@ -282,13 +282,18 @@ def _refused_entry(
     )
 
 
-def _usable_vouchers(
+def usable_vouchers(
     vouchers: Iterable[dns.rrset.RRset],
 ) -> tuple[list[Ds], set[bytes], ExtendedError | None]:
     """Split vouchers into DS records and anchored DNSKEY RDATA we can use.
 
     Also returns, when some were set aside, the EDE that says why: an
-    unsupported DNSKEY algorithm (1) or DS digest type (2).
+    unsupported DNSKEY algorithm (1) or DS digest type (2). Neither list
+    filled means the zone is insecure (``zone_keys``); ``dnssec.anchors``
+    asks the same of each trust anchor when it is read, to warn about it.
+
+    Raises:
+        MalformedData: a DS record is malformed.
     """
     ds_records: list[Ds] = []
     key_anchors: set[bytes] = set()

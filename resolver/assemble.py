@@ -252,10 +252,9 @@ def follow_aliases(
                 target = name.relativize(dname.name).derelativize(dname[0].target)
             except dns.name.NameTooLong:
                 return Aliases(records, name, True, yxdomain=True)
-            if cname is not None:
-                records.append(cname)
-                if rdtype == dns.rdatatype.CNAME:
-                    return Aliases(records, name, True)
+            records.append(_synthesis(name, target, dname, cname))
+            if rdtype == dns.rdatatype.CNAME:
+                return Aliases(records, name, True)
             name = target
             continue
         data = _data_at(name, rdtype, by_key, signatures)
@@ -267,6 +266,26 @@ def follow_aliases(
         records.append(cname)
         name = cname[0].target
     return Aliases(records, name, False)
+
+
+def _synthesis(
+    name: dns.name.Name,
+    target: dns.name.Name,
+    dname: dns.rrset.RRset,
+    sent: dns.rrset.RRset | None,
+) -> dns.rrset.RRset:
+    """The CNAME the DNAME makes of ``name``: the server's if it is that, else ours.
+
+    The answer carries it (RFC 6672 2.2, 3), for clients that know no
+    DNAME, even when the server left it out or sent another: it needs no
+    signature, the DNAME's speaks for it (RFC 6672 5.3.1). As in Unbound
+    (iter_scrub.c scrub_normalize keeps a matching CNAME, else
+    synth_cname_rrset) and BIND (query.c query_dname, query_addcname).
+    """
+    if sent is not None and len(sent) == 1 and sent[0].target == target:
+        return sent
+    text = target.to_text()
+    return dns.rrset.from_text(name, dname.ttl, dname.rdclass, dns.rdatatype.CNAME, text)
 
 
 def _data_at(

@@ -173,6 +173,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("server", "udp_receive_buffer", int, 4 << 20,
            "receive buffer of each UDP socket, bytes; 0 keeps the system default (Unbound "
            "so-rcvbuf)", Range(0, 1 << 30), unit="bytes"),
+    Option("server", "max_udp_size", int, 1_232,
+           "largest UDP response to a client, bytes (also capped by the client's EDNS "
+           "size); a larger one goes out truncated (TC) for the client to ask over TCP. "
+           "1232 avoids IP fragmentation (DNS flag day 2020; Unbound max-udp-size, Knot "
+           "Resolver net.bufsize)", Range(512, 4_096), unit="bytes"),
     Option("server", "tcp_connections", int, 256,
            "client TCP connections open at once; when full, the one idle longest is closed "
            "for a new one (Unbound incoming-num-tcp)", Range(1, 65_536), unit="connections"),

@@ -49,6 +49,7 @@ UNBOUND = {
     "server.udp_queue": "jostle-timeout (a queue, not a timeout)",
     "server.udp_queue_timeout": "jostle-timeout",
     "server.udp_receive_buffer": "so-rcvbuf",
+    "server.max_udp_size": "max-udp-size",
     "server.tcp_connections": "incoming-num-tcp",
     "server.tcp_connections_per_client": "tcp-connection-limit (per address or /64)",
     "server.tcp_idle_timeout": "tcp-idle-timeout (here in seconds)",

@@ -41,7 +41,6 @@ from resolver.failures import FailureCache
 from resolver.forwarding import Kind, configured_table
 from resolver.iterator import LOCAL_ROOT, Iterator
 from resolver.logs import QueryLogError
-from resolver.messages import OUR_UDP_PAYLOAD
 from resolver.metrics import Snapshot, collect
 from resolver.metrics_endpoint import serve_metrics
 from resolver.policy import Policy
@@ -256,7 +255,7 @@ def build(
     if config["cache.max_answers"]:
         answers = AnswerCache(
             clock,
-            udp_payload=OUR_UDP_PAYLOAD,
+            udp_payload=config["server.max_udp_size"],
             max_entries=config["cache.max_answers"],
             max_bytes=answer_bytes,
             cache_generation=lambda: cache.generation,

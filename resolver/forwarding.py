@@ -63,6 +63,7 @@ import dns.rrset
 
 from dnssec.errors import HoldfastError
 from dnssec.nsec import bitmap_types
+from resolver.assemble import below_dname
 from resolver.exchange import Exchange
 from resolver.routes import RouteError, zone_from_text
 from resolver.upstream_tls import DOT_PORT, UpstreamTlsError, client_context
@@ -450,9 +451,14 @@ def chain_in_zone(
     a sibling) in one reply; each is judged with its own zone's keys, so
     the chain is cut at the first link signed by another zone, or unsigned
     after the first (its zone is found anew), and the rest asked for again.
+    A CNAME synthesised from a DNAME in the chain is no link of its own: the
+    DNAME's signature speaks for it (RFC 6672 5.3.1); cut there, the same
+    name was asked again and again (an alias loop).
     """
     signatures = tuple(signatures)
     for index, rrset in enumerate(records[1:], 1):
+        if rrset.rdtype == dns.rdatatype.CNAME and below_dname(rrset, list(records[:index])):
+            continue
         if signer_zone(rrset.name, signatures, top) != zone:
             return index
     return len(records)

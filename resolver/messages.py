@@ -262,9 +262,14 @@ def _check_question(
         raise QueryRejected(dns.rcode.NOTIMP, reason, echo=echo)
 
 
-def udp_size_limit(query: ClientQuery) -> int:
-    """The largest UDP response for ``query``: its payload, capped at ours, at least 512."""
-    return max(MIN_UDP_SIZE, min(query.payload, OUR_UDP_PAYLOAD))
+def udp_size_limit(query: ClientQuery, max_udp_size: int = OUR_UDP_PAYLOAD) -> int:
+    """The largest UDP response for ``query``: its payload, capped at ours, at least 512.
+
+    ``max_udp_size`` is ours (``[server] max_udp_size``, Unbound's
+    max-udp-size, Knot Resolver's ``net.bufsize``): 1232 unless the operator
+    raised it, as both peers' defaults are since DNS flag day 2020.
+    """
+    return max(MIN_UDP_SIZE, min(query.payload, max_udp_size))
 
 
 def render_response(query: ClientQuery, outcome: Outcome, *, max_size: int) -> bytes:

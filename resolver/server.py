@@ -78,6 +78,7 @@ from resolver.localzones import DENIED, LocalZones
 from resolver.loopwatch import LoopWatch
 from resolver.messages import (
     MIN_UDP_SIZE,
+    OUR_UDP_PAYLOAD,
     TCP_SIZE_LIMIT,
     ClientQuery,
     DropQuery,
@@ -143,6 +144,8 @@ class ServerLimits:
     udp_queue_timeout: float = 0.5
     #: SO_RCVBUF of the UDP sockets, bytes; 0 keeps the system's default.
     udp_receive_buffer: int = 4 << 20
+    #: The largest UDP response, bytes (``messages.udp_size_limit``).
+    max_udp_size: int = OUR_UDP_PAYLOAD
 
     @classmethod
     def from_config(cls, config: Config) -> ServerLimits:
@@ -155,6 +158,7 @@ class ServerLimits:
             udp_queue=config["server.udp_queue"],
             udp_queue_timeout=config["server.udp_queue_timeout"],
             udp_receive_buffer=config["server.udp_receive_buffer"],
+            max_udp_size=config["server.max_udp_size"],
         )
 
     def admission(self) -> AdmissionLimits:
@@ -442,7 +446,7 @@ class DnsServer:
         if query.is_any and local is None:
             return render_any_response(query), dns.rcode.NOERROR
         outcome = local if local is not None else await self._resolve(query)
-        max_size = TCP_SIZE_LIMIT if tcp else udp_size_limit(query)
+        max_size = TCP_SIZE_LIMIT if tcp else udp_size_limit(query, self.limits.max_udp_size)
         try:
             response = clamp_ttls(
                 render_response(query, outcome, max_size=max_size), self._lifetimes()

@@ -193,6 +193,20 @@ async def test_a_forwarded_alias_chain_across_zones_is_judged_zone_by_zone(
     assert len(insecure.answer) >= 2
 
 
+async def test_a_forwarded_dname_vouches_for_its_synthesised_cname(
+    pair: Pair, autojump_clock: trio.testing.MockClock
+) -> None:
+    """The unsigned CNAME is the signed DNAME's (RFC 6672 5.3.1), not a link of its own:
+    cut there, the same name was asked again, an alias loop (SERVFAIL)."""
+    pair.forward(".")
+    reply = await pair.ask("www.sub.example.com.")
+    assert reply.rcode() == dns.rcode.NOERROR
+    assert reply.flags & dns.flags.AD
+    assert [rrset.rdtype for rrset in reply.answer if rrset.rdtype != dns.rdatatype.RRSIG] == [
+        dns.rdatatype.DNAME, dns.rdatatype.CNAME, dns.rdatatype.A
+    ]
+
+
 async def test_forward_first_falls_back_to_iteration_when_the_forwarder_fails(
     pair: Pair, autojump_clock: trio.testing.MockClock
 ) -> None:

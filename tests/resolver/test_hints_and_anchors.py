@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import dns.name
 import dns.rdatatype
 import pytest
@@ -67,3 +69,29 @@ def test_anchor_at_any_name_and_dnskey_anchors() -> None:
 def test_bad_anchor_files_are_refused(text: str, message: str) -> None:
     with pytest.raises(RecordFileError, match=message):
         TrustAnchors.from_text(text, source="anchors")
+
+
+DSA_ANCHOR = "example.com. DS 2854 3 1 46e4ffc6e9a4793b488954bd3f0cc6af0dfb201b\n"
+USABLE_ANCHOR = "example.com. DS 12345 13 2 " + "AB" * 32 + "\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "warned"),
+    [
+        (DSA_ANCHOR, True),  # DSA: RFC 8624 MUST NOT validate
+        ("example.com. DS 12345 13 3 " + "AB" * 32 + "\n", True),  # GOST digest
+        (DSA_ANCHOR + USABLE_ANCHOR, False),  # one usable record is enough
+        (USABLE_ANCHOR, False),
+    ],
+)
+def test_an_anchor_with_no_supported_algorithm_is_kept_with_a_warning(
+    text: str, warned: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its zone is answered insecure, as Unbound ignores it (val_anchor.c): say so."""
+    with caplog.at_level(logging.WARNING, logger="holdfast.anchors"):
+        anchors = TrustAnchors.from_text(text, source="anchors")
+
+    assert anchors.zones() == (dns.name.from_text("example.com."),)
+    said = [r.getMessage() for r in caplog.records if "no supported algorithm" in r.getMessage()]
+    assert said == (["anchors: trust anchor example.com. has no supported algorithm or "
+                     "digest type; names under it are answered insecure"] if warned else [])

@@ -378,6 +378,15 @@ def test_udp_size_limit_is_client_payload_capped_at_1232_at_least_512(
     assert udp_size_limit(parse_query(wire)) == limit
 
 
+@pytest.mark.parametrize(
+    ("payload", "limit"), [(None, 512), (1232, 1232), (4096, 4096), (8192, 4096)]
+)
+def test_udp_size_limit_follows_a_raised_max_udp_size(payload: int | None, limit: int) -> None:
+    wire = make_wire(use_edns=False) if payload is None else make_wire(use_edns=0, payload=payload)
+
+    assert udp_size_limit(parse_query(wire), 4096) == limit
+
+
 def test_response_too_big_is_truncated_to_question_and_opt() -> None:
     query = parse_query(make_wire(want_dnssec=True, payload=512))
     outcome = Outcome(dns.rcode.NOERROR, answer=(a_rrset(40),), errors=(ExtendedError(3, "stale"),))

@@ -343,6 +343,37 @@ async def test_udp_answer_too_big_is_truncated(autojump_clock: trio.testing.Mock
     assert len(tcp_reply.answer[0]) == 60
 
 
+@pytest.mark.parametrize(("max_udp_size", "whole"), [(OUR_UDP_PAYLOAD, False), (4096, True)])
+async def test_max_udp_size_lets_a_larger_answer_out_whole_on_both_paths(
+    max_udp_size: int, whole: bool
+) -> None:
+    """``[server] max_udp_size`` (Unbound max-udp-size): ~1.7 KB for a 4096-octet client.
+
+    Both peers default to 1232 and truncate such an answer; raised (as
+    Deckard's kresd and Unbound templates do, val_cname_new_signer) it goes
+    out whole, from the full path and again ready-made.
+    """
+
+    async def big(query: ClientQuery) -> Outcome:
+        addresses = [f"192.0.2.{i}" for i in range(100)]
+        rrset = dns.rrset.from_text_list(query.question.name, 300, "IN", "A", addresses)
+        return Outcome(rcode=dns.rcode.NOERROR, answer=(rrset,))
+
+    answers = AnswerCache(SystemClock(), udp_payload=max_udp_size)
+    server = DnsServer(
+        [(LOCAL, 0)], big, limits=ServerLimits(max_udp_size=max_udp_size), answers=answers
+    )
+    asked = dns.message.make_query("www.example.", "A", use_edns=0, payload=4096)
+
+    async with running(server) as [endpoint]:
+        replies = [await ask_udp(endpoint, asked.to_wire()) for _ in range(2)]
+
+    for reply in replies:
+        assert bool(reply.flags & dns.flags.TC) is not whole
+        assert len(reply.to_wire()) > OUR_UDP_PAYLOAD if whole else reply.answer == []
+    assert answers.stats.hits == (1 if whole else 0)
+
+
 async def test_udp_client_outside_acl_is_refused() -> None:
     server = DnsServer([(LOCAL, 0)], answering, AccessList(["192.0.2.0/24"]))
 
