@@ -18,8 +18,10 @@ The rules, each from the RFC or a peer:
   data was bogus, which synthesis must not hide (RFC 6147 5.5: data that
   does not validate gets SERVFAIL); Knot Resolver's module does the same,
   where Unbound also synthesises after an upstream error. ``synthall`` and
-  ``ignore_aaaa`` (Unbound's ``dns64-synthall``, ``dns64-ignore-aaaa``) skip
-  the AAAA question altogether, for every name or for names under a zone.
+  ``ignore_aaaa`` (Unbound's ``dns64-synthall``, ``dns64-ignore-aaaa``) ask
+  the A question first, for every name or for names under a zone; only
+  when there is nothing to make an AAAA from is the AAAA asked after all
+  (Unbound then gives the AAAA answer too).
 * **Not with CD.** A client that sets CD validates for itself, and a made-up
   AAAA would fail its validation: it gets the data as it is (RFC 6147 5.5,
   case 3, for CD with DO; Unbound and Knot Resolver skip synthesis on CD
