@@ -29,6 +29,7 @@ import dns.exception
 import dns.name
 
 from dnssec.files import FileRefused, read_text
+from resolver.dns64 import DEFAULT_EXCLUDE, ipv6_network_error, prefix_error
 from resolver.errors import ConfigError
 from resolver.forwarding import ForwardingError, Kind, configured_table, policies_from_tables
 from resolver.identity import text_error
@@ -40,6 +41,7 @@ from resolver.localzones import (
 )
 from resolver.logs import query_target_error
 from resolver.policy import PolicyError, rules_from_tables
+from resolver.renumber import renumber_rule_error
 from resolver.routes import Route, RouteError, route_from_table
 from rootzone.errors import SourceError
 from rootzone.sources import source_from_text
@@ -275,6 +277,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("upstream", "qname_case_randomisation", bool, True,
            "0x20: random case of the query name's letters, checked in every reply; a server "
            "that does not preserve case is found over TCP and gets plain queries for an hour"),
+    Option("upstream", "qname_case_exempt", list, [],
+           "zones whose names are sent without 0x20, in lower case, as their servers "
+           "mishandle mixed case (Unbound caps-exempt; Knot Resolver's workarounds module "
+           "lists avqs.mcafee.com and others, DNS-OARC DVE-2017-0003)",
+           item_check=_zone_error),
     Option("upstream", "holddown", float, 900.0,
            "seconds a server that sent data failing validation is avoided for that zone",
            Range(0, 86_400), reload=True, unit="seconds"),
@@ -436,6 +443,23 @@ OPTIONS: tuple[Option, ...] = (
     Option("local_root", "max_delegation_change", float, 0.1,
            "a candidate that adds or drops more than this share of the TLDs is refused",
            Range(0, 1), unit="share (0 to 1)"),
+    Option("dns64", "prefix", str, "",
+           "DNS64 (RFC 6147): the NAT64 prefix AAAA records are made in from A records, for "
+           "names without AAAA, e.g. \"64:ff9b::/96\" (RFC 6052: /32, /40, /48, /56, /64 or "
+           "/96); empty means no DNS64", _optional(prefix_error)),
+    Option("dns64", "synthall", bool, False,
+           "make every AAAA answer from the A records, never asking for AAAA"),
+    Option("dns64", "ignore_aaaa", list, [],
+           "zones whose AAAA records are ignored: their AAAA answers are made from A records",
+           item_check=_zone_error),
+    Option("dns64", "exclude", list, list(DEFAULT_EXCLUDE),
+           "IPv6 networks whose AAAA records count as absent, so that A records are used "
+           "(RFC 6147 5.1.4: the IPv4-mapped ::ffff:0:0/96 by default)",
+           item_check=ipv6_network_error),
+    Option("renumber", "prefixes", list, [],
+           "rewrite addresses in answers from one prefix to another, e.g. \"192.0.2.0/24 -> "
+           "198.51.100.0\" (behind NAT; Knot Resolver's renumber module); rewritten answers "
+           "lose AD and carry EDE 4 Forged Answer", item_check=renumber_rule_error),
     Option("control", "socket", str, "",
            "control socket path (mode 0600); empty means /run/holdfast/control.sock as root, "
            "else under $XDG_RUNTIME_DIR"),

@@ -31,6 +31,10 @@ SECTIONS = {
     "dnssec": "Trust anchors and the bounds on validation work (KeyTrap, NSEC3).",
     "serve_stale": "Answering from expired data when fresh data cannot be had (RFC 8767).",
     "local_root": "A local copy of the root zone (RFC 8806): sources, checks and lifetime.",
+    "dns64": "DNS64 (RFC 6147): AAAA answers made from A records, for IPv6-only clients "
+    "behind a NAT64 translator.",
+    "renumber": "Addresses rewritten in answers (behind NAT); rewritten answers are not "
+    "secure any more.",
     "control": "The control socket that `holdfast ctl` talks to.",
     "metrics": "The Prometheus endpoint.",
     "logging": "Log level, format and the query log.",
@@ -70,6 +74,12 @@ UNBOUND = {
     "upstream.qname_minimisation": "qname-minimisation",
     "upstream.harden_glue": "harden-glue",
     "upstream.qname_case_randomisation": "use-caps-for-id",
+    "upstream.qname_case_exempt": "caps-exempt",
+    "dns64.prefix": "dns64-prefix (module-config: \"dns64 validator iterator\")",
+    "dns64.synthall": "dns64-synthall",
+    "dns64.ignore_aaaa": "dns64-ignore-aaaa",
+    "dns64.exclude": "none (BIND dns64 exclude)",
+    "renumber.prefixes": "none (Knot Resolver renumber.config)",
     "upstream.holddown": "infra-host-ttl (for bogus servers)",
     "upstream.max_timeout": "infra-cache-max-rtt",
     "upstream.timeout_rounds": "outbound-msg-retry",

@@ -33,6 +33,7 @@ from resolver.clock import Clock
 from resolver.commands import Commands
 from resolver.config import FORWARD_ZONE, POLICY, STUB_ZONE, Config, parse_endpoint
 from resolver.control import Handler, default_socket_path, serve_control, serve_stream
+from resolver.dns64 import Dns64
 from resolver.dnstap_output import DnstapOutput, TappedTransport
 from resolver.encrypted import EncryptedListening, EncryptedServer, encrypted_server_for
 from resolver.errors import ConfigError
@@ -47,6 +48,7 @@ from resolver.policy import Policy
 from resolver.privileges import drop_privileges
 from resolver.recursor import Recursor
 from resolver.reload import apply, read_candidate
+from resolver.renumber import Renumbering
 from resolver.root_sharing import RootFollower
 from resolver.routes import RouteTable
 from resolver.selection import ServerSelection
@@ -231,6 +233,7 @@ def build(
             port=config["upstream.port"],
             allow=allow or None,
             case_randomisation=config["upstream.qname_case_randomisation"],
+            case_exempt=nta.zone_names(config["upstream.qname_case_exempt"]),
         )
     dnstap = None
     if config["dnstap.socket"]:
@@ -249,6 +252,13 @@ def build(
         failures=FailureCache(clock, failure_policy(config)),
         root_key_sentinel=config["dnssec.root_key_sentinel"],
         tier=shared_tier_for(config, cache, clock, withheld=negative_anchors.covering),
+        dns64=Dns64.from_texts(
+            config["dns64.prefix"],
+            synthall=config["dns64.synthall"],
+            ignore_aaaa=config["dns64.ignore_aaaa"],
+            exclude=config["dns64.exclude"],
+        ),
+        renumber=Renumbering.from_texts(config["renumber.prefixes"]),
     )
     recursor.trace_sample.rate = config["logging.trace_sample"]
     answers = None

@@ -25,24 +25,29 @@ about time and about clients, not about iteration:
 
 The root key sentinel (RFC 8509, ``sentinel``) is applied here too, last,
 to each client's answer: it depends on the client's CD bit, which a shared
-resolution does not know.
+resolution does not know. So is DNS64 (RFC 6147, ``dns64``), which asks the
+A (or IPv4 PTR) question of a client's AAAA (ip6.arpa PTR) question as a
+client would, and the renumbering of answers (``renumber``).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import dns.edns
 import dns.rcode
+import dns.rdatatype
 import trio
 
+from resolver.dns64 import Dns64
 from resolver.driver import run_exchange
 from resolver.exchange import Transport
 from resolver.failures import FailureCache
 from resolver.iterator import Iterator
 from resolver.messages import ClientQuery
 from resolver.question import ExtendedError, Outcome, Question
+from resolver.renumber import Renumbering
 from resolver.sentinel import judge
 from resolver.shared_tier import SharedTier
 from resolver.stale import StaleAnswers
@@ -92,6 +97,8 @@ class Recursor:
         root_key_sentinel: Whether RFC 8509 sentinel names are judged.
         tier: The shared cache tier asked before resolving what the cache
             cannot answer fresh (``shared_tier``); None for none.
+        dns64: The DNS64 policy (``[dns64]``); None for no DNS64.
+        renumber: Address rewriting for answers (``[renumber]``); None for none.
     """
 
     def __init__(
@@ -103,6 +110,8 @@ class Recursor:
         failures: FailureCache[Question] | None = None,
         root_key_sentinel: bool = True,
         tier: SharedTier | None = None,
+        dns64: Dns64 | None = None,
+        renumber: Renumbering | None = None,
     ) -> None:
         self.iterator = iterator
         self.transport = transport
@@ -120,6 +129,8 @@ class Recursor:
         #: Picks the resolutions traced to the debug log (``[logging] trace_sample``).
         self.trace_sample = TraceSampler()
         self.tier = tier
+        self.dns64 = dns64
+        self.renumber = renumber
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Host resolutions until cancelled; ``handle`` works once this started."""
@@ -135,11 +146,35 @@ class Recursor:
 
     async def handle(self, query: ClientQuery) -> Outcome:
         """Resolve the client's question, joining an identical one in flight."""
-        outcome = await self._handle(query)
+        if self.dns64 is None:
+            outcome = await self._handle(query)
+        else:
+            outcome = await self._with_dns64(query, self.dns64)
+        if self.renumber is not None:
+            outcome = self.renumber.apply(outcome)
         if not self.root_key_sentinel:
             return outcome
         anchors = self.iterator.validator.anchors
         return judge(query.question, outcome, cd=query.cd, anchors=anchors)
+
+    async def _with_dns64(self, query: ClientQuery, dns64: Dns64) -> Outcome:
+        """The answer with DNS64: the questions ``dns64`` calls for, then its synthesis."""
+        question = query.question
+        target = dns64.ptr_target(question)
+        if target is not None:
+            ptr = await self._handle(replace(query, question=Question(target, question.rdtype)))
+            return dns64.ptr_answer(question, target, ptr)
+        if not dns64.synthesises(question, cd=query.cd):
+            return await self._handle(query)
+        aaaa = await self._handle(query) if dns64.asks_aaaa(question) else None
+        if aaaa is not None and not dns64.needs_a(aaaa):
+            return aaaa
+        a_question = Question(question.name, dns.rdatatype.A)
+        a = await self._handle(replace(query, question=a_question))
+        synthesised = dns64.synthesise(aaaa, a)
+        if synthesised is not None:
+            return synthesised
+        return aaaa if aaaa is not None else await self._handle(query)
 
     async def _handle(self, query: ClientQuery) -> Outcome:
         if self._nursery is None:

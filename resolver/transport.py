@@ -164,11 +164,23 @@ class RetryingTransport(abc.ABC):
         udp_payload: EDNS UDP payload size we advertise (RFC 6891), bytes.
         case_randomisation: 0x20 on the query name (``[upstream]
             qname_case_randomisation``).
+        case_exempt: Zones whose names never get 0x20 and go in lower case
+            (``[upstream] qname_case_exempt``): servers known to answer
+            mixed case wrongly, which Unbound's ``caps-exempt`` and Knot
+            Resolver's ``workarounds`` module (flag NO_0X20, the name
+            lower-cased) spare it too.
     """
 
-    def __init__(self, *, udp_payload: int = 1232, case_randomisation: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        udp_payload: int = 1232,
+        case_randomisation: bool = True,
+        case_exempt: Sequence[dns.name.Name] = (),
+    ) -> None:
         self._udp_payload = udp_payload
         self._case_randomisation = case_randomisation
+        self._case_exempt = tuple(case_exempt)
         #: Server address -> until when (trio clock) it gets unrandomised queries.
         self._case_blind: LRUCache[str, float] = LRUCache(maxsize=_CASE_BLIND_SERVERS)
         self.servers = ServerTable(SERVER_COLUMNS)
@@ -215,7 +227,7 @@ class RetryingTransport(abc.ABC):
 
         A query marked ``tcp`` goes over TCP at once.
         """
-        randomise = self._randomises(query.address)
+        randomise = not self._exempt(query.qname) and self._randomises(query.address)
         started = trio.current_time()
         message: dns.message.Message | None = None
         if not query.tcp:
@@ -261,8 +273,13 @@ class RetryingTransport(abc.ABC):
         self, query: UpstreamQuery, *, edns: bool, randomise: bool
     ) -> dns.message.QueryMessage:
         """Build a query with a fresh unpredictable ID (and case); RD only to a forwarder."""
+        qname = query.qname
+        if randomise:
+            qname = randomise_case(qname)
+        elif self._exempt(qname):
+            qname = qname.canonicalize()
         return dns.message.make_query(
-            randomise_case(query.qname) if randomise else query.qname,
+            qname,
             query.rdtype,
             use_edns=0 if edns else False,
             want_dnssec=edns and query.dnssec_ok,
@@ -270,6 +287,10 @@ class RetryingTransport(abc.ABC):
             id=secrets.randbits(16),
             flags=dns.flags.RD if query.recursion_desired else 0,
         )
+
+    def _exempt(self, qname: dns.name.Name) -> bool:
+        """Whether ``qname`` is under a zone exempt from 0x20."""
+        return any(qname.is_subdomain(zone) for zone in self._case_exempt)
 
     def _randomises(self, address: str) -> bool:
         """Whether queries to ``address`` get 0x20 now."""
@@ -444,6 +465,7 @@ class UdpTcpTransport(RetryingTransport):
         allow: Networks upstream queries may go to; ``None`` allows all.
         udp_payload: EDNS UDP payload size we advertise (RFC 6891), bytes.
         case_randomisation: 0x20 on the query name.
+        case_exempt: Zones whose names go without 0x20, in lower case.
     """
 
     def __init__(
@@ -453,8 +475,13 @@ class UdpTcpTransport(RetryingTransport):
         allow: Sequence[Network] | None = None,
         udp_payload: int = 1232,
         case_randomisation: bool = True,
+        case_exempt: Sequence[dns.name.Name] = (),
     ) -> None:
-        super().__init__(udp_payload=udp_payload, case_randomisation=case_randomisation)
+        super().__init__(
+            udp_payload=udp_payload,
+            case_randomisation=case_randomisation,
+            case_exempt=case_exempt,
+        )
         self._port = port
         self._allow = None if allow is None else tuple(allow)
         self._warned: LRUCache[str, float] = LRUCache(maxsize=_WARNED_ADDRESSES)

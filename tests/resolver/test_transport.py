@@ -480,6 +480,25 @@ async def test_without_case_randomisation_the_name_goes_as_asked(nursery: trio.N
     assert server.udp_queries[0].question[0].name.labels == QNAME.labels
 
 
+async def test_names_under_an_exempt_zone_go_without_0x20_in_lower_case(
+    nursery: trio.Nursery,
+) -> None:
+    """``[upstream] qname_case_exempt`` (Unbound caps-exempt, Knot Resolver's workarounds):
+    servers that mishandle mixed case get the name in lower case, whatever the client's case."""
+    server = await start_server(nursery, answering)
+    transport = UdpTcpTransport(port=server.port, case_exempt=[dns.name.from_text("example.")])
+    mixed = dns.name.from_text("WWW.Example.")
+    other = dns.name.from_text("www.example.net.")
+    for qname in (mixed, mixed, other, other, other, other):
+        query = UpstreamQuery(SERVER, qname, dns.rdatatype.A)
+        reply = await transport.exchange(query)
+        assert reply.message.question[0].name.labels == qname.labels
+    sent = [query.question[0].name.labels for query in server.udp_queries]
+    assert sent[:2] == [(b"www", b"example", b""), (b"www", b"example", b"")]
+    # Other names still get a random case.
+    assert len(set(sent[2:])) > 1
+
+
 async def test_a_reply_with_the_name_in_another_case_is_dropped_and_counted(
     nursery: trio.Nursery,
 ) -> None:
