@@ -50,7 +50,7 @@ import dns.rdatatype
 import dns.rrset
 
 from dnssec.status import Security
-from resolver import aggressive, assemble, forwarding, zonecuts
+from resolver import aggressive, assemble, forwarding, parallel, zonecuts
 from resolver.assemble import (
     ALIAS_TYPES,
     Chain,
@@ -548,7 +548,14 @@ class Iterator:
                 ask_name, ask_type = qname, rdtype
             try:
                 heard = yield from self.servers.ask(
-                    cut, ask_name, ask_type, budget, lookup, minimised=minimised, avoid=avoid
+                    cut,
+                    ask_name,
+                    ask_type,
+                    budget,
+                    lookup,
+                    minimised=minimised,
+                    avoid=avoid,
+                    lookups=parallel.lookups_at_once(len(stack) - 1),
                 )
             except MinimisationRefused:
                 minimise = False
