@@ -17,6 +17,7 @@ import pytest
 import trio
 import trio.testing
 
+from dnssec.status import Security
 from resolver import parallel
 from resolver.cache import Cache
 from resolver.clock import FakeClock
@@ -305,3 +306,37 @@ async def test_the_lab_noglue_zone_looks_up_both_ns_names_at_once(
     assert answered["ns2-noglue.example.net."] - started == pytest.approx(0.3)
     assert "ns1-noglue.example.net." not in answered
     assert trio.current_time() - started == pytest.approx(0.3)
+
+
+# -- a zone's keys alongside the question ----------------------------------------
+
+
+async def test_each_signed_zones_keys_come_alongside_its_question(
+    lab: Lab, clock: FakeClock, autojump_clock: trio.testing.MockClock
+) -> None:
+    """A cold validated answer three zones down costs three round trips, not six."""
+    harness = Harness(lab, clock)
+    inner = harness.transport
+
+    class Distant(LabTransport):
+        async def exchange(self, query: UpstreamQuery) -> UpstreamReply:
+            await trio.sleep(0.05)
+            return await inner.exchange(query)
+
+    harness.transport = Distant(lab)
+    started = trio.current_time()
+    outcome = await harness.ask("www.example.com.")
+    assert addresses(outcome) == {"192.0.2.1"}
+    assert outcome.security is Security.SECURE
+    assert trio.current_time() - started == pytest.approx(3 * 0.05)
+    assert len(inner.sent) == 6  # the same queries as one at a time
+
+
+async def test_an_unsigned_zones_keys_are_not_asked_for(
+    lab: Lab, clock: FakeClock, autojump_clock: trio.testing.MockClock
+) -> None:
+    harness = Harness(lab, clock)
+    outcome = await harness.ask("www.insecure.com.")
+    assert outcome.security is Security.INSECURE
+    keys = {str(q.qname) for q in harness.sent if q.rdtype == dns.rdatatype.DNSKEY}
+    assert keys == {".", "com."}
