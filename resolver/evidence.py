@@ -117,6 +117,18 @@ class EvidenceStage:
             budget.udp_evidence[heard.address] = (name, rdtype, heard.zone, evidence, heard.policy)
         return evidence
 
+    def ahead(
+        self, zone: dns.name.Name, budget: QueryBudget, stack: tuple[Question, ...]
+    ) -> Exchange[None]:
+        """``fetch`` of ``zone``'s DNSKEY before the validator asks (``Iterator._keys_ahead``).
+
+        A failure is left for the validator's own request to meet.
+        """
+        try:
+            yield from self.fetch(EvidenceRequest(zone, dns.rdatatype.DNSKEY), budget, stack)
+        except ResolutionFailed:
+            return
+
     def ds_or_nothing(
         self, budget: QueryBudget, stack: tuple[Question, ...]
     ) -> Callable[[dns.name.Name], Exchange[Evidence]]:

@@ -20,14 +20,16 @@ A worked example, ``www.example.com A`` with an empty cache:
 3. The reply is an ANSWER. ``validation.Validator`` judges it: it needs the
    keys of ``example.com.``, vouched for by the DS that came with the
    referral, signed by ``com.``, whose keys the root's DS vouches for, whose
-   keys the trust anchor vouches for; the three DNSKEY RRsets are fetched
-   through the evidence stage (``resolver.evidence``). The answer is cached
+   keys the trust anchor vouches for; the three DNSKEY RRsets were fetched
+   through the evidence stage (``resolver.evidence``) while each zone's
+   servers were asked the question (``_keys_ahead``). The answer is cached
    with its verdict and returned as the ``Outcome`` (BOGUS outcomes keep
    their data for CD=1 clients).
 
 A CNAME in the answer makes ``_resolve_chain`` go round again with the
 target (at most ``Limits.max_cname_chain`` aliases); an NS name without glue
-is resolved by a nested ``_resolve_chain`` before its server can be asked.
+is resolved by a nested ``_resolve_chain`` before its server can be asked,
+several such names at once (``resolver.parallel``).
 
 The iterator walks and decides; the jobs with one purpose each are stages
 of their own (issue 19, in the spirit of Knot Resolver's layers): a zone
@@ -50,7 +52,7 @@ import dns.rdatatype
 import dns.rrset
 
 from dnssec.status import Security
-from resolver import aggressive, assemble, forwarding, zonecuts
+from resolver import aggressive, assemble, forwarding, parallel, zonecuts
 from resolver.assemble import (
     ALIAS_TYPES,
     AliasLoop,
@@ -403,15 +405,8 @@ class Iterator:
         """
         if not self.aggressive_nsec:
             return None
-        anchors = self.validator.anchors
-        negative = self.validator.negative_anchors
         found = aggressive.synthesise(
-            self.cache,
-            name,
-            rdtype,
-            trusted=lambda zone: any(zone.is_subdomain(anchor) for anchor in anchors.zones())
-            and (negative is None or negative.covering(zone) is None),
-            allow_stale=allow_stale,
+            self.cache, name, rdtype, trusted=self._trusted, allow_stale=allow_stale
         )
         if found is None:
             return None
@@ -422,6 +417,13 @@ class Iterator:
             security=Security.SECURE,
             proof=found.proof,
             stale=found.stale,
+        )
+
+    def _trusted(self, zone: dns.name.Name) -> bool:
+        """Whether ``zone`` is validated: below a trust anchor and under no negative one."""
+        negative = self.validator.negative_anchors
+        return any(zone.is_subdomain(anchor) for anchor in self.validator.anchors.zones()) and (
+            negative is None or negative.covering(zone) is None
         )
 
     def _closest_cut(
@@ -551,10 +553,22 @@ class Iterator:
                 ask_name, ask_type = qname.split(labels)[1], dns.rdatatype.A
             else:
                 ask_name, ask_type = qname, rdtype
+            asking = self.servers.ask(
+                cut,
+                ask_name,
+                ask_type,
+                budget,
+                lookup,
+                minimised=minimised,
+                avoid=avoid,
+                lookups=parallel.lookups_at_once(len(stack) - 1),
+            )
+            keys = self._keys_ahead(cut, ask_name, ask_type, budget, stack)
             try:
-                heard = yield from self.servers.ask(
-                    cut, ask_name, ask_type, budget, lookup, minimised=minimised, avoid=avoid
-                )
+                if keys is None:
+                    heard = yield from asking
+                else:
+                    heard = yield from parallel.alongside(asking, keys, self.servers.late_reply)
             except MinimisationRefused:
                 minimise = False
                 continue
@@ -574,6 +588,38 @@ class Iterator:
                     minimise = False
                 continue
             return heard
+
+    def _keys_ahead(
+        self,
+        cut: ZoneCut,
+        name: dns.name.Name,
+        rdtype: dns.rdatatype.RdataType,
+        budget: QueryBudget,
+        stack: tuple[Question, ...],
+    ) -> Exchange[None] | None:
+        """The fetch of ``cut``'s DNSKEY to run while its servers are asked, if due.
+
+        Whatever a signed zone's server replies, answer, denial or referral
+        (whose DS or proof of none the zone signs), the validator needs the
+        zone's keys to judge it, and fetched them only after the reply: one
+        round trip more per signed zone on the way down. So they are asked
+        at the same time as the question (``parallel.alongside``), when the
+        zone is signed (under a trust anchor with no negative one, and an
+        anchor itself or delegated with a DS) and its keys are not cached.
+        Not for a stub or forward zone, whose keys the validator finds its
+        own way (``forwarding``), nor for the DNSKEY question itself.
+        """
+        zone = cut.zone
+        if cut.policy is not None or (name, rdtype) == (zone, dns.rdatatype.DNSKEY):
+            return None
+        if self.cache.lookup_rrset(zone, dns.rdatatype.DNSKEY) is not None:
+            return None  # the common case, checked first: it is on every query's path
+        if not self._trusted(zone):
+            return None
+        anchored = zone in self.validator.anchors.zones()
+        if not anchored and self.cache.lookup_rrset(zone, dns.rdatatype.DS) is None:
+            return None
+        return self.evidence.ahead(zone, budget, stack)
 
     def _addresses_of(
         self,

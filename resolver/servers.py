@@ -25,6 +25,7 @@ import dns.rcode
 import dns.rdatatype
 
 from dnssec.errors import HoldfastError
+from resolver import parallel
 from resolver.assemble import ResolutionFailed
 from resolver.cache import Cache
 from resolver.classify import Classified, ReplyKind, classify
@@ -147,6 +148,7 @@ class ZoneServers:
         *,
         minimised: bool,
         avoid: frozenset[str] = frozenset(),
+        lookups: int = 1,
     ) -> Exchange[Heard]:
         """Ask the zone's servers, staggered, until one answers usefully.
 
@@ -170,7 +172,9 @@ class ZoneServers:
         names have no known address are resolved only when the known ones
         are used up, at most ``Limits.max_ns_lookups_per_zone`` of them
         (Unbound's MAX_DP_TARGET_COUNT: a referral listing a thousand NS
-        names without glue must not cost a thousand lookups). An operator
+        names without glue must not cost a thousand lookups), ``lookups`` of
+        them at once (``resolver.parallel``): the first that gives an
+        address is asked, the others are cut short. An operator
         route for the zone decides which addresses are asked, and in which
         order (``choose``).
 
@@ -212,10 +216,15 @@ class ZoneServers:
                     continue
             if race.all_expired():
                 if unresolved:
-                    target = unresolved.pop(0)
-                    found = yield from lookup(target, cut.zone)
-                    if found:
-                        cut.addresses[target] = found
+                    batch, unresolved = unresolved[:lookups], unresolved[lookups:]
+                    found = yield from parallel.first_usable(
+                        {target: lookup(target, cut.zone) for target in batch},
+                        usable=bool,
+                        late=self.late_reply,
+                    )
+                    cut.addresses.update((target, got) for target, got in found.items() if got)
+                    # Those cut short when another gave an address: asked again if needed.
+                    unresolved[:0] = [target for target in batch if target not in found]
                     continue
                 if not parent_side_tried:
                     parent_side_tried = True

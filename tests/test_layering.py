@@ -79,6 +79,7 @@ STAGES = (
     "resolver/cache_writes.py",
     "resolver/servers.py",
     "resolver/evidence.py",
+    "resolver/parallel.py",
 )
 
 
