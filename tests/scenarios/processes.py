@@ -201,6 +201,15 @@ class ResolverProcess:
         )
 
 
+@contextmanager
+def serving_config(lab: LabProcess, workdir: Path, config: str) -> Iterator[ResolverProcess]:
+    """``serve`` over ``lab`` with ``config`` (TOML text) as its file, stopped cleanly after."""
+    path = workdir / "holdfast.toml"
+    path.write_text(config)
+    with serving(ResolverProcess.start(lab, workdir, "--config", str(path))) as resolver:
+        yield resolver
+
+
 @dataclass(frozen=True)
 class Dig:
     """dig's output, with the parts tests look at."""

@@ -6,7 +6,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.scenarios.processes import NEEDS_DIG, LabProcess, ResolverProcess, serving, wait_until
+from tests.scenarios.processes import (
+    NEEDS_DIG,
+    LabProcess,
+    ResolverProcess,
+    serving_config,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.integration, NEEDS_DIG]
 
@@ -22,9 +28,7 @@ def resolver(
     lab: LabProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ResolverProcess]:
     workdir = tmp_path_factory.mktemp("trace")
-    config = workdir / "holdfast.toml"
-    config.write_text(CONFIG)
-    with serving(ResolverProcess.start(lab, workdir, "--config", str(config))) as resolver:
+    with serving_config(lab, workdir, CONFIG) as resolver:
         yield resolver
 
 

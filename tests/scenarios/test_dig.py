@@ -21,7 +21,7 @@ from tests.scenarios.processes import (
     NEEDS_DIG,
     LabProcess,
     ResolverProcess,
-    serving,
+    serving_config,
 )
 
 pytestmark = [
@@ -35,10 +35,9 @@ def resolver(
     lab: LabProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ResolverProcess]:
     workdir = tmp_path_factory.mktemp("resolver")
-    config = workdir / "holdfast.toml"
     # Only 127.0.0.1 may ask: dig from 127.0.0.2 must be refused.
-    config.write_text('[server]\nallow = ["127.0.0.1/32", "::1/128"]\n')
-    with serving(ResolverProcess.start(lab, workdir, "--config", str(config))) as resolver:
+    config = '[server]\nallow = ["127.0.0.1/32", "::1/128"]\n'
+    with serving_config(lab, workdir, config) as resolver:
         yield resolver
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.scenarios.processes import NEEDS_DIG, LabProcess, ResolverProcess, serving
+from tests.scenarios.processes import NEEDS_DIG, LabProcess, ResolverProcess, serving_config
 
 pytestmark = [pytest.mark.integration, NEEDS_DIG]
 
@@ -24,9 +24,7 @@ def resolver(
     lab: LabProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ResolverProcess]:
     workdir = tmp_path_factory.mktemp("resolver")
-    config = workdir / "holdfast.toml"
-    config.write_text('[dns64]\nprefix = "64:ff9b:1::/48"\n')
-    with serving(ResolverProcess.start(lab, workdir, "--config", str(config))) as resolver:
+    with serving_config(lab, workdir, '[dns64]\nprefix = "64:ff9b:1::/48"\n') as resolver:
         yield resolver
 
 

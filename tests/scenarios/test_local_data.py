@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.scenarios.processes import NEEDS_DIG, LabProcess, ResolverProcess, serving
+from tests.scenarios.processes import NEEDS_DIG, LabProcess, ResolverProcess, serving_config
 
 pytestmark = [pytest.mark.integration, NEEDS_DIG]
 
@@ -36,9 +36,7 @@ def resolver(
     lab: LabProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ResolverProcess]:
     workdir = tmp_path_factory.mktemp("local")
-    config = workdir / "holdfast.toml"
-    config.write_text(CONFIG)
-    with serving(ResolverProcess.start(lab, workdir, "--config", str(config))) as resolver:
+    with serving_config(lab, workdir, CONFIG) as resolver:
         yield resolver
 
 
