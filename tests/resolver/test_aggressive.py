@@ -15,6 +15,7 @@ import dns.rrset
 import pytest
 
 from dnssec.status import Security
+from dnssec.work import WorkLimits
 from resolver.aggressive import Synthesised, synthesise
 from resolver.cache import Cache, Rank
 from resolver.clock import FakeClock
@@ -73,7 +74,7 @@ def cache(clock: FakeClock) -> Cache:
 
 
 def ask(cache: Cache, qname: str, rdtype: dns.rdatatype.RdataType = A) -> Synthesised | None:
-    return synthesise(cache, name(qname), rdtype, trusted=trusted)
+    return synthesise(cache, name(qname), rdtype, trusted=trusted, limits=WorkLimits())
 
 
 def owners(found: Synthesised) -> set[str]:
@@ -133,7 +134,10 @@ def test_not_below_a_cached_cut(cache: Cache) -> None:
 
 def test_not_for_an_untrusted_zone(cache: Cache) -> None:
     deny(cache, "c.example.", "b.example.", "example.")
-    assert synthesise(cache, name("x.c.example."), A, trusted=lambda zone: False) is None
+    untrusted = synthesise(
+        cache, name("x.c.example."), A, trusted=lambda zone: False, limits=WorkLimits()
+    )
+    assert untrusted is None
 
 
 def test_ttl_is_the_least_of_nsec_soa_and_minimum(cache: Cache, clock: FakeClock) -> None:
