@@ -853,17 +853,13 @@ class Cache:
         """Index the SECURE NSEC/NSEC3 RRset just stored under ``key`` in its zone's owners.
 
         Only authoritative data signed by one zone at or above ``owner`` is
-        indexed: that zone is the one whose names the record may deny. An
-        NSEC3 must be owned by a name directly below it (RFC 5155 section
-        7.1: the hash and the zone), or it belongs to another zone's chain.
+        indexed: that zone is the one whose names the record may deny.
         """
         signers = {rdata.signer for rdata in rrsigs} if rrsigs is not None else set()
         if rank < Rank.AUTHORITY or len(signers) != 1 or key not in self._entries:
             return
         (zone,) = signers
         if not owner.is_subdomain(zone):
-            return
-        if rdtype == dns.rdatatype.NSEC3 and len(owner) != len(zone) + 1:
             return
         owner = owner.canonicalize()
         index = (zone.canonicalize(), rdtype)
