@@ -76,8 +76,9 @@ from resolver.cache import Cache, CachedRRset, Rank
 from resolver.cached_nsec3 import CachedNsec3Chain
 from resolver.validation import with_ttl
 
-#: Types never answered from a wildcard here: DS lives at a delegation in
-#: the parent, and the DNSSEC types describe the wildcard owner itself.
+#: Types never answered from a wildcard here (nor meta types such as ANY):
+#: DS lives at a delegation in the parent, and the DNSSEC types describe
+#: the wildcard owner itself.
 _NOT_EXPANDED = frozenset(
     {dns.rdatatype.DS, dns.rdatatype.RRSIG, dns.rdatatype.NSEC, dns.rdatatype.NSEC3}
 )
@@ -206,7 +207,7 @@ class _Reader:
 
     def _wildcard(self, wildcard: dns.name.Name) -> CachedRRset | None:
         """The zone's SECURE RRset of the type asked (or a CNAME) at ``wildcard``, if cached."""
-        if self.rdtype in _NOT_EXPANDED:
+        if self.rdtype in _NOT_EXPANDED or dns.rdatatype.is_metatype(self.rdtype):
             return None
         for wanted in (self.rdtype, dns.rdatatype.CNAME):
             hit = self.cache.lookup_rrset(wildcard, wanted, allow_stale=self.allow_stale)
