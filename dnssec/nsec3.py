@@ -117,29 +117,33 @@ class Nsec3Chain:
         parameters: Parameters | None = None
         records: list[Nsec3] = []
         for rrset in rrsets:
-            owner = _owner_hash(zone, rrset)
-            if owner is None:
-                continue
-            for rdata in rrset:
-                if not _usable(rdata):
-                    continue
-                these = Parameters(rdata.algorithm, rdata.iterations, rdata.salt)
+            for these, record in read_records(zone, rrset):
                 if parameters is None:
                     parameters = these
                 if these == parameters:
-                    types = bitmap_types(rdata.windows)
-                    records.append(Nsec3(owner, rdata.next, bool(rdata.flags & OPT_OUT), types))
+                    records.append(record)
         if parameters is None:
             return None
         return cls(zone, parameters, records, work)
 
     def matching(self, name: Name) -> Nsec3 | None:
         """The record owned by the hash of ``name``: ``name`` exists."""
-        return self._records.get(self._hash(name))
+        return self.record_at(self._hash(name))
 
     def covering(self, name: Name) -> Nsec3 | None:
         """A record whose interval holds the hash of ``name``: ``name`` does not exist."""
-        digest = self._hash(name)
+        return self.record_covering(self._hash(name))
+
+    def record_at(self, digest: bytes) -> Nsec3 | None:
+        """The record owned by ``digest``, if there is one.
+
+        Overridden by a chain read from elsewhere than one response (the
+        cache's, for RFC 8198 aggressive use: ``resolver.cached_nsec3``).
+        """
+        return self._records.get(digest)
+
+    def record_covering(self, digest: bytes) -> Nsec3 | None:
+        """A record whose interval holds ``digest``, if there is one (see ``record_at``)."""
         return next((record for record in self._records.values() if record.covers(digest)), None)
 
     def _hash(self, name: Name) -> bytes:
@@ -155,6 +159,26 @@ class Nsec3Chain:
             digest = nsec3_hash(name, parameters.salt, parameters.iterations)
             self._hashes[name] = digest
         return digest
+
+
+def read_records(zone: Name, rrset: dns.rrset.RRset) -> list[tuple[Parameters, Nsec3]]:
+    """The usable NSEC3 records of ``zone`` in ``rrset``, each with its parameters.
+
+    The RRset must be owned by a hash directly below ``zone``; records with
+    an unknown hash algorithm or unknown flags are left out (RFC 5155 8.1,
+    8.2). Nothing is hashed here.
+    """
+    owner = _owner_hash(zone, rrset)
+    if owner is None:
+        return []
+    return [
+        (
+            Parameters(rdata.algorithm, rdata.iterations, rdata.salt),
+            Nsec3(owner, rdata.next, bool(rdata.flags & OPT_OUT), bitmap_types(rdata.windows)),
+        )
+        for rdata in rrset
+        if _usable(rdata)
+    ]
 
 
 def nsec3_hash(name: Name, salt: bytes, iterations: int) -> bytes:

@@ -101,6 +101,9 @@ class Chain:
         self.max_aliases = max_aliases
         self.records: list[dns.rrset.RRset] = []
         self.signatures: list[dns.rrset.RRset] = []
+        #: The proofs of every link: a wildcard expansion's goes to the client
+        #: with the answer even when the chain goes on (RFC 4035 3.1.3.3).
+        self.proof: list[dns.rrset.RRset] = []
         self.security = Security.SECURE
         self.errors: list[ExtendedError] = []
         self.seen = {question.name}
@@ -118,6 +121,7 @@ class Chain:
         # the reply past the client's size and set TC.
         self.records.extend(r for r in step.records if r not in self.records)
         self.signatures.extend(s for s in step.signatures if s not in self.signatures)
+        self.proof.extend(p for p in step.proof if p not in self.proof)
         self.security = worse(self.security, step.security)
         self.errors.extend(error for error in step.errors if error not in self.errors)
         self.stale |= step.stale
@@ -148,7 +152,7 @@ class Chain:
             errors=tuple(self.errors),
             security=self.security,
             signatures=tuple(self.signatures),
-            proof=last.proof,
+            proof=(*self.proof, *(p for p in last.proof if p not in self.proof)),
             stale=self.stale,
             expiring=self.expiring,
         )

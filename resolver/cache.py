@@ -48,9 +48,11 @@ What the cache decides:
   no more trust, honouring only a lower TTL (``lib/dns/rbtdb.c``, the fix
   for CVE-2012-1033).
 
-* **Validated NSEC records** (RFC 8198). A SECURE negative answer also
-  leaves its NSEC RRsets and its SOA as SECURE RRsets of their own, and
-  every SECURE NSEC RRset held is indexed by zone in canonical order, so
+* **Validated NSEC and NSEC3 records** (RFC 8198). A SECURE negative
+  answer also leaves its NSEC/NSEC3 RRsets and its SOA as SECURE RRsets of
+  their own (a SECURE wildcard answer its proof, ``remember_proof``), and
+  every SECURE NSEC or NSEC3 RRset held is indexed by zone and type in
+  canonical order (an NSEC3 owner's hash label sorts as its hash), so
   that ``resolver.aggressive`` can find the record covering any name. The
   index follows the entries: an NSEC evicted, expired, flushed or replaced
   by data that is not SECURE leaves it.
@@ -100,8 +102,9 @@ from resolver.errors import ConfigError
 
 #: The key type under which a name's NXDOMAIN entry is stored.
 _NXDOMAIN_TYPE = 0
-#: The last two bytes of an NSEC RRset's key.
-_NSEC_TYPE = int(dns.rdatatype.NSEC).to_bytes(2, "big")
+#: The denial types indexed for RFC 8198, and the last two bytes of their keys.
+_DENIAL_TYPES = (dns.rdatatype.NSEC, dns.rdatatype.NSEC3)
+_DENIAL_KEY_TYPES = {int(rdtype).to_bytes(2, "big"): rdtype for rdtype in _DENIAL_TYPES}
 #: Distinct packed RRsets kept unpacked for hits (``_unpack``): the hot NS,
 #: glue, DS and DNSKEY sets of the zones in use.
 UNPACKED_MEMO = 1024
@@ -278,6 +281,9 @@ class _Negative(_Entry):
 
 _E = TypeVar("_E", _Positive, _Negative)
 
+#: Where a SECURE NSEC/NSEC3 RRset is indexed: its zone and its type.
+_DenialIndex = tuple[dns.name.Name, dns.rdatatype.RdataType]
+
 #: Renders a cache dump: the lines, and how many entries matched in all.
 Dump = Callable[[], tuple[list[str], int]]
 
@@ -327,12 +333,13 @@ class Cache:
         #: flush that found nothing, since such a copy can outlive the entry
         #: it was made from (evicted, or expired while the copy lives on).
         self.generation = 0
-        #: RFC 8198: the owners of the SECURE NSEC RRsets held, per zone (the
-        #: signer), in canonical order, so that the NSEC at or before a name
-        #: is a bisection away (``secure_nsec_at_or_before``); and the zone of
-        #: each such entry's key, so that dropping the entry unindexes it.
-        self._nsec_owners: dict[dns.name.Name, list[dns.name.Name]] = {}
-        self._nsec_zone_of: dict[bytes, dns.name.Name] = {}
+        #: RFC 8198: the owners of the SECURE NSEC and NSEC3 RRsets held, per
+        #: zone (the signer) and type, in canonical order, so that the record
+        #: at or before a name is a bisection away (``secure_nsec_at_or_before``);
+        #: and the index of each such entry's key, so that dropping the entry
+        #: unindexes it.
+        self._nsec_owners: dict[_DenialIndex, list[dns.name.Name]] = {}
+        self._nsec_zone_of: dict[bytes, _DenialIndex] = {}
         #: Told of every entry stored from what a server sent (not of those
         #: ``adopt``-ed), so that ``resolver.shared_tier`` shares it; it must
         #: not block (it queues).
@@ -405,8 +412,8 @@ class Cache:
             rank=rank,
         )
         self._put(key, entry, now)
-        if rrset.rdtype == dns.rdatatype.NSEC and security is Security.SECURE:
-            self._index_nsec(key, rrset.name, rrsigs, rank)
+        if rrset.rdtype in _DENIAL_TYPES and security is Security.SECURE:
+            self._index_nsec(key, rrset.name, rrset.rdtype, rrsigs, rank)
         if self.on_store is not None:
             self.on_store(key, entry)
         return True
@@ -435,15 +442,16 @@ class Cache:
         ):
             return False
         self._put(key, entry, now)
+        rdtype = _DENIAL_KEY_TYPES.get(key[-2:])
         if (
-            key[-2:] == _NSEC_TYPE
+            rdtype is not None
             and isinstance(entry, _Positive)
             and entry.security is Security.SECURE
             and entry.rrsigs is not None
         ):
             owner = owner_of(key)
             rrsigs = _unpack((owner, dns.rdatatype.RRSIG, entry.rrsigs), entry.ttl)
-            self._index_nsec(key, owner, rrsigs, entry.rank)
+            self._index_nsec(key, owner, rdtype, rrsigs, entry.rank)
         return True
 
     def lookup_rrset(
@@ -472,38 +480,45 @@ class Cache:
         return self._hit(name, rdtype, entry, now)
 
     def secure_nsec_zone(self, name: dns.name.Name) -> dns.name.Name | None:
-        """The deepest zone at or above ``name`` with SECURE NSEC records held (RFC 8198).
+        """The deepest zone at or above ``name`` with SECURE NSEC or NSEC3 records held (RFC 8198).
 
         Not a lookup: no counter moves.
         """
         candidate = name
-        while candidate not in self._nsec_owners:
+        while all((candidate, rdtype) not in self._nsec_owners for rdtype in _DENIAL_TYPES):
             if candidate == dns.name.root:
                 return None
             candidate = candidate.parent()
         return candidate
 
     def secure_nsec_at_or_before(
-        self, zone: dns.name.Name, name: dns.name.Name, *, allow_stale: bool = False
+        self,
+        zone: dns.name.Name,
+        name: dns.name.Name,
+        *,
+        rdtype: dns.rdatatype.RdataType = dns.rdatatype.NSEC,
+        allow_stale: bool = False,
     ) -> CachedRRset | None:
-        """The fresh SECURE NSEC RRset of ``zone`` whose owner is ``name`` or precedes it.
+        """The fresh SECURE NSEC (or NSEC3) RRset of ``zone`` owned by ``name`` or before it.
 
         Canonical order (RFC 4034 section 6.1); before the first owner held
         the last one is returned, as the zone's last NSEC wraps round to its
-        apex. Whether the record found matches or covers ``name`` is for the
-        caller (``resolver.aggressive``) to judge; None when the zone has no
-        such record or the one in that place has expired (unless
+        apex (and the last NSEC3 to the first hash). For NSEC3, ``name`` is
+        the hashed owner name (``<base32hex>.<zone>``). Whether the record
+        found matches or covers ``name`` is for the caller
+        (``resolver.aggressive``) to judge; None when the zone has no such
+        record or the one in that place has expired (unless
         ``allow_stale``: serve-stale, RFC 8767).
         """
-        owners = self._nsec_owners.get(zone)
+        owners = self._nsec_owners.get((zone, rdtype))
         if not owners:
             return None
         owner = owners[bisect.bisect_right(owners, name) - 1]
         now = self._clock.wall()
-        entry = self._read(_key(owner, dns.rdatatype.NSEC), _Positive, now, allow_stale)
+        entry = self._read(_key(owner, rdtype), _Positive, now, allow_stale)
         if entry is None:
             return None
-        return self._hit(owner, dns.rdatatype.NSEC, entry, now)
+        return self._hit(owner, rdtype, entry, now)
 
     def store_negative(
         self,
@@ -789,18 +804,18 @@ class Cache:
     def _drop(self, key: bytes) -> None:
         """Delete the entry under ``key``, and its bytes from the account."""
         self.accounted_bytes -= entry_bytes(key, self._entries.pop(key))
-        zone = self._nsec_zone_of.pop(key, None)
-        if zone is not None:
-            owners = self._nsec_owners[zone]
+        index = self._nsec_zone_of.pop(key, None)
+        if index is not None:
+            owners = self._nsec_owners[index]
             owner = owner_of(key)
             del owners[bisect.bisect_left(owners, owner)]
             if not owners:
-                del self._nsec_owners[zone]
+                del self._nsec_owners[index]
 
     def _remember_denial(
         self, soa: dns.rrset.RRset, proof: tuple[dns.rrset.RRset, ...], source: str | None
     ) -> None:
-        """Keep the NSEC records and the SOA of a SECURE denial as RRsets of their own.
+        """Keep the NSEC/NSEC3 records and the SOA of a SECURE denial as RRsets of their own.
 
         RFC 8198: a validated NSEC denies every name it covers, not only
         the one asked; ``resolver.aggressive`` answers from these records
@@ -808,14 +823,30 @@ class Cache:
         zone (``validation._validated``), as Unbound keeps the NSECs of
         secure replies in its ``val_neg`` cache with the zone's SOA.
         """
+        self.remember_proof(soa.name, (soa, *proof), source)
+
+    def remember_proof(
+        self, zone: dns.name.Name, records: Iterable[dns.rrset.RRset], source: str | None
+    ) -> None:
+        """Keep the SOA and NSEC/NSEC3 RRsets of ``zone`` in a SECURE reply, each with its RRSIGs.
+
+        For a denial (``store_negative``) and for a wildcard answer's proof
+        (``resolver.cache_writes``): the validator checked every NSEC/NSEC3
+        RRset of the zone in the reply with the zone's keys
+        (``validation._validated``); records owned outside ``zone`` were
+        not checked and are left out.
+        """
+        records = tuple(records)
         signatures = {
             (rrset.name, rrset.covers): rrset
-            for rrset in proof
+            for rrset in records
             if rrset.rdtype == dns.rdatatype.RRSIG
         }
-        for rrset in (soa, *(r for r in proof if r.rdtype == dns.rdatatype.NSEC)):
+        for rrset in records:
+            if rrset.rdtype not in (dns.rdatatype.SOA, *_DENIAL_TYPES):
+                continue
             rrsigs = signatures.get((rrset.name, rrset.rdtype))
-            if rrsigs is not None and rrset.name.is_subdomain(soa.name):
+            if rrsigs is not None and rrset.name.is_subdomain(zone):
                 self.store_rrset(
                     rrset, Rank.AUTHORITY, security=Security.SECURE, source=source, rrsigs=rrsigs
                 )
@@ -824,13 +855,14 @@ class Cache:
         self,
         key: bytes,
         owner: dns.name.Name,
+        rdtype: dns.rdatatype.RdataType,
         rrsigs: dns.rrset.RRset | None,
         rank: Rank,
     ) -> None:
-        """Index the SECURE NSEC RRset just stored under ``key`` in its zone's owners.
+        """Index the SECURE NSEC/NSEC3 RRset just stored under ``key`` in its zone's owners.
 
         Only authoritative data signed by one zone at or above ``owner`` is
-        indexed: that zone is the one whose names the NSEC may deny.
+        indexed: that zone is the one whose names the record may deny.
         """
         signers = {rdata.signer for rdata in rrsigs} if rrsigs is not None else set()
         if rank < Rank.AUTHORITY or len(signers) != 1 or key not in self._entries:
@@ -839,9 +871,10 @@ class Cache:
         if not owner.is_subdomain(zone):
             return
         owner = owner.canonicalize()
-        owners = self._nsec_owners.setdefault(zone.canonicalize(), [])
+        index = (zone.canonicalize(), rdtype)
+        owners = self._nsec_owners.setdefault(index, [])
         bisect.insort(owners, owner)
-        self._nsec_zone_of[key] = zone.canonicalize()
+        self._nsec_zone_of[key] = index
 
     def _hit(
         self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType, entry: _Positive, now: float

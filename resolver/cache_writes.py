@@ -100,6 +100,45 @@ class CacheWrites:
             error=error,
         )
 
+    def wildcard(
+        self,
+        rrset: dns.rrset.RRset,
+        signatures: tuple[dns.rrset.RRset, ...],
+        proof: tuple[dns.rrset.RRset, ...],
+        address: str,
+    ) -> None:
+        """Keep a SECURE wildcard expansion's source and proof, for RFC 8198 5.3 synthesis.
+
+        The source is the owner the RRSIG Labels field names (RFC 4035
+        5.3.2: ``*.`` and the owner's last Labels labels), holding the
+        records and signatures as they were validated, so that
+        ``resolver.aggressive`` can expand it to other names; Knot Resolver
+        stashes a wildcard expansion under its source name too
+        (``lib/cache/api.c``, ``stash_rrset``). The proof's NSEC/NSEC3
+        records of the signer's zone are kept as a denial's are.
+        """
+        rrsigs = covering(rrset, signatures)
+        if rrsigs is None:
+            return
+        labels = {rdata.labels for rdata in rrsigs}
+        signers = {rdata.signer for rdata in rrsigs}
+        if len(labels) != 1 or len(signers) != 1:
+            return
+        (count,), (zone,) = labels, signers
+        if count >= len(rrset.name) - 1:
+            return
+        source = dns.name.Name((b"*", *rrset.name.labels[-(count + 1) :]))
+        if not source.is_subdomain(zone):
+            return
+        self.cache.store_rrset(
+            dns.rrset.from_rdata_list(source, rrset.ttl, list(rrset)),
+            Rank.ANSWER,
+            security=Security.SECURE,
+            source=address,
+            rrsigs=dns.rrset.from_rdata_list(source, rrsigs.ttl, list(rrsigs)),
+        )
+        self.cache.remember_proof(zone, proof, address)
+
     def negative(
         self,
         name: dns.name.Name,

@@ -390,8 +390,9 @@ OPTIONS: tuple[Option, ...] = (
            "NSEC3 name hashes for one upstream response", Range(1, 10_000), reload=True,
            unit="hashes"),
     Option("dnssec", "aggressive_nsec", bool, True,
-           "answer NXDOMAIN and NODATA from cached NSEC records of secure denials that "
-           "cover the name, without asking upstream (RFC 8198; NSEC only, not NSEC3)"),
+           "answer NXDOMAIN, NODATA and wildcard answers from cached NSEC/NSEC3 records "
+           "of secure replies that cover the name, without asking upstream (RFC 8198; "
+           "NSEC3 opt-out spans are not used)"),
     Option("dnssec", "trust_anchor_signaling", bool, False,
            "send the RFC 8145 key-tag query (_ta-XXXX. NULL) to the root at start-up and "
            "whenever the root trust anchors change, so root operators can count the keys "

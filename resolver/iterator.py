@@ -394,7 +394,7 @@ class Iterator:
     def _synthesised(
         self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType, *, allow_stale: bool = False
     ) -> Step | None:
-        """The denial that cached SECURE NSEC records prove (RFC 8198), if on and any.
+        """The denial or wildcard answer cached SECURE records prove (RFC 8198), if on and any.
 
         Only for zones below a trust anchor now and under no negative trust
         anchor (RFC 7646: such a zone is not validated, so its denials are
@@ -406,15 +406,23 @@ class Iterator:
         if not self.aggressive_nsec:
             return None
         found = aggressive.synthesise(
-            self.cache, name, rdtype, trusted=self._trusted, allow_stale=allow_stale
+            self.cache,
+            name,
+            rdtype,
+            trusted=self._trusted,
+            limits=self.limits.validation,
+            allow_stale=allow_stale,
         )
         if found is None:
             return None
         self.synthesised += 1
         return Step(
             dns.rcode.NXDOMAIN if found.nxdomain else dns.rcode.NOERROR,
+            found.answer,
             soa=found.soa,
+            next_name=found.next_name,
             security=Security.SECURE,
+            signatures=found.signatures,
             proof=found.proof,
             stale=found.stale,
         )
@@ -846,6 +854,7 @@ class Iterator:
         if expanded and proof and verdict.security is Security.SECURE:
             for rrset in expanded:  # for the same answer from the cache (``proofs``)
                 self.wildcard_proofs.remember((rrset.name, rrset.rdtype), proof, least_ttl(proof))
+                self.writes.wildcard(rrset, reply.signatures, proof, address)  # RFC 8198 5.3
         if denied is not None and soa is not None:
             self.writes.negative(
                 name,

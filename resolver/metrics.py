@@ -511,8 +511,8 @@ def _resolution_families(snap: Snapshot) -> Iterator[Metric]:
               "that dropped them (resolver/scrub.py).",
               "reason", snap.get("scrubbed", {}), REASONS)
     yield _counter("holdfast_aggressive_nsec_answers_total",
-                   "NXDOMAIN and NODATA answers made from cached secure NSEC records "
-                   "without asking upstream (RFC 8198).", snap.get("aggressive_nsec", 0))
+                   "NXDOMAIN, NODATA and wildcard answers made from cached secure NSEC/NSEC3 "
+                   "records without asking upstream (RFC 8198).", snap.get("aggressive_nsec", 0))
     holddowns = snap["holddowns"]
     yield _gauge("holdfast_holddowns_active",
                  "Hold-downs in force now (server and zone, after bogus data), summed over "

@@ -17,7 +17,9 @@ Two kinds of proof arrive with data but are not data the RRset cache keeps:
   the answer comes from the cache (Unbound's message cache and Knot's
   packet cache keep it; Deckard val_wild_pos_multi,
   nsec_wildcard_answer_response). The iterator answers a wildcard
-  expansion from the cache only while its proof is kept.
+  expansion from the cache only while its proof is kept (or, with RFC 8198
+  on, expands the cached wildcard again with the cached NSEC/NSEC3 records
+  that prove it: ``resolver.aggressive``).
 
 Entries live for the least TTL of their records (a proof with TTL 0 is not
 kept) and the memory is bounded, least recently used first out. Pure:

@@ -15,6 +15,7 @@ import dns.rrset
 import pytest
 
 from dnssec.status import Security
+from dnssec.work import WorkLimits
 from resolver.aggressive import Synthesised, synthesise
 from resolver.cache import Cache, Rank
 from resolver.clock import FakeClock
@@ -73,7 +74,7 @@ def cache(clock: FakeClock) -> Cache:
 
 
 def ask(cache: Cache, qname: str, rdtype: dns.rdatatype.RdataType = A) -> Synthesised | None:
-    return synthesise(cache, name(qname), rdtype, trusted=trusted)
+    return synthesise(cache, name(qname), rdtype, trusted=trusted, limits=WorkLimits())
 
 
 def owners(found: Synthesised) -> set[str]:
@@ -133,7 +134,10 @@ def test_not_below_a_cached_cut(cache: Cache) -> None:
 
 def test_not_for_an_untrusted_zone(cache: Cache) -> None:
     deny(cache, "c.example.", "b.example.", "example.")
-    assert synthesise(cache, name("x.c.example."), A, trusted=lambda zone: False) is None
+    untrusted = synthesise(
+        cache, name("x.c.example."), A, trusted=lambda zone: False, limits=WorkLimits()
+    )
+    assert untrusted is None
 
 
 def test_ttl_is_the_least_of_nsec_soa_and_minimum(cache: Cache, clock: FakeClock) -> None:
@@ -185,3 +189,74 @@ def test_the_last_nsec_wraps_to_the_apex(cache: Cache) -> None:
     assert found is not None
     assert found.nxdomain
     assert "f.example." in owners(found)
+
+
+WILDCARD_NSECS = {
+    "example.": "*.example. NS SOA RRSIG NSEC DNSKEY",
+    "*.example.": "b.example. CNAME RRSIG NSEC",
+    "b.example.": "example. A RRSIG NSEC",
+}
+
+
+def wildcard_zone(
+    cache: Cache, *, signer: str = "example.", security: Security = Security.SECURE
+) -> None:
+    """``*.example. CNAME b.example.`` cached as a wildcard answer leaves it, with the NSECs."""
+    proof = []
+    for owner, text in WILDCARD_NSECS.items():
+        record = dns.rrset.from_text(owner, 3600, "IN", "NSEC", text)
+        proof += [record, rrsig(record)]
+    cache.store_negative(
+        name("b.example."),
+        TXT,
+        nxdomain=False,
+        soa=SOA,
+        proof=[*proof, rrsig(SOA)],
+        security=Security.SECURE,
+    )
+    source = dns.rrset.from_text("*.example.", 60, "IN", "CNAME", "b.example.")
+    signatures = rrsig(source, signer).copy()
+    signatures.clear()
+    for rdata in rrsig(source, signer):
+        signatures.add(rdata.replace(labels=1))  # the wildcard label is not counted
+    cache.store_rrset(source, Rank.ANSWER, security=security, rrsigs=signatures)
+
+
+def test_a_cached_wildcard_answers_a_covered_name(cache: Cache) -> None:
+    """RFC 8198 5.3: expanded to the name asked, with the NSEC that proves it (RFC 4035 5.3.4)."""
+    wildcard_zone(cache)
+    found = ask(cache, "a.example.")
+    assert found is not None
+    assert found.soa is None
+    (answer,) = found.answer
+    assert answer.name == name("a.example.")
+    assert answer.rdtype == dns.rdatatype.CNAME
+    assert found.next_name == name("b.example.")
+    (signatures,) = found.signatures
+    assert signatures.name == name("a.example.")
+    assert {rdata.labels for rdata in signatures} == {1}
+    assert owners(found) == {"*.example."}
+    assert {r.ttl for r in (answer, signatures, *found.proof)} == {60}, "the least TTL used"
+
+
+def test_a_wildcard_signed_by_another_zone_is_not_expanded(cache: Cache) -> None:
+    wildcard_zone(cache, signer="other.")
+    assert ask(cache, "a.example.") is None
+
+
+def test_an_insecure_wildcard_is_not_expanded(cache: Cache) -> None:
+    wildcard_zone(cache, security=Security.INSECURE)
+    assert ask(cache, "a.example.") is None
+
+
+def test_nsecs_signed_by_another_zone_are_not_used(cache: Cache) -> None:
+    """NSECs owned in ``example.`` but signed by ``other.`` cannot speak for ``example.``:
+    the index is by signer, and ``other.`` is not above the names."""
+    for owner in ("b.example.", "example."):
+        record = nsec(owner)[0]
+        cache.store_rrset(
+            record, Rank.AUTHORITY, security=Security.SECURE, rrsigs=rrsig(record, "other.")
+        )
+    cache.store_rrset(SOA, Rank.AUTHORITY, security=Security.SECURE, rrsigs=rrsig(SOA))
+    assert ask(cache, "x.c.example.") is None
+    assert cache.secure_nsec_zone(name("x.c.example.")) is None

@@ -13,8 +13,10 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
+from dnssec import nsec3
 from dnssec.status import Security
 from resolver.clock import FakeClock
+from resolver.iterator import Outcome
 from resolver.lab import Lab
 from tests.resolver.test_iterator import Harness
 
@@ -84,3 +86,71 @@ async def test_not_used_past_the_negative_ttl(harness: Harness, clock: FakeClock
     before = len(harness.sent)
     await harness.ask("ny.example.com.")
     assert len(harness.sent) > before
+
+
+def labels_fields(outcome: Outcome) -> set[int]:
+    return {rdata.labels for sig in outcome.signatures for rdata in sig}
+
+
+def same_span(first: Outcome, zone: str) -> str:
+    """Another name under ``*.wild.<zone>`` whose proof is the first one's record.
+
+    With NSEC3 the span depends on the hash (and some spans of nsec3.org are
+    opt-out, which proves nothing): the name is looked for, not guessed.
+    """
+    origin = dns.name.from_text(zone)
+    for rrset in first.proof:
+        for parameters, record in nsec3.read_records(origin, rrset):
+            for index in range(10_000):
+                candidate = dns.name.from_text(f"n{index}.wild.{zone}")
+                digest = nsec3.nsec3_hash(candidate, parameters.salt, parameters.iterations)
+                if record.covers(digest) and candidate != first.answer[0].name:
+                    return candidate.to_text()
+    return f"two.wild.{zone}"  # NSEC: the span runs from *.wild to the next name
+
+
+@pytest.mark.parametrize(
+    ("zone", "denial"), [("example.com.", dns.rdatatype.NSEC), ("nsec3.org.", dns.rdatatype.NSEC3)]
+)
+async def test_a_cached_wildcard_answers_another_name_without_a_query(
+    harness: Harness, zone: str, denial: dns.rdatatype.RdataType
+) -> None:
+    """RFC 8198 5.3: the wildcard and its proof from the first answer answer the second."""
+    first = await harness.ask(f"one.wild.{zone}")
+    assert first.security is Security.SECURE
+    second = same_span(first, zone)
+    before = len(harness.sent)
+    outcome = await harness.ask(second)
+    assert outcome.rcode == dns.rcode.NOERROR
+    assert outcome.security is Security.SECURE
+    assert [r.name for r in outcome.answer] == [dns.name.from_text(second)]
+    assert [r[0] for r in outcome.answer] == [r[0] for r in first.answer]
+    assert labels_fields(outcome) == {len(dns.name.from_text(zone))}  # *.wild.<zone>
+    assert any(r.rdtype == denial for r in outcome.proof), "a validating client can check it"
+    if harness.iterator.aggressive_nsec:
+        assert len(harness.sent) == before
+    else:
+        assert len(harness.sent) > before
+
+
+async def test_nsec3_denials_without_a_query(harness: Harness) -> None:
+    """RFC 8198 with NSEC3: the closest encloser proof of one name answers the next."""
+    first = await harness.ask("nx.nsec3.org.")
+    assert first.rcode == dns.rcode.NXDOMAIN
+    assert first.security is Security.SECURE
+    before = len(harness.sent)
+    outcome = await harness.ask("ny.nsec3.org.")
+    assert outcome.rcode == dns.rcode.NXDOMAIN
+    assert outcome.security is Security.SECURE
+    assert any(r.rdtype == dns.rdatatype.NSEC3 for r in outcome.proof)
+    expected = before if harness.iterator.aggressive_nsec else before + 1
+    assert len(harness.sent) == expected
+    nodata = await harness.ask("www.nsec3.org.", TXT)
+    assert nodata.rcode == dns.rcode.NOERROR
+    assert not nodata.answer
+    before = len(harness.sent)
+    again = await harness.ask("www.nsec3.org.", MX)
+    assert not again.answer
+    assert again.security is Security.SECURE
+    expected = before if harness.iterator.aggressive_nsec else before + 1
+    assert len(harness.sent) == expected

@@ -42,3 +42,37 @@ def test_a_dname_applied_twice_is_in_the_answer_once() -> None:
         dns.rdatatype.CNAME,
     ]
     assert outcome.signatures == (SIG,)
+
+
+def test_a_wildcard_links_proof_reaches_the_client_when_the_chain_goes_on() -> None:
+    """random2.blog.root.cz. CNAME blog.root.cz. expanded from ``*.blog.root.cz.``, then
+    blog.root.cz. -> root.cz. A: the answer carries the NSEC proving the expansion
+    (RFC 4035 3.1.3.3; Deckard nsec_aggr_cache step 506), though the last link has none."""
+    nsec = dns.rrset.from_text(
+        "*.blog.root.cz.", 600, "IN", "NSEC", "blog-beta.root.cz. CNAME RRSIG NSEC"
+    )
+    chain = Chain(Question(dns.name.from_text("random2.blog.root.cz."), dns.rdatatype.A), 8)
+    links = [
+        Step(
+            dns.rcode.NOERROR,
+            (_cname("random2.blog.root.cz.", "blog.root.cz."),),
+            next_name=dns.name.from_text("blog.root.cz."),
+            security=Security.SECURE,
+            proof=(nsec,),
+        ),
+        Step(
+            dns.rcode.NOERROR,
+            (_cname("blog.root.cz.", "root.cz."),),
+            next_name=dns.name.from_text("root.cz."),
+            security=Security.SECURE,
+        ),
+    ]
+    for link in links:
+        assert chain.follow(link) is not None
+    last = Step(
+        dns.rcode.NOERROR,
+        (dns.rrset.from_text("root.cz.", 600, "IN", "A", "91.213.160.118"),),
+        security=Security.SECURE,
+    )
+    assert chain.follow(last) is None
+    assert chain.outcome(last).proof == (nsec,)
