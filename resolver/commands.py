@@ -151,6 +151,9 @@ class Commands:
         forwarding: The stub and forward zones the iterator follows.
         negative_anchors: The negative trust anchors (None: not kept here).
         shared_tier: The shared cache tier now, which flushes reach too.
+        forget: Drops what answers beside the cache for a name (below it
+            too with True; every name for None) and says how many
+            (``Iterator.forget``); flushes reach it too.
     """
 
     status: Callable[[], dict[str, Any]]
@@ -168,6 +171,7 @@ class Commands:
     forwarding: ForwardingTable | None = None
     negative_anchors: nta.NegativeTrustAnchors | None = None
     shared_tier: Callable[[], SharedTier | None] | None = None
+    forget: Callable[[dns.name.Name | None, bool], int] | None = None
 
     def __call__(self, request: dict[str, Any]) -> Any:
         """Run the command in ``request`` (``{"command": [words]}``)."""
@@ -363,18 +367,25 @@ class Commands:
     def _flush(self, words: Sequence[str]) -> Any:
         cache = self.cache
         if words == ["all"]:
-            return {"flushed": "all", "removed": cache.flush_all(), **self._flush_shared(None)}
+            removed = cache.flush_all() + self._forget(None)
+            return {"flushed": "all", "removed": removed, **self._flush_shared(None)}
         if len(words) == 2 and words[0] == "zone":
             zone = _zone(words[1])
             held = cache.keys_at(zone, below=True)
-            return {"flushed_zone": zone.to_text(), "removed": cache.flush_zone(zone),
+            removed = cache.flush_zone(zone) + self._forget(zone, below=True)
+            return {"flushed_zone": zone.to_text(), "removed": removed,
                     **self._flush_shared(zone, below=True, held=held)}
         if len(words) == 1 and words[0] != "zone":
             name = _zone(words[0], "domain name")
             held = cache.keys_at(name)
-            return {"flushed": name.to_text(), "removed": cache.flush_name(name),
+            removed = cache.flush_name(name) + self._forget(name)
+            return {"flushed": name.to_text(), "removed": removed,
                     **self._flush_shared(name, held=held)}
         raise ControlError(f"usage: {_USAGE['flush']}")
+
+    def _forget(self, name: dns.name.Name | None, *, below: bool = False) -> int:
+        """``forget`` for a flush, if this instance has it."""
+        return 0 if self.forget is None else self.forget(name, below)
 
     def _flush_shared(
         self, name: dns.name.Name | None, *, below: bool = False, held: Sequence[bytes] = ()

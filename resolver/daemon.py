@@ -408,6 +408,7 @@ def commands(resolver: Resolver) -> Commands:
         forwarding=resolver.iterator.forwarding,
         negative_anchors=resolver.iterator.validator.negative_anchors,
         shared_tier=lambda: resolver.recursor.tier,
+        forget=resolver.iterator.forget,
     )
 
 

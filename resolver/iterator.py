@@ -427,6 +427,20 @@ class Iterator:
             stale=found.stale,
         )
 
+    def forget(self, name: dns.name.Name | None, below: bool = False) -> int:
+        """Drop the SOA-less denials kept for ``name`` (and below it; all for None).
+
+        ``ctl flush`` calls it: they answer clients as the cache does
+        (``cache_writes.NO_SOA_TTL``), so what the operator flushes must
+        not come back from them for those few seconds.
+        """
+
+        def match(key: tuple[dns.name.Name, dns.rdatatype.RdataType]) -> bool:
+            owner = key[0]
+            return name is None or owner == name or (below and owner.is_subdomain(name))
+
+        return self.soa_less.forget(match)
+
     def _trusted(self, zone: dns.name.Name) -> bool:
         """Whether ``zone`` is validated: below a trust anchor and under no negative one."""
         negative = self.validator.negative_anchors

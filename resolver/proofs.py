@@ -28,7 +28,7 @@ expiry reads the injected wall clock.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 from cachetools import LRUCache
@@ -64,6 +64,13 @@ class ProofMemory(Generic[K, V]):
             del self._held[key]
             return None
         return proof
+
+    def forget(self, match: Callable[[K], bool]) -> int:
+        """Drop the entries whose key ``match`` accepts (``ctl flush``); how many."""
+        keys = [key for key in self._held if match(key)]
+        for key in keys:
+            del self._held[key]
+        return len(keys)
 
     def __len__(self) -> int:
         return len(self._held)

@@ -479,6 +479,29 @@ def test_flush_all_forgets_everything(ctl: Ctl) -> None:
     assert ctl.cache.statistics().entries == 0
 
 
+@pytest.mark.parametrize(
+    ("words", "forgotten"),
+    [
+        (["all"], (None, False)),
+        (["zone", "example.com"], (dns.name.from_text("example.com."), True)),
+        (["www.example.com"], (dns.name.from_text("www.example.com."), False)),
+    ],
+)
+def test_a_flush_reaches_what_answers_beside_the_cache(
+    ctl: Ctl, words: list[str], forgotten: tuple[dns.name.Name | None, bool]
+) -> None:
+    """The iterator's few seconds' memory of SOA-less denials (``Iterator.forget``)."""
+    calls: list[tuple[dns.name.Name | None, bool]] = []
+
+    def forget(name: dns.name.Name | None, below: bool) -> int:
+        calls.append((name, below))
+        return 2
+
+    ctl.commands.forget = forget
+    assert ctl("flush", *words)["removed"] == 2
+    assert calls == [forgotten]
+
+
 def test_a_name_called_all_is_flushed_with_its_dot(ctl: Ctl) -> None:
     ctl.cache.store_rrset(rrset("all.", 300, "A", "192.0.2.1"), Rank.ANSWER)
     ctl.cache.store_rrset(rrset("zone.", 300, "A", "192.0.2.1"), Rank.ANSWER)

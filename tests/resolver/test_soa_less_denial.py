@@ -87,3 +87,15 @@ async def test_a_denial_with_soa_is_cached_as_before() -> None:
     setup.clock.advance(NO_SOA_TTL + 60)
     outcome, sent = await setup.ask()
     assert (outcome.rcode, sent) == (dns.rcode.NOERROR, 0)
+
+
+async def test_a_flush_forgets_a_denial_without_soa() -> None:
+    """``ctl flush`` reaches the few seconds' memory as it reaches the cache."""
+    setup = Setup()
+    await setup.ask()
+    assert setup.iterator.forget(dns.name.from_text("other.")) == 0
+    assert setup.iterator.forget(dns.name.root, below=False) == 0
+    assert setup.iterator.forget(dns.name.root, below=True) == 1
+    _, sent = await setup.ask()
+    assert sent == 1
+    assert setup.iterator.forget(None) == 1
