@@ -22,6 +22,16 @@ def check(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str
     return status, captured.out, captured.err
 
 
+def refused(text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """What check-config says on stderr of a file of ``text``: it must exit 2, stdout empty."""
+    path = tmp_path / "holdfast.toml"
+    path.write_text(text)
+    status, out, err = check(path, capsys)
+    assert status == 2
+    assert out == ""
+    return err
+
+
 def test_the_sample_configuration_is_valid(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = check(REPOSITORY / "contrib" / "holdfast.toml", capsys)
     assert status == 0
@@ -65,12 +75,7 @@ def test_a_good_file_lists_what_differs_from_the_defaults(
 def test_a_bad_file_exits_2_with_the_reason(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str
 ) -> None:
-    path = tmp_path / "holdfast.toml"
-    path.write_text(text)
-    status, out, err = check(path, capsys)
-    assert status == 2
-    assert message in err
-    assert out == ""
+    assert message in refused(text, tmp_path, capsys)
 
 
 def test_an_absurdly_large_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

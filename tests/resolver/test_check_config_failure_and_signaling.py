@@ -15,7 +15,7 @@ import pytest
 
 from resolver.errors import ConfigError
 from resolver.failures import FailurePolicy
-from tests.resolver.test_check_config import check
+from tests.resolver.test_check_config import check, refused
 
 
 @pytest.mark.parametrize(
@@ -50,12 +50,7 @@ from tests.resolver.test_check_config import check
 def test_a_bad_value_exits_2_naming_the_option_and_the_reason(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str
 ) -> None:
-    path = tmp_path / "holdfast.toml"
-    path.write_text(text)
-    status, out, err = check(path, capsys)
-    assert status == 2
-    assert message in err
-    assert out == ""
+    assert message in refused(text, tmp_path, capsys)
 
 
 def test_good_values_are_listed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
