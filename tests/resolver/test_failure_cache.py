@@ -23,7 +23,13 @@ from resolver.failures import MAX_HOLD, FailureCache, FailurePolicy
 from resolver.lab import Lab
 from resolver.metrics import collect
 from resolver.question import Question
-from tests.resolver.test_serve_stale import NO_REACHABLE, STALE, StaleHarness, edes
+from tests.resolver.test_serve_stale import (
+    LONG_CLIENT_TIMER,
+    NO_REACHABLE,
+    STALE,
+    StaleHarness,
+    edes,
+)
 
 CACHED = dns.edns.EDECode.CACHED_ERROR
 DEAD = "mail.example.com."
@@ -93,9 +99,7 @@ def test_the_memory_is_bounded(clock: FakeClock) -> None:
 async def harness(
     lab: Lab, clock: FakeClock, tmp_path: Path, nursery: trio.Nursery
 ) -> StaleHarness:
-    harness = StaleHarness(lab, clock, tmp_path, **{"serve_stale.client_timeout": 10.0})
-    await nursery.start(harness.resolver.recursor.run)
-    return harness
+    return await StaleHarness.started(lab, clock, tmp_path, nursery, **LONG_CLIENT_TIMER)
 
 
 async def test_a_dead_zone_is_asked_once_per_hold_not_once_per_client_query(

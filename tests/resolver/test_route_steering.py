@@ -27,7 +27,7 @@ from resolver.exchange import UpstreamQuery
 from resolver.lab import Lab
 from resolver.lab.faults import parse_fault
 from resolver.routes import RouteMode, route_from_words
-from tests.resolver.test_serve_stale import StaleHarness, edes
+from tests.resolver.test_serve_stale import LONG_CLIENT_TIMER, StaleHarness, edes
 
 GTLD = ("127.53.1.1", "127.53.1.2", "127.53.1.3", "127.53.1.4")
 COM = dns.name.from_text("com.")
@@ -48,9 +48,7 @@ async def harness(
     lab: Lab, clock: FakeClock, tmp_path: Path, nursery: trio.Nursery
 ) -> StaleHarness:
     """A resolver whose client response timer is long, so failures decide."""
-    harness = StaleHarness(lab, clock, tmp_path, **{"serve_stale.client_timeout": 10.0})
-    await nursery.start(harness.resolver.recursor.run)
-    return harness
+    return await StaleHarness.started(lab, clock, tmp_path, nursery, **LONG_CLIENT_TIMER)
 
 
 def route(harness: StaleHarness, *words: str) -> None:

@@ -31,6 +31,10 @@ STALE_NX = dns.edns.EDECode.STALE_NXDOMAIN_ANSWER
 NO_REACHABLE = dns.edns.EDECode.NO_REACHABLE_AUTHORITY
 
 
+#: A client response timer long enough that upstream failures decide the answer.
+LONG_CLIENT_TIMER: dict[str, Any] = {"serve_stale.client_timeout": 10.0}
+
+
 class StaleHarness:
     """A whole resolver over the lab, asked with wire-format queries."""
 
@@ -39,6 +43,15 @@ class StaleHarness:
         self.clock = clock
         self.transport = LabTransport(lab)
         self.resolver = lab_resolver(lab, clock, directory, self.transport, options)
+
+    @classmethod
+    async def started(
+        cls, lab: Lab, clock: FakeClock, directory: Path, nursery: trio.Nursery, **options: Any
+    ) -> StaleHarness:
+        """A harness whose recursor already runs in ``nursery``."""
+        harness = cls(lab, clock, directory, **options)
+        await nursery.start(harness.resolver.recursor.run)
+        return harness
 
     async def ask(self, name: str, rdtype: str = "A", *, cd: bool = False) -> dns.message.Message:
         return await ask(self.resolver, name, rdtype, cd=cd)
@@ -71,9 +84,7 @@ async def harness(
     lab: Lab, clock: FakeClock, tmp_path: Path, nursery: trio.Nursery
 ) -> StaleHarness:
     """A resolver whose client response timer is long, so failures decide."""
-    harness = StaleHarness(lab, clock, tmp_path, **{"serve_stale.client_timeout": 10.0})
-    await nursery.start(harness.resolver.recursor.run)
-    return harness
+    return await StaleHarness.started(lab, clock, tmp_path, nursery, **LONG_CLIENT_TIMER)
 
 
 @pytest.fixture
@@ -81,9 +92,7 @@ async def timer_harness(
     lab: Lab, clock: FakeClock, tmp_path: Path, nursery: trio.Nursery
 ) -> StaleHarness:
     """A resolver with the default client response timer (1.8 s)."""
-    harness = StaleHarness(lab, clock, tmp_path)
-    await nursery.start(harness.resolver.recursor.run)
-    return harness
+    return await StaleHarness.started(lab, clock, tmp_path, nursery)
 
 
 @pytest.mark.parametrize(
@@ -240,8 +249,8 @@ async def test_serve_stale_can_be_turned_off(
     nursery: trio.Nursery,
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    harness = StaleHarness(lab, clock, tmp_path, **{"serve_stale.enabled": False})
-    await nursery.start(harness.resolver.recursor.run)
+    options = {"serve_stale.enabled": False}
+    harness = await StaleHarness.started(lab, clock, tmp_path, nursery, **options)
     await harness.ask("ttl2.example.com.")
     clock.advance(10)
     harness.break_zone("example.com.", "drop")
@@ -258,8 +267,7 @@ async def test_stale_data_is_kept_only_for_max_stale(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     options = {"serve_stale.max_stale": 600.0, "serve_stale.client_timeout": 10.0}
-    harness = StaleHarness(lab, clock, tmp_path, **options)
-    await nursery.start(harness.resolver.recursor.run)
+    harness = await StaleHarness.started(lab, clock, tmp_path, nursery, **options)
     await harness.ask("ttl2.example.com.")
     harness.break_zone("example.com.", "drop")
     clock.advance(2 + 599)
