@@ -36,8 +36,8 @@ from pathlib import Path
 
 from bench import workloads
 from bench.dnsperf import DnsperfRun
-from bench.dnsperf import run as dnsperf
 from bench.figures import Spread, latency_spreads
+from bench.harness import COLD_OUTSTANDING, cold_pass, warm_delegations
 from bench.nsd import NsdProcesses, nsd_available, start_nsd
 from bench.processes import (
     LOAD_CPU,
@@ -48,13 +48,10 @@ from bench.processes import (
     start_holdfast,
     start_unbound,
     unbound_available,
-    validates,
 )
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "cold-nsd.md"
-#: Queries in flight: enough that the resolver, not the round trips, sets the pace.
-OUTSTANDING = 100
 
 
 @dataclass
@@ -87,18 +84,15 @@ def measure(
     resolver = start(workdir, RESOLVER_CPU)
     figures = ColdFigures(resolver.name, resolver.version)
     try:
-        warm = workloads.write(workdir / "warm.txt", [("www.bench.com", "A")])
-        dnsperf(resolver.server, warm, cpu=LOAD_CPU, passes=1)
-        figures.validates = validates(resolver)
+        figures.validates = warm_delegations(resolver, workdir, LOAD_CPU)
         for number, names in enumerate(slices):
             queries = workloads.write(workdir / f"cold-{resolver.name}-{number}.txt", names)
-            nsd_before, resolver_before = nsd.cpu_seconds(), resolver.cpu_seconds()
-            result = dnsperf(resolver.server, queries, cpu=LOAD_CPU, passes=1,
-                             outstanding=OUTSTANDING, verbose=True)
+            result, nsd_cpu, resolver_cpu = cold_pass(
+                resolver, queries, nsd.cpu_seconds, load_cpu=LOAD_CPU
+            )
             figures.runs.append(result)
-            figures.authority_cpu.append((nsd.cpu_seconds() - nsd_before) / result.elapsed)
-            figures.resolver_cpu.append(
-                (resolver.cpu_seconds() - resolver_before) / result.elapsed)
+            figures.authority_cpu.append(nsd_cpu)
+            figures.resolver_cpu.append(resolver_cpu)
             _say(f"{resolver.name} run {number + 1}: {result.qps:,.0f} answers/s, "
                  f"lost {result.lost}, NSD {figures.authority_cpu[-1]:.0%} of a core")
     finally:
@@ -114,9 +108,9 @@ def report(figures: list[ColdFigures], names: int, commit: str) -> str:
         f"# Cold validated resolutions against NSD, {date}",
         "",
         f"Holdfast commit `{commit}`; {runs} runs of {names:,} never-asked `n<i>.bench.com` "
-        "names per resolver, 100 in flight; median (min-max) of the runs. The lab's zones "
-        "(root, com/net, org, bench.com) are served by NSD 4.6.1 (`bench/nsd.py`) on CPU 1 "
-        "with dnsperf; the resolver runs alone on CPU 0. Regenerate with "
+        f"names per resolver, {COLD_OUTSTANDING} in flight; median (min-max) of the runs. "
+        "The lab's zones (root, com/net, org, bench.com) are served by NSD 4.6.1 "
+        "(`bench/nsd.py`) on CPU 1 with dnsperf; the resolver runs alone on CPU 0. Regenerate with "
         "`python -m bench.cold_nsd`.",
         "",
         "| | " + " | ".join(result.name for result in figures) + " |",

@@ -139,6 +139,38 @@ class ResolverFigures:
         }
 
 
+def warm_delegations(resolver: Started, workdir: Path, load_cpu: int | None) -> bool:
+    """Ask ``www.bench.com`` once, so that each cold name then costs one upstream query.
+
+    Returns whether the resolver validates (``validates``), asked once it is warm.
+    """
+    warm = workloads.write(workdir / "delegations.txt", [("www.bench.com", "A")])
+    dnsperf(resolver.server, warm, cpu=load_cpu, passes=1)
+    return validates(resolver)
+
+
+def cold_pass(
+    resolver: Started,
+    queries: Path,
+    authority_seconds: Callable[[], float],
+    *,
+    load_cpu: int | None,
+) -> tuple[DnsperfRun, float, float]:
+    """One dnsperf pass over never-asked names, ``COLD_OUTSTANDING`` in flight.
+
+    Returns the run and the shares of a core the authority (``authority_seconds``,
+    its CPU time so far) and the resolver used during it.
+    """
+    authority_before, resolver_before = authority_seconds(), resolver.cpu_seconds()
+    result = dnsperf(resolver.server, queries, cpu=load_cpu, passes=1,
+                     outstanding=COLD_OUTSTANDING, verbose=True)
+    return (
+        result,
+        (authority_seconds() - authority_before) / result.elapsed,
+        (resolver.cpu_seconds() - resolver_before) / result.elapsed,
+    )
+
+
 def measure(
     start: Callable[[Path, int | None], Started],
     lab: Started,
@@ -155,19 +187,15 @@ def measure(
     name = resolver.name.lower()
     try:
         _say(f"{resolver.name}: cold validated resolutions")
-        warm = workloads.write(workdir / "delegations.txt", [("www.bench.com", "A")])
-        dnsperf(resolver.server, warm, cpu=load_cpu, passes=1)
-        figures.validates = validates(resolver)
+        figures.validates = warm_delegations(resolver, workdir, load_cpu)
         for number, names in enumerate(cold_names):
             queries = workloads.write(workdir / f"cold-{name}-{number}.txt", names)
-            lab_before, resolver_before = lab.cpu_seconds(), resolver.cpu_seconds()
-            result = dnsperf(resolver.server, queries, cpu=load_cpu, passes=1,
-                             outstanding=COLD_OUTSTANDING, verbose=True)
-            figures.cold.append(result)
-            figures.cold_lab_cpu.append((lab.cpu_seconds() - lab_before) / result.elapsed)
-            figures.cold_resolver_cpu.append(
-                (resolver.cpu_seconds() - resolver_before) / result.elapsed
+            result, lab_share, resolver_share = cold_pass(
+                resolver, queries, lab.cpu_seconds, load_cpu=load_cpu
             )
+            figures.cold.append(result)
+            figures.cold_lab_cpu.append(lab_share)
+            figures.cold_resolver_cpu.append(resolver_share)
         _say(f"{resolver.name}: cached throughput")
         cached = workloads.write(workdir / "cached.txt", workloads.cached())
         for _ in range(2):
