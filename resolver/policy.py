@@ -43,12 +43,14 @@ backreferences and those whose estimated worst case exceeds
 ``MAX_PATTERN_STEPS`` are refused at load, and patterns are at most
 ``MAX_PATTERN_LENGTH`` characters.
 
-Pure: ``Policy.verdict`` takes a question and the transport and returns an
-``Outcome``, ``TRUNCATE`` or None; the server calls it before local zones,
-the cache and recursion. Its answers are never kept as ready-made
-responses (they carry an EDE, or TC), nor are the answers to names a
-``tc`` rule truncates (``allows_ready_answer``); a reload that changes the
-rules drops the ready-made responses.
+Pure: ``Policy.match`` takes a question and returns the first matching
+rule, once per question; the server takes from it the answer
+(``Rule.answer`` for the transport: an ``Outcome``, ``TRUNCATE`` or None)
+before local zones, the cache and recursion, and whether to keep the
+response ready-made. Its answers are never kept as ready-made responses
+(they carry an EDE, or TC), nor are the answers to names a ``tc`` rule
+truncates (``Rule.keeps_ready_answers``); a reload that changes the rules
+drops the ready-made responses.
 """
 
 from __future__ import annotations
@@ -117,32 +119,46 @@ class Rule:
             return not self.suffixes.isdisjoint(ancestors)
         return True
 
+    def answer(self, name: dns.name.Name, *, tcp: bool) -> Outcome | None:
+        """This rule's answer for ``name``; ``TRUNCATE``; or None to answer as usual."""
+        action = self.action
+        if action is Action.PASS or (action is Action.TC and tcp):
+            return None
+        if action is Action.TC:
+            return TRUNCATE
+        blocked = (ExtendedError(EDE_BLOCKED, f"blocked by [[policy]] #{self.number}"),)
+        if action is Action.DENY:
+            return Outcome(rcode=dns.rcode.NXDOMAIN, authority=(negative_soa(name),),
+                           errors=blocked, authoritative=True)
+        rcode = dns.rcode.REFUSED if action is Action.REFUSE else dns.rcode.SERVFAIL
+        return Outcome(rcode=rcode, errors=blocked)
+
+    @property
+    def keeps_ready_answers(self) -> bool:
+        """Whether a response to a name this rule decides may be kept as a ready-made answer.
+
+        Not for ``tc``: answered in full over TCP, the ready-made path
+        (which sees no rules) would then give UDP clients the whole answer
+        instead of TC=1.
+        """
+        return self.action is not Action.TC
+
 
 class Policy:
-    """The rules in force; ``verdict`` is the server's hook."""
+    """The rules in force; ``match`` is the server's hook."""
 
     def __init__(self, rules: Iterable[Rule] = ()) -> None:
         self.rules = tuple(rules)
 
-    def verdict(self, question: Question, *, tcp: bool) -> Outcome | None:
-        """The first matching rule's answer; ``TRUNCATE``; or None to answer as usual."""
+    def match(self, question: Question) -> Rule | None:
+        """The first rule that matches ``question``'s name, if any (the server's hook).
+
+        The server asks once per question and takes both the answer
+        (``Rule.answer``) and whether to keep it ready-made from the rule.
+        """
         if not self.rules:
             return None
         name = question.name
-        rule = self._first_match(name)
-        return None if rule is None else _answer(rule, name, tcp=tcp)
-
-    def allows_ready_answer(self, question: Question) -> bool:
-        """Whether a response to ``question`` may be kept as a ready-made answer.
-
-        Not when a ``tc`` rule decides for it: answered in full over TCP,
-        the ready-made path (which sees no rules) would then give UDP
-        clients the whole answer instead of TC=1.
-        """
-        rule = self._first_match(question.name) if self.rules else None
-        return rule is None or rule.action is not Action.TC
-
-    def _first_match(self, name: dns.name.Name) -> Rule | None:
         ancestors = frozenset(name.split(depth)[1] for depth in range(1, len(name) + 1))
         # One character per byte, no \DDD escapes: at most 253 characters,
         # the length the pattern checks assume (an escaped name can be four
@@ -152,20 +168,6 @@ class Policy:
             if rule.matches(ancestors, text):
                 return rule
         return None
-
-
-def _answer(rule: Rule, name: dns.name.Name, *, tcp: bool) -> Outcome | None:
-    action = rule.action
-    if action is Action.PASS or (action is Action.TC and tcp):
-        return None
-    if action is Action.TC:
-        return TRUNCATE
-    blocked = (ExtendedError(EDE_BLOCKED, f"blocked by [[policy]] #{rule.number}"),)
-    if action is Action.DENY:
-        return Outcome(rcode=dns.rcode.NXDOMAIN, authority=(negative_soa(name),),
-                       errors=blocked, authoritative=True)
-    rcode = dns.rcode.REFUSED if action is Action.REFUSE else dns.rcode.SERVFAIL
-    return Outcome(rcode=rcode, errors=blocked)
 
 
 def rules_from_tables(tables: Any) -> tuple[Rule, ...]:

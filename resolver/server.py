@@ -436,7 +436,8 @@ class DnsServer:
             return self._reject(rejected if allowed else self._refuse(rejected.echo), tcp=tcp)
         if not allowed:
             return self._reject(self._refuse(query.echo), tcp=tcp)
-        local = None if self.policy is None else self.policy.verdict(query.question, tcp=tcp)
+        rule = None if self.policy is None else self.policy.match(query.question)
+        local = None if rule is None else rule.answer(query.question.name, tcp=tcp)
         if local is TRUNCATE:
             return render_truncated(query), dns.rcode.NOERROR
         if local is None and self.local_zones is not None:
@@ -455,7 +456,7 @@ class DnsServer:
             logger.exception("cannot render the outcome for %s", query.question)
             return self._reject(query.reject(dns.rcode.SERVFAIL, "unrenderable"), tcp=tcp)
         if self._answers is not None and not outcome.errors and (
-            self.policy is None or self.policy.allows_ready_answer(query.question)
+            rule is None or rule.keeps_ready_answers
         ):
             self._answers.remember(wire, response)
         # The rendered rcode: a bogus outcome became SERVFAIL unless CD was set.
