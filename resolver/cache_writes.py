@@ -163,7 +163,6 @@ class CacheWrites:
             error=error,
         )
 
-
     def denial_without_soa(
         self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType, step: Step
     ) -> None:
