@@ -7,7 +7,8 @@ most of it identical code and data. Python servers answer this by loading
 once and forking (gunicorn's ``--preload``; Android's zygote, which gave
 the pattern its name): ``workers.serve`` forks one **zygote** before the
 supervisor's Trio loop runs, a copy of the process with every module
-imported and the start-up heap frozen (``heap.freeze_startup_heap``:
+imported, what the libraries load on first use loaded (``preload``), and
+the start-up heap frozen (``heap.freeze_startup_heap``:
 ``gc.freeze`` keeps the collector from writing to those objects, so their
 pages stay shared copy-on-write; it was added to CPython for this use).
 
@@ -53,6 +54,7 @@ import trio.lowlevel
 
 from resolver.errors import HoldfastError
 from resolver.heap import freeze_startup_heap
+from resolver.preload import preload
 from resolver.privileges import drop_privileges
 
 log = logging.getLogger("holdfast.workers")
@@ -103,7 +105,7 @@ def start_zygote(user: str, run_worker: RunWorker) -> Zygote | None:
         raise ZygoteRefused("the zygote must be forked before any Trio loop runs: a child "
                             "would inherit the loop's wakeup descriptors and signal state")
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    freeze_startup_heap()  # before the fork: the supervisor and the zygote share these pages
+    load_before_fork()
     try:
         pid = os.fork()
     except OSError as error:
@@ -116,6 +118,17 @@ def start_zygote(user: str, run_worker: RunWorker) -> Zygote | None:
         _exit_with(functools.partial(_zygote, theirs, user, run_worker))
     theirs.close()
     return Zygote(ours, pid)
+
+
+def load_before_fork() -> None:
+    """Load what every worker would load on first use, then freeze the heap for sharing.
+
+    ``preload`` (the libraries' parts loaded lazily) first, so that what it
+    loads is frozen too; the freeze before the fork, so that the supervisor,
+    the zygote and every worker share these pages.
+    """
+    preload()
+    freeze_startup_heap()
 
 
 def _exit_with(body: Callable[[], None]) -> NoReturn:
