@@ -13,7 +13,10 @@ use, after the fork:
   pages in each worker, most of it OpenSSL's own state;
 * dnspython imports the module of an RR type when it first parses one
   (``dns.rdata.get_rdata_class``): PTR, AAAA, and any other type a client
-  or a zone brings, up to about 3 MiB across all the types it knows.
+  or a zone brings, up to about 3 MiB across all the types it knows;
+* with a Redis tier configured, ``resolver.redis_store`` (coredis), which
+  the resolver imports only then, in ``daemon.build``: after the fork, it
+  would be about 20 MiB in each worker.
 
 Loading them here costs that memory once per host instead of once per
 worker, and a single process (no zygote) is left as it was. gunicorn's
@@ -23,12 +26,16 @@ zygote preloads its classes for the same reason.
 
 from __future__ import annotations
 
+import importlib
+
 import dns.rdata
 from cryptography.hazmat.backends import default_backend
 
 
-def preload() -> None:
-    """Import every RR type's module dnspython knows, and cryptography's OpenSSL backend.
+def preload(*, redis: bool) -> None:
+    """Import what a worker would import on first use; the Redis client when ``redis``.
+
+    ``redis``: ``[shared_cache] servers`` is set (a change takes a restart).
 
     ``dns.rdata.load_all_types`` is dnspython's own call for this ("loading
     all types at an application-controlled time"); it also stops dnspython
@@ -37,3 +44,5 @@ def preload() -> None:
     """
     default_backend()
     dns.rdata.load_all_types()  # type: ignore[no-untyped-call]  # dnspython leaves it untyped
+    if redis:
+        importlib.import_module("resolver.redis_store")

@@ -38,25 +38,21 @@ The rules, after what users of Unbound's cachedb suffered
   alone: it is every host's tier, the entries expire on their own, and a
   SCAN of the namespace would be a long stall behind the deadline.
 * **Cluster and TLS** come from coredis (``RedisCluster``, anyio-based, so
-  it runs under Trio): Unbound has neither (Unbound#1311, #1267).
+  it runs under Trio): Unbound has neither (Unbound#1311, #1267). The
+  client is ``resolver.redis_store``, imported only when a Redis is set.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-import coredis
-import coredis.exceptions
 import dns.name
 import dns.rdatatype
 import trio
-from coredis.connection import TCPLocation
-from coredis.retry import NoRetryPolicy
 
 from dnssec.errors import HoldfastError
 from dnssec.files import FileRefused, read_text
@@ -135,108 +131,6 @@ class RedisSettings:
     tls: bool = False
     tls_ca_file: str | None = None
     tls_server_name: str | None = None
-
-
-class RedisStore:
-    """A Redis, Valkey or Redis Cluster store through coredis.
-
-    coredis retries nothing here (``NoRetryPolicy``): the deadline and the
-    circuit breaker in ``SharedTier`` decide when to try again.
-    """
-
-    def __init__(self, settings: RedisSettings, timeout: float) -> None:
-        context = None
-        if settings.tls:
-            context = _NamedContext(ssl.PROTOCOL_TLS_CLIENT)
-            if settings.tls_ca_file is None:
-                context.load_default_certs()
-            else:
-                context.load_verify_locations(settings.tls_ca_file)
-            context.server_name = settings.tls_server_name
-            context.check_hostname = settings.tls_server_name is not None
-        common: dict[str, Any] = {
-            "username": settings.username,
-            "password": settings.password,
-            "connect_timeout": timeout,
-            "stream_timeout": timeout,
-            "ssl": settings.tls,
-            "ssl_context": context,
-            "retry_policy": NoRetryPolicy(),
-        }
-        self._client: coredis.Redis[bytes] | coredis.RedisCluster[bytes]
-        if settings.cluster:
-            nodes = [TCPLocation(host, port) for host, port in settings.servers]
-            self._client = coredis.RedisCluster(startup_nodes=nodes, **common)
-        else:
-            host, port = settings.servers[0]
-            self._client = coredis.Redis(host, port, settings.database, **common)
-
-    @contextlib.asynccontextmanager
-    async def connected(self) -> AsyncIterator[None]:
-        try:
-            async with self._client:
-                yield
-        except coredis.exceptions.RedisError as error:
-            raise TierUnavailable(f"shared cache store: {error}") from None
-
-    async def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]:
-        with _unavailable():
-            return list(await self._client.mget(keys))
-
-    async def put(self, key: bytes, value: bytes, lifetime_ms: int) -> None:
-        with _unavailable():
-            await self._client.set(key, value, px=lifetime_ms)
-
-    async def delete(self, key: bytes) -> None:
-        with _unavailable():
-            await self._client.delete([key])
-
-    async def ping(self) -> None:
-        with _unavailable():
-            await self._client.ping()
-
-    def forget(self, selects: Callable[[bytes], bool] | None) -> None:
-        """Nothing: the keys are HMACs that hide the names (``tier_format``).
-
-        So a flush cannot find a name's records, and a FLUSHDB or a SCAN of
-        the namespace would empty the tier of every host of the deployment.
-        Unbound's cachedb does not flush Redis either (NLnetLabs/unbound#452;
-        its later ``flush +c`` deletes only the copies of what the local cache
-        held, #1071), and other hosts would publish their copies again.
-        """
-        return None
-
-
-class _NamedContext(ssl.SSLContext):
-    """A client TLS context that checks the certificate against a configured name.
-
-    Servers are configured by address (no name lookup, which could need this
-    very resolver); anyio hands ``wrap_bio`` the address dialled, and this
-    puts the operator's ``tls_server_name`` in its place (for SNI and the
-    certificate check).
-    """
-
-    server_name: str | None = None
-
-    def wrap_bio(
-        self,
-        incoming: ssl.MemoryBIO,
-        outgoing: ssl.MemoryBIO,
-        server_side: bool = False,
-        server_hostname: str | bytes | None = None,
-        session: ssl.SSLSession | None = None,
-    ) -> ssl.SSLObject:
-        return super().wrap_bio(incoming, outgoing, server_side,
-                                self.server_name or server_hostname, session)
-
-
-@contextlib.contextmanager
-def _unavailable() -> Iterator[None]:
-    """Turn the client's errors (and socket errors) into ``TierUnavailable``."""
-    try:
-        yield
-    except (coredis.exceptions.RedisError, OSError) as error:
-        raise TierUnavailable(str(error)) from None
 
 
 @dataclass(slots=True)
@@ -568,6 +462,11 @@ def shared_tier_for(
     settings = shared_settings(config)
     if settings is None:
         return None
+    # Imported here, and by the zygote before the fork when Redis is configured
+    # (``resolver.preload``): coredis is half the start-up heap of a resolver
+    # that has no Redis (``resolver.redis_store``).
+    from resolver.redis_store import RedisStore
+
     redis, keys = settings
     timeout = config["shared_cache.timeout"]
     return SharedTier(

@@ -989,7 +989,8 @@ def serve(config: Config) -> None:
     The zygote the workers are forked from is forked first, before the
     supervisor's Trio loop runs (``zygote``).
     """
-    zygote = start_zygote(config["server.user"], worker_main)
+    zygote = start_zygote(config["server.user"], worker_main,
+                          redis=bool(config["shared_cache.servers"]))
     try:
         trio.run(Supervisor(config, zygote).run)
     finally:

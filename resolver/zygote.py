@@ -93,10 +93,11 @@ class ZygoteGone(HoldfastError):
 # --- The zygote process ------------------------------------------------------------------
 
 
-def start_zygote(user: str, run_worker: RunWorker) -> Zygote | None:
+def start_zygote(user: str, run_worker: RunWorker, *, redis: bool = False) -> Zygote | None:
     """Fork the zygote now (no Trio loop may be running); None if it cannot be forked.
 
-    ``run_worker`` is what each forked child runs.
+    ``run_worker`` is what each forked child runs; ``redis``: the workers
+    will use a Redis tier (``load_before_fork``).
 
     Raises:
         ZygoteRefused: a Trio loop runs in this process.
@@ -105,7 +106,7 @@ def start_zygote(user: str, run_worker: RunWorker) -> Zygote | None:
         raise ZygoteRefused("the zygote must be forked before any Trio loop runs: a child "
                             "would inherit the loop's wakeup descriptors and signal state")
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    load_before_fork()
+    load_before_fork(redis=redis)
     try:
         pid = os.fork()
     except OSError as error:
@@ -120,14 +121,14 @@ def start_zygote(user: str, run_worker: RunWorker) -> Zygote | None:
     return Zygote(ours, pid)
 
 
-def load_before_fork() -> None:
+def load_before_fork(*, redis: bool) -> None:
     """Load what every worker would load on first use, then freeze the heap for sharing.
 
     ``preload`` (the libraries' parts loaded lazily) first, so that what it
     loads is frozen too; the freeze before the fork, so that the supervisor,
     the zygote and every worker share these pages.
     """
-    preload()
+    preload(redis=redis)
     freeze_startup_heap()
 
 

@@ -16,7 +16,8 @@ from resolver.daemon import commands
 from resolver.host_cache import LmdbStore, host_cache
 from resolver.lab import Lab
 from resolver.lab.drill import lab_resolver
-from resolver.shared_tier import FLUSHED_TYPES, RedisSettings, RedisStore, SharedTier
+from resolver.redis_store import RedisStore
+from resolver.shared_tier import FLUSHED_TYPES, RedisSettings, SharedTier
 from resolver.tier_format import TierKeys
 
 WWW = dns.name.from_text("www.example.")

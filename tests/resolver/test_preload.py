@@ -1,8 +1,9 @@
-"""A worker forked from the zygote imports nothing more when it parses and validates.
+"""A worker forked from the zygote imports nothing more; coredis only with a Redis.
 
 What a worker imports after the fork is its own, once per worker
-(``resolver.preload``). The check runs in a fresh interpreter: this one has
-imported everything already.
+(``resolver.preload``); coredis is half the start-up heap, for nothing when
+no Redis is set (``resolver.redis_store``). The checks run in a fresh
+interpreter: this one has imported everything already.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import dns.message
 import dns.rdata
@@ -30,7 +32,7 @@ WORKER = """
 import json, sys
 import resolver.workers
 from resolver.zygote import load_before_fork
-load_before_fork()
+load_before_fork(redis=False)
 import dns.message
 from dnssec.signatures import BogusSignature, Dnskey, verify_signature
 data = json.load(sys.stdin)
@@ -59,6 +61,41 @@ TYPES = {
 }
 
 
+#: A worker's start with a Redis tier: the zygote's loading, then the tier
+#: ``daemon.build`` makes from the configuration given on stdin. Prints the
+#: modules imported by building it.
+TIER_WORKER = """
+import json, sys
+import resolver.workers
+from resolver.zygote import load_before_fork
+load_before_fork(redis=True)
+from resolver.cache import Cache
+from resolver.clock import SystemClock
+from resolver.config import Config
+from resolver.shared_tier import shared_tier_for
+config = Config.defaults().with_overrides(json.load(sys.stdin), source="test")
+loaded = set(sys.modules)
+assert shared_tier_for(config, Cache(SystemClock()), SystemClock()) is not None
+print(json.dumps(sorted(set(sys.modules) - loaded)))
+"""
+
+#: What ``holdfast serve`` imports before any configuration says what is used.
+SERVE = """
+import json, sys
+import resolver.cli, resolver.daemon, resolver.workers
+from resolver.zygote import load_before_fork
+load_before_fork(redis=False)
+print(json.dumps(sorted(name for name in sys.modules if name.split(".")[0] == "coredis")))
+"""
+
+
+def run(script: str, stdin: Any = None) -> Any:
+    """What ``script``, run in a fresh interpreter from the repository, printed (JSON)."""
+    done = subprocess.run([sys.executable, "-c", script], input=json.dumps(stdin),
+                          capture_output=True, text=True, cwd=ROOT, check=True, timeout=60)
+    return json.loads(done.stdout)
+
+
 def response() -> bytes:
     reply = dns.message.make_response(dns.message.make_query("example.", "ANY"))
     for rdtype, text in TYPES.items():
@@ -80,7 +117,16 @@ def dnskeys() -> list[tuple[int, str]]:
 
 
 def test_a_worker_imports_nothing_to_parse_answers_and_check_signatures() -> None:
-    data = json.dumps({"response": response().hex(), "keys": dnskeys()})
-    done = subprocess.run([sys.executable, "-c", WORKER], input=data, capture_output=True,
-                          text=True, cwd=ROOT, check=True, timeout=60)
-    assert json.loads(done.stdout) == []
+    assert run(WORKER, {"response": response().hex(), "keys": dnskeys()}) == []
+
+
+def test_a_worker_imports_nothing_to_build_its_redis_tier(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("s" * 40 + "\n")
+    overrides = {"shared_cache.servers": ["127.0.0.1:6390"],
+                 "shared_cache.secret_file": str(secret)}
+    assert run(TIER_WORKER, overrides) == []
+
+
+def test_without_a_redis_nothing_imports_coredis() -> None:
+    assert run(SERVE) == []
