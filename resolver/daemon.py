@@ -171,11 +171,14 @@ def build(
     transport: Transport | None = None,
     *,
     offload: Offload = in_process,
+    cache_split: int = 1,
 ) -> Resolver:
     """Assemble a resolver; ``transport`` replaces the real one in tests.
 
     ``offload`` runs the local root's parsing and verification (a worker
     process; tests use a thread, drills under simulated time run it inline).
+    ``cache_split``: the in-process caches get ``[cache] max_bytes`` divided
+    by it (workers in front of the host's map, ``host_cache.cache_split``).
 
     Raises:
         HoldfastError: a hints or anchor file is unusable.
@@ -183,7 +186,7 @@ def build(
     hints = read_hints(config)
     anchors = read_anchors(config)
     policy = stale_policy(config)
-    rrset_bytes, answer_bytes = cache_bytes(config)
+    rrset_bytes, answer_bytes = (part // cache_split for part in cache_bytes(config))
     cache = Cache(
         clock,
         max_entries=config["cache.max_entries"],

@@ -58,6 +58,7 @@ import lmdb
 
 from resolver.cache import Cache
 from resolver.clock import Clock
+from resolver.config import Config
 from resolver.shared_tier import SharedTier, TierUnavailable
 from resolver.tier_format import TierKeys
 
@@ -126,6 +127,22 @@ def host_cache(map_size: int) -> Iterator[HostCache | None]:
             yield None
             return
         yield HostCache(directory, secrets.token_bytes(32), map_size)
+
+
+def cache_split(config: Config, host: HostCache | None) -> int:
+    """How many workers share ``[cache] max_bytes``: all of them with the map, else none.
+
+    With the map behind it, a worker's in-process cache is only the front of
+    the host's cache: what it evicts is still a lookup in the map away
+    (microseconds, no upstream query), so the workers split one process's
+    budget instead of each taking it whole, and N workers hold about what one
+    holds, plus the map (``[workers] shared_cache_bytes``). Unbound's threads
+    share their ``rrset-cache-size`` likewise; Knot Resolver's workers keep
+    nothing beyond the LMDB map. Without the map (turned off, or a Redis
+    tier, a network call away, in its place) each worker is a whole cache,
+    as before.
+    """
+    return config["workers.count"] if host is not None else 1
 
 
 def private_directory(prefix: str) -> tempfile.TemporaryDirectory[str]:

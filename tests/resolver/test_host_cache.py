@@ -12,11 +12,13 @@ import trio
 from dnssec.status import Security
 from resolver.cache import Cache, Lifetimes, Rank
 from resolver.clock import FakeClock
-from resolver.daemon import commands
-from resolver.host_cache import LmdbStore, host_cache
+from resolver.config import Config
+from resolver.daemon import build, commands
+from resolver.host_cache import HostCache, LmdbStore, cache_split, host_cache
 from resolver.lab import Lab
 from resolver.lab.drill import lab_resolver
 from resolver.redis_store import RedisStore
+from resolver.settings import cache_bytes
 from resolver.shared_tier import FLUSHED_TYPES, RedisSettings, SharedTier
 from resolver.tier_format import TierKeys
 
@@ -114,3 +116,27 @@ async def test_a_redis_tier_is_flushed_by_computed_keys_but_not_emptied(
     assert reply["shared_cache_removed"].startswith(f"{len(FLUSHED_TYPES)} copies queued")
     reply = commands(resolver)({"command": ["flush", "all"]})
     assert reply["shared_cache_removed"].startswith("not flushed")
+
+
+def test_with_the_map_the_workers_split_the_cache_budget() -> None:
+    config = Config.defaults().with_overrides({"workers.count": 4}, source="test")
+    shared = HostCache("/nonexistent", bytes(32), 1 << 20)
+    assert cache_split(config, shared) == 4
+    assert cache_split(config, None) == 1  # no map: each worker is a whole cache
+
+
+def test_a_split_cache_keeps_its_share_of_max_bytes() -> None:
+    """Filled with twice what its share holds, a worker's cache stays within the share."""
+    total = 2 << 20
+    config = Config.defaults().with_overrides({"cache.max_bytes": total}, source="test")
+    held = {}
+    for split in (1, 4):
+        resolver = build(config, FakeClock(), cache_split=split)
+        for index in range(10_000):  # about 2.5 MiB accounted
+            owner = dns.name.from_text(f"n{index}.example.")
+            resolver.cache.store_rrset(dns.rrset.from_text(owner, 300, "IN", "A", "192.0.2.1"),
+                                       Rank.ANSWER, security=Security.INSECURE)
+        held[split] = resolver.cache.accounted_bytes
+    rrset_share, _ = cache_bytes(config)
+    assert held[4] <= rrset_share // 4
+    assert held[1] > rrset_share // 4  # whole, it would have kept more
