@@ -10,7 +10,8 @@ Three measurements over the lab, each in a private network namespace:
   warm), the memory of the whole service: the resident set (RSS) of the
   supervisor, its zygote and its workers added up, and their proportional set (PSS,
   ``/proc/PID/smaps_rollup``), which counts the pages they share (the map
-  on ``/dev/shm``, the code) once rather than once per process.
+  on ``/dev/shm``, the code) once rather than once per process, and the
+  private pages of a worker (``Private_Dirty``: what it made or copied).
 * **Second host.** Two resolvers share one ``redis-server``; the first is
   warmed with a list of names, then the second asks the same names: the
   share of its questions answered from the tier (entries adopted, upstream
@@ -90,12 +91,18 @@ def service_pids(workdir: Path, server: Started) -> list[int]:
     return [server.popen.pid, *zygote, *workers]
 
 
-def proportional_bytes(pid: int) -> int:
-    """A process's PSS: its private pages, and its share of the pages it shares."""
+def rollup_bytes(pid: int, field: str = "Pss") -> int:
+    """One line of a process's ``/proc/PID/smaps_rollup``, in bytes.
+
+    ``Pss``: its private pages, and its share of the pages it shares;
+    ``Private_Dirty``: the pages it wrote that no other process maps (with
+    workers forked from the zygote: what the process made or copied on
+    write, its own cost).
+    """
     for line in Path(f"/proc/{pid}/smaps_rollup").read_text(encoding="ascii").splitlines():
-        if line.startswith("Pss:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no Pss in /proc/{pid}/smaps_rollup")
+    raise RuntimeError(f"no {field} in /proc/{pid}/smaps_rollup")
 
 
 @contextmanager
@@ -124,12 +131,15 @@ def workers_figure(root: Path, queries: int) -> list[dict[str, Any]]:
                 sent = upstream_queries(workdir) - before
                 pids = service_pids(workdir, server)
                 rss = sum(resident_bytes(pid) for pid in pids)
-                pss = sum(proportional_bytes(pid) for pid in pids)
+                pss = sum(rollup_bytes(pid) for pid in pids)
+                serving = pids[2:] if count > 1 else pids  # not the supervisor and zygote
+                private = statistics.mean(rollup_bytes(pid, "Private_Dirty") for pid in serving)
             rows.append({"workers": count, "shared_cache": shared, "client_queries": len(mix),
                          "upstream_queries": sent,
                          "upstream_per_client_query": round(sent / len(mix), 3),
                          "processes": len(pids), "rss_mib": round(rss / 2**20, 1),
-                         "pss_mib": round(pss / 2**20, 1)})
+                         "pss_mib": round(pss / 2**20, 1),
+                         "worker_private_mib": round(private / 2**20, 1)})
     return rows
 
 
@@ -210,11 +220,12 @@ def markdown(workers: list[dict[str, Any]], hosts: dict[str, Any] | None) -> str
              f"Upstream queries per client query, {workers[0]['client_queries']} queries of "
              "the Zipf mix (`bench.workloads.mixed`), each from a fresh source port:", "",
              "| workers | shared map | upstream queries | per client query | processes "
-             "| RSS MiB | PSS MiB |", "|---|---|---|---|---|---|---|"]
+             "| RSS MiB | PSS MiB | private MiB per worker |", "|---|---|---|---|---|---|---|---|"]
     for row in workers:
         lines.append(f"| {row['workers']} | {'yes' if row['shared_cache'] else 'no'} | "
                      f"{row['upstream_queries']} | {row['upstream_per_client_query']} | "
-                     f"{row['processes']} | {row['rss_mib']} | {row['pss_mib']} |")
+                     f"{row['processes']} | {row['rss_mib']} | {row['pss_mib']} | "
+                     f"{row['worker_private_mib']} |")
     if hosts is None:
         lines += ["", "redis-server is not installed: the two-host figures were skipped."]
         return "\n".join(lines) + "\n"
