@@ -6,7 +6,7 @@ is its own, once per worker. Measured in a worker of ``serve --workers 4``
 after a name mix (bench/results/shared-cache-2026-12.md, "Where a worker's
 memory goes"): every module the resolver names at the top of a file was
 already the zygote's, but two libraries load parts of themselves on first
-use, after the fork:
+use, after the fork, and one module of ours is imported only when used:
 
 * ``cryptography`` imports its OpenSSL backend at the first public key it
   builds (the first DNSSEC signature checked): about 2.9 MiB of private
