@@ -51,6 +51,8 @@ UPSTREAM_TIMEOUT = 2.0
 _RECEIVE = 4096
 _IDS = 1 << 16
 
+#: The wall clock, in seconds since the epoch.
+Clock = Callable[[], float]
 Verifier = Callable[[tuple[dns.rrset.RRset, dns.rrset.RRset], ZoneTrust, float], bool]
 
 
@@ -103,8 +105,9 @@ class Floor(Protocol):
 class DnspythonFloor:
     """Every message read and written by dnspython; ``verify`` None trusts the reply."""
 
-    def __init__(self, trust: ZoneTrust, verify: Verifier | None) -> None:
+    def __init__(self, trust: ZoneTrust, now: Clock, verify: Verifier | None) -> None:
         self._trust = trust
+        self._now = now
         self._verify = verify
 
     async def answer(self, wire: bytes, authority: Authority) -> bytes:
@@ -114,7 +117,7 @@ class DnspythonFloor:
             query, floor_steps.read_reply(reply))
         secure = False
         if answer is not None and self._verify is not None:
-            secure = self._verify(answer, self._trust, time.time())
+            secure = self._verify(answer, self._trust, self._now())
             answer = answer if secure else None
         return floor_steps.render(query, answer, secure)
 
@@ -122,21 +125,23 @@ class DnspythonFloor:
 class WireFloor:
     """Every message read and written by ``bench.floor_wire``, no dnspython."""
 
-    def __init__(self, trust: ZoneTrust) -> None:
+    def __init__(self, trust: ZoneTrust, now: Clock) -> None:
         self._trust = trust
+        self._now = now
 
     async def answer(self, wire: bytes, authority: Authority) -> bytes:
         query = floor_wire.read_query(wire)
         reply = await authority.exchange(functools.partial(floor_wire.upstream_query, query))
         answer = None if reply is None else floor_wire.read_reply(reply, query)
-        secure = answer is not None and floor_wire.verify(answer, query, self._trust, time.time())
+        secure = answer is not None and floor_wire.verify(answer, query, self._trust, self._now())
         return floor_wire.render(query, answer if secure else None, secure)
 
 
-VARIANTS: dict[str, Callable[[ZoneTrust], Floor]] = {
-    "dnspython": lambda trust: DnspythonFloor(trust, floor_steps.verify_with_dnspython),
-    "by-hand": lambda trust: DnspythonFloor(trust, floor_steps.verify_by_hand),
-    "unvalidated": lambda trust: DnspythonFloor(trust, None),
+#: Each variant, made from the zone's key and the wall clock that signatures are checked against.
+VARIANTS: dict[str, Callable[[ZoneTrust, Clock], Floor]] = {
+    "dnspython": lambda trust, now: DnspythonFloor(trust, now, floor_steps.verify_with_dnspython),
+    "by-hand": lambda trust, now: DnspythonFloor(trust, now, floor_steps.verify_by_hand),
+    "unvalidated": lambda trust, now: DnspythonFloor(trust, now, None),
     "wire": WireFloor,
 }
 
@@ -186,7 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     host, _, port = args.listen.rpartition(":")
     trust = fetch_trust(args.authority, dns.name.from_text(args.zone))
-    trio.run(serve, (host, int(port)), (args.authority, 53), VARIANTS[args.variant](trust))
+    floor = VARIANTS[args.variant](trust, time.time)
+    trio.run(serve, (host, int(port)), (args.authority, 53), floor)
     return 0
 
 
