@@ -3,7 +3,8 @@
 ``bench.cold_floor`` measures the floor program whole under dnsperf; this
 times its steps one by one, in memory, steadily on a shared machine (as
 ``bench.doh_session`` does for HTTP): reading the client's query, writing
-the upstream query, reading the reply, verifying (``dns.dnssec.validate``,
+the upstream query, reading the reply (also with Holdfast's reader,
+``resolver.upstream_wire``), verifying (``dns.dnssec.validate``,
 then the signed data built by hand, then the ECDSA verification alone),
 writing the response, each with dnspython and by hand (``bench.floor_wire``);
 and Trio's part: one UDP datagram sent and received on loopback (an answer
@@ -37,6 +38,7 @@ import trio
 from bench import floor_steps, floor_wire
 from bench.floor import UPSTREAM_TIMEOUT
 from bench.floor_steps import ZoneTrust
+from resolver import upstream_wire
 from resolver.clock import SystemClock
 from resolver.lab import Lab
 
@@ -46,7 +48,7 @@ BENCH_SERVER = "127.53.3.31"
 #: A bench.com name no cold run asks (they start at ``workloads.COLD_START``).
 SAMPLE_NAME = "n9999.bench.com."
 
-_COMMON = ("read query", "write upstream query", "read reply", "find answer", "write response")
+_COMMON = ("read query", "write upstream query", "find answer", "write response")
 WIRE = ("wire: read query", "wire: write upstream query", "wire: read reply", "wire: verify",
         "wire: write response")
 TRIO = ("trio: UDP datagram sent and received", "trio: task, timeout and wait per query")
@@ -59,9 +61,10 @@ def _answer(*steps: str) -> dict[str, int]:
 
 #: The steps one answer of each floor variant takes, and how many times.
 VARIANTS: dict[str, dict[str, int]] = {
-    "dnspython": _answer(*_COMMON, "verify: dns.dnssec.validate"),
-    "by-hand": _answer(*_COMMON, "verify: by hand"),
-    "unvalidated": _answer(*_COMMON),
+    "dnspython": _answer(*_COMMON, "read reply", "verify: dns.dnssec.validate"),
+    "by-hand": _answer(*_COMMON, "read reply", "verify: by hand"),
+    "unvalidated": _answer(*_COMMON, "read reply"),
+    "holdfast-reader": _answer(*_COMMON, "read reply: Holdfast's reader", "verify: by hand"),
     "wire": _answer(*WIRE),
 }
 
@@ -102,6 +105,7 @@ def step_calls(query_wire: bytes, reply_wire: bytes, trust: ZoneTrust
         "read query": lambda: floor_steps.read_query(query_wire),
         "write upstream query": lambda: floor_steps.upstream_query(query, 1),
         "read reply": lambda: floor_steps.read_reply(reply_wire),
+        "read reply: Holdfast's reader": lambda: upstream_wire.read_reply(reply_wire),
         "find answer": lambda: floor_steps.answer_of(query, reply),
         "verify: dns.dnssec.validate": lambda: floor_steps.verify_with_dnspython(
             answer, trust, now),
