@@ -42,11 +42,10 @@ import dns.message
 import dns.name
 import dns.query
 import dns.rdatatype
-import dns.rrset
 import trio
 
 from bench import floor_steps, floor_wire
-from bench.floor_steps import ZoneTrust
+from bench.floor_steps import Answer, ZoneTrust
 from resolver import upstream_wire
 
 #: Seconds a query waits for the zone's server (one try: the floor never retries).
@@ -56,7 +55,7 @@ _IDS = 1 << 16
 
 #: The wall clock, in seconds since the epoch.
 Clock = Callable[[], float]
-Verifier = Callable[[tuple[dns.rrset.RRset, dns.rrset.RRset], ZoneTrust, float], bool]
+Verifier = Callable[[Answer, ZoneTrust, float], bool]
 
 
 class _Waiting:

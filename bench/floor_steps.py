@@ -41,6 +41,9 @@ ECDSAP256SHA256 = 13
 _SIGNATURE_HALF = 32
 _ECDSA = ec.ECDSA(hashes.SHA256())
 
+#: The answer RRset and the RRSIG RRset over it.
+Answer = tuple[dns.rrset.RRset, dns.rrset.RRset]
+
 
 @dataclass(frozen=True, slots=True)
 class ZoneTrust:
@@ -119,8 +122,7 @@ def read_reply(wire: bytes) -> dns.message.Message:
     return dns.message.from_wire(wire)
 
 
-def answer_of(query: dns.message.Message,
-              reply: dns.message.Message) -> tuple[dns.rrset.RRset, dns.rrset.RRset] | None:
+def answer_of(query: dns.message.Message, reply: dns.message.Message) -> Answer | None:
     """The answer RRset and its RRSIGs, when ``reply`` answers ``query``'s question."""
     question = query.question[0]
     if reply.rcode() != dns.rcode.NOERROR or reply.question != query.question:
@@ -133,8 +135,7 @@ def answer_of(query: dns.message.Message,
     return rrset, signatures
 
 
-def verify_with_dnspython(answer: tuple[dns.rrset.RRset, dns.rrset.RRset], trust: ZoneTrust,
-                          now: float) -> bool:
+def verify_with_dnspython(answer: Answer, trust: ZoneTrust, now: float) -> bool:
     """``dns.dnssec.validate``, as a dnspython program would verify."""
     rrset, signatures = answer
     try:
@@ -144,8 +145,7 @@ def verify_with_dnspython(answer: tuple[dns.rrset.RRset, dns.rrset.RRset], trust
     return True
 
 
-def verify_by_hand(answer: tuple[dns.rrset.RRset, dns.rrset.RRset], trust: ZoneTrust,
-                   now: float) -> bool:
+def verify_by_hand(answer: Answer, trust: ZoneTrust, now: float) -> bool:
     """The signed data built here from dnspython's objects, verified by cryptography."""
     rrset, signatures = answer
     owner = rrset.name.to_digestable()
@@ -164,8 +164,7 @@ def verify_by_hand(answer: tuple[dns.rrset.RRset, dns.rrset.RRset], trust: ZoneT
     return False
 
 
-def render(query: dns.message.Message,
-           answer: tuple[dns.rrset.RRset, dns.rrset.RRset] | None, secure: bool) -> bytes:
+def render(query: dns.message.Message, answer: Answer | None, secure: bool) -> bytes:
     """The client's response: the answer (with its RRSIGs when DO), AD when secure.
 
     ``answer`` None (no answer, or, when validating, not secure) is SERVFAIL.
