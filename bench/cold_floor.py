@@ -8,7 +8,8 @@ CPU 0 gets the same dnsperf passes (``--names`` never-asked
 ``n<i>.bench.com A``, 100 in flight, ``--runs`` runs): Unbound, Holdfast,
 and the floor program (``bench.floor``), which does for each answer only
 what any validating resolver on that stack must, in its variants
-(``dns.dnssec.validate``, verification by hand, no validation, no dnspython).
+(``dns.dnssec.validate``, verification by hand, no validation, the reply
+read by Holdfast's own reader, no dnspython).
 The floor's ratio to Unbound bounds what Holdfast can reach on the stack.
 Then each of the floor's steps is timed in memory on NSD's own reply
 (``bench.floor_costs``), steady on a shared machine.
