@@ -22,6 +22,7 @@ namespace the bench re-runs itself in).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import functools
 import os
@@ -30,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,6 +101,50 @@ def measure(
     return figures
 
 
+def measure_each(
+    starters: Sequence[Callable[[Path, int | None], Started]],
+    nsd: NsdProcesses,
+    workdir: Path,
+    runs: int,
+    names: int,
+) -> list[ColdFigures]:
+    """``measure`` each resolver in turn, each with its own ``runs`` slices of new names."""
+    slices = workloads.cold_slices(len(starters) * runs, names)
+    return [measure(start, nsd, workdir, [next(slices) for _ in range(runs)])
+            for start in starters]
+
+
+def bench_names(resolvers: int, runs: int, names: int) -> int:
+    """How many bench.com names NSD must serve for ``measure_each``."""
+    return workloads.COLD_START + resolvers * runs * names
+
+
+@contextlib.contextmanager
+def serving(workdir: Path, names: int) -> Iterator[NsdProcesses]:
+    """NSD serving the lab's zones with ``names`` bench.com names, on ``LOAD_CPU``."""
+    _say(f"signing {names:,} bench.com names and starting NSD")
+    nsd = start_nsd(workdir, names, LOAD_CPU)
+    try:
+        yield nsd
+    finally:
+        nsd.stop()
+
+
+def requirements_refusal(runs: int) -> str:
+    """Why a cold bench over NSD cannot run here; empty when it can."""
+    missing = [tool for tool in ("dnsperf", "taskset", "nsd") if shutil.which(tool) is None]
+    if runs < 3 or missing or os.geteuid() != 0 or not nsd_available():
+        return ("needs --runs >= 3, root, and dnsperf, taskset and nsd (`make bench-tools`); "
+                f"missing: {', '.join(missing) or 'none'}")
+    return ""
+
+
+def commit() -> str:
+    """The short commit of the tree measured."""
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True, check=False, cwd=REPO).stdout.strip()
+
+
 def report(figures: list[ColdFigures], names: int, commit: str) -> str:
     """The markdown page: throughput, ratio, latency and CPU shares."""
     date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -113,6 +158,14 @@ def report(figures: list[ColdFigures], names: int, commit: str) -> str:
         "(`bench/nsd.py`) on CPU 1 with dnsperf; the resolver runs alone on CPU 0. Regenerate with "
         "`python -m bench.cold_nsd`.",
         "",
+        *table(figures),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def table(figures: list[ColdFigures], reference: str = "Unbound") -> list[str]:
+    """One column per resolver; the ratios to ``reference``'s medians when it ran."""
+    lines = [
         "| | " + " | ".join(result.name for result in figures) + " |",
         "|---|" + "---|" * len(figures),
     ]
@@ -121,9 +174,10 @@ def report(figures: list[ColdFigures], names: int, commit: str) -> str:
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
 
     row("answers/s", [_spread(result.qps(), "{:,.0f}") for result in figures])
-    if len(figures) > 1:
-        ratio = figures[0].qps().median / figures[1].qps().median
-        row(f"{figures[0].name} / {figures[1].name}", [f"**{ratio:.2f}x**", ""])
+    base = next((result for result in figures if result.name == reference), None)
+    if base is not None and len(figures) > 1:
+        row(f"answers/s / {reference}'s", [
+            _ratio(result.qps().median / base.qps().median, result is base) for result in figures])
     for label, spread in ((label, [latency_spreads([run.latencies for run in result.runs])
                                    for result in figures]) for label in ("p50", "p99")):
         row(f"latency {label} (ms)", [_spread(_ms(one[label]), "{:.1f}") for one in spread])
@@ -131,11 +185,19 @@ def report(figures: list[ColdFigures], names: int, commit: str) -> str:
         [_spread(Spread.of(result.resolver_cpu), "{:.0%}") for result in figures])
     row("resolver CPU per answer (ms)", [_spread(result.cpu_per_answer(), "{:.2f}")
                                          for result in figures])
+    if base is not None and len(figures) > 1:
+        row(f"{reference}'s CPU per answer / this", [
+            _ratio(base.cpu_per_answer().median / result.cpu_per_answer().median, result is base)
+            for result in figures])
     row("NSD CPU (share of one core)",
         [_spread(Spread.of(result.authority_cpu), "{:.0%}") for result in figures])
     row("validates (AD on a secure answer)", ["yes" if r.validates else "no" for r in figures])
     row("queries lost", [str(sum(run.lost for run in result.runs)) for result in figures])
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def _ratio(value: float, reference: bool) -> str:
+    return "1" if reference else f"**{value:.2f}x**"
 
 
 def _ms(spread: Spread) -> Spread:
@@ -160,10 +222,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=RESULTS, help="the markdown report")
     parser.add_argument("--holdfast-config", type=Path, help="a TOML file for Holdfast's serve")
     args = parser.parse_args(arguments)
-    missing = [tool for tool in ("dnsperf", "taskset", "nsd") if shutil.which(tool) is None]
-    if args.runs < 3 or missing or os.geteuid() != 0 or not nsd_available():
-        print("cold_nsd: needs --runs >= 3, root, and dnsperf, taskset and nsd "
-              f"(`make bench-tools`); missing: {', '.join(missing) or 'none'}", file=sys.stderr)
+    refusal = requirements_refusal(args.runs)
+    if refusal:
+        print(f"cold_nsd: {refusal}", file=sys.stderr)
         return 2
     isolate(arguments, "bench.cold_nsd")
     extra = () if args.holdfast_config is None else ("--config", str(args.holdfast_config))
@@ -171,25 +232,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         functools.partial(start_holdfast, extra=extra)]
     if not args.no_unbound and unbound_available():
         starters.append(start_unbound)
-    slices = workloads.cold_slices(len(starters) * args.runs, args.names)
-    bench_names = workloads.COLD_START + len(starters) * args.runs * args.names
-    figures: list[ColdFigures] = []
     with tempfile.TemporaryDirectory(prefix="holdfast-cold-nsd-") as temporary:
         workdir = Path(temporary)
-        _say(f"signing {bench_names:,} bench.com names and starting NSD")
-        nsd = start_nsd(workdir, bench_names, LOAD_CPU)
         try:
-            for start in starters:
-                figures.append(measure(start, nsd, workdir,
-                                       [next(slices) for _ in range(args.runs)]))
+            with serving(workdir, bench_names(len(starters), args.runs, args.names)) as nsd:
+                figures = measure_each(starters, nsd, workdir, args.runs, args.names)
         except ProcessError as error:
             print(f"cold_nsd: {error}", file=sys.stderr)
             return 1
-        finally:
-            nsd.stop()
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, check=False, cwd=REPO).stdout.strip()
-    text = report(figures, args.names, commit)
+    text = report(figures, args.names, commit())
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text, encoding="utf-8")
     print(text)

@@ -155,6 +155,21 @@ def start_holdfast(
     return started
 
 
+def start_program(
+    name: str, command: list[str], workdir: Path, cpu: int | None, *, port: int,
+    answers: str = "www.example.com.",
+) -> Started:
+    """Another resolver program on ``LOOPBACK:port``, returned once it answers ``answers``."""
+    started = _spawn(name, command, workdir, cpu)
+    started.port = port
+    try:
+        wait_until_answering(started, answers)
+    except ProcessError:
+        started.stop()
+        raise
+    return started
+
+
 def unbound_available() -> bool:
     return shutil.which("unbound") is not None
 

@@ -56,8 +56,9 @@ def _figures(name: str, qps: float, share: float) -> ColdFigures:
     return ColdFigures(name, "", True, [run] * 3, [share] * 3, [0.05] * 3)
 
 
-def test_the_report_gives_the_ratio_and_the_cpu_per_answer() -> None:
+def test_the_report_gives_the_ratios_to_unbound_and_the_cpu_per_answer() -> None:
     text = report([_figures("Holdfast", 500, 1.0), _figures("Unbound", 2000, 0.4)], 1000, "abc")
-    assert "| Holdfast / Unbound | **0.25x** |" in text
+    assert "| answers/s / Unbound's | **0.25x** | 1 |" in text
+    assert "| Unbound's CPU per answer / this | **0.10x** | 1 |" in text
     assert "| resolver CPU per answer (ms) | 2.00 (2.00-2.00) | 0.20 (0.20-0.20) |" in text
     assert "| NSD CPU (share of one core) | 5% (5%-5%) | 5% (5%-5%) |" in text
