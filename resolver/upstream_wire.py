@@ -24,6 +24,17 @@ follow ``_WireReader``. Anything outside that case, and any malformation at
 all, is handed to ``dns.message.from_wire`` itself, so odd and broken
 replies are accepted or refused exactly as before, with the same exceptions.
 
+Across replies the same records recur: every answer from a zone carries
+the zone's NS set, its glue and their signatures, byte for byte the same.
+A record whose content is known from its bytes alone (no compression
+pointer dnspython would refuse, names read by the reader below) is parsed
+once and the immutable ``Rdata`` reused, and an RRset whose records were
+all seen together before takes a copy of that set's item dict, whose
+entries keep their hashes: dnspython hashes a record by re-rendering its
+canonical wire form, the largest cost left after parsing. The tables are
+small and cleared when full (see ``_Recent``); a record or set missing from
+them is parsed and hashed by dnspython exactly as before.
+
 ``render_query`` writes the bytes ``Message.to_wire`` writes for a query
 of one absolute question and at most an option-less OPT (what the
 transport sends); anything else is rendered by ``to_wire``.
@@ -34,6 +45,7 @@ Pure: bytes in, a message out, and back.
 from __future__ import annotations
 
 import struct
+from typing import Generic, TypeVar
 
 import dns.exception
 import dns.flags
@@ -60,6 +72,50 @@ _SECTIONS = (
     dns.message.MessageSection.AUTHORITY,
     dns.message.MessageSection.ADDITIONAL,
 )
+
+_RT = dns.rdatatype.RdataType
+#: Types dnspython reads from their RDATA bytes alone: no names in them.
+_NAME_FREE = frozenset({_RT.A, _RT.AAAA, _RT.DS, _RT.CDS, _RT.DNSKEY, _RT.CDNSKEY,
+                        _RT.NSEC3, _RT.NSEC3PARAM, _RT.TXT})
+#: Types whose one name dnspython reads with decompression refused (so
+#: their bytes alone say what they hold), by where that name starts.
+_PLAIN_NAME_AT: dict[int, int] = {_RT.RRSIG: 18, _RT.NSEC: 0, _RT.DNAME: 0}
+#: Types whose RDATA is one name that may be compressed (``nsbase.NSBase``).
+_ONE_NAME = frozenset({_RT.NS, _RT.CNAME, _RT.PTR})
+#: Larger records are not kept: the tables' memory stays a few megabytes.
+_MAX_KEPT_RDATA = 600
+_MAX_KEPT_SET = 8
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+class _Recent(Generic[_K, _V]):
+    """A dict of at most ``size`` entries, emptied when full.
+
+    Emptying rather than evicting the least recently used keeps a hit at one
+    dict lookup; the records that recur in every reply are back after one
+    parse each.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.entries: dict[_K, _V] = {}
+
+    def put(self, key: _K, value: _V) -> None:
+        if len(self.entries) >= self.size:
+            self.entries.clear()
+        self.entries[key] = value
+
+
+#: What a record's content is known by: its type and bytes, or names read.
+_Content = tuple[object, ...]
+#: Records parsed before, by content.
+_RECORDS: _Recent[_Content, dns.rdata.Rdata] = _Recent(2048)
+#: Item dicts of RRsets made before, by type, covered type and contents in order.
+_SETS: _Recent[tuple[object, ...], dict[dns.rdata.Rdata, None]] = _Recent(512)
+#: Names made before, by their labels (case kept).
+_NAMES: _Recent[tuple[bytes, ...], dns.name.Name] = _Recent(2048)
 
 
 class _Unusual(Exception):
@@ -126,7 +182,11 @@ class _Reader:
     ) -> None:
         """Read ``count`` records into section ``number``, RRsets in order of first sight."""
         wire = self.wire
-        grouped: dict[tuple[dns.name.Name, int, dns.rdatatype.RdataType], dns.rrset.RRset] = {}
+        # Per RRset: the set, its records in order and their contents.
+        grouped: dict[
+            tuple[dns.name.Name, int, dns.rdatatype.RdataType],
+            tuple[dns.rrset.RRset, list[dns.rdata.Rdata], list[_Content | None]],
+        ] = {}
         for _ in range(count):
             name = self.name()
             rdtype, rdclass, ttl, length = _RR.unpack_from(wire, self.position)
@@ -146,36 +206,78 @@ class _Reader:
                 continue
             if rdclass != _IN:
                 raise _Unusual
-            parser.seek(start)
-            with parser.restrict_to(length):
-                rdata = dns.rdata.from_wire_parser(rdclass, rdtype, parser, None)
+            content = self.content(rdtype, start, end)
+            known = None if content is None else _RECORDS.entries.get(content)
+            if known is None:
+                parser.seek(start)
+                with parser.restrict_to(length):
+                    rdata = dns.rdata.from_wire_parser(rdclass, rdtype, parser, None)
+                if content is not None:
+                    _RECORDS.put(content, rdata)
+            else:
+                rdata = known
             self.position = end
             covers = rdata.covers()
             key = (name, rdtype, covers)
             ttl = 0 if ttl > 0x7FFFFFFF else ttl
-            rrset = grouped.get(key)
-            if rrset is None:
-                rrset = grouped[key] = dns.rrset.RRset(name, _IN, rdata.rdtype, covers)
+            group = grouped.get(key)
+            if group is None:
+                rrset = dns.rrset.RRset(name, _IN, rdata.rdtype, covers)
                 rrset.ttl = ttl
-            elif ttl < rrset.ttl:
-                rrset.ttl = ttl
-            if dns.rdatatype.is_singleton(rdtype):
-                rrset.add(rdata)
-            else:
-                # ``Set.add`` without its membership test: one hash of the
-                # record (its canonical wire form, which dnspython recomputes
-                # on every hash) instead of two; a duplicate keeps the first.
-                rrset.items.setdefault(rdata, None)
+                group = grouped[key] = (rrset, [], [])
+            elif ttl < group[0].ttl:
+                group[0].ttl = ttl
+            group[1].append(rdata)
+            group[2].append(content)
         section = message.sections[number]
-        for (owner, _, covered), kept in grouped.items():
-            section.append(kept)
-            message.index[(number, owner, _IN, kept.rdtype, covered, None)] = kept
+        for (owner, _, covered), (rrset, records, contents) in grouped.items():
+            _fill(rrset, rrset.rdtype, covered, records, contents)
+            section.append(rrset)
+            message.index[(number, owner, _IN, rrset.rdtype, covered, None)] = rrset
 
-    def name(self) -> dns.name.Name:
-        """The (possibly compressed) name at the current position; moves past it."""
+    def content(self, rdtype: int, start: int, end: int) -> _Content | None:
+        """What the RDATA at ``start:end`` holds, if that alone decides how it reads.
+
+        ``None`` for a type dnspython reads with the message around it (a
+        compressed name in a type that refuses compression, which it
+        rejects), for unlisted types and for large records.
+        """
+        if end - start > _MAX_KEPT_RDATA:
+            return None
+        wire = self.wire
+        if rdtype in _NAME_FREE:
+            return (rdtype, wire[start:end])
+        offset = _PLAIN_NAME_AT.get(rdtype)
+        if offset is not None:
+            name_end = _plain_name_end(wire, start + offset, end)
+            if name_end < 0 or (rdtype == _RT.DNAME and name_end != end):
+                return None
+            return (rdtype, wire[start:end])
+        if rdtype in _ONE_NAME or rdtype == _RT.SOA:
+            saved = self.position
+            self.position = start
+            names = [self.name(end).labels]
+            if rdtype == _RT.SOA:
+                names.append(self.name(end).labels)
+            rest = wire[self.position:end]
+            self.position = saved
+            if len(rest) != (20 if rdtype == _RT.SOA else 0):
+                raise _Unusual
+            return (rdtype, *names, rest)
+        return None
+
+    def name(self, limit: int = -1) -> dns.name.Name:
+        """The (possibly compressed) name at the current position; moves past it.
+
+        ``limit``, if given, is where the record's RDATA ends: the name's
+        first segment must lie before it, as dnspython's parser restricted
+        to the RDATA requires.
+        """
         wire = self.wire
         start = self.position
-        if wire[start] >= 192 and start + 1 < len(wire):
+        if limit < 0:
+            limit = len(wire)
+        if wire[start] >= 192 and start + 1 < limit:
             # A bare pointer to a name read before (the usual owner of a
             # record): that name, one pointer further. Its first segment
             # lies before ``start``, as dnspython requires.
@@ -188,7 +290,6 @@ class _Reader:
         # As dnspython's from_wire_parser: after a pointer, the name may not
         # reach the segment it left, so each pointer goes strictly back.
         segment = start
-        limit = len(wire)
         pointers = 0
         end = -1
         while True:
@@ -217,9 +318,53 @@ class _Reader:
                 raise _Unusual
         labels.append(b"")
         self.position = position + 1 if end < 0 else end
-        name = dns.name.Name(labels)
+        made = tuple(labels)
+        name = _NAMES.entries.get(made)
+        if name is None:
+            name = dns.name.Name(made)
+            _NAMES.put(made, name)
         self.names[start] = (name, pointers)
         return name
+
+
+def _plain_name_end(wire: bytes, position: int, end: int) -> int:
+    """Where the uncompressed name at ``position`` ends, or -1 (a pointer, past ``end``)."""
+    while position < end:
+        length = wire[position]
+        if length == 0:
+            return position + 1
+        if length >= 64:
+            return -1
+        position += 1 + length
+    return -1
+
+
+def _fill(
+    rrset: dns.rrset.RRset,
+    rdtype: dns.rdatatype.RdataType,
+    covered: dns.rdatatype.RdataType,
+    records: list[dns.rdata.Rdata],
+    contents: list[_Content | None],
+) -> None:
+    """Put ``records`` into ``rrset`` as ``RRset.add`` would, reusing a set made before."""
+    key = None
+    if len(records) <= _MAX_KEPT_SET and None not in contents:
+        key = (rdtype, covered, *contents)
+        items = _SETS.entries.get(key)
+        if items is not None:
+            rrset.items = items.copy()
+            return
+    singleton = dns.rdatatype.is_singleton(rdtype)
+    for rdata in records:
+        if singleton:
+            rrset.add(rdata)
+        else:
+            # ``Set.add`` without its membership test: one hash of the
+            # record (its canonical wire form, which dnspython recomputes
+            # on every hash) instead of two; a duplicate keeps the first.
+            rrset.items.setdefault(rdata, None)
+    if key is not None:
+        _SETS.put(key, rrset.items.copy())
 
 
 def render_query(request: dns.message.Message) -> bytes:
