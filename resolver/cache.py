@@ -340,6 +340,10 @@ class Cache:
         #: unindexes it.
         self._nsec_owners: dict[_DenialIndex, list[dns.name.Name]] = {}
         self._nsec_zone_of: dict[bytes, _DenialIndex] = {}
+        #: The zones of ``_nsec_owners`` (lowercase wire form) with how many
+        #: of its indexes (NSEC, NSEC3) each has: ``secure_nsec_zone`` finds
+        #: a name's zone by slicing its wire form, making no ``Name``.
+        self._nsec_zones: collections.Counter[bytes] = collections.Counter()
         #: Told of every entry stored from what a server sent (not of those
         #: ``adopt``-ed), so that ``resolver.shared_tier`` shares it; it must
         #: not block (it queues).
@@ -482,14 +486,21 @@ class Cache:
     def secure_nsec_zone(self, name: dns.name.Name) -> dns.name.Name | None:
         """The deepest zone at or above ``name`` with SECURE NSEC or NSEC3 records held (RFC 8198).
 
-        Not a lookup: no counter moves.
+        Not a lookup: no counter moves. With no such record held at all (a
+        resolver that has met no secure denial yet, or whose zones sign with
+        neither), nothing is walked: Unbound's ``neg_find_zone`` too looks
+        the zone up before any synthesis.
         """
-        candidate = name
-        while all((candidate, rdtype) not in self._nsec_owners for rdtype in _DENIAL_TYPES):
-            if candidate == dns.name.root:
-                return None
-            candidate = candidate.parent()
-        return candidate
+        zones = self._nsec_zones
+        if not zones:
+            return None
+        wire = name.to_digestable()
+        position = 0
+        for depth in range(len(name.labels)):
+            if wire[position:] in zones:
+                return name if depth == 0 else dns.name.Name(name.labels[depth:])
+            position += wire[position] + 1
+        return None
 
     def secure_nsec_at_or_before(
         self,
@@ -686,6 +697,7 @@ class Cache:
         self._entries.clear()
         self._nsec_owners.clear()
         self._nsec_zone_of.clear()
+        self._nsec_zones.clear()
         self.accounted_bytes = 0
         self.generation += 1
         return removed
@@ -811,6 +823,10 @@ class Cache:
             del owners[bisect.bisect_left(owners, owner)]
             if not owners:
                 del self._nsec_owners[index]
+                zone = index[0].to_digestable()
+                self._nsec_zones[zone] -= 1
+                if not self._nsec_zones[zone]:
+                    del self._nsec_zones[zone]
 
     def _remember_denial(
         self, soa: dns.rrset.RRset, proof: tuple[dns.rrset.RRset, ...], source: str | None
@@ -872,7 +888,10 @@ class Cache:
             return
         owner = owner.canonicalize()
         index = (zone.canonicalize(), rdtype)
-        owners = self._nsec_owners.setdefault(index, [])
+        owners = self._nsec_owners.get(index)
+        if owners is None:
+            owners = self._nsec_owners[index] = []
+            self._nsec_zones[index[0].to_digestable()] += 1
         bisect.insort(owners, owner)
         self._nsec_zone_of[key] = index
 
