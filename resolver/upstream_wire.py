@@ -32,7 +32,7 @@ once and the immutable ``Rdata`` reused, and an RRset whose records were
 all seen together before takes a copy of that set's item dict, whose
 entries keep their hashes: dnspython hashes a record by re-rendering its
 canonical wire form, the largest cost left after parsing. The tables are
-small and cleared when full (see ``_Recent``); a record or set missing from
+small and cleared when full (``resolver.recent``); a record or set missing from
 them is parsed and hashed by dnspython exactly as before.
 
 ``render_query`` writes the bytes ``Message.to_wire`` writes for a query
@@ -45,7 +45,6 @@ Pure: bytes in, a message out, and back.
 from __future__ import annotations
 
 import struct
-from typing import Generic, TypeVar
 
 import dns.exception
 import dns.flags
@@ -57,6 +56,8 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 import dns.wire
+
+from resolver.recent import Recent
 
 #: dnspython's limit on compression pointers followed for one name.
 _MAX_POINTERS = dns.name.MAX_COMPRESSION_POINTER_CHAIN
@@ -86,36 +87,14 @@ _ONE_NAME = frozenset({_RT.NS, _RT.CNAME, _RT.PTR})
 _MAX_KEPT_RDATA = 600
 _MAX_KEPT_SET = 8
 
-_K = TypeVar("_K")
-_V = TypeVar("_V")
-
-
-class _Recent(Generic[_K, _V]):
-    """A dict of at most ``size`` entries, emptied when full.
-
-    Emptying rather than evicting the least recently used keeps a hit at one
-    dict lookup; the records that recur in every reply are back after one
-    parse each.
-    """
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.entries: dict[_K, _V] = {}
-
-    def put(self, key: _K, value: _V) -> None:
-        if len(self.entries) >= self.size:
-            self.entries.clear()
-        self.entries[key] = value
-
-
 #: What a record's content is known by: its type and bytes, or names read.
 _Content = tuple[object, ...]
 #: Records parsed before, by content.
-_RECORDS: _Recent[_Content, dns.rdata.Rdata] = _Recent(2048)
+_RECORDS: Recent[_Content, dns.rdata.Rdata] = Recent(2048)
 #: Item dicts of RRsets made before, by type, covered type and contents in order.
-_SETS: _Recent[tuple[object, ...], dict[dns.rdata.Rdata, None]] = _Recent(512)
+_SETS: Recent[tuple[object, ...], dict[dns.rdata.Rdata, None]] = Recent(512)
 #: Names made before, by their labels (case kept).
-_NAMES: _Recent[tuple[bytes, ...], dns.name.Name] = _Recent(2048)
+_NAMES: Recent[tuple[bytes, ...], dns.name.Name] = Recent(2048)
 
 
 class _Unusual(Exception):

@@ -5,11 +5,13 @@ from __future__ import annotations
 import dns.name
 import dns.rdatatype
 import dns.rrset
+from hypothesis import given, settings
 
 from dnssec.status import Security
 from resolver import cache as cache_module
 from resolver.cache import Cache, Rank
 from resolver.clock import FakeClock
+from tests.strategies import dns_names
 
 
 def _stored(cache: Cache, name: str, rdtype: str, *texts: str) -> None:
@@ -46,3 +48,15 @@ def test_large_rrsets_are_not_remembered(clock: FakeClock) -> None:
         assert hit is not None
     assert len(hit.rrset) == 1
     assert cache_module._unpacked.cache_info().currsize == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=dns_names(binary=True))
+def test_keys_and_owners_are_the_names_canonical_forms(name: dns.name.Name) -> None:
+    """``_canonical`` (a table of recent names) answers as dnspython, for every case variant."""
+    for variant in (name, name.canonicalize(), name, dns.name.Name(
+            label.upper() for label in name.labels)):
+        digest, owner = cache_module._canonical(variant)
+        assert digest == variant.to_digestable()
+        assert owner.labels == variant.canonicalize().labels
+        assert cache_module._key(variant, 2) == variant.to_digestable() + b"\x00\x02"

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from resolver import upstream_wire
 from resolver.lab import Lab
+from resolver.recent import Recent
 from resolver.upstream_wire import FAST_PATH_STOPS, _Reader, read_reply, render_query
 
 #: (server address, name, type): answers, referrals, negatives, big signed answers.
@@ -250,7 +251,7 @@ def test_the_tables_of_known_records_stay_bounded(session_lab: Lab) -> None:
         read_reply(_reply(session_lab, *query))
     for table in (upstream_wire._RECORDS, upstream_wire._SETS, upstream_wire._NAMES):
         assert 0 < len(table.entries) <= table.size
-    table = upstream_wire._Recent[int, int](2)
+    table = Recent[int, int](2)
     for key in range(5):
         table.put(key, key)
     assert table.entries == {4: 4}
