@@ -177,24 +177,16 @@ class _Reader:
                 if (number != dns.message.MessageSection.ADDITIONAL or message.opt is not None
                         or name != dns.name.root):
                     raise _Unusual
-                parser.seek(start)
-                with parser.restrict_to(length):
-                    rdata = dns.rdata.from_wire_parser(rdclass, rdtype, parser, None)
+                # Its class is the payload size; its options are plain bytes.
+                options = (rdtype, rdclass, wire[start:end]) if length <= _MAX_KEPT_RDATA else None
+                rdata = self.record(parser, rdclass, rdtype, start, end, options)
                 message.opt = dns.rrset.from_rdata(name, ttl, rdata)
                 self.position = end
                 continue
             if rdclass != _IN:
                 raise _Unusual
             content = self.content(rdtype, start, end)
-            known = None if content is None else _RECORDS.entries.get(content)
-            if known is None:
-                parser.seek(start)
-                with parser.restrict_to(length):
-                    rdata = dns.rdata.from_wire_parser(rdclass, rdtype, parser, None)
-                if content is not None:
-                    _RECORDS.put(content, rdata)
-            else:
-                rdata = known
+            rdata = self.record(parser, rdclass, rdtype, start, end, content)
             self.position = end
             covers = rdata.covers()
             key = (name, rdtype, covers)
@@ -213,6 +205,26 @@ class _Reader:
             _fill(rrset, rrset.rdtype, covered, records, contents)
             section.append(rrset)
             message.index[(number, owner, _IN, rrset.rdtype, covered, None)] = rrset
+
+    @staticmethod
+    def record(
+        parser: dns.wire.Parser,
+        rdclass: dns.rdataclass.RdataClass,
+        rdtype: dns.rdatatype.RdataType,
+        start: int,
+        end: int,
+        content: _Content | None,
+    ) -> dns.rdata.Rdata:
+        """The record at ``start:end``: the one read before with ``content``, or dnspython's."""
+        known = None if content is None else _RECORDS.entries.get(content)
+        if known is not None:
+            return known
+        parser.seek(start)
+        with parser.restrict_to(end - start):
+            rdata = dns.rdata.from_wire_parser(rdclass, rdtype, parser, None)
+        if content is not None:
+            _RECORDS.put(content, rdata)
+        return rdata
 
     def content(self, rdtype: int, start: int, end: int) -> _Content | None:
         """What the RDATA at ``start:end`` holds, if that alone decides how it reads.

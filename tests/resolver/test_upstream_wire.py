@@ -255,3 +255,14 @@ def test_the_tables_of_known_records_stay_bounded(session_lab: Lab) -> None:
     for key in range(5):
         table.put(key, key)
     assert table.entries == {4: 4}
+
+
+def test_an_opt_record_is_known_by_its_payload_size_too() -> None:
+    """The same (empty) options with another payload size: the size is the OPT's class."""
+    for payload in (1232, 4096, 1232):
+        response = dns.message.make_response(dns.message.make_query("example.com.", "A"))
+        response.use_edns(0, payload=payload)
+        wire = response.to_wire()
+        read = _Reader(wire).read()
+        _same(read, dns.message.from_wire(wire))
+        assert read.payload == payload
