@@ -84,6 +84,7 @@ import enum
 import functools
 import heapq
 import io
+import struct
 import sys
 from collections.abc import Callable, Iterable, KeysView
 from dataclasses import dataclass
@@ -93,6 +94,7 @@ import dns.name
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
+import dns.rdtypes.ANY.RRSIG
 import dns.rdtypes.ANY.SOA
 import dns.rrset
 
@@ -1022,11 +1024,32 @@ def _pack(rrset: dns.rrset.RRset) -> bytes:
     """Return the RDATA of ``rrset`` as length-prefixed uncompressed wire."""
     out = io.BytesIO()
     for rdata in rrset:
-        wire = io.BytesIO()
-        rdata.to_wire(wire)
-        out.write(len(wire.getvalue()).to_bytes(2, "big"))
-        out.write(wire.getvalue())
+        wire = _rdata_wire(rdata)
+        out.write(len(wire).to_bytes(2, "big"))
+        out.write(wire)
     return out.getvalue()
+
+
+#: An RRSIG's fields before the signer (RFC 4034 section 3.1).
+_RRSIG_FIXED = struct.Struct("!HBBIIIH")
+
+
+def _rdata_wire(rdata: dns.rdata.Rdata) -> bytes:
+    """``rdata`` in uncompressed wire form, case kept.
+
+    An RRSIG (every answer stored has one) is written directly: dnspython
+    writes its signer through a new ``Name`` per label.
+    """
+    if isinstance(rdata, dns.rdtypes.ANY.RRSIG.RRSIG) and rdata.signer.is_absolute():
+        fixed = _RRSIG_FIXED.pack(
+            rdata.type_covered, rdata.algorithm, rdata.labels, rdata.original_ttl,
+            rdata.expiration, rdata.inception, rdata.key_tag,
+        )
+        signer = b"".join(bytes((len(label),)) + label for label in rdata.signer.labels)
+        return fixed + signer + rdata.signature
+    wire = io.BytesIO()
+    rdata.to_wire(wire)
+    return wire.getvalue()
 
 
 def _unpack(packed: _Packed, ttl: int) -> dns.rrset.RRset:
