@@ -45,6 +45,8 @@ Pure: bytes in, a message out, and back.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
+from typing import cast
 
 import dns.exception
 import dns.flags
@@ -54,6 +56,7 @@ import dns.opcode
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
+import dns.rdtypes.ANY.RRSIG
 import dns.rrset
 import dns.wire
 
@@ -64,6 +67,11 @@ _MAX_POINTERS = dns.name.MAX_COMPRESSION_POINTER_CHAIN
 _HEADER = struct.Struct("!HHHHHH")
 _RR = struct.Struct("!HHIH")
 _QUESTION = struct.Struct("!HH")
+#: An RRSIG's fields before the signer (RFC 4034 section 3.1).
+_RRSIG_FIXED = struct.Struct("!HBBIIIH")
+#: ``RRSIG(rdclass, rdtype, *fields, signer, signature)``; its untyped
+#: constructor is typed here as dnspython's decorators hide its arguments.
+_MAKE_RRSIG = cast(Callable[..., dns.rdata.Rdata], dns.rdtypes.ANY.RRSIG.RRSIG)
 _IN = dns.rdataclass.IN
 _OPT = dns.rdatatype.OPT
 #: Types whose place in a message is special to dnspython (TSIG, SIG(0), TKEY).
@@ -206,8 +214,8 @@ class _Reader:
             section.append(rrset)
             message.index[(number, owner, _IN, rrset.rdtype, covered, None)] = rrset
 
-    @staticmethod
     def record(
+        self,
         parser: dns.wire.Parser,
         rdclass: dns.rdataclass.RdataClass,
         rdtype: dns.rdatatype.RdataType,
@@ -219,12 +227,36 @@ class _Reader:
         known = None if content is None else _RECORDS.entries.get(content)
         if known is not None:
             return known
-        parser.seek(start)
-        with parser.restrict_to(end - start):
-            rdata = dns.rdata.from_wire_parser(rdclass, rdtype, parser, None)
+        if rdtype == _RT.RRSIG and content is not None:
+            rdata = self.rrsig(start, end)
+        else:
+            parser.seek(start)
+            with parser.restrict_to(end - start):
+                rdata = dns.rdata.from_wire_parser(rdclass, rdtype, parser, None)
         if content is not None:
             _RECORDS.put(content, rdata)
         return rdata
+
+    def rrsig(self, start: int, end: int) -> dns.rdata.Rdata:
+        """The RRSIG at ``start:end``, its signer uncompressed (``content`` checked it).
+
+        What ``rrsigbase.from_wire_parser`` makes, without its parser and
+        with the signer read as the reader reads names: every answer brings
+        an RRSIG never seen before.
+        """
+        wire = self.wire
+        fields = _RRSIG_FIXED.unpack_from(wire, start)
+        saved = self.position
+        self.position = start + _RRSIG_FIXED.size
+        signer = self.name(end)
+        signature = wire[self.position : end]
+        self.position = saved
+        try:
+            return _MAKE_RRSIG(_IN, _RT.RRSIG, *fields, signer, signature)
+        except Exception as error:
+            # dnspython wraps whatever a record's constructor raises into a
+            # FormError; the message is then dnspython's to read or refuse.
+            raise _Unusual from error
 
     def content(self, rdtype: int, start: int, end: int) -> _Content | None:
         """What the RDATA at ``start:end`` holds, if that alone decides how it reads.
