@@ -77,8 +77,10 @@ class ValidationWork:
         finally:
             self.response_signatures, self.hashes = saved
 
-    def spend_signature(self, what: str, cost: int = 1) -> None:
+    def spend_signature(self, what: object, cost: int = 1) -> None:
         """Count one signature verification about to be made for ``what``.
+
+        ``what`` names it in the error, by its ``str``: made only then.
 
         ``cost`` is its weight (``dnssec.signatures.verification_cost``).
 

@@ -84,6 +84,7 @@ import enum
 import functools
 import heapq
 import io
+import struct
 import sys
 from collections.abc import Callable, Iterable, KeysView
 from dataclasses import dataclass
@@ -93,12 +94,14 @@ import dns.name
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
+import dns.rdtypes.ANY.RRSIG
 import dns.rdtypes.ANY.SOA
 import dns.rrset
 
 from dnssec.status import ExtendedError, Security
 from resolver.clock import Clock
 from resolver.errors import ConfigError
+from resolver.recent import Recent
 
 #: The key type under which a name's NXDOMAIN entry is stored.
 _NXDOMAIN_TYPE = 0
@@ -340,6 +343,10 @@ class Cache:
         #: unindexes it.
         self._nsec_owners: dict[_DenialIndex, list[dns.name.Name]] = {}
         self._nsec_zone_of: dict[bytes, _DenialIndex] = {}
+        #: The zones of ``_nsec_owners`` (lowercase wire form) with how many
+        #: of its indexes (NSEC, NSEC3) each has: ``secure_nsec_zone`` finds
+        #: a name's zone by slicing its wire form, making no ``Name``.
+        self._nsec_zones: collections.Counter[bytes] = collections.Counter()
         #: Told of every entry stored from what a server sent (not of those
         #: ``adopt``-ed), so that ``resolver.shared_tier`` shares it; it must
         #: not block (it queues).
@@ -482,14 +489,21 @@ class Cache:
     def secure_nsec_zone(self, name: dns.name.Name) -> dns.name.Name | None:
         """The deepest zone at or above ``name`` with SECURE NSEC or NSEC3 records held (RFC 8198).
 
-        Not a lookup: no counter moves.
+        Not a lookup: no counter moves. With no such record held at all (a
+        resolver that has met no secure denial yet, or whose zones sign with
+        neither), nothing is walked: Unbound's ``neg_find_zone`` too looks
+        the zone up before any synthesis.
         """
-        candidate = name
-        while all((candidate, rdtype) not in self._nsec_owners for rdtype in _DENIAL_TYPES):
-            if candidate == dns.name.root:
-                return None
-            candidate = candidate.parent()
-        return candidate
+        zones = self._nsec_zones
+        if not zones:
+            return None
+        wire = name.to_digestable()
+        position = 0
+        for depth in range(len(name.labels)):
+            if wire[position:] in zones:
+                return name if depth == 0 else dns.name.Name(name.labels[depth:])
+            position += wire[position] + 1
+        return None
 
     def secure_nsec_at_or_before(
         self,
@@ -686,6 +700,7 @@ class Cache:
         self._entries.clear()
         self._nsec_owners.clear()
         self._nsec_zone_of.clear()
+        self._nsec_zones.clear()
         self.accounted_bytes = 0
         self.generation += 1
         return removed
@@ -811,6 +826,10 @@ class Cache:
             del owners[bisect.bisect_left(owners, owner)]
             if not owners:
                 del self._nsec_owners[index]
+                zone = index[0].to_digestable()
+                self._nsec_zones[zone] -= 1
+                if not self._nsec_zones[zone]:
+                    del self._nsec_zones[zone]
 
     def _remember_denial(
         self, soa: dns.rrset.RRset, proof: tuple[dns.rrset.RRset, ...], source: str | None
@@ -872,7 +891,10 @@ class Cache:
             return
         owner = owner.canonicalize()
         index = (zone.canonicalize(), rdtype)
-        owners = self._nsec_owners.setdefault(index, [])
+        owners = self._nsec_owners.get(index)
+        if owners is None:
+            owners = self._nsec_owners[index] = []
+            self._nsec_zones[index[0].to_digestable()] += 1
         bisect.insort(owners, owner)
         self._nsec_zone_of[key] = index
 
@@ -881,7 +903,7 @@ class Cache:
     ) -> CachedRRset:
         """Count a hit on the positive ``entry`` for ``name``/``rdtype`` and copy it out."""
         ttl, stale = self._count_hit(entry, now)
-        owner = name.canonicalize()
+        owner = _canonical(name)[1]
         return CachedRRset(
             rrset=_unpack((owner, rdtype, entry.rdata), ttl),
             rank=entry.rank,
@@ -969,7 +991,22 @@ def _check_rrset(rrset: dns.rrset.RRset, rrsigs: dns.rrset.RRset | None) -> None
 
 def _key(name: dns.name.Name, rdtype: int) -> bytes:
     """Return the cache key: lowercase wire-format ``name``, then the type."""
-    return name.to_digestable() + rdtype.to_bytes(2, "big")
+    return _canonical(name)[0] + rdtype.to_bytes(2, "big")
+
+
+#: Lowercase wire form and lowercase ``Name`` by a name's labels (case
+#: kept): a cold query looks the same zone, NS and glue names up about ten
+#: times, and rendering and lowercasing them was a third of each lookup.
+_CANONICAL: Recent[tuple[bytes, ...], tuple[bytes, dns.name.Name]] = Recent(4096)
+
+
+def _canonical(name: dns.name.Name) -> tuple[bytes, dns.name.Name]:
+    """``name.to_digestable()`` and ``name.canonicalize()``, made once per recent name."""
+    known = _CANONICAL.entries.get(name.labels)
+    if known is None:
+        known = (name.to_digestable(), name.canonicalize())
+        _CANONICAL.put(name.labels, known)
+    return known
 
 
 def owner_of(key: bytes) -> dns.name.Name:
@@ -987,11 +1024,32 @@ def _pack(rrset: dns.rrset.RRset) -> bytes:
     """Return the RDATA of ``rrset`` as length-prefixed uncompressed wire."""
     out = io.BytesIO()
     for rdata in rrset:
-        wire = io.BytesIO()
-        rdata.to_wire(wire)
-        out.write(len(wire.getvalue()).to_bytes(2, "big"))
-        out.write(wire.getvalue())
+        wire = _rdata_wire(rdata)
+        out.write(len(wire).to_bytes(2, "big"))
+        out.write(wire)
     return out.getvalue()
+
+
+#: An RRSIG's fields before the signer (RFC 4034 section 3.1).
+_RRSIG_FIXED = struct.Struct("!HBBIIIH")
+
+
+def _rdata_wire(rdata: dns.rdata.Rdata) -> bytes:
+    """``rdata`` in uncompressed wire form, case kept.
+
+    An RRSIG (every answer stored has one) is written directly: dnspython
+    writes its signer through a new ``Name`` per label.
+    """
+    if isinstance(rdata, dns.rdtypes.ANY.RRSIG.RRSIG) and rdata.signer.is_absolute():
+        fixed = _RRSIG_FIXED.pack(
+            rdata.type_covered, rdata.algorithm, rdata.labels, rdata.original_ttl,
+            rdata.expiration, rdata.inception, rdata.key_tag,
+        )
+        signer = b"".join(bytes((len(label),)) + label for label in rdata.signer.labels)
+        return fixed + signer + rdata.signature
+    wire = io.BytesIO()
+    rdata.to_wire(wire)
+    return wire.getvalue()
 
 
 def _unpack(packed: _Packed, ttl: int) -> dns.rrset.RRset:

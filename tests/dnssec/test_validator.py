@@ -14,6 +14,7 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.rdtypes.ANY.DNSKEY
+import dns.rdtypes.ANY.RRSIG
 import dns.rdtypes.dnskeybase
 import dns.rrset
 import pytest
@@ -30,9 +31,11 @@ from dnssec.errors import (
     BogusUnsupportedAlgorithm,
     ValidationWorkExceeded,
 )
+from dnssec.signatures import Rrsig
 from dnssec.status import Security
-from dnssec.validator import ZoneKeys, validate_rrset, zone_keys
+from dnssec.validator import ZoneKeys, decoded_rrsig, validate_rrset, zone_keys
 from dnssec.work import ValidationWork, WorkLimits
+from tests.strategies import dns_names
 
 NOW = 1_700_000_000
 ZONE = dns.name.from_text("example.")
@@ -310,3 +313,22 @@ def test_a_revoked_key_signs_nothing_but_its_own_revocation() -> None:
     assert all(not key.is_revoked for key in keys.keys)
     with pytest.raises(BogusNoKey):
         validate_rrset(A, _sign(A, ZSK, revoked_zsk), keys, NOW, _work())
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    signer=dns_names(binary=True),
+    fields=st.tuples(
+        st.integers(0, 65535), st.integers(0, 255), st.integers(0, 255),
+        st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1),
+        st.integers(0, 65535)),
+    signature=st.binary(max_size=80),
+)
+def test_an_rrsig_is_decoded_from_its_fields_as_from_its_canonical_wire(
+    signer: dns.name.Name, fields: tuple[int, ...], signature: bytes
+) -> None:
+    covered, algorithm, labels, ttl, expiration, inception, tag = fields
+    rdata = dns.rdtypes.ANY.RRSIG.RRSIG(
+        dns.rdataclass.IN, dns.rdatatype.RRSIG, covered, algorithm, labels, ttl,
+        expiration, inception, tag, signer, signature)
+    assert decoded_rrsig(rdata) == Rrsig.from_wire(rdata.to_digestable())

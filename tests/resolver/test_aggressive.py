@@ -260,3 +260,20 @@ def test_nsecs_signed_by_another_zone_are_not_used(cache: Cache) -> None:
     cache.store_rrset(SOA, Rank.AUTHORITY, security=Security.SECURE, rrsigs=rrsig(SOA))
     assert ask(cache, "x.c.example.") is None
     assert cache.secure_nsec_zone(name("x.c.example.")) is None
+
+
+def test_a_zone_leaves_the_denial_zones_with_its_last_nsec(cache: Cache) -> None:
+    """``secure_nsec_zone`` finds the deepest zone holding SECURE NSECs, and forgets a
+    zone whose last one was dropped while another zone still holds some."""
+    other = dns.rrset.from_text("x.other.", 3600, "IN", "NSEC", "z.other. A RRSIG NSEC")
+    cache.store_rrset(
+        other, Rank.AUTHORITY, security=Security.SECURE, rrsigs=rrsig(other, "other.")
+    )
+    deny(cache, "c.example.", "b.example.")
+    assert cache.secure_nsec_zone(name("q.B.example.")) == name("example.")
+    assert cache.secure_nsec_zone(name("example.")) == name("example.")
+    assert cache.secure_nsec_zone(name("Q.x.OTHER.")) == name("other.")
+    assert cache.secure_nsec_zone(name("q.elsewhere.")) is None
+    cache.flush_name(name("b.example."))
+    assert cache.secure_nsec_zone(name("q.b.example.")) is None
+    assert cache.secure_nsec_zone(name("q.x.other.")) == name("other.")

@@ -18,7 +18,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from resolver import upstream_wire
 from resolver.lab import Lab
+from resolver.recent import Recent
 from resolver.upstream_wire import FAST_PATH_STOPS, _Reader, read_reply, render_query
 
 #: (server address, name, type): answers, referrals, negatives, big signed answers.
@@ -202,3 +204,65 @@ def test_a_query_with_edns_options_is_left_to_to_wire() -> None:
         "example.com.", "A", use_edns=0, options=[dns.edns.GenericOption(65001, b"x")])
     assert render_query(query) == query.to_wire()
     assert query.to_wire().endswith(b"x")
+
+
+def _referral_with_ns_targets(targets: tuple[str, str], padding: int) -> bytes:
+    """A referral whose NS RDATA is compressed; ``padding`` shifts every offset."""
+    query = dns.message.make_query("www.example.com.", "A")
+    response = dns.message.make_response(query)
+    if padding:
+        response.answer.append(dns.rrset.from_text(
+            "www.example.com.", 60, "IN", "TXT", '"' + "x" * padding + '"'))
+    response.authority.append(dns.rrset.from_text(
+        "example.com.", 3600, "IN", "NS", *targets))
+    return response.to_wire()
+
+
+def test_records_and_sets_reused_across_replies_read_as_dnspython_reads_them(
+    session_lab: Lab,
+) -> None:
+    """The second read of each reply takes records and item dicts made by the first."""
+    wires = [_reply(session_lab, *query) for query in QUERIES]
+    for wire in wires + wires:
+        _same(_Reader(wire).read(), dns.message.from_wire(wire))
+    again = _Reader(wires[0]).read()
+    first = _Reader(wires[0]).read()
+    assert next(iter(again.authority[0])) is next(iter(first.authority[0]))
+
+
+def test_a_compressed_name_in_rdata_is_known_by_the_name_not_the_bytes() -> None:
+    """The same NS RDATA bytes (a label and a pointer) name other hosts in another reply.
+
+    Keyed by its bytes, the second reply would read the first reply's targets.
+    """
+    first = _referral_with_ns_targets(("ns1.example.com.", "ns2.example.com."), 0)
+    second = _referral_with_ns_targets(("ns1.example.net.", "ns2.example.net."), 0)
+    for wire in (first, second):
+        read = _Reader(wire).read()
+        _same(read, dns.message.from_wire(wire))
+    assert sorted(rdata.target.to_text() for rdata in read.authority[0]) == [
+        "ns1.example.net.", "ns2.example.net."]
+    shifted = _referral_with_ns_targets(("ns1.example.com.", "ns2.example.com."), 40)
+    _same(_Reader(shifted).read(), dns.message.from_wire(shifted))
+
+
+def test_the_tables_of_known_records_stay_bounded(session_lab: Lab) -> None:
+    for query in QUERIES:
+        read_reply(_reply(session_lab, *query))
+    for table in (upstream_wire._RECORDS, upstream_wire._SETS, upstream_wire._NAMES):
+        assert 0 < len(table.entries) <= table.size
+    table = Recent[int, int](2)
+    for key in range(5):
+        table.put(key, key)
+    assert table.entries == {4: 4}
+
+
+def test_an_opt_record_is_known_by_its_payload_size_too() -> None:
+    """The same (empty) options with another payload size: the size is the OPT's class."""
+    for payload in (1232, 4096, 1232):
+        response = dns.message.make_response(dns.message.make_query("example.com.", "A"))
+        response.use_edns(0, payload=payload)
+        wire = response.to_wire()
+        read = _Reader(wire).read()
+        _same(read, dns.message.from_wire(wire))
+        assert read.payload == payload
