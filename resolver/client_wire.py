@@ -1,0 +1,242 @@
+"""Client messages in wire form, fast for the common case, as dnspython for the rest.
+
+Profiling a cold validated resolution against NSD (``bench/cold_nsd.py``,
+issue 19) showed the client's side of each answer costing about a tenth of
+the resolver's CPU: ``dns.message.from_wire`` on the client's query (30-50
+us for one question and an OPT record) and ``Message.to_wire`` on the
+response (40-70 us for one A record), mostly in building a ``Message``, its
+OPT ``RRset`` and flag enums, and in the ``Renderer``'s size bookkeeping.
+
+``read_query`` reads what nearly every client sends (one uncompressed
+question and at most an option-less OPT record, nothing else) into the
+values ``messages.parse_query`` takes from dnspython's message; for
+anything else it returns None and ``parse_query`` hands the packet to
+dnspython, so odd and broken queries are accepted or refused exactly as
+before. ``render_response`` writes the bytes ``Message.to_wire`` writes
+for a response of one question, answer and authority RRsets, and at most an
+OPT record: each RRset still renders itself (``RRset.to_wire``, with the
+same compression table and the same random order of its records), only the
+message around it is written directly. A response over ``max_size`` is left
+to dnspython, which truncates it. ``resolver.upstream_wire`` does the same
+for upstream queries and replies.
+
+Pure: bytes in, values out, and back.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import struct
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import dns.edns
+import dns.name
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+
+_HEADER = struct.Struct("!HHHHHH")
+_QUESTION = struct.Struct("!HH")
+#: An OPT record after its root owner: TYPE, CLASS (the UDP payload), TTL
+#: (extended rcode, version, flags), RDLENGTH.
+_OPT = struct.Struct("!HHIH")
+_OPT_TYPE = dns.rdatatype.OPT
+_OPTION = struct.Struct("!HH")
+#: A record after its owner, up to RDLENGTH: TYPE, CLASS, TTL.
+_RR = struct.Struct("!HHI")
+_LENGTH = struct.Struct("!H")
+_POINTER = struct.Struct("!H")
+#: Highest offset a compression pointer reaches (RFC 1035 4.1.4: 14 bits).
+_MAX_POINTER = 0x3FFF
+#: Types whose RDATA dnspython never compresses against the message's
+#: table: their names (RRSIG's signer, NSEC's next name) go out in full, as
+#: RFC 3597 section 4 and RFC 4034 require; the rest may point into it.
+_UNCOMPRESSED = frozenset(
+    {
+        dns.rdatatype.A,
+        dns.rdatatype.AAAA,
+        dns.rdatatype.TXT,
+        dns.rdatatype.HINFO,
+        dns.rdatatype.RRSIG,
+        dns.rdatatype.NSEC,
+        dns.rdatatype.NSEC3,
+        dns.rdatatype.NSEC3PARAM,
+        dns.rdatatype.DS,
+        dns.rdatatype.DNSKEY,
+        dns.rdatatype.TLSA,
+        dns.rdatatype.SSHFP,
+        dns.rdatatype.CAA,
+    }
+)
+#: Longest name in wire form (RFC 1035 3.1); dnspython refuses longer ones.
+_MAX_NAME = 255
+#: ``Message.to_wire``'s bounds on ``max_size``.
+_MIN_SIZE = 512
+_MAX_SIZE = 65535
+
+
+class ReadQuery(NamedTuple):
+    """What ``parse_query`` needs of a query's question and OPT record.
+
+    ``opt_ttl`` is the OPT record's TTL field (extended rcode, EDNS version,
+    flags; dnspython's ``Message.ednsflags``), None without one; ``payload``
+    is its CLASS (the client's UDP size), 0 without one.
+    """
+
+    name: dns.name.Name
+    rdtype: dns.rdatatype.RdataType
+    rdclass: dns.rdataclass.RdataClass
+    opt_ttl: int | None
+    payload: int
+    tsig: dns.rrset.RRset | None = None
+
+
+def read_query(wire: bytes) -> ReadQuery | None:
+    """The question and OPT record of a plain query, or None for dnspython to read it.
+
+    Plain: QDCOUNT 1, ANCOUNT and NSCOUNT 0, ARCOUNT 0 or 1 and then an OPT
+    record owned by the root without options; the question name
+    uncompressed; nothing after the last record. The caller has checked the
+    header (at least 12 octets, QR clear, opcode QUERY).
+    """
+    _, _, qdcount, ancount, nscount, arcount = _HEADER.unpack_from(wire)
+    if qdcount != 1 or ancount or nscount or arcount > 1:
+        return None
+    labels: list[bytes] = []
+    position = 12
+    length = wire[position] if position < len(wire) else -1
+    while length > 0:
+        if length > 63 or position + 1 + length > len(wire):
+            return None
+        labels.append(wire[position + 1 : position + 1 + length])
+        position += 1 + length
+        length = wire[position] if position < len(wire) else -1
+    if length < 0 or position + 1 - 12 > _MAX_NAME:
+        return None
+    labels.append(b"")
+    position += 1
+    if position + _QUESTION.size > len(wire):
+        return None
+    rdtype, rdclass = _QUESTION.unpack_from(wire, position)
+    position += _QUESTION.size
+    opt_ttl: int | None = None
+    payload = 0
+    if arcount:
+        if wire[position : position + 1] != b"\x00" or position + 1 + _OPT.size > len(wire):
+            return None
+        kind, payload, opt_ttl, rdlength = _OPT.unpack_from(wire, position + 1)
+        if kind != _OPT_TYPE or rdlength:
+            return None
+        position += 1 + _OPT.size
+    if position != len(wire):
+        return None
+    return ReadQuery(
+        dns.name.Name(labels),
+        dns.rdatatype.RdataType.make(rdtype),
+        dns.rdataclass.RdataClass.make(rdclass),
+        opt_ttl,
+        payload,
+    )
+
+
+def render_response(
+    header: tuple[int, int],
+    question: tuple[dns.name.Name, int, int],
+    answer: Sequence[dns.rrset.RRset],
+    authority: Sequence[dns.rrset.RRset],
+    opt: tuple[int, int, list[dns.edns.Option]] | None,
+    *,
+    max_size: int,
+) -> bytes | None:
+    """``Message.to_wire(max_size=max_size)`` of a response, or None if it is too big.
+
+    ``header`` is the ID and the flags (rcode included); ``opt`` the OPT
+    record's payload, TTL and options, None for none. When no record's
+    RDATA can point into the compression table (``_UNCOMPRESSED``), names
+    are compressed against a table of their lower-cased wire suffixes;
+    otherwise the table is dnspython's and the RRsets render themselves.
+    """
+    name, rdtype, rdclass = question
+    out = bytearray(_HEADER.size)
+    if all(
+        rrset.rdtype in _UNCOMPRESSED and rrset.name.is_absolute()
+        for rrsets in (answer, authority)
+        for rrset in rrsets
+    ):
+        table: dict[bytes, int] = {}
+        _write_name(out, table, name)
+        out += _QUESTION.pack(rdtype, rdclass)
+        answers = sum(_write_rrset(out, table, rrset) for rrset in answer)
+        authorities = sum(_write_rrset(out, table, rrset) for rrset in authority)
+    else:
+        file = io.BytesIO(out)
+        file.seek(0, io.SEEK_END)
+        compress: dns.name.CompressType = {}
+        name.to_wire(file, compress)
+        file.write(_QUESTION.pack(rdtype, rdclass))
+        answers = sum(rrset.to_wire(file, compress) for rrset in answer)
+        authorities = sum(rrset.to_wire(file, compress) for rrset in authority)
+        out = bytearray(file.getvalue())
+    if opt is not None:
+        payload, ttl, options = opt
+        data = b"".join(_option(option) for option in options)
+        out += b"\x00" + _OPT.pack(_OPT_TYPE, payload, ttl, len(data)) + data
+    if len(out) > min(max(max_size, _MIN_SIZE), _MAX_SIZE):
+        return None
+    identity, flags = header
+    _HEADER.pack_into(out, 0, identity, flags, 1, answers, authorities, opt is not None)
+    return bytes(out)
+
+
+def _write_rrset(out: bytearray, table: dict[bytes, int], rrset: dns.rrset.RRset) -> int:
+    """``rrset.to_wire(out, compress)`` for RDATA without compressible names: records written.
+
+    The records go in a random order, drawn as ``Rdataset.to_wire`` draws it
+    (one ``random.shuffle`` of the list), and the owner is written per record
+    (the second and later ones are a pointer to the first).
+    """
+    if not rrset:
+        _write_name(out, table, rrset.name)
+        out += _RR.pack(rrset.rdtype, rrset.rdclass, 0) + b"\x00\x00"
+        return 1
+    records = list(rrset)
+    random.shuffle(records)
+    fixed = _RR.pack(rrset.rdtype, rrset.rdclass, rrset.ttl)
+    for record in records:
+        _write_name(out, table, rrset.name)
+        data = record.to_wire()
+        assert data is not None  # to_wire without a file returns the bytes
+        out += fixed + _LENGTH.pack(len(data)) + data
+    return len(records)
+
+
+def _write_name(out: bytearray, table: dict[bytes, int], name: dns.name.Name) -> None:
+    """``name.to_wire(out, compress)`` of an absolute name, ``table`` keyed by wire suffix.
+
+    As dnspython: the longest suffix written before (compared ignoring ASCII
+    case) becomes a pointer; each suffix written out, the root aside, is
+    remembered at its offset while offsets fit a pointer's 14 bits.
+    """
+    labels = name.labels
+    key = b"".join(bytes((len(label),)) + label.lower() for label in labels)
+    start = 0
+    for index, label in enumerate(labels):
+        suffix = key[start:]
+        pointer = table.get(suffix)
+        if pointer is not None:
+            out += _POINTER.pack(0xC000 + pointer)
+            return
+        if index < len(labels) - 1 and len(out) <= _MAX_POINTER:
+            table[suffix] = len(out)
+        out.append(len(label))
+        out += label
+        start += 1 + len(label)
+
+
+def _option(option: dns.edns.Option) -> bytes:
+    """An EDNS option as the OPT record's RDATA carries it: code, length, value."""
+    value = option.to_wire()
+    assert value is not None  # to_wire without a file returns the bytes
+    return _OPTION.pack(option.otype, len(value)) + value
