@@ -55,6 +55,7 @@ import dns.flags
 import dns.message
 import dns.name
 import dns.rcode
+import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 import trio
@@ -71,8 +72,9 @@ from resolver.errors import (
 )
 from resolver.exchange import UpstreamQuery, UpstreamReply
 from resolver.framing import frame, read_frames
+from resolver.upstream_request import QUESTION_OFFSET, UpstreamRequest, name_wire, randomise_case
 from resolver.upstream_tls import UpstreamTlsError, client_context
-from resolver.upstream_wire import read_reply, render_query
+from resolver.upstream_wire import read_reply
 
 _log = logging.getLogger("holdfast.transport")
 
@@ -96,11 +98,6 @@ _DATA_RCODES = frozenset({dns.rcode.NOERROR, dns.rcode.NXDOMAIN})
 
 #: Servers remembered as not preserving case; the least recently marked go first.
 _CASE_BLIND_SERVERS = 1024
-#: Wire octets of ASCII letters, whose case 0x20 flips (RFC 4343: DNS names compare
-#: case-insensitively in ASCII only).
-_LETTERS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-#: Offset of the question name in a DNS message: right after the header.
-_QUESTION = 12
 
 #: Per server address: exchanges, then the ways they failed or were dropped.
 #: An exchange counts as a timeout when nothing matching came within its
@@ -126,22 +123,6 @@ class Drop(enum.Enum):
 
     UNPARSEABLE = "unparseable"
     CASE = "case_mismatch"
-
-
-def randomise_case(name: dns.name.Name) -> dns.name.Name:
-    """``name`` with the case of each ASCII letter set by a random bit (0x20).
-
-    The bits come from ``secrets``: an attacker who could predict them would
-    gain nothing from them. Length octets are at most 63, never a letter.
-    """
-    wire = bytearray(_wire(name))
-    letters = [index for index, octet in enumerate(wire) if octet in _LETTERS]
-    bits = secrets.randbits(len(letters)) if letters else 0
-    for position, index in enumerate(letters):
-        if bits >> position & 1:
-            wire[index] ^= 0x20
-    randomised, _ = dns.name.from_wire(bytes(wire), 0)
-    return randomised
 
 
 class RetryingTransport(abc.ABC):
@@ -269,23 +250,19 @@ class RetryingTransport(abc.ABC):
             check_case=randomise,
         )
 
-    def _request(
-        self, query: UpstreamQuery, *, edns: bool, randomise: bool
-    ) -> dns.message.QueryMessage:
+    def _request(self, query: UpstreamQuery, *, edns: bool, randomise: bool) -> UpstreamRequest:
         """Build a query with a fresh unpredictable ID (and case); RD only to a forwarder."""
         qname = query.qname
-        if randomise:
-            qname = randomise_case(qname)
-        elif self._exempt(qname):
+        if not randomise and self._exempt(qname):
             qname = qname.canonicalize()
-        return dns.message.make_query(
-            qname,
+        name = name_wire(qname)
+        return UpstreamRequest.build(
+            secrets.randbits(16),
+            randomise_case(name) if randomise else name,
             query.rdtype,
-            use_edns=0 if edns else False,
-            want_dnssec=edns and query.dnssec_ok,
+            recursion_desired=query.recursion_desired,
             payload=self._udp_payload if edns else None,
-            id=secrets.randbits(16),
-            flags=dns.flags.RD if query.recursion_desired else 0,
+            dnssec_ok=edns and query.dnssec_ok,
         )
 
     def _exempt(self, qname: dns.name.Name) -> bool:
@@ -341,7 +318,7 @@ class ReplyFilter:
 
     def __init__(
         self,
-        request: dns.message.Message,
+        request: UpstreamRequest,
         original: dns.name.Name,
         address: str,
         counts: ServerTable,
@@ -355,9 +332,8 @@ class ReplyFilter:
         self._counts = counts
         self._udp = udp
         self._check_case = check_case
-        self._sent_name = _wire(request.question[0].name)
-        self._original_name = _wire(original)
-        self._original_labels = original.labels
+        self._original = original
+        self._original_name = name_wire(original)
         self._dropped: dict[Drop, int] = {}
 
     def take(self, wire: bytes) -> dns.message.Message | None:
@@ -371,29 +347,42 @@ class ReplyFilter:
         """
         if len(wire) < 2 or int.from_bytes(wire[:2], "big") != self.request.id:
             return None
-        head = _parse(wire, question_only=True)
-        if head is None:
-            return self._drop(Drop.UNPARSEABLE)
-        if not head.flags & dns.flags.QR:
+        if self.request.echoed_by(wire):
+            # The common reply, its question checked in the wire: what
+            # dnspython's reading of the question would find, without it.
+            flags = int.from_bytes(wire[2:4], "big")
+        else:
+            head = _parse(wire, question_only=True)
+            if head is None:
+                return self._drop(Drop.UNPARSEABLE)
+            if not head.flags & dns.flags.QR:
+                return None
+            if not head.question and head.rcode() in _DATA_RCODES:
+                # Data with our ID but no question to match it against: malformed
+                # (Knot Resolver, lib/layer/iterate.c resolve(): a reply parsed
+                # no further than its header is KR_SELECTION_MALFORMED). Counted,
+                # so the leg ends as this server's failure, not as a timeout
+                # that later rounds would ask again until the time budget is
+                # spent (scenario iter_req_qname).
+                return self._drop(Drop.UNPARSEABLE)
+            if not _answers_question(head, self.request):
+                return None
+            if not head.question:
+                return self._take(wire, head.flags)
+            flags = head.flags
+        if not flags & dns.flags.QR:
             return None
-        if not head.question and head.rcode() in _DATA_RCODES:
-            # Data with our ID but no question to match it against: malformed
-            # (Knot Resolver, lib/layer/iterate.c resolve(): a reply parsed
-            # no further than its header is KR_SELECTION_MALFORMED). Counted,
-            # so the leg ends as this server's failure, not as a timeout
-            # that later rounds would ask again until the time budget is
-            # spent (scenario iter_req_qname).
-            return self._drop(Drop.UNPARSEABLE)
-        if not _answers_question(head, self.request):
-            return None
-        if head.question:
-            end = _QUESTION + len(self._sent_name)
-            if wire[_QUESTION:end] != self._sent_name:
-                if self._check_case and self._udp:
-                    return self._drop(Drop.CASE)
-                self.case_changed = self._check_case
-            wire = wire[:_QUESTION] + self._original_name + wire[end:]
-        if head.flags & dns.flags.TC:
+        sent = self.request.name
+        end = QUESTION_OFFSET + len(sent)
+        if wire[QUESTION_OFFSET:end] != sent:
+            if self._check_case and self._udp:
+                return self._drop(Drop.CASE)
+            self.case_changed = self._check_case
+        return self._take(wire[:QUESTION_OFFSET] + self._original_name + wire[end:], flags)
+
+    def _take(self, wire: bytes, flags: int) -> dns.message.Message | None:
+        """The reply in ``wire`` (its question in the case asked), header ``flags`` read."""
+        if flags & dns.flags.TC:
             if not self._udp:
                 raise MalformedResponse(self.address, "TC=1 over TCP")
             return _parse(wire, question_only=True)
@@ -413,15 +402,18 @@ class ReplyFilter:
         target begins with the query name's labels (RFC 6672 section 2.2).
         Nothing else of ours carries it.
         """
-        original = self._original_labels
+        original = self._original
+        labels = original.labels
         for section in (message.answer, message.authority, message.additional):
             for position, rrset in enumerate(section):
-                if rrset.name.labels != original and rrset.name == dns.name.Name(original):
-                    rrset.name = dns.name.Name(original)
-                if rrset.rdtype != dns.rdatatype.CNAME or rrset.name.labels != original:
+                owner = rrset.name.labels
+                if owner != labels and len(owner) == len(labels) and rrset.name == original:
+                    rrset.name = original
+                    owner = labels
+                if rrset.rdtype != dns.rdatatype.CNAME or owner != labels:
                     continue
                 for cname in rrset:  # one, unless the server is broken (scrubbed later)
-                    target = _with_prefix_case(cname.target, original)
+                    target = _with_prefix_case(cname.target, labels)
                     if target is not cname.target:
                         restored = cname.replace(target=target)
                         section[position] = dns.rrset.from_rdata(rrset.name, rrset.ttl, restored)
@@ -546,7 +538,7 @@ class UdpTcpTransport(RetryingTransport):
             trio.socket.socket(family, socket.SOCK_DGRAM) as sock,
         ):
             await sock.connect((query.address, query.port or self._port))
-            await sock.send(render_query(replies.request))
+            await sock.send(replies.request.wire)
             while True:
                 message = replies.take(await sock.recv(_MAX_MESSAGE))
                 if message is not None:
@@ -600,7 +592,7 @@ class UdpTcpTransport(RetryingTransport):
                 trio.SocketStream(sock), self._tls_context(query), server_hostname=query.tls_name
             )
             await stream.do_handshake()
-            await stream.send_all(frame(render_query(replies.request)))
+            await stream.send_all(frame(replies.request.wire))
             async with contextlib.aclosing(read_frames(stream)) as frames:
                 async for wire in frames:
                     message = replies.take(wire)
@@ -624,7 +616,7 @@ class UdpTcpTransport(RetryingTransport):
         ``ignored`` is told of each message ``replies`` did not take.
         """
         try:
-            await connection.send(render_query(replies.request))
+            await connection.send(replies.request.wire)
             while (wire := await connection.receive()) is not None:
                 message = replies.take(wire)
                 if message is not None:
@@ -699,11 +691,6 @@ def _with_prefix_case(name: dns.name.Name, asked: tuple[bytes, ...]) -> dns.name
     return name if tuple(labels) == name.labels else dns.name.Name(labels)
 
 
-def _wire(name: dns.name.Name) -> bytes:
-    """``name`` in uncompressed wire form, its case kept."""
-    return b"".join(bytes((len(label),)) + label for label in name.labels)
-
-
 def _parse(wire: bytes, *, question_only: bool) -> dns.message.Message | None:
     """``dns.message.from_wire`` (whole replies: ``read_reply``), or None if it does not parse."""
     try:
@@ -716,7 +703,7 @@ def _parse(wire: bytes, *, question_only: bool) -> dns.message.Message | None:
         return None
 
 
-def _answers_question(reply: dns.message.Message, request: dns.message.Message) -> bool:
+def _answers_question(reply: dns.message.Message, request: UpstreamRequest) -> bool:
     """Whether ``reply`` echoes ``request``'s question (names case-insensitively).
 
     An error reply without a question section is accepted too: it carries no
@@ -726,12 +713,11 @@ def _answers_question(reply: dns.message.Message, request: dns.message.Message) 
         return reply.rcode() not in _DATA_RCODES
     if len(reply.question) != 1:
         return False
-    (asked,) = request.question
     (echoed,) = reply.question
     return (
-        echoed.name == asked.name
-        and echoed.rdtype == asked.rdtype
-        and echoed.rdclass == asked.rdclass
+        name_wire(echoed.name).lower() == request.name.lower()
+        and echoed.rdtype == request.rdtype
+        and echoed.rdclass == dns.rdataclass.IN
     )
 
 

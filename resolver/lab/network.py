@@ -16,7 +16,6 @@ from resolver.errors import UpstreamTimeout
 from resolver.exchange import UpstreamQuery, UpstreamReply
 from resolver.lab.lab import PAYLOAD, Lab
 from resolver.transport import ReplyFilter, RetryingTransport
-from resolver.upstream_wire import render_query
 
 
 class LabTransport(RetryingTransport):
@@ -52,7 +51,7 @@ class LabTransport(RetryingTransport):
     async def _leg(
         self, query: UpstreamQuery, replies: ReplyFilter, *, tcp: bool
     ) -> dns.message.Message:
-        reply = self.lab.handle(query.address, render_query(replies.request), tcp=tcp)
+        reply = self.lab.handle(query.address, replies.request.wire, tcp=tcp)
         patience = query.listen_for
         timed_out = UpstreamTimeout(query.address, f"no reply within {patience:g} s")
         if reply.wire is None or reply.delay >= patience:

@@ -30,7 +30,6 @@ from resolver.transport import (
     CASE_FALLBACK_PERIOD,
     REFUSAL_WARNING_INTERVAL,
     UdpTcpTransport,
-    randomise_case,
 )
 
 SERVER = "127.53.0.1"
@@ -561,13 +560,3 @@ async def test_a_tcp_only_query_skips_udp(nursery: trio.Nursery) -> None:
     reply = await UdpTcpTransport(port=server.port).exchange(query)
     assert reply.tcp
     assert (len(server.udp_queries), len(server.tcp_queries)) == (0, 1)
-
-
-def test_randomise_case_flips_only_letters_and_keeps_the_name() -> None:
-    name = dns.name.from_text("a1-b_2.xn--c3.example.")
-    seen = {randomise_case(name).labels for _ in range(64)}
-    assert len(seen) > 1
-    for labels in seen:
-        assert dns.name.Name(labels) == name
-        assert [label.lower() for label in labels] == [label.lower() for label in name.labels]
-    assert randomise_case(dns.name.root) == dns.name.root
