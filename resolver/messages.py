@@ -49,6 +49,15 @@ TCP_SIZE_LIMIT = 65535
 ANY_TTL = 3600
 
 _HEADER = struct.Struct("!HHHHHH")
+#: Header and EDNS flag bits as plain ints: ``int & IntFlag`` runs the enum's
+#: Python code, several times per query on the hot path.
+_QR, _AA, _TC, _RD, _RA, _AD, _CD, _DO = (
+    int(flag)
+    for flag in (
+        dns.flags.QR, dns.flags.AA, dns.flags.TC, dns.flags.RD, dns.flags.RA, dns.flags.AD,
+        dns.flags.CD, dns.flags.DO,
+    )
+)
 
 #: Meta-TYPEs that exist only as message machinery (RFC 6895 3.1): asking for
 #: them is malformed.
@@ -61,6 +70,12 @@ _UNASKABLE_TYPES = frozenset(
 _TRANSFER_TYPES = frozenset({dns.rdatatype.AXFR, dns.rdatatype.IXFR})
 #: The obsolete mail-agent QTYPEs of RFC 883: askable, but not implemented.
 _OBSOLETE_TYPES = frozenset({dns.rdatatype.MAILA, dns.rdatatype.MAILB})
+#: The rcode that answers each QTYPE we do not resolve.
+_REFUSED_TYPES = {
+    **dict.fromkeys(_UNASKABLE_TYPES, dns.rcode.FORMERR),
+    **dict.fromkeys(_TRANSFER_TYPES, dns.rcode.REFUSED),
+    **dict.fromkeys(_OBSOLETE_TYPES, dns.rcode.NOTIMP),
+}
 
 _ANY_HINFO = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.HINFO, '"RFC8482" ""')
 
@@ -178,13 +193,13 @@ def parse_query(wire: bytes) -> ClientQuery:
     if len(wire) < _HEADER.size:
         raise DropQuery("shorter than a DNS header")
     query_id, flags, qdcount, _, _, _ = _HEADER.unpack_from(wire)
-    if flags & dns.flags.QR:
+    if flags & _QR:
         raise DropQuery("a response, not a query")
     echo = Echo(
         id=query_id,
         opcode=dns.opcode.from_flags(flags),
-        rd=bool(flags & dns.flags.RD),
-        cd=bool(flags & dns.flags.CD),
+        rd=bool(flags & _RD),
+        cd=bool(flags & _CD),
     )
     if echo.opcode != dns.opcode.QUERY:
         raise QueryRejected(
@@ -195,7 +210,7 @@ def parse_query(wire: bytes) -> ClientQuery:
     sent = read_query(wire) or _read_by_dnspython(wire, echo)
     edns = sent.opt_ttl is not None
     ednsflags = sent.opt_ttl or 0
-    dnssec_ok = bool(ednsflags & dns.flags.DO)
+    dnssec_ok = bool(ednsflags & _DO)
     echo = Echo(
         id=echo.id,
         opcode=echo.opcode,
@@ -216,7 +231,7 @@ def parse_query(wire: bytes) -> ClientQuery:
         question=Question(sent.name, sent.rdtype),
         rd=echo.rd,
         cd=echo.cd,
-        ad=bool(flags & dns.flags.AD),
+        ad=bool(flags & _AD),
         dnssec_ok=dnssec_ok,
         edns=edns,
         payload=max(sent.payload, MIN_UDP_SIZE) if edns else MIN_UDP_SIZE,
@@ -269,13 +284,9 @@ def _check_question(
     if rdclass != dns.rdataclass.IN:
         reason = f"class {dns.rdataclass.to_text(rdclass)}"
         raise QueryRejected(dns.rcode.REFUSED, reason, echo=echo)
-    reason = f"QTYPE {dns.rdatatype.to_text(rdtype)}"
-    if rdtype in _UNASKABLE_TYPES:
-        raise QueryRejected(dns.rcode.FORMERR, reason, echo=echo)
-    if rdtype in _TRANSFER_TYPES:
-        raise QueryRejected(dns.rcode.REFUSED, reason, echo=echo)
-    if rdtype in _OBSOLETE_TYPES:
-        raise QueryRejected(dns.rcode.NOTIMP, reason, echo=echo)
+    rcode = _REFUSED_TYPES.get(rdtype)
+    if rcode is not None:
+        raise QueryRejected(rcode, f"QTYPE {dns.rdatatype.to_text(rdtype)}", echo=echo)
 
 
 def udp_size_limit(query: ClientQuery, max_udp_size: int = OUR_UDP_PAYLOAD) -> int:
@@ -382,7 +393,7 @@ def _render(
         sent = echo.question
         opt = None
         if echo.edns:
-            opt = (OUR_UDP_PAYLOAD, dns.flags.DO if echo.dnssec_ok else 0, _options(errors))
+            opt = (OUR_UDP_PAYLOAD, _DO if echo.dnssec_ok else 0, _options(errors))
         wire = render_wire(
             (echo.id, _flags(echo, ad=ad, aa=aa) | rcode),
             (sent.name, sent.rdtype, sent.rdclass),
@@ -405,7 +416,7 @@ def _render(
 def _truncated(echo: Echo, rcode: int, *, ad: bool, max_size: int) -> bytes:
     """The header and question only, with TC=1."""
     truncated = _message(echo, rcode, (), ad=ad)
-    truncated.flags |= dns.flags.TC
+    truncated.flags |= _TC
     return truncated.to_wire(max_size=max_size)
 
 
@@ -423,7 +434,7 @@ def _message(
     if echo.edns:
         message.use_edns(
             0,
-            dns.flags.DO if echo.dnssec_ok else 0,
+            _DO if echo.dnssec_ok else 0,
             payload=OUR_UDP_PAYLOAD,
             options=_options(errors),
         )
@@ -436,15 +447,15 @@ def _message(
 
 def _flags(echo: Echo, *, ad: bool, aa: bool) -> int:
     """A response's header flags, rcode aside: QR, RA, the query's opcode, RD and CD."""
-    flags = dns.flags.QR | dns.flags.RA | dns.opcode.to_flags(echo.opcode)
+    flags = _QR | _RA | dns.opcode.to_flags(echo.opcode)
     if aa:
-        flags |= dns.flags.AA
+        flags |= _AA
     if echo.rd:
-        flags |= dns.flags.RD
+        flags |= _RD
     if echo.cd:
-        flags |= dns.flags.CD
+        flags |= _CD
     if ad:
-        flags |= dns.flags.AD
+        flags |= _AD
     return flags
 
 

@@ -48,7 +48,9 @@ import logging
 import secrets
 import socket
 import ssl
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Literal
 
 import dns.exception
 import dns.flags
@@ -88,6 +90,8 @@ REFUSAL_WARNING_INTERVAL = 60.0
 CASE_FALLBACK_PERIOD = 3600.0
 
 _MAX_MESSAGE = 65535
+#: Header flag bits as plain ints: ``int & IntFlag`` runs the enum's Python code.
+_QR, _TC = int(dns.flags.QR), int(dns.flags.TC)
 _WARNED_ADDRESSES = 1024
 
 #: Rcodes with which a server that does not speak EDNS rejects an OPT record.
@@ -215,7 +219,7 @@ class RetryingTransport(abc.ABC):
             try:
                 udp = self._filter(query, edns, randomise, udp=True)
                 message = await self._leg(query, udp, tcp=False)
-                if message.flags & dns.flags.TC:
+                if int(message.flags) & _TC:
                     message = None
             except CaseMismatch:
                 # Knot Resolver (lib/layer/iterate.c) forces TCP after a mismatching
@@ -355,7 +359,7 @@ class ReplyFilter:
             head = _parse(wire, question_only=True)
             if head is None:
                 return self._drop(Drop.UNPARSEABLE)
-            if not head.flags & dns.flags.QR:
+            if not head.flags & _QR:
                 return None
             if not head.question and head.rcode() in _DATA_RCODES:
                 # Data with our ID but no question to match it against: malformed
@@ -370,7 +374,7 @@ class ReplyFilter:
             if not head.question:
                 return self._take(wire, head.flags)
             flags = head.flags
-        if not flags & dns.flags.QR:
+        if not flags & _QR:
             return None
         sent = self.request.name
         end = QUESTION_OFFSET + len(sent)
@@ -382,7 +386,7 @@ class ReplyFilter:
 
     def _take(self, wire: bytes, flags: int) -> dns.message.Message | None:
         """The reply in ``wire`` (its question in the case asked), header ``flags`` read."""
-        if flags & dns.flags.TC:
+        if flags & _TC:
             if not self._udp:
                 raise MalformedResponse(self.address, "TC=1 over TCP")
             return _parse(wire, question_only=True)
@@ -534,7 +538,7 @@ class UdpTcpTransport(RetryingTransport):
         A truncated reply is returned parsed only up to its question.
         """
         with (
-            _upstream_failures(replies, query) as ignored,
+            _UpstreamFailures(replies, query) as ignored,
             trio.socket.socket(family, socket.SOCK_DGRAM) as sock,
         ):
             await sock.connect((query.address, query.port or self._port))
@@ -559,7 +563,7 @@ class UdpTcpTransport(RetryingTransport):
         if query.tls_name is not None:
             return await self._over_tls(query, family, replies)
         server = (query.address, query.port or self._port)
-        with _upstream_failures(replies, query) as ignored:
+        with _UpstreamFailures(replies, query) as ignored:
             kept = self._tcp.take(server)
             if kept is not None:
                 with contextlib.suppress(OSError, trio.BrokenResourceError):
@@ -584,7 +588,7 @@ class UdpTcpTransport(RetryingTransport):
     ) -> dns.message.Message:
         """Send the request over TLS verified for ``query.tls_name`` (RFC 7858); the reply."""
         with (
-            _upstream_failures(replies, query) as ignored,
+            _UpstreamFailures(replies, query) as ignored,
             trio.socket.socket(family, socket.SOCK_STREAM) as sock,
         ):
             await sock.connect((query.address, query.port or self._port))
@@ -646,39 +650,58 @@ class UdpTcpTransport(RetryingTransport):
         return context
 
 
-@contextlib.contextmanager
-def _upstream_failures(
-    replies: ReplyFilter, query: UpstreamQuery
-) -> Iterator[Callable[[], None]]:
+class _UpstreamFailures:
     """Bound a leg and turn socket failures into ``UpstreamError``s.
 
     The leg listens for ``query.listen_for``, but only while nothing with
     our ID was dropped: once ``replies`` dropped one, it ends at
     ``query.timeout`` as this server's failure (``replies.failure``), so a
     server that sends garbage is not waited for as a slow one would be
-    (scenario iter_req_qname). The leg calls what this yields after each
+    (scenario iter_req_qname). The leg calls what ``with`` gives after each
     message ``replies`` did not take.
+
+    A class around a bare ``trio.CancelScope`` rather than a
+    ``@contextmanager`` around ``trio.fail_after`` (itself one): it is
+    entered once per upstream query, and the two generators cost more than
+    the rest of the leg's bookkeeping (issue 19's profile).
     """
-    address = replies.address
-    started = trio.current_time()
-    try:
-        with trio.fail_after(query.listen_for) as scope:
 
-            def ignored() -> None:
-                if replies.dropped:
-                    scope.deadline = min(scope.deadline, started + query.timeout)
+    def __init__(self, replies: ReplyFilter, query: UpstreamQuery) -> None:
+        self._replies = replies
+        self._query = query
+        self._scope = trio.CancelScope()
+        self._started = 0.0
 
-            yield ignored
-    except trio.TooSlowError:
-        waited = trio.current_time() - started
-        timed_out = UpstreamTimeout(address, f"no matching reply within {waited:.3f} s")
-        raise replies.failure(timed_out) from None
-    except (OSError, trio.BrokenResourceError) as exc:
-        # trio.SSLStream reports a failed handshake (a certificate that does
-        # not verify) as BrokenResourceError caused by the ssl error: say that.
-        cause = exc.__cause__ if isinstance(exc, trio.BrokenResourceError) else None
-        reason = exc if cause is None else cause
-        raise NetworkError(address, str(reason) or type(reason).__name__) from exc
+    def __enter__(self) -> Callable[[], None]:
+        self._started = trio.current_time()
+        self._scope.deadline = self._started + self._query.listen_for
+        self._scope.__enter__()
+        return self._ignored
+
+    def _ignored(self) -> None:
+        if self._replies.dropped:
+            scope = self._scope
+            scope.deadline = min(scope.deadline, self._started + self._query.timeout)
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> Literal[False]:
+        self._scope.__exit__(kind, exc, traceback)
+        address = self._replies.address
+        if self._scope.cancelled_caught:
+            waited = trio.current_time() - self._started
+            timed_out = UpstreamTimeout(address, f"no matching reply within {waited:.3f} s")
+            raise self._replies.failure(timed_out) from None
+        if isinstance(exc, OSError | trio.BrokenResourceError):
+            # trio.SSLStream reports a failed handshake (a certificate that does
+            # not verify) as BrokenResourceError caused by the ssl error: say that.
+            cause = exc.__cause__ if isinstance(exc, trio.BrokenResourceError) else None
+            reason = exc if cause is None else cause
+            raise NetworkError(address, str(reason) or type(reason).__name__) from exc
+        return False
 
 
 def _with_prefix_case(name: dns.name.Name, asked: tuple[bytes, ...]) -> dns.name.Name:

@@ -62,7 +62,7 @@ class LabTransport(RetryingTransport):
         if message is None:
             # Dropped or ignored: the only reply there will be. A dropped one
             # ends the leg at its timeout, an ignored one at its patience,
-            # as over sockets (transport._upstream_failures).
+            # as over sockets (transport._UpstreamFailures).
             end = query.timeout if replies.dropped else patience
             await trio.sleep(max(end - reply.delay, 0.0))
             raise replies.failure(timed_out)
