@@ -338,6 +338,7 @@ class ReplyFilter:
         self._check_case = check_case
         self._original = original
         self._original_name = name_wire(original)
+        self._lowered = tuple(map(bytes.lower, original.labels))
         self._dropped: dict[Drop, int] = {}
 
     def take(self, wire: bytes) -> dns.message.Message | None:
@@ -408,10 +409,13 @@ class ReplyFilter:
         """
         original = self._original
         labels = original.labels
+        lowered = self._lowered
         for section in (message.answer, message.authority, message.additional):
             for position, rrset in enumerate(section):
                 owner = rrset.name.labels
-                if owner != labels and len(owner) == len(labels) and rrset.name == original:
+                # The owner is the query name in another case: labels equal
+                # once lowered, as ``Name.__eq__`` compares them, for less.
+                if owner != labels and tuple(map(bytes.lower, owner)) == lowered:
                     rrset.name = original
                     owner = labels
                 if rrset.rdtype != dns.rdatatype.CNAME or owner != labels:

@@ -473,6 +473,40 @@ async def test_each_query_name_gets_a_random_case_and_the_reply_comes_back_as_as
     assert len({name.labels for name in sent}) > 1
 
 
+def owner_written_out(query: dns.message.Message) -> list[bytes]:
+    """An answer whose owner is the query name written in full (as sent), not a pointer."""
+    wire = answer(query).to_wire()
+    return [wire.replace(b"\xc0\x0c", query.question[0].name.to_wire(), 1)]
+
+
+def dname_answer(query: dns.message.Message) -> list[bytes]:
+    """A DNAME answer: the CNAME's target begins with the query name's first label, as sent."""
+    response = dns.message.make_response(query)
+    (question,) = query.question
+    target = dns.name.Name((question.name.labels[0], b"other", b""))
+    response.answer.append(dns.rrset.from_text("example.", 300, "IN", "DNAME", "other."))
+    response.answer.append(
+        dns.rrset.from_text(question.name, 300, "IN", "CNAME", target.to_text()))
+    return [response.to_wire()]
+
+
+@pytest.mark.parametrize("responder", [owner_written_out, dname_answer])
+async def test_the_random_case_a_server_wrote_out_is_put_back_as_asked(
+    nursery: trio.Nursery, responder: Responder
+) -> None:
+    server = await start_server(nursery, responder)
+    transport = UdpTcpTransport(port=server.port)
+    for _ in range(4):
+        reply = await transport.exchange(query_for())
+        owners = [rrset.name.labels for rrset in reply.message.answer]
+        assert QNAME.labels in owners
+        for rrset in reply.message.answer:
+            if rrset.rdtype == dns.rdatatype.CNAME:
+                assert rrset[0].target.labels == (b"www", b"other", b"")
+    sent = {query.question[0].name.labels for query in server.udp_queries}
+    assert len(sent) > 1  # the case was random: there was something to put back
+
+
 async def test_without_case_randomisation_the_name_goes_as_asked(nursery: trio.Nursery) -> None:
     server = await start_server(nursery, answering)
     await UdpTcpTransport(port=server.port, case_randomisation=False).exchange(query_for())
