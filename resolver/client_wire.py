@@ -14,10 +14,12 @@ anything else it returns None and ``parse_query`` hands the packet to
 dnspython, so odd and broken queries are accepted or refused exactly as
 before. ``render_response`` writes the bytes ``Message.to_wire`` writes
 for a response of one question, answer and authority RRsets, and at most an
-OPT record: each RRset still renders itself (``RRset.to_wire``, with the
-same compression table and the same random order of its records), only the
-message around it is written directly. A response over ``max_size`` is left
-to dnspython, which truncates it. ``resolver.upstream_wire`` does the same
+OPT record: names are compressed as dnspython compresses them (against
+every suffix written before, ignoring ASCII case, the table keyed by wire
+bytes instead of ``Name`` objects), records go in the same random order,
+and RDATA without compressible names is still written by dnspython. A
+response over ``max_size``, or with a record of another type, is left to
+dnspython. ``resolver.upstream_wire`` does the same
 for upstream queries and replies.
 
 Pure: bytes in, values out, and back.
@@ -25,7 +27,6 @@ Pure: bytes in, values out, and back.
 
 from __future__ import annotations
 
-import io
 import random
 import struct
 from collections.abc import Sequence
@@ -33,8 +34,12 @@ from typing import NamedTuple
 
 import dns.edns
 import dns.name
+import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
+import dns.rdtypes.ANY.MX
+import dns.rdtypes.ANY.SOA
+import dns.rdtypes.nsbase
 import dns.rrset
 
 _HEADER = struct.Struct("!HHHHHH")
@@ -68,13 +73,26 @@ _UNCOMPRESSED = frozenset(
         dns.rdatatype.TLSA,
         dns.rdatatype.SSHFP,
         dns.rdatatype.CAA,
+        dns.rdatatype.DNAME,
+        dns.rdatatype.SRV,
     }
 )
+#: Types whose RDATA names dnspython compresses against the message's table
+#: (RFC 1035 4.1.4 allows it for the types RFC 1035 defines).
+_COMPRESSED = frozenset(
+    {dns.rdatatype.NS, dns.rdatatype.CNAME, dns.rdatatype.PTR, dns.rdatatype.MX,
+     dns.rdatatype.SOA}
+)
+_SOA_TIMERS = struct.Struct("!IIIII")
 #: Longest name in wire form (RFC 1035 3.1); dnspython refuses longer ones.
 _MAX_NAME = 255
 #: ``Message.to_wire``'s bounds on ``max_size``.
 _MIN_SIZE = 512
 _MAX_SIZE = 65535
+
+
+class _RelativeName(Exception):
+    """A relative name, which dnspython refuses to write without an origin: it says so."""
 
 
 class ReadQuery(NamedTuple):
@@ -150,35 +168,29 @@ def render_response(
     *,
     max_size: int,
 ) -> bytes | None:
-    """``Message.to_wire(max_size=max_size)`` of a response, or None if it is too big.
+    """``Message.to_wire(max_size=max_size)`` of a response, or None for dnspython to write it.
 
     ``header`` is the ID and the flags (rcode included); ``opt`` the OPT
-    record's payload, TTL and options, None for none. When no record's
-    RDATA can point into the compression table (``_UNCOMPRESSED``), names
-    are compressed against a table of their lower-cased wire suffixes;
-    otherwise the table is dnspython's and the RRsets render themselves.
+    record's payload, TTL and options, None for none. None when the
+    response is too big (dnspython truncates it), has a record of a type
+    not known here (``_UNCOMPRESSED``, ``_COMPRESSED``) or a relative name.
     """
-    name, rdtype, rdclass = question
-    out = bytearray(_HEADER.size)
-    if all(
-        rrset.rdtype in _UNCOMPRESSED and rrset.name.is_absolute()
+    if not all(
+        rrset.rdtype in _UNCOMPRESSED or rrset.rdtype in _COMPRESSED
         for rrsets in (answer, authority)
         for rrset in rrsets
     ):
-        table: dict[bytes, int] = {}
+        return None
+    name, rdtype, rdclass = question
+    out = bytearray(_HEADER.size)
+    table: dict[bytes, int] = {}
+    try:
         _write_name(out, table, name)
         out += _QUESTION.pack(rdtype, rdclass)
         answers = sum(_write_rrset(out, table, rrset) for rrset in answer)
         authorities = sum(_write_rrset(out, table, rrset) for rrset in authority)
-    else:
-        file = io.BytesIO(out)
-        file.seek(0, io.SEEK_END)
-        compress: dns.name.CompressType = {}
-        name.to_wire(file, compress)
-        file.write(_QUESTION.pack(rdtype, rdclass))
-        answers = sum(rrset.to_wire(file, compress) for rrset in answer)
-        authorities = sum(rrset.to_wire(file, compress) for rrset in authority)
-        out = bytearray(file.getvalue())
+    except _RelativeName:
+        return None
     if opt is not None:
         payload, ttl, options = opt
         data = b"".join(_option(option) for option in options)
@@ -191,7 +203,7 @@ def render_response(
 
 
 def _write_rrset(out: bytearray, table: dict[bytes, int], rrset: dns.rrset.RRset) -> int:
-    """``rrset.to_wire(out, compress)`` for RDATA without compressible names: records written.
+    """``rrset.to_wire(out, compress)``: the records written.
 
     The records go in a random order, drawn as ``Rdataset.to_wire`` draws it
     (one ``random.shuffle`` of the list), and the owner is written per record
@@ -204,22 +216,48 @@ def _write_rrset(out: bytearray, table: dict[bytes, int], rrset: dns.rrset.RRset
     records = list(rrset)
     random.shuffle(records)
     fixed = _RR.pack(rrset.rdtype, rrset.rdclass, rrset.ttl)
+    compressed = rrset.rdtype in _COMPRESSED
     for record in records:
         _write_name(out, table, rrset.name)
-        data = record.to_wire()
-        assert data is not None  # to_wire without a file returns the bytes
-        out += fixed + _LENGTH.pack(len(data)) + data
+        out += fixed
+        if compressed:
+            start = len(out)
+            out += b"\x00\x00"
+            _write_compressed(out, table, record)
+            _LENGTH.pack_into(out, start, len(out) - start - _LENGTH.size)
+        else:
+            data = record.to_wire()
+            assert data is not None  # to_wire without a file returns the bytes
+            out += _LENGTH.pack(len(data)) + data
     return len(records)
 
 
+def _write_compressed(out: bytearray, table: dict[bytes, int], record: dns.rdata.Rdata) -> None:
+    """The RDATA of an NS, CNAME, PTR, MX or SOA record, its names compressed as dnspython does."""
+    if isinstance(record, dns.rdtypes.ANY.SOA.SOA):
+        _write_name(out, table, record.mname)
+        _write_name(out, table, record.rname)
+        out += _SOA_TIMERS.pack(
+            record.serial, record.refresh, record.retry, record.expire, record.minimum
+        )
+    elif isinstance(record, dns.rdtypes.ANY.MX.MX):
+        out += _LENGTH.pack(record.preference)
+        _write_name(out, table, record.exchange)
+    else:
+        assert isinstance(record, dns.rdtypes.nsbase.NSBase)  # NS, CNAME, PTR
+        _write_name(out, table, record.target)
+
+
 def _write_name(out: bytearray, table: dict[bytes, int], name: dns.name.Name) -> None:
-    """``name.to_wire(out, compress)`` of an absolute name, ``table`` keyed by wire suffix.
+    """``name.to_wire(out, compress)``, ``table`` keyed by wire suffix.
 
     As dnspython: the longest suffix written before (compared ignoring ASCII
     case) becomes a pointer; each suffix written out, the root aside, is
     remembered at its offset while offsets fit a pointer's 14 bits.
     """
     labels = name.labels
+    if not name.is_absolute():
+        raise _RelativeName
     key = b"".join(bytes((len(label),)) + label.lower() for label in labels)
     start = 0
     for index, label in enumerate(labels):

@@ -24,6 +24,7 @@ import dns.rcode
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
+import dns.rdtypes.ANY.CNAME
 import dns.rrset
 import pytest
 from hypothesis import given, settings
@@ -152,7 +153,11 @@ _RDATA = {
     "CNAME": ("www.example.COM.", "other.example.net."),
     "NS": ("ns1.Example.com.", "ns2.example.com."),
     "SOA": ("ns1.example.com. hostmaster.Example.com. 1 7200 3600 1209600 300",),
-    "MX": ("10 mail.example.com.",),
+    "MX": ("10 mail.example.com.", "20 Www.Example.com."),
+    "PTR": ("a.b.example.com.",),
+    "DNAME": ("example.net.",),
+    "SRV": ("0 5 5060 sip.Example.com.",),
+    "NAPTR": ('100 10 "u" "E2U+sip" "" www.example.com.',),
 }
 
 
@@ -210,12 +215,35 @@ def test_responses_are_rendered_byte_for_byte_as_to_wire(
     assert fast == slow
 
 
-def test_an_answer_renders_without_dnspython_s_message(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The common answer takes the fast path: no ``Message`` is built for it."""
+def test_relative_names_are_left_to_dnspython() -> None:
+    question = EchoedQuestion(dns.name.from_text("www.example."), dns.rdatatype.CNAME,
+                              dns.rdataclass.IN)
+    echo = Echo(id=1, opcode=dns.opcode.QUERY, rd=True, cd=False, question=question)
+    target = dns.rdtypes.ANY.CNAME.CNAME(dns.rdataclass.IN, dns.rdatatype.CNAME,
+                                         dns.name.Name([b"target"]))
+    relative = dns.rrset.from_rdata("www.example.", 300, target)
+    with pytest.raises(dns.name.NeedAbsoluteNameOrOrigin):
+        messages._render(echo, 0, (), max_size=512, answer=(relative,))
+
+
+@pytest.mark.parametrize(("answer", "authority"), [
+    ((("n1.bench.com.", "A", "192.0.2.1"),), ()),
+    ((("n1.bench.com.", "CNAME", "x.bench.com."), ("x.bench.com.", "A", "192.0.2.1")), ()),
+    ((), (("bench.com.", "SOA", "ns1.bench.com. h.bench.com. 1 2 3 4 5"),)),
+    ((("n1.bench.com.", "MX", "10 mx.bench.com."),), (("bench.com.", "NS", "ns1.bench.com."),)),
+])
+def test_common_answers_render_without_dnspython_s_message(
+    monkeypatch: pytest.MonkeyPatch, answer: tuple[tuple[str, str, str], ...],
+    authority: tuple[tuple[str, str, str], ...],
+) -> None:
+    """The common answers take the fast path: no ``Message`` is built for them."""
     monkeypatch.setattr(messages, "_message", None)
     question = EchoedQuestion(dns.name.from_text("n1.bench.com."), dns.rdatatype.A,
                               dns.rdataclass.IN)
     echo = Echo(id=1, opcode=dns.opcode.QUERY, rd=True, cd=False, question=question, edns=True)
-    answer = dns.rrset.from_text("n1.bench.com.", 300, "IN", "A", "192.0.2.1")
-    wire = messages._render(echo, 0, (), max_size=1232, answer=(answer,))
-    assert dns.message.from_wire(wire).answer == [answer]
+    records = [[dns.rrset.from_text(name, 300, "IN", rdtype, text) for name, rdtype, text in part]
+               for part in (answer, authority)]
+    wire = messages._render(echo, 0, (), max_size=1232, answer=records[0],
+                            authority=records[1])
+    parsed = dns.message.from_wire(wire)
+    assert (parsed.answer, parsed.authority) == (records[0], records[1])
