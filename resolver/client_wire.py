@@ -1,8 +1,8 @@
 """Client messages in wire form, fast for the common case, as dnspython for the rest.
 
 Profiling a cold validated resolution against NSD (``bench/cold_nsd.py``,
-issue 19) showed the client's side of each answer costing about a tenth of
-the resolver's CPU: ``dns.message.from_wire`` on the client's query (30-50
+issue 19) showed the client's side of each answer costing about 7% of the
+resolver's CPU: ``dns.message.from_wire`` on the client's query (30-50
 us for one question and an OPT record) and ``Message.to_wire`` on the
 response (40-70 us for one A record), mostly in building a ``Message``, its
 OPT ``RRset`` and flag enums, and in the ``Renderer``'s size bookkeeping.
@@ -100,7 +100,8 @@ class ReadQuery(NamedTuple):
 
     ``opt_ttl`` is the OPT record's TTL field (extended rcode, EDNS version,
     flags; dnspython's ``Message.ednsflags``), None without one; ``payload``
-    is its CLASS (the client's UDP size), 0 without one.
+    is its CLASS (the client's UDP size), 0 without one; ``tsig`` the
+    query's TSIG record, which only dnspython's reading finds.
     """
 
     name: dns.name.Name
