@@ -84,6 +84,10 @@ _COMPRESSED = frozenset(
      dns.rdatatype.SOA}
 )
 _SOA_TIMERS = struct.Struct("!IIIII")
+#: The enum members dnspython's ``make`` returns for known values, without its
+#: checks (the unknown ones it makes up are left to it).
+_TYPES = {int(member): member for member in dns.rdatatype.RdataType}
+_CLASSES = {int(member): member for member in dns.rdataclass.RdataClass}
 #: Longest name in wire form (RFC 1035 3.1); dnspython refuses longer ones.
 _MAX_NAME = 255
 #: ``Message.to_wire``'s bounds on ``max_size``.
@@ -151,10 +155,12 @@ def read_query(wire: bytes) -> ReadQuery | None:
         position += 1 + _OPT.size
     if position != len(wire):
         return None
+    known_type = _TYPES.get(rdtype)
+    known_class = _CLASSES.get(rdclass)
     return ReadQuery(
         dns.name.Name(labels),
-        dns.rdatatype.RdataType.make(rdtype),
-        dns.rdataclass.RdataClass.make(rdclass),
+        dns.rdatatype.RdataType.make(rdtype) if known_type is None else known_type,
+        dns.rdataclass.RdataClass.make(rdclass) if known_class is None else known_class,
         opt_ttl,
         payload,
     )
