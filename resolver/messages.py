@@ -8,7 +8,8 @@ with an error rcode, rendered by ``render_error``). Once the resolver has an
 client's ID, flags and EDNS size, our RA/AD policy, its Extended DNS Errors.
 
 It is pure (no Trio, no I/O) so every rule here is tested without sockets.
-Rendering goes through dnspython; the whole response is built by
+Reading and rendering go through ``client_wire`` for the common case and
+dnspython for the rest; the whole response is built by
 ``render_response`` from ``ClientQuery`` + ``Outcome``, which is the seam
 where a wire-bytes fast path for cache hits can later slot in.
 """
@@ -16,7 +17,7 @@ where a wire-bytes fast path for cache hits can later slot in.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import dns.edns
@@ -32,6 +33,8 @@ import dns.rdatatype
 import dns.rrset
 
 from dnssec.status import Security
+from resolver.client_wire import ReadQuery, read_query
+from resolver.client_wire import render_response as render_wire
 from resolver.errors import HoldfastError, QueryError
 from resolver.question import ExtendedError, Outcome, Question
 
@@ -46,6 +49,15 @@ TCP_SIZE_LIMIT = 65535
 ANY_TTL = 3600
 
 _HEADER = struct.Struct("!HHHHHH")
+#: Header and EDNS flag bits as plain ints: ``int & IntFlag`` runs the enum's
+#: Python code, several times per query on the hot path.
+_QR, _AA, _TC, _RD, _RA, _AD, _CD, _DO = (
+    int(flag)
+    for flag in (
+        dns.flags.QR, dns.flags.AA, dns.flags.TC, dns.flags.RD, dns.flags.RA, dns.flags.AD,
+        dns.flags.CD, dns.flags.DO,
+    )
+)
 
 #: Meta-TYPEs that exist only as message machinery (RFC 6895 3.1): asking for
 #: them is malformed.
@@ -58,6 +70,12 @@ _UNASKABLE_TYPES = frozenset(
 _TRANSFER_TYPES = frozenset({dns.rdatatype.AXFR, dns.rdatatype.IXFR})
 #: The obsolete mail-agent QTYPEs of RFC 883: askable, but not implemented.
 _OBSOLETE_TYPES = frozenset({dns.rdatatype.MAILA, dns.rdatatype.MAILB})
+#: The rcode that answers each QTYPE we do not resolve.
+_REFUSED_TYPES = {
+    **dict.fromkeys(_UNASKABLE_TYPES, dns.rcode.FORMERR),
+    **dict.fromkeys(_TRANSFER_TYPES, dns.rcode.REFUSED),
+    **dict.fromkeys(_OBSOLETE_TYPES, dns.rcode.NOTIMP),
+}
 
 _ANY_HINFO = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.HINFO, '"RFC8482" ""')
 
@@ -175,13 +193,13 @@ def parse_query(wire: bytes) -> ClientQuery:
     if len(wire) < _HEADER.size:
         raise DropQuery("shorter than a DNS header")
     query_id, flags, qdcount, _, _, _ = _HEADER.unpack_from(wire)
-    if flags & dns.flags.QR:
+    if flags & _QR:
         raise DropQuery("a response, not a query")
     echo = Echo(
         id=query_id,
         opcode=dns.opcode.from_flags(flags),
-        rd=bool(flags & dns.flags.RD),
-        cd=bool(flags & dns.flags.CD),
+        rd=bool(flags & _RD),
+        cd=bool(flags & _CD),
     )
     if echo.opcode != dns.opcode.QUERY:
         raise QueryRejected(
@@ -189,6 +207,43 @@ def parse_query(wire: bytes) -> ClientQuery:
         )
     if qdcount != 1:
         raise QueryRejected(dns.rcode.FORMERR, f"{qdcount} questions", echo=echo)
+    sent = read_query(wire) or _read_by_dnspython(wire, echo)
+    edns = sent.opt_ttl is not None
+    ednsflags = sent.opt_ttl or 0
+    dnssec_ok = bool(ednsflags & _DO)
+    echo = Echo(
+        id=echo.id,
+        opcode=echo.opcode,
+        rd=echo.rd,
+        cd=echo.cd,
+        question=EchoedQuestion(sent.name, sent.rdtype, sent.rdclass),
+        edns=edns,
+        dnssec_ok=dnssec_ok,
+    )
+    if sent.tsig is not None:
+        raise _unknown_key(sent.tsig, echo)
+    version = (ednsflags & 0xFF0000) >> 16
+    if edns and version != 0:
+        raise QueryRejected(dns.rcode.BADVERS, f"EDNS version {version}", echo=echo)
+    _check_question(sent.rdtype, sent.rdclass, echo)
+    return ClientQuery(
+        id=query_id,
+        question=Question(sent.name, sent.rdtype),
+        rd=echo.rd,
+        cd=echo.cd,
+        ad=bool(flags & _AD),
+        dnssec_ok=dnssec_ok,
+        edns=edns,
+        payload=max(sent.payload, MIN_UDP_SIZE) if edns else MIN_UDP_SIZE,
+    )
+
+
+def _read_by_dnspython(wire: bytes, echo: Echo) -> ReadQuery:
+    """What ``read_query`` reads, for any query: read by ``dns.message.from_wire``.
+
+    Raises:
+        QueryRejected: FORMERR, the query does not parse.
+    """
     try:
         # keyring=False: read a TSIG record without checking it (we have no
         # keys); by default dnspython raises on any signed message.
@@ -200,32 +255,8 @@ def parse_query(wire: bytes) -> ClientQuery:
             dns.rcode.FORMERR, f"unparsable: {type(error).__name__}", echo=echo
         ) from error
     sent = message.question[0]
-    edns = message.opt is not None
-    dnssec_ok = bool(message.ednsflags & dns.flags.DO)
-    echo = Echo(
-        id=echo.id,
-        opcode=echo.opcode,
-        rd=echo.rd,
-        cd=echo.cd,
-        question=EchoedQuestion(sent.name, sent.rdtype, sent.rdclass),
-        edns=edns,
-        dnssec_ok=dnssec_ok,
-    )
-    if message.tsig is not None:
-        raise _unknown_key(message.tsig, echo)
-    if edns and message.edns != 0:
-        raise QueryRejected(dns.rcode.BADVERS, f"EDNS version {message.edns}", echo=echo)
-    _check_question(sent.rdtype, sent.rdclass, echo)
-    return ClientQuery(
-        id=query_id,
-        question=Question(sent.name, sent.rdtype),
-        rd=echo.rd,
-        cd=echo.cd,
-        ad=bool(flags & dns.flags.AD),
-        dnssec_ok=dnssec_ok,
-        edns=edns,
-        payload=max(message.payload, MIN_UDP_SIZE) if edns else MIN_UDP_SIZE,
-    )
+    opt_ttl = message.ednsflags if message.opt is not None else None
+    return ReadQuery(sent.name, sent.rdtype, sent.rdclass, opt_ttl, message.payload, message.tsig)
 
 
 def _unknown_key(tsig: dns.rrset.RRset, echo: Echo) -> QueryRejected:
@@ -253,13 +284,9 @@ def _check_question(
     if rdclass != dns.rdataclass.IN:
         reason = f"class {dns.rdataclass.to_text(rdclass)}"
         raise QueryRejected(dns.rcode.REFUSED, reason, echo=echo)
-    reason = f"QTYPE {dns.rdatatype.to_text(rdtype)}"
-    if rdtype in _UNASKABLE_TYPES:
-        raise QueryRejected(dns.rcode.FORMERR, reason, echo=echo)
-    if rdtype in _TRANSFER_TYPES:
-        raise QueryRejected(dns.rcode.REFUSED, reason, echo=echo)
-    if rdtype in _OBSOLETE_TYPES:
-        raise QueryRejected(dns.rcode.NOTIMP, reason, echo=echo)
+    rcode = _REFUSED_TYPES.get(rdtype)
+    if rcode is not None:
+        raise QueryRejected(rcode, f"QTYPE {dns.rdatatype.to_text(rdtype)}", echo=echo)
 
 
 def udp_size_limit(query: ClientQuery, max_udp_size: int = OUR_UDP_PAYLOAD) -> int:
@@ -288,8 +315,8 @@ def render_response(query: ClientQuery, outcome: Outcome, *, max_size: int) -> b
     if outcome.security is Security.BOGUS and not query.cd:
         return _render(query.echo, dns.rcode.SERVFAIL, outcome.errors, max_size=max_size)
     ad = outcome.security is Security.SECURE and (query.ad or query.dnssec_ok)
-    answer: Iterable[dns.rrset.RRset] = outcome.answer
-    authority: Iterable[dns.rrset.RRset] = outcome.authority
+    answer: Sequence[dns.rrset.RRset] = outcome.answer
+    authority: Sequence[dns.rrset.RRset] = outcome.authority
     if query.dnssec_ok:
         answer = _with_signatures(outcome.answer, outcome.signatures)
         authority = (*outcome.authority, *outcome.proof)
@@ -348,15 +375,35 @@ def render_any_response(query: ClientQuery) -> bytes:
 def _render(
     echo: Echo,
     rcode: int,
-    errors: Iterable[ExtendedError],
+    errors: Sequence[ExtendedError],
     *,
     max_size: int,
     ad: bool = False,
     aa: bool = False,
-    answer: Iterable[dns.rrset.RRset] = (),
-    authority: Iterable[dns.rrset.RRset] = (),
+    answer: Sequence[dns.rrset.RRset] = (),
+    authority: Sequence[dns.rrset.RRset] = (),
 ) -> bytes:
-    """Build and render a response; if it exceeds ``max_size``, the TC=1 stand-in."""
+    """Build and render a response; if it exceeds ``max_size``, the TC=1 stand-in.
+
+    The common response (a question, no TSIG, a 4-bit rcode) is written by
+    ``client_wire.render_response``; the rest, and a response too big for
+    ``max_size``, by dnspython.
+    """
+    if echo.question is not None and echo.tsig is None and rcode <= 0xF:
+        sent = echo.question
+        opt = None
+        if echo.edns:
+            opt = (OUR_UDP_PAYLOAD, _DO if echo.dnssec_ok else 0, _options(errors))
+        wire = render_wire(
+            (echo.id, _flags(echo, ad=ad, aa=aa) | rcode),
+            (sent.name, sent.rdtype, sent.rdclass),
+            answer,
+            authority,
+            opt,
+            max_size=max_size,
+        )
+        if wire is not None:
+            return wire
     message = _message(echo, rcode, errors, ad=ad, aa=aa)
     message.answer.extend(answer)
     message.authority.extend(authority)
@@ -369,7 +416,7 @@ def _render(
 def _truncated(echo: Echo, rcode: int, *, ad: bool, max_size: int) -> bytes:
     """The header and question only, with TC=1."""
     truncated = _message(echo, rcode, (), ad=ad)
-    truncated.flags |= dns.flags.TC
+    truncated.flags |= _TC
     return truncated.to_wire(max_size=max_size)
 
 
@@ -378,16 +425,7 @@ def _message(
 ) -> dns.message.Message:
     """A response header, question and OPT record for ``echo``, sections empty."""
     message = dns.message.Message(id=echo.id)
-    flags = dns.flags.QR | dns.flags.RA | dns.opcode.to_flags(echo.opcode)
-    if aa:
-        flags |= dns.flags.AA
-    if echo.rd:
-        flags |= dns.flags.RD
-    if echo.cd:
-        flags |= dns.flags.CD
-    if ad:
-        flags |= dns.flags.AD
-    message.flags = flags
+    message.flags = _flags(echo, ad=ad, aa=aa)
     if echo.question is not None:
         sent = echo.question
         message.question.append(dns.rrset.RRset(sent.name, sent.rdclass, sent.rdtype))
@@ -396,15 +434,34 @@ def _message(
     if echo.edns:
         message.use_edns(
             0,
-            dns.flags.DO if echo.dnssec_ok else 0,
+            _DO if echo.dnssec_ok else 0,
             payload=OUR_UDP_PAYLOAD,
-            options=[
-                dns.edns.EDEOption(dns.edns.EDECode.make(error.code), error.text or None)
-                for error in errors
-            ],
+            options=_options(errors),
         )
     elif rcode > 0xF:
         # An extended rcode needs an OPT record the client cannot read.
         rcode = dns.rcode.SERVFAIL
     message.set_rcode(dns.rcode.Rcode.make(rcode))
     return message
+
+
+def _flags(echo: Echo, *, ad: bool, aa: bool) -> int:
+    """A response's header flags, rcode aside: QR, RA, the query's opcode, RD and CD."""
+    flags = _QR | _RA | dns.opcode.to_flags(echo.opcode)
+    if aa:
+        flags |= _AA
+    if echo.rd:
+        flags |= _RD
+    if echo.cd:
+        flags |= _CD
+    if ad:
+        flags |= _AD
+    return flags
+
+
+def _options(errors: Iterable[ExtendedError]) -> list[dns.edns.Option]:
+    """The EDNS options carrying ``errors`` (RFC 8914)."""
+    return [
+        dns.edns.EDEOption(dns.edns.EDECode.make(error.code), error.text or None)
+        for error in errors
+    ]

@@ -341,7 +341,7 @@ class DnsServer:
             self.stats.dropped += 1
             return None
         response, rcode = reply
-        rcode_text = dns.rcode.to_text(dns.rcode.Rcode.make(rcode))
+        rcode_text = _rcode_text(rcode)
         responses, qtypes = self.stats.responses, self.stats.qtypes
         responses[rcode_text] = responses.get(rcode_text, 0) + 1
         qtype = question_type(wire)
@@ -701,6 +701,12 @@ def _tune_udp(sock: socket.socket, receive_buffer: int) -> None:
 def _close(sock: socket.socket) -> None:
     trio.lowlevel.notify_closing(sock)
     sock.close()
+
+
+@functools.cache
+def _rcode_text(rcode: int) -> str:
+    """The label an rcode is counted under, made once per rcode (at most 4,096 of them)."""
+    return dns.rcode.to_text(dns.rcode.Rcode.make(rcode))
 
 
 def _try_send(sock: socket.socket, reply: bytes, peer: tuple[Any, ...]) -> bool:

@@ -256,7 +256,7 @@ class ZoneServers:
             if isinstance(result, UpstreamError):
                 # A timeout already reported when its RTO passed is not reported
                 # twice. Another error ending the leg at its RTO (garbage with our
-                # ID: transport._upstream_failures) is the server's failure, which
+                # ID: transport._UpstreamFailures) is the server's failure, which
                 # later rounds do not ask again (Deckard's iter_req_qname).
                 if not (attempt.timed_out and isinstance(result, UpstreamTimeout)):
                     timed_out.discard(address)

@@ -48,13 +48,16 @@ import logging
 import secrets
 import socket
 import ssl
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Literal
 
 import dns.exception
 import dns.flags
 import dns.message
 import dns.name
 import dns.rcode
+import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 import trio
@@ -71,8 +74,9 @@ from resolver.errors import (
 )
 from resolver.exchange import UpstreamQuery, UpstreamReply
 from resolver.framing import frame, read_frames
+from resolver.upstream_request import QUESTION_OFFSET, UpstreamRequest, name_wire, randomise_case
 from resolver.upstream_tls import UpstreamTlsError, client_context
-from resolver.upstream_wire import read_reply, render_query
+from resolver.upstream_wire import read_reply
 
 _log = logging.getLogger("holdfast.transport")
 
@@ -86,6 +90,8 @@ REFUSAL_WARNING_INTERVAL = 60.0
 CASE_FALLBACK_PERIOD = 3600.0
 
 _MAX_MESSAGE = 65535
+#: Header flag bits as plain ints: ``int & IntFlag`` runs the enum's Python code.
+_QR, _TC = int(dns.flags.QR), int(dns.flags.TC)
 _WARNED_ADDRESSES = 1024
 
 #: Rcodes with which a server that does not speak EDNS rejects an OPT record.
@@ -96,11 +102,6 @@ _DATA_RCODES = frozenset({dns.rcode.NOERROR, dns.rcode.NXDOMAIN})
 
 #: Servers remembered as not preserving case; the least recently marked go first.
 _CASE_BLIND_SERVERS = 1024
-#: Wire octets of ASCII letters, whose case 0x20 flips (RFC 4343: DNS names compare
-#: case-insensitively in ASCII only).
-_LETTERS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-#: Offset of the question name in a DNS message: right after the header.
-_QUESTION = 12
 
 #: Per server address: exchanges, then the ways they failed or were dropped.
 #: An exchange counts as a timeout when nothing matching came within its
@@ -126,22 +127,6 @@ class Drop(enum.Enum):
 
     UNPARSEABLE = "unparseable"
     CASE = "case_mismatch"
-
-
-def randomise_case(name: dns.name.Name) -> dns.name.Name:
-    """``name`` with the case of each ASCII letter set by a random bit (0x20).
-
-    The bits come from ``secrets``: an attacker who could predict them would
-    gain nothing from them. Length octets are at most 63, never a letter.
-    """
-    wire = bytearray(_wire(name))
-    letters = [index for index, octet in enumerate(wire) if octet in _LETTERS]
-    bits = secrets.randbits(len(letters)) if letters else 0
-    for position, index in enumerate(letters):
-        if bits >> position & 1:
-            wire[index] ^= 0x20
-    randomised, _ = dns.name.from_wire(bytes(wire), 0)
-    return randomised
 
 
 class RetryingTransport(abc.ABC):
@@ -234,7 +219,7 @@ class RetryingTransport(abc.ABC):
             try:
                 udp = self._filter(query, edns, randomise, udp=True)
                 message = await self._leg(query, udp, tcp=False)
-                if message.flags & dns.flags.TC:
+                if int(message.flags) & _TC:
                     message = None
             except CaseMismatch:
                 # Knot Resolver (lib/layer/iterate.c) forces TCP after a mismatching
@@ -269,23 +254,19 @@ class RetryingTransport(abc.ABC):
             check_case=randomise,
         )
 
-    def _request(
-        self, query: UpstreamQuery, *, edns: bool, randomise: bool
-    ) -> dns.message.QueryMessage:
+    def _request(self, query: UpstreamQuery, *, edns: bool, randomise: bool) -> UpstreamRequest:
         """Build a query with a fresh unpredictable ID (and case); RD only to a forwarder."""
         qname = query.qname
-        if randomise:
-            qname = randomise_case(qname)
-        elif self._exempt(qname):
+        if not randomise and self._exempt(qname):
             qname = qname.canonicalize()
-        return dns.message.make_query(
-            qname,
+        name = name_wire(qname)
+        return UpstreamRequest.build(
+            secrets.randbits(16),
+            randomise_case(name) if randomise else name,
             query.rdtype,
-            use_edns=0 if edns else False,
-            want_dnssec=edns and query.dnssec_ok,
+            recursion_desired=query.recursion_desired,
             payload=self._udp_payload if edns else None,
-            id=secrets.randbits(16),
-            flags=dns.flags.RD if query.recursion_desired else 0,
+            dnssec_ok=edns and query.dnssec_ok,
         )
 
     def _exempt(self, qname: dns.name.Name) -> bool:
@@ -341,7 +322,7 @@ class ReplyFilter:
 
     def __init__(
         self,
-        request: dns.message.Message,
+        request: UpstreamRequest,
         original: dns.name.Name,
         address: str,
         counts: ServerTable,
@@ -355,9 +336,9 @@ class ReplyFilter:
         self._counts = counts
         self._udp = udp
         self._check_case = check_case
-        self._sent_name = _wire(request.question[0].name)
-        self._original_name = _wire(original)
-        self._original_labels = original.labels
+        self._original = original
+        self._original_name = name_wire(original)
+        self._lowered = tuple(map(bytes.lower, original.labels))
         self._dropped: dict[Drop, int] = {}
 
     def take(self, wire: bytes) -> dns.message.Message | None:
@@ -371,29 +352,42 @@ class ReplyFilter:
         """
         if len(wire) < 2 or int.from_bytes(wire[:2], "big") != self.request.id:
             return None
-        head = _parse(wire, question_only=True)
-        if head is None:
-            return self._drop(Drop.UNPARSEABLE)
-        if not head.flags & dns.flags.QR:
+        if self.request.echoed_by(wire):
+            # The common reply, its question checked in the wire: what
+            # dnspython's reading of the question would find, without it.
+            flags = int.from_bytes(wire[2:4], "big")
+        else:
+            head = _parse(wire, question_only=True)
+            if head is None:
+                return self._drop(Drop.UNPARSEABLE)
+            if not head.flags & _QR:
+                return None
+            if not head.question and head.rcode() in _DATA_RCODES:
+                # Data with our ID but no question to match it against: malformed
+                # (Knot Resolver, lib/layer/iterate.c resolve(): a reply parsed
+                # no further than its header is KR_SELECTION_MALFORMED). Counted,
+                # so the leg ends as this server's failure, not as a timeout
+                # that later rounds would ask again until the time budget is
+                # spent (scenario iter_req_qname).
+                return self._drop(Drop.UNPARSEABLE)
+            if not _answers_question(head, self.request):
+                return None
+            if not head.question:
+                return self._take(wire, head.flags)
+            flags = head.flags
+        if not flags & _QR:
             return None
-        if not head.question and head.rcode() in _DATA_RCODES:
-            # Data with our ID but no question to match it against: malformed
-            # (Knot Resolver, lib/layer/iterate.c resolve(): a reply parsed
-            # no further than its header is KR_SELECTION_MALFORMED). Counted,
-            # so the leg ends as this server's failure, not as a timeout
-            # that later rounds would ask again until the time budget is
-            # spent (scenario iter_req_qname).
-            return self._drop(Drop.UNPARSEABLE)
-        if not _answers_question(head, self.request):
-            return None
-        if head.question:
-            end = _QUESTION + len(self._sent_name)
-            if wire[_QUESTION:end] != self._sent_name:
-                if self._check_case and self._udp:
-                    return self._drop(Drop.CASE)
-                self.case_changed = self._check_case
-            wire = wire[:_QUESTION] + self._original_name + wire[end:]
-        if head.flags & dns.flags.TC:
+        sent = self.request.name
+        end = QUESTION_OFFSET + len(sent)
+        if wire[QUESTION_OFFSET:end] != sent:
+            if self._check_case and self._udp:
+                return self._drop(Drop.CASE)
+            self.case_changed = self._check_case
+        return self._take(wire[:QUESTION_OFFSET] + self._original_name + wire[end:], flags)
+
+    def _take(self, wire: bytes, flags: int) -> dns.message.Message | None:
+        """The reply in ``wire`` (its question in the case asked), header ``flags`` read."""
+        if flags & _TC:
             if not self._udp:
                 raise MalformedResponse(self.address, "TC=1 over TCP")
             return _parse(wire, question_only=True)
@@ -413,15 +407,21 @@ class ReplyFilter:
         target begins with the query name's labels (RFC 6672 section 2.2).
         Nothing else of ours carries it.
         """
-        original = self._original_labels
+        original = self._original
+        labels = original.labels
+        lowered = self._lowered
         for section in (message.answer, message.authority, message.additional):
             for position, rrset in enumerate(section):
-                if rrset.name.labels != original and rrset.name == dns.name.Name(original):
-                    rrset.name = dns.name.Name(original)
-                if rrset.rdtype != dns.rdatatype.CNAME or rrset.name.labels != original:
+                owner = rrset.name.labels
+                # The owner is the query name in another case: labels equal
+                # once lowered, as ``Name.__eq__`` compares them, for less.
+                if owner != labels and tuple(map(bytes.lower, owner)) == lowered:
+                    rrset.name = original
+                    owner = labels
+                if rrset.rdtype != dns.rdatatype.CNAME or owner != labels:
                     continue
                 for cname in rrset:  # one, unless the server is broken (scrubbed later)
-                    target = _with_prefix_case(cname.target, original)
+                    target = _with_prefix_case(cname.target, labels)
                     if target is not cname.target:
                         restored = cname.replace(target=target)
                         section[position] = dns.rrset.from_rdata(rrset.name, rrset.ttl, restored)
@@ -542,11 +542,11 @@ class UdpTcpTransport(RetryingTransport):
         A truncated reply is returned parsed only up to its question.
         """
         with (
-            _upstream_failures(replies, query) as ignored,
+            _UpstreamFailures(replies, query) as ignored,
             trio.socket.socket(family, socket.SOCK_DGRAM) as sock,
         ):
             await sock.connect((query.address, query.port or self._port))
-            await sock.send(render_query(replies.request))
+            await sock.send(replies.request.wire)
             while True:
                 message = replies.take(await sock.recv(_MAX_MESSAGE))
                 if message is not None:
@@ -567,7 +567,7 @@ class UdpTcpTransport(RetryingTransport):
         if query.tls_name is not None:
             return await self._over_tls(query, family, replies)
         server = (query.address, query.port or self._port)
-        with _upstream_failures(replies, query) as ignored:
+        with _UpstreamFailures(replies, query) as ignored:
             kept = self._tcp.take(server)
             if kept is not None:
                 with contextlib.suppress(OSError, trio.BrokenResourceError):
@@ -592,7 +592,7 @@ class UdpTcpTransport(RetryingTransport):
     ) -> dns.message.Message:
         """Send the request over TLS verified for ``query.tls_name`` (RFC 7858); the reply."""
         with (
-            _upstream_failures(replies, query) as ignored,
+            _UpstreamFailures(replies, query) as ignored,
             trio.socket.socket(family, socket.SOCK_STREAM) as sock,
         ):
             await sock.connect((query.address, query.port or self._port))
@@ -600,7 +600,7 @@ class UdpTcpTransport(RetryingTransport):
                 trio.SocketStream(sock), self._tls_context(query), server_hostname=query.tls_name
             )
             await stream.do_handshake()
-            await stream.send_all(frame(render_query(replies.request)))
+            await stream.send_all(frame(replies.request.wire))
             async with contextlib.aclosing(read_frames(stream)) as frames:
                 async for wire in frames:
                     message = replies.take(wire)
@@ -624,7 +624,7 @@ class UdpTcpTransport(RetryingTransport):
         ``ignored`` is told of each message ``replies`` did not take.
         """
         try:
-            await connection.send(render_query(replies.request))
+            await connection.send(replies.request.wire)
             while (wire := await connection.receive()) is not None:
                 message = replies.take(wire)
                 if message is not None:
@@ -654,39 +654,58 @@ class UdpTcpTransport(RetryingTransport):
         return context
 
 
-@contextlib.contextmanager
-def _upstream_failures(
-    replies: ReplyFilter, query: UpstreamQuery
-) -> Iterator[Callable[[], None]]:
+class _UpstreamFailures:
     """Bound a leg and turn socket failures into ``UpstreamError``s.
 
     The leg listens for ``query.listen_for``, but only while nothing with
     our ID was dropped: once ``replies`` dropped one, it ends at
     ``query.timeout`` as this server's failure (``replies.failure``), so a
     server that sends garbage is not waited for as a slow one would be
-    (scenario iter_req_qname). The leg calls what this yields after each
+    (scenario iter_req_qname). The leg calls what ``with`` gives after each
     message ``replies`` did not take.
+
+    A class around a bare ``trio.CancelScope`` rather than a
+    ``@contextmanager`` around ``trio.fail_after`` (itself one): it is
+    entered once per upstream query, and the two generators cost more than
+    the rest of the leg's bookkeeping (issue 19's profile).
     """
-    address = replies.address
-    started = trio.current_time()
-    try:
-        with trio.fail_after(query.listen_for) as scope:
 
-            def ignored() -> None:
-                if replies.dropped:
-                    scope.deadline = min(scope.deadline, started + query.timeout)
+    def __init__(self, replies: ReplyFilter, query: UpstreamQuery) -> None:
+        self._replies = replies
+        self._query = query
+        self._scope = trio.CancelScope()
+        self._started = 0.0
 
-            yield ignored
-    except trio.TooSlowError:
-        waited = trio.current_time() - started
-        timed_out = UpstreamTimeout(address, f"no matching reply within {waited:.3f} s")
-        raise replies.failure(timed_out) from None
-    except (OSError, trio.BrokenResourceError) as exc:
-        # trio.SSLStream reports a failed handshake (a certificate that does
-        # not verify) as BrokenResourceError caused by the ssl error: say that.
-        cause = exc.__cause__ if isinstance(exc, trio.BrokenResourceError) else None
-        reason = exc if cause is None else cause
-        raise NetworkError(address, str(reason) or type(reason).__name__) from exc
+    def __enter__(self) -> Callable[[], None]:
+        self._started = trio.current_time()
+        self._scope.deadline = self._started + self._query.listen_for
+        self._scope.__enter__()
+        return self._ignored
+
+    def _ignored(self) -> None:
+        if self._replies.dropped:
+            scope = self._scope
+            scope.deadline = min(scope.deadline, self._started + self._query.timeout)
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> Literal[False]:
+        self._scope.__exit__(kind, exc, traceback)
+        address = self._replies.address
+        if self._scope.cancelled_caught:
+            waited = trio.current_time() - self._started
+            timed_out = UpstreamTimeout(address, f"no matching reply within {waited:.3f} s")
+            raise self._replies.failure(timed_out) from None
+        if isinstance(exc, OSError | trio.BrokenResourceError):
+            # trio.SSLStream reports a failed handshake (a certificate that does
+            # not verify) as BrokenResourceError caused by the ssl error: say that.
+            cause = exc.__cause__ if isinstance(exc, trio.BrokenResourceError) else None
+            reason = exc if cause is None else cause
+            raise NetworkError(address, str(reason) or type(reason).__name__) from exc
+        return False
 
 
 def _with_prefix_case(name: dns.name.Name, asked: tuple[bytes, ...]) -> dns.name.Name:
@@ -697,11 +716,6 @@ def _with_prefix_case(name: dns.name.Name, asked: tuple[bytes, ...]) -> dns.name
             break
         labels[index] = model
     return name if tuple(labels) == name.labels else dns.name.Name(labels)
-
-
-def _wire(name: dns.name.Name) -> bytes:
-    """``name`` in uncompressed wire form, its case kept."""
-    return b"".join(bytes((len(label),)) + label for label in name.labels)
 
 
 def _parse(wire: bytes, *, question_only: bool) -> dns.message.Message | None:
@@ -716,7 +730,7 @@ def _parse(wire: bytes, *, question_only: bool) -> dns.message.Message | None:
         return None
 
 
-def _answers_question(reply: dns.message.Message, request: dns.message.Message) -> bool:
+def _answers_question(reply: dns.message.Message, request: UpstreamRequest) -> bool:
     """Whether ``reply`` echoes ``request``'s question (names case-insensitively).
 
     An error reply without a question section is accepted too: it carries no
@@ -726,12 +740,11 @@ def _answers_question(reply: dns.message.Message, request: dns.message.Message) 
         return reply.rcode() not in _DATA_RCODES
     if len(reply.question) != 1:
         return False
-    (asked,) = request.question
     (echoed,) = reply.question
     return (
-        echoed.name == asked.name
-        and echoed.rdtype == asked.rdtype
-        and echoed.rdclass == asked.rdclass
+        name_wire(echoed.name).lower() == request.name.lower()
+        and echoed.rdtype == request.rdtype
+        and echoed.rdclass == dns.rdataclass.IN
     )
 
 

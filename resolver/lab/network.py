@@ -16,7 +16,6 @@ from resolver.errors import UpstreamTimeout
 from resolver.exchange import UpstreamQuery, UpstreamReply
 from resolver.lab.lab import PAYLOAD, Lab
 from resolver.transport import ReplyFilter, RetryingTransport
-from resolver.upstream_wire import render_query
 
 
 class LabTransport(RetryingTransport):
@@ -52,7 +51,7 @@ class LabTransport(RetryingTransport):
     async def _leg(
         self, query: UpstreamQuery, replies: ReplyFilter, *, tcp: bool
     ) -> dns.message.Message:
-        reply = self.lab.handle(query.address, render_query(replies.request), tcp=tcp)
+        reply = self.lab.handle(query.address, replies.request.wire, tcp=tcp)
         patience = query.listen_for
         timed_out = UpstreamTimeout(query.address, f"no reply within {patience:g} s")
         if reply.wire is None or reply.delay >= patience:
@@ -63,7 +62,7 @@ class LabTransport(RetryingTransport):
         if message is None:
             # Dropped or ignored: the only reply there will be. A dropped one
             # ends the leg at its timeout, an ignored one at its patience,
-            # as over sockets (transport._upstream_failures).
+            # as over sockets (transport._UpstreamFailures).
             end = query.timeout if replies.dropped else patience
             await trio.sleep(max(end - reply.delay, 0.0))
             raise replies.failure(timed_out)

@@ -67,7 +67,7 @@ class ForwardingLab(LabTransport):
             await trio.sleep(query.timeout)
             raise timed_out
         wire = await self.forwarder.server.answer(
-            replies.request.to_wire(), "127.0.0.1", tcp=tcp
+            replies.request.wire, "127.0.0.1", tcp=tcp
         )
         if wire is not None and self.tamper is not None:
             forged = dns.message.from_wire(wire)

@@ -30,7 +30,6 @@ from resolver.transport import (
     CASE_FALLBACK_PERIOD,
     REFUSAL_WARNING_INTERVAL,
     UdpTcpTransport,
-    randomise_case,
 )
 
 SERVER = "127.53.0.1"
@@ -474,6 +473,40 @@ async def test_each_query_name_gets_a_random_case_and_the_reply_comes_back_as_as
     assert len({name.labels for name in sent}) > 1
 
 
+def owner_written_out(query: dns.message.Message) -> list[bytes]:
+    """An answer whose owner is the query name written in full (as sent), not a pointer."""
+    wire = answer(query).to_wire()
+    return [wire.replace(b"\xc0\x0c", query.question[0].name.to_wire(), 1)]
+
+
+def dname_answer(query: dns.message.Message) -> list[bytes]:
+    """A DNAME answer: the CNAME's target begins with the query name's first label, as sent."""
+    response = dns.message.make_response(query)
+    (question,) = query.question
+    target = dns.name.Name((question.name.labels[0], b"other", b""))
+    response.answer.append(dns.rrset.from_text("example.", 300, "IN", "DNAME", "other."))
+    response.answer.append(
+        dns.rrset.from_text(question.name, 300, "IN", "CNAME", target.to_text()))
+    return [response.to_wire()]
+
+
+@pytest.mark.parametrize("responder", [owner_written_out, dname_answer])
+async def test_the_random_case_a_server_wrote_out_is_put_back_as_asked(
+    nursery: trio.Nursery, responder: Responder
+) -> None:
+    server = await start_server(nursery, responder)
+    transport = UdpTcpTransport(port=server.port)
+    for _ in range(4):
+        reply = await transport.exchange(query_for())
+        owners = [rrset.name.labels for rrset in reply.message.answer]
+        assert QNAME.labels in owners
+        for rrset in reply.message.answer:
+            if rrset.rdtype == dns.rdatatype.CNAME:
+                assert rrset[0].target.labels == (b"www", b"other", b"")
+    sent = {query.question[0].name.labels for query in server.udp_queries}
+    assert len(sent) > 1  # the case was random: there was something to put back
+
+
 async def test_without_case_randomisation_the_name_goes_as_asked(nursery: trio.Nursery) -> None:
     server = await start_server(nursery, answering)
     await UdpTcpTransport(port=server.port, case_randomisation=False).exchange(query_for())
@@ -561,13 +594,3 @@ async def test_a_tcp_only_query_skips_udp(nursery: trio.Nursery) -> None:
     reply = await UdpTcpTransport(port=server.port).exchange(query)
     assert reply.tcp
     assert (len(server.udp_queries), len(server.tcp_queries)) == (0, 1)
-
-
-def test_randomise_case_flips_only_letters_and_keeps_the_name() -> None:
-    name = dns.name.from_text("a1-b_2.xn--c3.example.")
-    seen = {randomise_case(name).labels for _ in range(64)}
-    assert len(seen) > 1
-    for labels in seen:
-        assert dns.name.Name(labels) == name
-        assert [label.lower() for label in labels] == [label.lower() for label in name.labels]
-    assert randomise_case(dns.name.root) == dns.name.root
