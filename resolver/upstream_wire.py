@@ -35,11 +35,8 @@ canonical wire form, the largest cost left after parsing. The tables are
 small and cleared when full (``resolver.recent``); a record or set missing from
 them is parsed and hashed by dnspython exactly as before.
 
-``render_query`` writes the bytes ``Message.to_wire`` writes for a query
-of one absolute question and at most an option-less OPT (what the
-transport sends); anything else is rendered by ``to_wire``.
-
-Pure: bytes in, a message out, and back.
+Pure: bytes in, a message out. (The upstream query itself is written by
+``resolver.upstream_request``.)
 """
 
 from __future__ import annotations
@@ -389,24 +386,3 @@ def _fill(
     if key is not None:
         _SETS.put(key, rrset.items.copy())
 
-
-def render_query(request: dns.message.Message) -> bytes:
-    """``request.to_wire()``, written directly for a plain query."""
-    opt = request.opt
-    if (
-        len(request.question) != 1
-        or request.answer or request.authority or request.additional
-        or request.tsig is not None
-        or (opt is not None and opt[0].options)
-        or not request.question[0].name.is_absolute()
-    ):
-        return request.to_wire()
-    (question,) = request.question
-    parts = [
-        _HEADER.pack(request.id, request.flags, 1, 0, 0, 0 if opt is None else 1),
-        *(bytes((len(label),)) + label for label in question.name.labels),
-        _QUESTION.pack(question.rdtype, question.rdclass),
-    ]
-    if opt is not None:
-        parts.append(b"\x00" + _RR.pack(_OPT, opt.rdclass, opt.ttl, 0))
-    return b"".join(parts)

@@ -1,5 +1,4 @@
-"""``read_reply`` builds exactly the message ``dns.message.from_wire`` builds, or defers to it;
-``render_query`` writes exactly what ``Message.to_wire`` writes.
+"""``read_reply`` builds exactly the message ``dns.message.from_wire`` builds, or defers to it.
 
 The fast reader must never accept what dnspython refuses, nor read anything
 differently: every lab reply (answers, referrals, negative answers with
@@ -10,7 +9,6 @@ read as dnspython reads them.
 
 from __future__ import annotations
 
-import dns.edns
 import dns.message
 import dns.name
 import dns.rdatatype
@@ -21,7 +19,7 @@ from hypothesis import strategies as st
 from resolver import upstream_wire
 from resolver.lab import Lab
 from resolver.recent import Recent
-from resolver.upstream_wire import FAST_PATH_STOPS, _Reader, read_reply, render_query
+from resolver.upstream_wire import FAST_PATH_STOPS, _Reader, read_reply
 
 #: (server address, name, type): answers, referrals, negatives, big signed answers.
 QUERIES = (
@@ -184,26 +182,6 @@ def test_duplicates_singletons_and_ttls_are_kept_as_dnspython_keeps_them() -> No
     _same(fast, dns.message.from_wire(wire))
     assert [(len(rrset), rrset.ttl) for rrset in fast.answer] == [(2, 60), (1, 30)]
     assert fast.answer[1][0].target == dns.name.from_text("two.example.")
-
-
-@pytest.mark.parametrize("edns", [False, True])
-@pytest.mark.parametrize("dnssec_ok", [False, True])
-@pytest.mark.parametrize(("name", "rdtype"), [
-    ("wWw.ExAmple.COM.", "A"), (".", "DNSKEY"), ("bench.com.", "DS"), ("x.y.z.", "TYPE65280")])
-def test_queries_are_rendered_byte_for_byte_as_to_wire(
-    edns: bool, dnssec_ok: bool, name: str, rdtype: str
-) -> None:
-    query = dns.message.make_query(name, rdtype, use_edns=0 if edns else False,
-                                   want_dnssec=edns and dnssec_ok,
-                                   payload=1232 if edns else None, id=4242, flags=0)
-    assert render_query(query) == query.to_wire()
-
-
-def test_a_query_with_edns_options_is_left_to_to_wire() -> None:
-    query = dns.message.make_query(
-        "example.com.", "A", use_edns=0, options=[dns.edns.GenericOption(65001, b"x")])
-    assert render_query(query) == query.to_wire()
-    assert query.to_wire().endswith(b"x")
 
 
 def _referral_with_ns_targets(targets: tuple[str, str], padding: int) -> bytes:
