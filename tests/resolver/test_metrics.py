@@ -61,6 +61,7 @@ PROMISED = {
     "holdfast_tls_handshake_failures": "counter",
     "holdfast_answer_duration_seconds": "histogram",
     "holdfast_cache_entries": "gauge",
+    "holdfast_cache_bytes": "gauge",
     "holdfast_cache_hits": "counter",
     "holdfast_cache_misses": "counter",
     "holdfast_cache_stale_hits": "counter",
