@@ -106,6 +106,7 @@ def measure(workdir: Path, server: Started, workers: int) -> dict[str, Any]:
         "map": usage,
         "total_bytes": pss + usage["file_bytes"],
         "cache_bytes": caches["rrset"]["bytes"] + caches["answer"]["bytes"],
+        "rrset_bytes": caches["rrset"]["bytes"],
         "rrset_entries": caches["rrset"]["entries"],
         "upstream_queries": sum(snapshot["upstream"].get("queries", {}).values()),
         "workers": workers,
