@@ -143,16 +143,19 @@ def cache_shares(config: Config, host: HostCache | None) -> tuple[float, float]:
 
     With the map, the map is the host's RRset cache and a worker's RRset
     cache only its front: the workers split ``FRONT_SHARE`` of the RRsets'
-    part. A front holding every entry it learned would hold the host's
+    part. Fronts holding every entry they learned would hold the host's
     RRsets twice, once in the fronts and once in the map, in about the same
     room (a signed A RRset: some 420 bytes accounted in a front, 340 in the
-    map). And a large front earns little: a name comes back to the worker that resolved
-    it only one time in N (SO_REUSEPORT spreads the clients), so the tail
-    is found in the map the other times anyway, at the cost of one local
-    lookup (some 70 microseconds of CPU against 8 for a front hit, where a
-    cached answer off the fast path costs about 500) and no upstream query
-    (bench/results/shared-cache-2026-12.md, "Large warm cache"). Knot Resolver's workers keep nothing beyond their
-    LMDB cache; Unbound's threads share one ``rrset-cache-size``.
+    map). And a large front earns little: a name comes back to the worker
+    that resolved it only one time in N (SO_REUSEPORT spreads the clients),
+    so the tail is found in the map the other times anyway, at the cost of
+    one local lookup (some 70 microseconds of CPU against 8 for a front
+    hit, where a cached answer off the fast path costs about 500) and no
+    upstream query (bench/results/shared-cache-2026-12.md, "Large warm
+    cache"). An eighth still keeps the hot set: 12 MiB a worker for 4
+    workers at the default 512 MiB, some 30,000 RRsets. Knot Resolver's
+    workers keep nothing beyond their LMDB cache; Unbound's threads share
+    one ``rrset-cache-size``.
 
     The ready-made answers are not in the map (each worker makes its own
     from the RRsets): the workers split their part as one process's, so the
