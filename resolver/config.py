@@ -304,7 +304,8 @@ OPTIONS: tuple[Option, ...] = (
            "memory for cached data: three quarters for RRsets and negative answers, a "
            "quarter for ready-made responses; least recently used go first (an estimate: "
            "wire size plus a measured overhead per entry); workers sharing a cache map "
-           "split it among them", Range(1 << 20, 1 << 40), unit="bytes"),
+           "split the responses' part, and an eighth of the RRsets' part (the map holds "
+           "them)", Range(1 << 20, 1 << 40), unit="bytes"),
     Option("cache", "min_ttl", int, 0, "lowest TTL kept, seconds", Range(0, 86_400), reload=True,
            unit="seconds"),
     Option("cache", "max_ttl", int, 86_400, "highest TTL kept, seconds", Range(1, 604_800),

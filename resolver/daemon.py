@@ -171,14 +171,15 @@ def build(
     transport: Transport | None = None,
     *,
     offload: Offload = in_process,
-    cache_split: int = 1,
+    cache_shares: tuple[float, float] = (1.0, 1.0),
 ) -> Resolver:
     """Assemble a resolver; ``transport`` replaces the real one in tests.
 
     ``offload`` runs the local root's parsing and verification (a worker
     process; tests use a thread, drills under simulated time run it inline).
-    ``cache_split``: the in-process caches get ``[cache] max_bytes`` divided
-    by it (workers in front of the host's map, ``host_cache.cache_split``).
+    ``cache_shares``: the shares of their parts of ``[cache] max_bytes``
+    the RRset and ready-made answer caches get (workers in front of the
+    host's map, ``host_cache.cache_shares``).
 
     Raises:
         HoldfastError: a hints or anchor file is unusable.
@@ -186,7 +187,9 @@ def build(
     hints = read_hints(config)
     anchors = read_anchors(config)
     policy = stale_policy(config)
-    rrset_bytes, answer_bytes = (part // cache_split for part in cache_bytes(config))
+    rrset_bytes, answer_bytes = (
+        int(part * share) for part, share in zip(cache_bytes(config), cache_shares, strict=True)
+    )
     cache = Cache(
         clock,
         max_entries=config["cache.max_entries"],

@@ -129,20 +129,42 @@ def host_cache(map_size: int) -> Iterator[HostCache | None]:
         yield HostCache(directory, secrets.token_bytes(32), map_size)
 
 
-def cache_split(config: Config, host: HostCache | None) -> int:
-    """How many workers share ``[cache] max_bytes``: all of them with the map, else none.
+#: The share of the RRset cache's part of ``[cache] max_bytes`` that the
+#: in-process RRset caches of all the workers take together when the map is
+#: behind them (``cache_shares``).
+FRONT_SHARE = 0.125
 
-    With the map behind it, a worker's in-process cache is only the front of
-    the host's cache: what it evicts is still a lookup in the map away
-    (microseconds, no upstream query), so the workers split one process's
-    budget instead of each taking it whole, and N workers hold about what one
-    holds, plus the map (``[workers] shared_cache_bytes``). Unbound's threads
-    share their ``rrset-cache-size`` likewise; Knot Resolver's workers keep
-    nothing beyond the LMDB map. Without the map (turned off, or a Redis
-    tier, a network call away, in its place) each worker is a whole cache,
-    as before.
+
+def cache_shares(config: Config, host: HostCache | None) -> tuple[float, float]:
+    """The shares of ``[cache] max_bytes`` one worker's caches get: RRsets, ready-made answers.
+
+    Without the map (turned off, or a Redis tier, a network call away, in
+    its place) each worker is a whole cache, as one process is: all of it.
+
+    With the map, the map is the host's RRset cache and a worker's RRset
+    cache only its front: the workers split ``FRONT_SHARE`` of the RRsets'
+    part. Fronts holding every entry they learned would hold the host's
+    RRsets twice, once in the fronts and once in the map, in about the same
+    room (a signed A RRset: some 420 bytes accounted in a front, 340 in the
+    map). And a large front earns little: a name comes back to the worker
+    that resolved it only one time in N (SO_REUSEPORT spreads the clients),
+    so the tail is found in the map the other times anyway, at the cost of
+    one local lookup (some 70 microseconds of CPU against 8 for a front
+    hit, where a cached answer off the fast path costs about 500) and no
+    upstream query (bench/results/shared-cache-2026-12.md, "Large warm
+    cache"). An eighth still keeps the hot set: 12 MiB a worker for 4
+    workers at the default 512 MiB, some 30,000 RRsets. Knot Resolver's
+    workers keep nothing beyond their LMDB cache; Unbound's threads share
+    one ``rrset-cache-size``.
+
+    The ready-made answers are not in the map (each worker makes its own
+    from the RRsets): the workers split their part as one process's, so the
+    fast path covers as many questions per host as before.
     """
-    return config["workers.count"] if host is not None else 1
+    workers: int = config["workers.count"]
+    if host is None:
+        return 1.0, 1.0
+    return FRONT_SHARE / workers, 1.0 / workers
 
 
 def private_directory(prefix: str) -> tempfile.TemporaryDirectory[str]:

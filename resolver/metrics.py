@@ -21,7 +21,7 @@ union of their keys, a key missing from a worker counts as nothing):
 
 * counters (everything ending in a count, per-label dicts, the per-server
   tables, histogram ``counts`` and ``sum``): added up;
-* ``workers``, ``cache.*.entries``, ``holddowns.current``,
+* ``workers``, ``cache.*.entries``, ``cache.*.bytes``, ``holddowns.current``,
   ``tcp_connections.open``, ``tls_connections.open``, ``local_root.state``
   (workers per state), ``shared_cache.store`` (workers per kind of store),
   ``shared_cache.breaker_open`` (workers whose breaker is open): added up
@@ -119,6 +119,7 @@ def collect(resolver: Resolver) -> Snapshot:
         "cache": {
             "rrset": {
                 "entries": cache.entries,
+                "bytes": resolver.cache.accounted_bytes,
                 "hits": cache.hits,
                 "stale_hits": cache.stale_hits,
                 "misses": cache.misses,
@@ -126,6 +127,7 @@ def collect(resolver: Resolver) -> Snapshot:
             },
             "answer": {
                 "entries": answers.entries if answers else 0,
+                "bytes": resolver.answers.accounted_bytes if resolver.answers else 0,
                 "hits": answers.hits if answers else 0,
                 "misses": answers.misses if answers else 0,
             },
@@ -449,10 +451,11 @@ def _cache_families(snap: Snapshot) -> Iterator[Metric]:
     caches = snap["cache"]
     for key, doc in (
         ("entries", "Entries held now: RRsets (cache=rrset) or ready-made answers (answer)."),
+        ("bytes", "Memory the entries held now are accounted for (cache max_bytes), by cache."),
         ("hits", "Lookups answered with fresh data."),
         ("misses", "Lookups that found nothing usable."),
     ):
-        gauge = key == "entries"
+        gauge = key in ("entries", "bytes")
         yield _by(f"holdfast_cache_{key}" + ("" if gauge else "_total"), doc, "cache",
                   {cache: values[key] for cache, values in caches.items()}, gauge=gauge)
     yield _counter("holdfast_cache_stale_hits_total",

@@ -31,8 +31,9 @@ cores is several processes, each a whole resolver with its own cache. With
   ``status`` adds the supervisor's own view. ``reload`` is checked by the
   supervisor first: a bad file is refused before any worker is touched.
 * The cache is shared through the host's map (``host_cache``, ``[workers]
-  shared_cache``), and the workers split ``[cache] max_bytes`` among their
-  in-process caches in front of it (``host_cache.cache_split``).
+  shared_cache``); the workers' in-process caches are its fronts, which
+  split an eighth of the RRsets' part of ``[cache] max_bytes``
+  (``host_cache.cache_shares``).
 * Hold-downs are shared: every second the supervisor gives each worker
   the hold-downs another one learned (``holddown_sharing``), so a bad
   server is learned once per host, and a restarted worker gets those in
@@ -106,7 +107,7 @@ from resolver.control import (
 from resolver.encrypted import EncryptedListening, bind_encrypted, encrypted_endpoints
 from resolver.errors import ConfigError, HoldfastError
 from resolver.heap import freeze_startup_heap
-from resolver.host_cache import HostCache, cache_split, host_cache, private_directory
+from resolver.host_cache import HostCache, cache_shares, host_cache, private_directory
 from resolver.metrics import Snapshot, merge
 from resolver.metrics_endpoint import serve_metrics
 from resolver.privileges import drop_privileges
@@ -411,7 +412,7 @@ def worker_main(channel_fd: int, fds: Mapping[int, int] | None = None) -> None:
     _tag_log_records(start.index)
     clock = SystemClock()
     resolver = daemon.build(start.config, clock,
-                            cache_split=cache_split(start.config, start.host_cache))
+                            cache_shares=cache_shares(start.config, start.host_cache))
     if start.host_cache is not None and resolver.recursor.tier is None:
         # A Redis tier, when configured, is shared more widely: it wins.
         anchors = resolver.iterator.validator.negative_anchors

@@ -14,7 +14,7 @@ from resolver.cache import Cache, Lifetimes, Rank
 from resolver.clock import FakeClock
 from resolver.config import Config
 from resolver.daemon import build, commands
-from resolver.host_cache import HostCache, LmdbStore, cache_split, host_cache
+from resolver.host_cache import FRONT_SHARE, HostCache, LmdbStore, cache_shares, host_cache
 from resolver.lab import Lab
 from resolver.lab.drill import lab_resolver
 from resolver.redis_store import RedisStore
@@ -118,25 +118,32 @@ async def test_a_redis_tier_is_flushed_by_computed_keys_but_not_emptied(
     assert reply["shared_cache_removed"].startswith("not flushed")
 
 
-def test_with_the_map_the_workers_split_the_cache_budget() -> None:
+def test_with_the_map_the_workers_rrset_fronts_split_a_share_of_the_budget() -> None:
+    """The map holds the host's RRsets: the fronts take FRONT_SHARE of their part together.
+
+    The ready-made answers are not in the map: the workers split their part
+    as one process's.
+    """
     config = Config.defaults().with_overrides({"workers.count": 4}, source="test")
     shared = HostCache("/nonexistent", bytes(32), 1 << 20)
-    assert cache_split(config, shared) == 4
-    assert cache_split(config, None) == 1  # no map: each worker is a whole cache
+    assert cache_shares(config, shared) == (FRONT_SHARE / 4, 1 / 4)
+    assert FRONT_SHARE < 1 / 2  # the fronts and the map do not hold the data twice over
+    assert cache_shares(config, None) == (1, 1)  # no map: each worker is a whole cache
 
 
-def test_a_split_cache_keeps_its_share_of_max_bytes() -> None:
-    """Filled with twice what its share holds, a worker's cache stays within the share."""
-    total = 2 << 20
+def test_a_front_keeps_its_share_of_max_bytes() -> None:
+    """Filled with more than its share holds, a worker's RRset cache stays within the share."""
+    total = 8 << 20
     config = Config.defaults().with_overrides({"cache.max_bytes": total}, source="test")
     held = {}
-    for split in (1, 4):
-        resolver = build(config, FakeClock(), cache_split=split)
+    front = FRONT_SHARE / 4
+    for share in (1.0, front):
+        resolver = build(config, FakeClock(), cache_shares=(share, 1.0))
         for index in range(10_000):  # about 2.5 MiB accounted
             owner = dns.name.from_text(f"n{index}.example.")
             resolver.cache.store_rrset(dns.rrset.from_text(owner, 300, "IN", "A", "192.0.2.1"),
                                        Rank.ANSWER, security=Security.INSECURE)
-        held[split] = resolver.cache.accounted_bytes
-    rrset_share, _ = cache_bytes(config)
-    assert held[4] <= rrset_share // 4
-    assert held[1] > rrset_share // 4  # whole, it would have kept more
+        held[share] = resolver.cache.accounted_bytes
+    rrset_bytes, _ = cache_bytes(config)
+    assert held[front] <= rrset_bytes * front
+    assert held[1.0] > rrset_bytes * front  # whole, it would have kept more

@@ -61,6 +61,7 @@ PROMISED = {
     "holdfast_tls_handshake_failures": "counter",
     "holdfast_answer_duration_seconds": "histogram",
     "holdfast_cache_entries": "gauge",
+    "holdfast_cache_bytes": "gauge",
     "holdfast_cache_hits": "counter",
     "holdfast_cache_misses": "counter",
     "holdfast_cache_stale_hits": "counter",
@@ -212,6 +213,9 @@ async def test_resolving_and_repeating_a_name_moves_the_counters(
     assert snapshot["cache"]["answer"]["hits"] == 1
     assert snapshot["cache"]["answer"]["entries"] == 1
     assert snapshot["cache"]["rrset"]["entries"] > 0
+    assert snapshot["cache"]["rrset"]["bytes"] == resolver.cache.accounted_bytes > 0
+    assert resolver.answers is not None
+    assert snapshot["cache"]["answer"]["bytes"] == resolver.answers.accounted_bytes > 0
     assert sum(snapshot["latency"]["resolved"]["counts"]) == 1
     assert sum(snapshot["latency"]["cached"]["counts"]) == 1
     assert snapshot["latency"]["cached"]["sum"] > 0
