@@ -14,7 +14,10 @@ step can be judged alone (issue 19, "Reply side, evening of 6 December" in
   hit and an AAAA miss;
 * ``secure_nsec_zone``: the aggressive-NSEC zone search for a new name,
   with another zone's NSEC held;
-* ``RRSIG pack``: one answer's RRSIG packed for the cache.
+* ``RRSIG pack``: one answer's RRSIG packed for the cache;
+* ``classify``: scrubbing and classifying one of the NSD-like replies as
+  from a server of bench.com;
+* ``localzones.answer``: the local zones (the defaults) passing a new name on.
 
     python -m bench.reply_cost [--rounds 3] [--replies 2000] [--count 20000]
 """
@@ -33,8 +36,11 @@ import dns.rrset
 from dnssec.status import Security
 from resolver import cache as cache_module
 from resolver.cache import Cache, Rank
+from resolver.classify import classify
 from resolver.clock import FakeClock
 from resolver.lab import Lab
+from resolver.localzones import LocalZones
+from resolver.question import Question
 from resolver.upstream_wire import read_reply
 
 #: The lab's bench.com server, as in ``bench.cold_nsd``.
@@ -117,6 +123,17 @@ def main(argv: list[str] | None = None) -> int:
     answer_rrsig = dns.rrset.from_text("n1.bench.com.", 300, "IN", "RRSIG", "A " + signature)
     _timed("RRSIG pack, per answer", rounds, count,
            lambda: [cache_module._pack(answer_rrsig) for _ in range(count)])
+
+    messages = [read_reply(wire) for wire in replies]
+    questions = [message.question[0].name for message in messages]
+    _timed("classify, per NSD-like reply", rounds, len(messages),
+           lambda: [classify(message, zone=zone, qname=question, rdtype=dns.rdatatype.A)
+                    for message, question in zip(messages, questions, strict=True)])
+
+    local = LocalZones.from_settings()
+    asked = [Question(question, dns.rdatatype.A) for question in questions]
+    _timed("localzones.answer, per new name", rounds, len(asked),
+           lambda: [local.answer(question) for question in asked])
     return 0
 
 

@@ -99,9 +99,9 @@ import dns.rdtypes.ANY.SOA
 import dns.rrset
 
 from dnssec.status import ExtendedError, Security
+from resolver.canonical_names import canonical as _canonical
 from resolver.clock import Clock
 from resolver.errors import ConfigError
-from resolver.recent import Recent
 
 #: The key type under which a name's NXDOMAIN entry is stored.
 _NXDOMAIN_TYPE = 0
@@ -992,21 +992,6 @@ def _check_rrset(rrset: dns.rrset.RRset, rrsigs: dns.rrset.RRset | None) -> None
 def _key(name: dns.name.Name, rdtype: int) -> bytes:
     """Return the cache key: lowercase wire-format ``name``, then the type."""
     return _canonical(name)[0] + rdtype.to_bytes(2, "big")
-
-
-#: Lowercase wire form and lowercase ``Name`` by a name's labels (case
-#: kept): a cold query looks the same zone, NS and glue names up about ten
-#: times, and rendering and lowercasing them was a third of each lookup.
-_CANONICAL: Recent[tuple[bytes, ...], tuple[bytes, dns.name.Name]] = Recent(4096)
-
-
-def _canonical(name: dns.name.Name) -> tuple[bytes, dns.name.Name]:
-    """``name.to_digestable()`` and ``name.canonicalize()``, made once per recent name."""
-    known = _CANONICAL.entries.get(name.labels)
-    if known is None:
-        known = (name.to_digestable(), name.canonicalize())
-        _CANONICAL.put(name.labels, known)
-    return known
 
 
 def owner_of(key: bytes) -> dns.name.Name:

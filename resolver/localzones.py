@@ -286,6 +286,10 @@ class LocalZones:
         self._implicit: set[dns.name.Name] = set()
         #: Label counts that have a zone: lookups try only those.
         self._depths: list[int] = []
+        #: The top-level labels (lowercase) under which some zone lies, None
+        #: when the root itself is a zone: a name under no such label has no
+        #: local zone, and is sent on after one set lookup (``answer``).
+        self._tops: frozenset[bytes] | None = frozenset()
 
     @classmethod
     def from_settings(
@@ -379,6 +383,11 @@ class LocalZones:
 
     def _index(self) -> None:
         self._depths = sorted({len(name) for name in self._zones}, reverse=True)
+        self._tops = (
+            None
+            if dns.name.root in self._zones
+            else frozenset(name.labels[-2].lower() for name in self._zones)
+        )
 
     def _enclosing(self, name: dns.name.Name) -> LocalZone | None:
         """The zone closest above (or at) ``name``: the one that decides."""
@@ -396,6 +405,12 @@ class LocalZones:
         if not self._depths:
             return None
         name = question.name  # Name compares and hashes without regard to case
+        tops = self._tops
+        if tops is not None and (len(name) < 2 or name.labels[-2].lower() not in tops):
+            # Most names: the default zones lie under arpa, localhost, onion,
+            # test, invalid and a few more. This saves one Name split and hash
+            # per zone depth (10 -> 0.2 us a question, issue 19).
+            return None
         zone = self._enclosing(name)
         if zone is None:
             return None

@@ -57,6 +57,7 @@ import dns.rdtypes.ANY.RRSIG
 import dns.rrset
 import dns.wire
 
+from resolver.canonical_names import lowered
 from resolver.recent import Recent
 
 #: dnspython's limit on compression pointers followed for one name.
@@ -166,9 +167,11 @@ class _Reader:
     ) -> None:
         """Read ``count`` records into section ``number``, RRsets in order of first sight."""
         wire = self.wire
-        # Per RRset: the set, its records in order and their contents.
+        # Per RRset: the set, its records in order and their contents. Keyed
+        # by the owner's lowercase labels: the same RRsets as dnspython's
+        # (``Name`` equality ignores case), without hashing a ``Name`` per record.
         grouped: dict[
-            tuple[dns.name.Name, int, dns.rdatatype.RdataType],
+            tuple[tuple[bytes, ...], int, dns.rdatatype.RdataType],
             tuple[dns.rrset.RRset, list[dns.rdata.Rdata], list[_Content | None]],
         ] = {}
         for _ in range(count):
@@ -194,7 +197,7 @@ class _Reader:
             rdata = self.record(parser, rdclass, rdtype, start, end, content)
             self.position = end
             covers = rdata.covers()
-            key = (name, rdtype, covers)
+            key = (lowered(name), rdtype, covers)
             ttl = 0 if ttl > 0x7FFFFFFF else ttl
             group = grouped.get(key)
             if group is None:
@@ -206,10 +209,10 @@ class _Reader:
             group[1].append(rdata)
             group[2].append(content)
         section = message.sections[number]
-        for (owner, _, covered), (rrset, records, contents) in grouped.items():
+        for (_, _, covered), (rrset, records, contents) in grouped.items():
             _fill(rrset, rrset.rdtype, covered, records, contents)
             section.append(rrset)
-            message.index[(number, owner, _IN, rrset.rdtype, covered, None)] = rrset
+            message.index[(number, rrset.name, _IN, rrset.rdtype, covered, None)] = rrset
 
     def record(
         self,

@@ -15,5 +15,7 @@ def test_every_step_is_timed(capsys: pytest.CaptureFixture[str]) -> None:
         "cache lookups, per NS hit + A hit + AAAA miss",
         "secure_nsec_zone, per new name",
         "RRSIG pack, per answer",
+        "classify, per NSD-like reply",
+        "localzones.answer, per new name",
     ]
     assert all(line.endswith(" us") for line in lines)

@@ -227,3 +227,21 @@ def test_tables_name_the_entry() -> None:
         zones_from_tables([{"name": "corp"}, {"name": "CORP.", "type": "deny"}])
     with pytest.raises(LocalDataError, match="unknown: zone"):
         zones_from_tables([{"zone": "corp"}])
+
+
+def test_the_top_level_label_shortcut_follows_every_change_and_case() -> None:
+    """``answer`` skips names under a top-level label no zone has (issue 19): a zone added
+    at run time, a question in any case, a zone at the root are still answered."""
+    zones = table(zones=())
+    assert ask(zones, "www.example.com") is None
+    zones.add_zone(parse_zone("example.com", "always_refuse"))
+    refused = ask(zones, "WWW.Example.COM")
+    assert refused is not None
+    assert refused.rcode == dns.rcode.REFUSED
+    zones.remove_zone(dns.name.from_text("example.com"))
+    assert ask(zones, "www.example.com") is None
+    zones.add_zone(parse_zone(".", "always_nxdomain"))
+    for name in ("www.example.com", "com", "."):
+        denied = ask(zones, name)
+        assert denied is not None
+        assert denied.rcode == dns.rcode.NXDOMAIN

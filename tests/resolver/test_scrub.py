@@ -433,3 +433,35 @@ async def test_a_hostile_authority_changes_nothing_beyond_the_questions_chain(
         if name(owner).is_subdomain(name("away.z.")):
             assert all("from 127.53.9.1" not in line for line in after.get(owner, ()))
         assert name(owner).is_subdomain(name("z.")) or "from 127.53.9.1" not in str(after)
+
+
+def test_names_are_compared_without_regard_to_case() -> None:
+    """Owners in any case (0x20) are the zone's, the question's and the NS targets'."""
+    message = dns.message.make_response(dns.message.make_query("wWw.ExAmple.", A))
+    message.flags |= dns.flags.AA
+    message.answer += [rrset("WWW.example.", "A", "192.0.2.1"),
+                       rrset("www.EXAMPLE.", "RRSIG", "A 13 2 300 20300101000000 "
+                             "20200101000000 1 example. AAAA")]
+    message.authority += [rrset("Example.", "NS", "NS.example.")]
+    message.additional += [rrset("ns.EXAMPLE.", "A", "192.0.2.53")]
+    kept = scrub(message, zone=name("EXAMPLE."), qname=name("www.example."), rdtype=A)
+    assert [str(r.name) for r in kept.answer] == ["WWW.example."]
+    assert [str(r.name) for r in kept.authority] == ["Example."]
+    assert [str(r.name) for r in kept.additional] == ["ns.EXAMPLE."]
+    assert [str(r.name) for r in kept.signatures] == ["www.EXAMPLE."]
+    assert kept.dropped == {}
+
+
+def test_signatures_covering_nothing_kept_are_dropped() -> None:
+    """An RRSIG speaks only for kept data: one over an off-chain RRset goes with it."""
+    signature = "13 2 300 20300101000000 20200101000000 1 example. AAAA"
+    message = dns.message.make_response(dns.message.make_query("www.example.", A))
+    message.flags |= dns.flags.AA
+    message.answer += [rrset("www.example.", "A", "192.0.2.1"),
+                       rrset("www.example.", "RRSIG", "A " + signature),
+                       rrset("mail.example.", "A", "203.0.113.66"),
+                       rrset("mail.example.", "RRSIG", "A " + signature),
+                       rrset("www.example.", "RRSIG", "AAAA " + signature)]
+    kept = scrub(message, zone=name("example."), qname=name("www.example."), rdtype=A)
+    assert [(str(r.name), r.covers) for r in kept.signatures] == [("www.example.", A)]
+    assert kept.dropped == {"answer": 1, "signature": 2}

@@ -9,6 +9,8 @@ read as dnspython reads them.
 
 from __future__ import annotations
 
+import struct
+
 import dns.message
 import dns.name
 import dns.rdatatype
@@ -244,3 +246,22 @@ def test_an_opt_record_is_known_by_its_payload_size_too() -> None:
         read = _Reader(wire).read()
         _same(read, dns.message.from_wire(wire))
         assert read.payload == payload
+
+
+def test_owners_differing_only_in_case_make_one_rrset_as_with_dnspython() -> None:
+    """The reader groups records by the owner's lowercase labels (issue 19): the
+    same RRsets as dnspython's, whose ``Name`` equality ignores case."""
+    def record(owner: bytes, ttl: int, address: bytes) -> bytes:
+        return owner + struct.pack("!HHIH", 1, 1, ttl, 4) + address
+
+    owner = b"\x03www\x07example\x03com\x00"
+    wire = (
+        struct.pack("!HHHHHH", 1, 0x8400, 1, 2, 0, 0)
+        + owner + struct.pack("!HH", 1, 1)
+        + record(owner, 300, bytes([192, 0, 2, 1]))
+        + record(b"\x03WWW\x07EXAMPLE\x03com\x00", 60, bytes([192, 0, 2, 2]))
+    )
+    fast = _Reader(wire).read()
+    _same(fast, dns.message.from_wire(wire))
+    assert [(str(rrset.name), len(rrset), rrset.ttl) for rrset in fast.answer] == [
+        ("www.example.com.", 2, 60)]
