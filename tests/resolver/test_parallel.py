@@ -19,7 +19,6 @@ import trio.testing
 
 from dnssec.status import Security
 from resolver import parallel
-from resolver.cache import Cache
 from resolver.clock import FakeClock
 from resolver.driver import run_exchange
 from resolver.exchange import (
@@ -35,15 +34,14 @@ from resolver.exchange import (
     ask,
 )
 from resolver.hedging import Race
-from resolver.iterator import Iterator
 from resolver.lab import Lab
 from resolver.lab.network import LabTransport
 from resolver.limits import Limits, WorkLimitExceeded
 from resolver.question import Question
-from resolver.selection import ServerSelection
 from tests.resolver.test_iterator import Harness, addresses
-from tests.resolver.test_iterator_limits import HINTS, _referral, _reply, unanchored
+from tests.resolver.test_iterator_limits import _referral, _reply
 from tests.resolver.test_work_budget import fan_out
+from tests.resolver.test_work_budget import iterator as unsigned_iterator
 
 A = dns.rdatatype.A
 
@@ -210,18 +208,9 @@ def _lookup_delay(query: UpstreamQuery) -> float:
 
 
 async def _resolve_zone(transport: Timed, limits: Limits | None = None) -> str:
-    clock = FakeClock()
-    cache = Cache(clock)
-    iterator = Iterator(
-        cache=cache,
-        selection=ServerSelection(clock),
-        hints=HINTS,
-        limits=limits or Limits(),
-        validator=unanchored(cache, clock),
-        qname_minimisation=False,
-    )
     question = Question(dns.name.from_text("www.zone."), A)
-    outcome = await run_exchange(iterator.resolve(question), transport)
+    outcome = await run_exchange(unsigned_iterator(FakeClock(), limits).resolve(question),
+                                 transport)
     return " ".join(rrset.to_text() for rrset in outcome.answer)
 
 
@@ -259,18 +248,9 @@ async def test_parallel_lookups_spend_the_client_querys_one_budget(
     script = fan_out(50).script
     transport = Timed(script, lambda query: 0.01)
     limits = Limits(max_upstream_queries=12)
-    clock = FakeClock()
-    cache = Cache(clock)
-    iterator = Iterator(
-        cache=cache,
-        selection=ServerSelection(clock),
-        hints=HINTS,
-        limits=limits,
-        validator=unanchored(cache, clock),
-        qname_minimisation=False,
-    )
     question = Question(dns.name.from_text("www.l0.fan."), A)
-    outcome = await run_exchange(iterator.resolve(question), transport)
+    outcome = await run_exchange(unsigned_iterator(FakeClock(), limits).resolve(question),
+                                 transport)
     assert outcome.rcode == dns.rcode.SERVFAIL
     assert "12 upstream queries" in outcome.errors[0].text
     assert transport.most_in_flight >= 2  # the lookups did run at once
