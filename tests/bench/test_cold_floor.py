@@ -23,7 +23,7 @@ from bench.cold_floor import report
 from bench.cold_nsd import ColdFigures
 from bench.dnsperf import DnsperfRun
 from bench.floor import VARIANTS, serve
-from bench.floor_steps import ZoneTrust
+from bench.floor_steps import Answer, ZoneTrust
 from resolver.clock import FakeClock
 from resolver.lab import Lab
 
@@ -56,15 +56,25 @@ def _corrupted(reply: bytes) -> bytes:
     return reply.replace(signature, signature[:-1] + bytes([signature[-1] ^ 1]))
 
 
+def _asked(
+    lab: Lab, name: str, dnssec: bool, *, corrupt: bool = False
+) -> tuple[bytes, dns.message.Message, bytes, Answer]:
+    """The client's query for ``name`` (wire and read), the lab's reply, its answer and RRSIG."""
+    wire = _client(name, dnssec)
+    query = floor_steps.read_query(wire)
+    reply = _upstream(lab, floor_steps.upstream_query(query, 7))
+    if corrupt:
+        reply = _corrupted(reply)
+    answer = floor_steps.answer_of(query, floor_steps.read_reply(reply))
+    assert answer is not None
+    return wire, query, reply, answer
+
+
 @pytest.mark.parametrize("dnssec", [False, True])
 def test_both_step_sets_verify_the_lab_answer_and_write_the_same_response(
     session_lab: Lab, lab_clock: FakeClock, trust: ZoneTrust, dnssec: bool
 ) -> None:
-    wire = _client("N123.bench.com.", dnssec)
-    query = floor_steps.read_query(wire)
-    reply = _upstream(session_lab, floor_steps.upstream_query(query, 7))
-    answer = floor_steps.answer_of(query, floor_steps.read_reply(reply))
-    assert answer is not None
+    wire, query, reply, answer = _asked(session_lab, "N123.bench.com.", dnssec)
     now = lab_clock.wall()
     assert floor_steps.verify_with_dnspython(answer, trust, now)
     assert floor_steps.verify_by_hand(answer, trust, now)
@@ -85,11 +95,7 @@ def test_both_step_sets_verify_the_lab_answer_and_write_the_same_response(
 def test_a_broken_signature_is_refused_and_answered_servfail(
     session_lab: Lab, lab_clock: FakeClock, trust: ZoneTrust
 ) -> None:
-    wire = _client("n124.bench.com.", True)
-    query = floor_steps.read_query(wire)
-    reply = _corrupted(_upstream(session_lab, floor_steps.upstream_query(query, 7)))
-    answer = floor_steps.answer_of(query, floor_steps.read_reply(reply))
-    assert answer is not None
+    wire, query, reply, answer = _asked(session_lab, "n124.bench.com.", True, corrupt=True)
     now = lab_clock.wall()
     assert not floor_steps.verify_with_dnspython(answer, trust, now)
     assert not floor_steps.verify_by_hand(answer, trust, now)
@@ -105,11 +111,7 @@ def test_a_broken_signature_is_refused_and_answered_servfail(
 def test_a_signature_outside_its_window_is_refused_though_it_verifies(
     session_lab: Lab, lab_clock: FakeClock, trust: ZoneTrust
 ) -> None:
-    wire = _client("n125.bench.com.", True)
-    query = floor_steps.read_query(wire)
-    reply = _upstream(session_lab, floor_steps.upstream_query(query, 7))
-    answer = floor_steps.answer_of(query, floor_steps.read_reply(reply))
-    assert answer is not None
+    wire, _, reply, answer = _asked(session_lab, "n125.bench.com.", True)
     expired = answer[1][0].expiration + 1
     assert floor_steps.verify_by_hand(answer, trust, lab_clock.wall())
     assert not floor_steps.verify_by_hand(answer, trust, expired)
