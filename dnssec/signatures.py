@@ -50,7 +50,9 @@ REVOKE_FLAG = 0x0080
 #: The only valid DNSKEY protocol value (RFC 4034 section 2.1.2).
 DNSSEC_PROTOCOL = 3
 
-_RRSIG_FIXED = struct.Struct("!HBBIIIH")
+#: An RRSIG's fixed fields before the signer (RFC 4034 section 3.1): type
+#: covered, algorithm, labels, original TTL, expiration, inception, key tag.
+RRSIG_FIXED = struct.Struct("!HBBIIIH")
 _RR_FIXED = struct.Struct("!HHI")
 _SERIAL_MODULUS = 2**32
 _SERIAL_HALF = 2**31
@@ -208,16 +210,16 @@ class Rrsig:
         Raises:
             MalformedData: truncated, or the signer is not a valid name.
         """
-        if len(rdata) < _RRSIG_FIXED.size + 1:
+        if len(rdata) < RRSIG_FIXED.size + 1:
             raise MalformedData(f"RRSIG RDATA of {len(rdata)} octets is too short")
-        covered, algorithm, labels, ttl, expires, incepts, tag = _RRSIG_FIXED.unpack_from(rdata)
-        end = _name_end(rdata, _RRSIG_FIXED.size)
-        signer, signature = rdata[_RRSIG_FIXED.size : end], rdata[end:]
+        covered, algorithm, labels, ttl, expires, incepts, tag = RRSIG_FIXED.unpack_from(rdata)
+        end = _name_end(rdata, RRSIG_FIXED.size)
+        signer, signature = rdata[RRSIG_FIXED.size : end], rdata[end:]
         return cls(covered, algorithm, labels, ttl, expires, incepts, tag, signer, signature)
 
     def signed_header(self) -> bytes:
         """The RRSIG RDATA without the signature, signer lowercased (RFC 4034 3.1.8.1)."""
-        fixed = _RRSIG_FIXED.pack(
+        fixed = RRSIG_FIXED.pack(
             self.type_covered,
             self.algorithm,
             self.labels,

@@ -84,7 +84,6 @@ import enum
 import functools
 import heapq
 import io
-import struct
 import sys
 from collections.abc import Callable, Iterable, KeysView
 from dataclasses import dataclass
@@ -98,6 +97,7 @@ import dns.rdtypes.ANY.RRSIG
 import dns.rdtypes.ANY.SOA
 import dns.rrset
 
+from dnssec.signatures import RRSIG_FIXED
 from dnssec.status import ExtendedError, Security
 from resolver.canonical_names import canonical as _canonical
 from resolver.clock import Clock
@@ -1015,10 +1015,6 @@ def _pack(rrset: dns.rrset.RRset) -> bytes:
     return out.getvalue()
 
 
-#: An RRSIG's fields before the signer (RFC 4034 section 3.1).
-_RRSIG_FIXED = struct.Struct("!HBBIIIH")
-
-
 def _rdata_wire(rdata: dns.rdata.Rdata) -> bytes:
     """``rdata`` in uncompressed wire form, case kept.
 
@@ -1026,7 +1022,7 @@ def _rdata_wire(rdata: dns.rdata.Rdata) -> bytes:
     writes its signer through a new ``Name`` per label.
     """
     if isinstance(rdata, dns.rdtypes.ANY.RRSIG.RRSIG) and rdata.signer.is_absolute():
-        fixed = _RRSIG_FIXED.pack(
+        fixed = RRSIG_FIXED.pack(
             rdata.type_covered, rdata.algorithm, rdata.labels, rdata.original_ttl,
             rdata.expiration, rdata.inception, rdata.key_tag,
         )

@@ -57,6 +57,7 @@ import dns.rdtypes.ANY.RRSIG
 import dns.rrset
 import dns.wire
 
+from dnssec.signatures import RRSIG_FIXED
 from resolver.canonical_names import lowered
 from resolver.recent import Recent
 
@@ -65,8 +66,6 @@ _MAX_POINTERS = dns.name.MAX_COMPRESSION_POINTER_CHAIN
 _HEADER = struct.Struct("!HHHHHH")
 _RR = struct.Struct("!HHIH")
 _QUESTION = struct.Struct("!HH")
-#: An RRSIG's fields before the signer (RFC 4034 section 3.1).
-_RRSIG_FIXED = struct.Struct("!HBBIIIH")
 #: ``RRSIG(rdclass, rdtype, *fields, signer, signature)``; its untyped
 #: constructor is typed here as dnspython's decorators hide its arguments.
 _MAKE_RRSIG = cast(Callable[..., dns.rdata.Rdata], dns.rdtypes.ANY.RRSIG.RRSIG)
@@ -245,9 +244,9 @@ class _Reader:
         an RRSIG never seen before.
         """
         wire = self.wire
-        fields = _RRSIG_FIXED.unpack_from(wire, start)
+        fields = RRSIG_FIXED.unpack_from(wire, start)
         saved = self.position
-        self.position = start + _RRSIG_FIXED.size
+        self.position = start + RRSIG_FIXED.size
         signer = self.name(end)
         signature = wire[self.position : end]
         self.position = saved

@@ -40,6 +40,7 @@ import dns.ttl
 from dns.rdtypes.rrsigbase import sigtime_to_posixtime
 
 from dnssec.errors import RecordFileError
+from dnssec.signatures import RRSIG_FIXED
 
 IN: int = dns.rdataclass.IN.value
 
@@ -73,7 +74,6 @@ _LEXEME = re.compile(
 #: What the encoders raise for input they leave to dnspython.
 _UNFIT = (ValueError, OSError, KeyError, dns.exception.DNSException)
 
-_RRSIG_FIXED = struct.Struct("!HBBIIIH")
 _SOA_NUMBERS = struct.Struct("!5I")
 
 
@@ -477,7 +477,7 @@ def _dnskey(tokens: list[str], names: _Names) -> bytes:
 
 def _rrsig(tokens: list[str], names: _Names) -> bytes:
     covered, algorithm, labels, original_ttl, expiration, inception, key_tag, signer, *sig = tokens
-    fixed = _RRSIG_FIXED.pack(
+    fixed = RRSIG_FIXED.pack(
         _TYPE_CODES[covered],
         _uint(algorithm, 0xFF),
         _uint(labels, 0xFF),
